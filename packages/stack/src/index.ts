@@ -1,0 +1,13 @@
+export { StackError, StackErrorCode } from './errors.ts';
+export type { ManagedProcessOptions } from './managed-process.ts';
+export { ManagedProcess, pollUntil } from './managed-process.ts';
+export type { NatsOptions, RunningNats } from './nats.ts';
+export { startNats } from './nats.ts';
+export { freePort } from './ports.ts';
+export type { PostgresOptions, RunningPostgres } from './postgres.ts';
+export { ensureDatabase, startPostgres } from './postgres.ts';
+export type { RunningStack, StackInfo, StackOptions, StackPorts } from './stack.ts';
+export { startStack } from './stack.ts';
+export type { RunningTemporal, TemporalOptions } from './temporal.ts';
+export { startTemporal } from './temporal.ts';
+export { natsServerBinary, postgresBinaries, REPO_ROOT, temporalBinary } from './tools.ts';
