@@ -21,6 +21,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/**/*.test.ts'],
           globalSetup: ['test/global-setup.ts'],
+          setupFiles: ['test/support/quiet-temporal.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

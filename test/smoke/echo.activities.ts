@@ -1,0 +1,3 @@
+export async function shout(message: string): Promise<string> {
+  return message.toUpperCase();
+}
