@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+
+export interface NatsSettings {
+  readonly url: string;
+  readonly name?: string;
+  readonly user?: string | undefined;
+  readonly password?: string | undefined;
+  readonly token?: string | undefined;
+  readonly credsFile?: string | undefined;
+  readonly tlsCaFile?: string | undefined;
+  readonly tlsCertFile?: string | undefined;
+  readonly tlsKeyFile?: string | undefined;
+}
+
+/** Connects with the configured credentials/TLS and reconnects forever. */
+export async function connectNats(settings: NatsSettings): Promise<NatsConnection> {
+  const tls =
+    settings.tlsCaFile || settings.tlsCertFile
+      ? {
+          ...(settings.tlsCaFile ? { caFile: settings.tlsCaFile } : {}),
+          ...(settings.tlsCertFile ? { certFile: settings.tlsCertFile } : {}),
+          ...(settings.tlsKeyFile ? { keyFile: settings.tlsKeyFile } : {}),
+        }
+      : undefined;
+  return connect({
+    servers: settings.url.split(',').map((s) => s.trim()),
+    ...(settings.name ? { name: settings.name } : {}),
+    ...(settings.user ? { user: settings.user, pass: settings.password ?? '' } : {}),
+    ...(settings.token ? { token: settings.token } : {}),
+    ...(settings.credsFile ? { authenticator: credsAuthenticator(readFileSync(settings.credsFile)) } : {}),
+    ...(tls ? { tls } : {}),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+}

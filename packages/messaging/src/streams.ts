@@ -1,0 +1,76 @@
+import { type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { Topology } from './topology.ts';
+
+export interface StreamLimits {
+  /** How long inbound events are kept (they are acked long before). */
+  readonly eventsMaxAgeMs: number;
+  /** How long dead letters are kept for an operator to inspect and redrive. */
+  readonly dlqMaxAgeMs: number;
+  readonly tasksMaxAgeMs: number;
+  /** De-duplication window of the task stream; the outbox relay's retries must fall in it. */
+  readonly tasksDuplicateWindowMs: number;
+  readonly eventsDuplicateWindowMs: number;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  eventsMaxAgeMs: 7 * DAY,
+  dlqMaxAgeMs: 30 * DAY,
+  tasksMaxAgeMs: 7 * DAY,
+  tasksDuplicateWindowMs: 60 * 60 * 1000,
+  eventsDuplicateWindowMs: 10 * 60 * 1000,
+};
+
+export function streamConfigs(t: Topology, limits: StreamLimits = DEFAULT_STREAM_LIMITS): StreamConfig[] {
+  const base = { storage: StorageType.File, retention: RetentionPolicy.Limits, num_replicas: 1 } as const;
+  return [
+    {
+      ...base,
+      name: t.events.stream,
+      subjects: [...t.events.subjects],
+      max_age: nanos(limits.eventsMaxAgeMs),
+      duplicate_window: nanos(limits.eventsDuplicateWindowMs),
+      description: 'activity-core inbound domain events',
+    } as StreamConfig,
+    {
+      ...base,
+      name: t.dlq.stream,
+      subjects: [...t.dlq.subjects],
+      max_age: nanos(limits.dlqMaxAgeMs),
+      duplicate_window: nanos(2 * 60 * 1000),
+      description: 'activity-core dead letters: events that could not be processed, with the reason in headers',
+    } as StreamConfig,
+    {
+      ...base,
+      name: t.tasks.stream,
+      subjects: [...t.tasks.subjects],
+      max_age: nanos(limits.tasksMaxAgeMs),
+      duplicate_window: nanos(limits.tasksDuplicateWindowMs),
+      description: 'activity-core task lifecycle events (created, completed, cancelled, expired)',
+    } as StreamConfig,
+  ];
+}
+
+/**
+ * Creates the streams, or updates them to the wanted config. Safe to run from several
+ * processes at once: a lost creation race becomes an update.
+ */
+export async function ensureStreams(jsm: JetStreamManager, t: Topology, limits?: StreamLimits): Promise<void> {
+  for (const config of streamConfigs(t, limits)) {
+    const exists = await jsm.streams.info(config.name).then(
+      () => true,
+      () => false,
+    );
+    if (exists) {
+      await jsm.streams.update(config.name, config);
+      continue;
+    }
+    try {
+      await jsm.streams.add(config);
+    } catch (error) {
+      if (!/already in use|already exists/i.test(String(error))) throw error;
+      await jsm.streams.update(config.name, config);
+    }
+  }
+}

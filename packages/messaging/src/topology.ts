@@ -1,0 +1,37 @@
+/**
+ * Names of the streams, subjects and consumer that make up the public NATS contract.
+ * A non-empty `prefix` (tests, several installations on one server) turns
+ * `AC_EVENTS` / `events.>` into `P_AC_EVENTS` / `p.events.>`, and so on for each stream.
+ */
+export interface Topology {
+  readonly prefix: string;
+  readonly events: { readonly stream: string; readonly subjectPrefix: string; readonly subjects: readonly string[] };
+  readonly dlq: { readonly stream: string; readonly subjectPrefix: string; readonly subjects: readonly string[] };
+  readonly tasks: { readonly stream: string; readonly subjectPrefix: string; readonly subjects: readonly string[] };
+  /** Durable pull consumer on the events stream that all ingest replicas share. */
+  readonly ingestConsumer: string;
+}
+
+export function topology(prefix = ''): Topology {
+  const streamPrefix = prefix ? `${prefix.toUpperCase()}_` : '';
+  const subjectPrefix = prefix ? `${prefix.toLowerCase()}.` : '';
+  const events = `${subjectPrefix}events.`;
+  const dlq = `${subjectPrefix}dlq.events.`;
+  const tasks = `${subjectPrefix}tasks.`;
+  return {
+    prefix,
+    events: { stream: `${streamPrefix}AC_EVENTS`, subjectPrefix: events, subjects: [`${events}>`] },
+    dlq: { stream: `${streamPrefix}AC_DLQ`, subjectPrefix: dlq, subjects: [`${dlq}>`] },
+    tasks: { stream: `${streamPrefix}AC_TASKS`, subjectPrefix: tasks, subjects: [`${tasks}>`] },
+    ingestConsumer: 'ac-ingest',
+  };
+}
+
+/** `tasks.created.{definitionKey}` and its siblings. */
+export function taskSubject(
+  t: Topology,
+  kind: 'created' | 'completed' | 'cancelled' | 'expired',
+  definitionKey: string,
+): string {
+  return `${t.tasks.subjectPrefix}${kind}.${definitionKey}`;
+}

@@ -1,0 +1,6 @@
+export { ConfigError, envBoolean, parseConfig, portSchema, positiveIntSchema, SharedEnv } from './config.ts';
+export type { OpsServer, OpsServerOptions, ReadinessCheck } from './http.ts';
+export { startOpsServer } from './http.ts';
+export type { Logger, LogLevel } from './logger.ts';
+export { createLogger, redact } from './logger.ts';
+export { onShutdownSignal } from './shutdown.ts';

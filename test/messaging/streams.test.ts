@@ -1,0 +1,34 @@
+import { ensureStreams, topology } from '@activity-core/messaging';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { expect, test } from 'vitest';
+import { stackInfo, uniqueId } from '../support/stack.ts';
+
+test('ensureStreams creates the contract streams and is safe to run concurrently and again', async () => {
+  const nc = await connect({ servers: stackInfo().natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const t = topology(uniqueId('S'));
+    await Promise.all([ensureStreams(jsm, t), ensureStreams(jsm, t)]);
+    await ensureStreams(jsm, t);
+    const events = await jsm.streams.info(t.events.stream);
+    expect(events.config.subjects).toEqual([`${t.prefix.toLowerCase()}.events.>`]);
+    expect(events.config.storage).toBe('file');
+    const dlq = await jsm.streams.info(t.dlq.stream);
+    expect(dlq.config.subjects).toEqual([`${t.prefix.toLowerCase()}.dlq.events.>`]);
+    const tasks = await jsm.streams.info(t.tasks.stream);
+    expect(tasks.config.subjects).toEqual([`${t.prefix.toLowerCase()}.tasks.>`]);
+    expect(tasks.config.duplicate_window).toBe(60 * 60 * 1e9);
+    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream]) await jsm.streams.delete(s);
+  } finally {
+    await nc.close();
+  }
+});
+
+test('the unprefixed topology is the public contract', () => {
+  const t = topology();
+  expect(t.events).toEqual({ stream: 'AC_EVENTS', subjectPrefix: 'events.', subjects: ['events.>'] });
+  expect(t.dlq).toEqual({ stream: 'AC_DLQ', subjectPrefix: 'dlq.events.', subjects: ['dlq.events.>'] });
+  expect(t.tasks).toEqual({ stream: 'AC_TASKS', subjectPrefix: 'tasks.', subjects: ['tasks.>'] });
+  expect(t.ingestConsumer).toBe('ac-ingest');
+});
