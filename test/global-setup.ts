@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, type StackInfo, startStack } from '@activity-core/stack';
+import { REPO_ROOT, type StackInfo, startSelectedStack } from '@activity-core/stack';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -21,7 +21,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // PostgreSQL runs as the `postgres` user when we are root; it must be able to enter here.
   chmodSync(dataDir, 0o755);
   const t0 = Date.now();
-  const stack = await startStack({ dataDir });
+  const stack = await startSelectedStack({ dataDir });
   process.stdout.write(`[integration] stack ready in ${Date.now() - t0} ms (data: ${dataDir})\n`);
   const { stop, ...info } = stack;
   project.provide('stack', info);

@@ -13,7 +13,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pollUntil } from './managed-process.ts';
 import { freePort } from './ports.ts';
-import { type RunningStack, startStack } from './stack.ts';
+import { startSelectedStack } from './provider.ts';
+import type { RunningStack } from './stack.ts';
 import { REPO_ROOT } from './tools.ts';
 
 const env = process.env;
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
 
   const t0 = Date.now();
   say(`starting the local stack (data in ${dataDir})`);
-  const stack: RunningStack = await startStack({
+  const stack: RunningStack = await startSelectedStack({
     dataDir,
     temporalUi: true,
     ports: {

@@ -1,3 +1,5 @@
+export type { ContainerSpec } from './containers.ts';
+export { CONTAINER_IMAGES, containerEnvironment, containerSpecs, DEV_DATABASE } from './containers.ts';
 export { StackError, StackErrorCode } from './errors.ts';
 export type { ManagedProcessOptions } from './managed-process.ts';
 export { ManagedProcess, pollUntil } from './managed-process.ts';
@@ -6,8 +8,11 @@ export { startNats } from './nats.ts';
 export { freePort } from './ports.ts';
 export type { PostgresOptions, RunningPostgres } from './postgres.ts';
 export { ensureDatabase, startPostgres } from './postgres.ts';
+export type { StackProvider } from './provider.ts';
+export { StackProviders, stackProvider, startSelectedStack } from './provider.ts';
 export type { RunningStack, StackInfo, StackOptions, StackPorts } from './stack.ts';
 export { startStack } from './stack.ts';
 export type { RunningTemporal, TemporalOptions } from './temporal.ts';
 export { startTemporal } from './temporal.ts';
+export { startContainerStack } from './testcontainers.ts';
 export { natsServerBinary, postgresBinaries, REPO_ROOT, temporalBinary } from './tools.ts';
