@@ -1,1 +1,73 @@
-export {};
+export type {
+  CelEnvironment,
+  CelError,
+  CelPosition,
+  CelVariableType,
+  CompiledExpression,
+  CompileResult,
+  EvaluateResult,
+} from './cel.ts';
+export {
+  celEnvironment,
+  compileExpression,
+  DEFAULT_MAX_EXPRESSION_COST,
+  evaluate,
+  eventFilterEnvironment,
+  formatCelError,
+  fromCelValue,
+  ruleEnvironment,
+  templateEnvironment,
+  toCelValue,
+} from './cel.ts';
+export type { CronField, CronParseError, ParseCronResult, ParsedCron } from './cron.ts';
+export { CronTriggerConfig, cronNeverFires, isValidTimezone, MisfireConfig, MisfirePolicy, parseCron } from './cron.ts';
+export type {
+  ActivityDefinitionSpecInput,
+  CompileDefinitionResult,
+  CompiledDefinition,
+  ValidateDefinitionResult,
+} from './definition.ts';
+export {
+  ActivityDefinitionSpec,
+  ContextSource,
+  compileDefinition,
+  DefinitionKey,
+  DefinitionLimits,
+  definitionJsonSchema,
+  Rule,
+  TaskTemplate,
+  Trigger,
+  validateDefinitionSpec,
+} from './definition.ts';
+export { DeliveryInfo, EventEnvelope, eventKey } from './envelope.ts';
+export type { FieldError, Result } from './errors.ts';
+export { assertNever, CoreError, CoreErrorCode, formatPath } from './errors.ts';
+export type { EventMatcher, MatchableDefinition, MatchExplanation, MatchedDefinition } from './event-matcher.ts';
+export { buildMatcher } from './event-matcher.ts';
+export { EventTriggerConfig, matchesSourcePattern, matchesTypePattern } from './event-trigger.ts';
+export { runWorkflowIdForCron, runWorkflowIdForEvent, runWorkflowIdForManual, taskWorkflowId } from './ids.ts';
+export type { MisfireDecision, MisfireInput } from './misfire.ts';
+export { decideMisfire, decideMisfireForSchedule } from './misfire.ts';
+export type { NormalizeError, NormalizeOptions, NormalizeResult, RawMessage } from './normalize-message.ts';
+export { NormalizeErrorCode, normalizeMessage } from './normalize-message.ts';
+export type { Plan, PlanError, PlanInput, PlannedTask, PlanResult } from './plan-tasks.ts';
+export { DEFAULT_MAX_OUTPUT_BYTES, PlanErrorCode, planTasks } from './plan-tasks.ts';
+export type {
+  CompileScheduleOptions,
+  ScheduleRange,
+  TemporalCalendarSpec,
+  TemporalDayOfWeek,
+  TemporalMonth,
+  TemporalScheduleSpec,
+} from './schedule.ts';
+export {
+  compileToScheduleSpec,
+  isScheduledTime,
+  previewSchedule,
+  TEMPORAL_DAYS_OF_WEEK,
+  TEMPORAL_MONTHS,
+} from './schedule.ts';
+export type { TaskEventOptions } from './task.ts';
+export { TaskEventKind, TaskInstance, TaskStatus, taskEvent } from './task.ts';
+export type { CompiledTemplate, CompileTemplateResult } from './template.ts';
+export { compileTemplate, renderTemplate } from './template.ts';

@@ -1,0 +1,333 @@
+import { z } from 'zod';
+import {
+  type CelEnvironment,
+  type CompiledExpression,
+  compileExpression,
+  DEFAULT_MAX_EXPRESSION_COST,
+  eventFilterEnvironment,
+  formatCelError,
+  ruleEnvironment,
+  templateEnvironment,
+} from './cel.ts';
+import { CronTriggerConfig } from './cron.ts';
+import { type FieldError, formatPath } from './errors.ts';
+import { EventTriggerConfig } from './event-trigger.ts';
+import { type CompiledTemplate, compileTemplate, describeTemplateError } from './template.ts';
+
+const Identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected an identifier: a letter or _, then letters, digits or _');
+const Template = z.string().max(16_384).describe('text with {{ cel }} holes');
+const Cel = z.string().min(1).max(4_096).describe('CEL expression');
+
+/** Definition keys appear in NATS subjects (`tasks.created.{key}`): lower-case slugs. */
+export const DefinitionKey = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{1,62}$/, 'expected a slug: a lower-case letter, then 1-62 lower-case letters, digits or -');
+
+export const StaticContextSource = z.object({ name: Identifier, kind: z.literal('static'), value: z.unknown() });
+export const HttpContextSource = z.object({
+  name: Identifier,
+  kind: z.literal('http'),
+  method: z.enum(['GET', 'POST']).default('GET'),
+  url: Template.min(1),
+  headers: z.record(z.string().min(1), Template).optional(),
+  body: z.unknown().optional().describe('JSON; every string in it is a template'),
+  timeoutMs: z.number().int().min(1).max(60_000).default(5_000),
+  retries: z.number().int().min(0).max(10).default(2),
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(10 * 1024 * 1024)
+    .default(1024 * 1024),
+  secretHeaders: z
+    .record(z.string().min(1), z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name'))
+    .optional()
+    .describe('header name -> environment variable that holds its value (resolved by the worker)'),
+});
+export const PreviousRunContextSource = z.object({ name: Identifier, kind: z.literal('previousRun') });
+export const OpenTasksContextSource = z.object({
+  name: Identifier,
+  kind: z.literal('openTasks'),
+  dedupeKey: Template.min(1),
+});
+export const CustomContextSource = z.object({
+  name: Identifier,
+  kind: z.literal('custom'),
+  resolver: z.string().min(1).max(128),
+  config: z.unknown().optional(),
+});
+export const ContextSource = z.discriminatedUnion('kind', [
+  StaticContextSource,
+  HttpContextSource,
+  PreviousRunContextSource,
+  OpenTasksContextSource,
+  CustomContextSource,
+]);
+export type ContextSource = z.infer<typeof ContextSource>;
+
+export const Rule = z.object({ name: Identifier, when: Cel });
+export type Rule = z.infer<typeof Rule>;
+
+/** ISO-8601 duration such as `PT4H`, `P1D`, `P1DT12H`. */
+export const ISO_DURATION = /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/;
+
+export const TaskTemplate = z.object({
+  key: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'expected a lower-case key: a letter, then letters, digits, _ or -'),
+  when: Cel.optional().describe('CEL bool; evaluated per forEach item when forEach is set'),
+  forEach: Cel.optional().describe('CEL list; one task per element, exposed as `item` and `index`'),
+  title: Template.min(1),
+  description: Template.optional(),
+  assignee: Template.optional(),
+  priority: Template.optional(),
+  labels: z
+    .union([z.array(Template), Template])
+    .optional()
+    .describe('templates, or one template yielding a list'),
+  due: z
+    .string()
+    .min(1)
+    .max(4_096)
+    .optional()
+    .describe(
+      'ISO-8601 duration from now (PT4H), or a CEL expression yielding a timestamp, RFC 3339 string or duration',
+    ),
+  dueGraceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(365 * 86_400)
+    .optional()
+    .describe('expiresAt = dueAt + grace'),
+  payload: z.unknown().optional().describe('JSON; every string in it is a template'),
+  dedupeKey: Template.min(1).optional(),
+});
+export type TaskTemplate = z.infer<typeof TaskTemplate>;
+
+export const DefinitionLimits = z.object({
+  maxTasksPerRun: z.number().int().min(1).max(10_000).default(100),
+  maxExpressionCost: z.number().int().min(1).max(100_000_000).optional(),
+  maxOutputBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(16 * 1024 * 1024)
+    .optional(),
+});
+export type DefinitionLimits = z.infer<typeof DefinitionLimits>;
+
+export const Trigger = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('cron'), cron: CronTriggerConfig }),
+  z.object({ kind: z.literal('event'), event: EventTriggerConfig }),
+]);
+export type Trigger = z.infer<typeof Trigger>;
+
+/**
+ * The authored part of an ActivityDefinition: when it fires, what context it resolves,
+ * which rules must hold and which tasks it spawns. Versioned by the DB; `enabled` lives there.
+ */
+export const ActivityDefinitionSpec = z
+  .object({
+    key: DefinitionKey,
+    name: z.string().min(1).max(200),
+    description: z.string().max(10_000).optional(),
+    trigger: Trigger,
+    contextSources: z.array(ContextSource).max(32).default([]),
+    rules: z.array(Rule).max(64).default([]),
+    taskTemplates: z.array(TaskTemplate).min(1, 'at least one task template is required').max(64),
+    limits: DefinitionLimits.default({ maxTasksPerRun: 100 }),
+  })
+  .superRefine((spec, ctx) => {
+    const unique = (items: Array<{ name?: string; key?: string }>, field: 'name' | 'key', path: string) => {
+      const seen = new Set<string>();
+      items.forEach((item, i) => {
+        const value = item[field];
+        if (value === undefined) return;
+        if (seen.has(value))
+          ctx.addIssue({ code: 'custom', path: [path, i, field], message: `duplicate ${field} "${value}"` });
+        seen.add(value);
+      });
+    };
+    unique(spec.contextSources, 'name', 'contextSources');
+    unique(spec.rules, 'name', 'rules');
+    unique(spec.taskTemplates, 'key', 'taskTemplates');
+  });
+export type ActivityDefinitionSpec = z.infer<typeof ActivityDefinitionSpec>;
+export type ActivityDefinitionSpecInput = z.input<typeof ActivityDefinitionSpec>;
+
+export type { FieldError };
+
+/** Every compiled expression and template of a definition, ready for {@link planTasks}. */
+export interface CompiledDefinition {
+  spec: ActivityDefinitionSpec;
+  eventFilter?: CompiledExpression;
+  rules: Array<{ name: string; when: CompiledExpression }>;
+  templates: CompiledTaskTemplate[];
+  contextTemplates: Map<string, CompiledValue>;
+}
+
+/** A JSON value whose strings are templates. */
+export type CompiledValue =
+  | { kind: 'template'; template: CompiledTemplate }
+  | { kind: 'array'; items: CompiledValue[] }
+  | { kind: 'object'; entries: Array<[string, CompiledValue]> }
+  | { kind: 'literal'; value: unknown };
+
+export interface CompiledTaskTemplate {
+  template: TaskTemplate;
+  when?: CompiledExpression;
+  forEach?: CompiledExpression;
+  title: CompiledTemplate;
+  description?: CompiledTemplate;
+  assignee?: CompiledTemplate;
+  priority?: CompiledTemplate;
+  labels?: CompiledTemplate[] | CompiledTemplate;
+  due?: { kind: 'duration'; iso: string } | { kind: 'expression'; expression: CompiledExpression };
+  payload?: CompiledValue;
+  dedupeKey?: CompiledTemplate;
+}
+
+export type CompileDefinitionResult = { ok: true; compiled: CompiledDefinition } | { ok: false; errors: FieldError[] };
+
+/**
+ * Compiles every CEL expression, template and cron/timezone of a parsed spec; each failure is
+ * a field error with the expression's position (`taskTemplates[0].title: … (line 1, column 9)`).
+ */
+export function compileDefinition(spec: ActivityDefinitionSpec): CompileDefinitionResult {
+  const errors: FieldError[] = [];
+  const maxCost = spec.limits.maxExpressionCost ?? DEFAULT_MAX_EXPRESSION_COST;
+  const expr = (
+    source: string,
+    env: CelEnvironment,
+    path: Array<string | number>,
+    expect?: readonly string[],
+  ): CompiledExpression | undefined => {
+    const result = compileExpression(source, env, expect ? { maxCost, expect } : { maxCost });
+    if (result.ok) return result.program;
+    errors.push({ path: formatPath(path), message: formatCelError(result.error), code: `cel_${result.error.code}` });
+    return undefined;
+  };
+  const tmpl = (source: string, env: CelEnvironment, path: Array<string | number>): CompiledTemplate | undefined => {
+    const result = compileTemplate(source, env, { maxCost });
+    if (result.ok) return result.template;
+    errors.push({
+      path: formatPath(path),
+      message: describeTemplateError(result.error),
+      code: `template_${result.error.code}`,
+    });
+    return undefined;
+  };
+  const value = (input: unknown, env: CelEnvironment, path: Array<string | number>): CompiledValue => {
+    if (typeof input === 'string') {
+      const template = tmpl(input, env, path);
+      return template ? { kind: 'template', template } : { kind: 'literal', value: input };
+    }
+    if (Array.isArray(input)) return { kind: 'array', items: input.map((v, i) => value(v, env, [...path, i])) };
+    if (input !== null && typeof input === 'object') {
+      return {
+        kind: 'object',
+        entries: Object.entries(input).map(([k, v]) => [k, value(v, env, [...path, k])] as [string, CompiledValue]),
+      };
+    }
+    return { kind: 'literal', value: input };
+  };
+
+  const compiled: CompiledDefinition = { spec, rules: [], templates: [], contextTemplates: new Map() };
+  if (spec.trigger.kind === 'event' && spec.trigger.event.filter !== undefined) {
+    compiled.eventFilter = expr(
+      spec.trigger.event.filter,
+      eventFilterEnvironment,
+      ['trigger', 'event', 'filter'],
+      ['bool'],
+    );
+  }
+  spec.contextSources.forEach((source, i) => {
+    const path = ['contextSources', i];
+    if (source.kind === 'http') {
+      compiled.contextTemplates.set(
+        source.name,
+        value({ url: source.url, headers: source.headers ?? {}, body: source.body ?? null }, ruleEnvironment, path),
+      );
+    } else if (source.kind === 'openTasks') {
+      compiled.contextTemplates.set(source.name, value({ dedupeKey: source.dedupeKey }, ruleEnvironment, path));
+    }
+  });
+  spec.rules.forEach((rule, i) => {
+    const when = expr(rule.when, ruleEnvironment, ['rules', i, 'when'], ['bool']);
+    if (when) compiled.rules.push({ name: rule.name, when });
+  });
+  spec.taskTemplates.forEach((template, i) => {
+    const path = ['taskTemplates', i];
+    const t: Partial<CompiledTaskTemplate> & { template: TaskTemplate } = { template };
+    if (template.forEach !== undefined)
+      t.forEach = expr(template.forEach, ruleEnvironment, [...path, 'forEach'], ['list']);
+    const itemEnv = templateEnvironment;
+    if (template.when !== undefined) t.when = expr(template.when, itemEnv, [...path, 'when'], ['bool']);
+    t.title = tmpl(template.title, itemEnv, [...path, 'title']);
+    for (const name of ['description', 'assignee', 'priority', 'dedupeKey'] as const) {
+      const source = template[name];
+      if (source !== undefined) {
+        const compiledField = tmpl(source, itemEnv, [...path, name]);
+        if (compiledField) t[name] = compiledField;
+      }
+    }
+    if (template.labels !== undefined) {
+      if (Array.isArray(template.labels)) {
+        t.labels = template.labels.flatMap((label, j) => tmpl(label, itemEnv, [...path, 'labels', j]) ?? []);
+      } else {
+        const labels = tmpl(template.labels, itemEnv, [...path, 'labels']);
+        if (labels) t.labels = labels;
+      }
+    }
+    if (template.due !== undefined) {
+      const due = template.due.trim();
+      if (ISO_DURATION.test(due)) t.due = { kind: 'duration', iso: due };
+      else {
+        const source = due.startsWith('{{') && due.endsWith('}}') ? due.slice(2, -2) : due;
+        const expression = expr(source, itemEnv, [...path, 'due']);
+        if (expression) t.due = { kind: 'expression', expression };
+      }
+    }
+    if (template.payload !== undefined) t.payload = value(template.payload, itemEnv, [...path, 'payload']);
+    if (t.title) compiled.templates.push(t as CompiledTaskTemplate);
+  });
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, compiled };
+}
+
+export type ValidateDefinitionResult = { ok: true; spec: ActivityDefinitionSpec } | { ok: false; errors: FieldError[] };
+
+/**
+ * Parses and fully validates a definition: structure (zod), then every CEL expression,
+ * template, cron expression and timezone. Errors name the field a person has to fix.
+ *
+ * @example validateDefinitionSpec(yaml) // { ok: false, errors: [{ path: 'trigger.cron.expression', message: … }] }
+ */
+export function validateDefinitionSpec(input: unknown): ValidateDefinitionResult {
+  const parsed = ActivityDefinitionSpec.safeParse(input);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      errors: parsed.error.issues.map((issue) => ({
+        path: formatPath(issue.path),
+        message: issue.message,
+        code: issue.code,
+      })),
+    };
+  }
+  const compiled = compileDefinition(parsed.data);
+  return compiled.ok ? { ok: true, spec: parsed.data } : { ok: false, errors: compiled.errors };
+}
+
+/** JSON Schema (draft 2020-12) of the definition format, for editors and YAML users. */
+export function definitionJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(ActivityDefinitionSpec, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    ...schema,
+    title: 'ActivityDefinitionSpec',
+    $id: 'https://activity-core.dev/schemas/activity-definition.json',
+  };
+}

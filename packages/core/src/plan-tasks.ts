@@ -1,0 +1,287 @@
+import { DateTime, Duration } from 'luxon';
+import { utf8Length } from './bytes.ts';
+import { type CompiledExpression, evaluate, formatCelError, toCelValue } from './cel.ts';
+import {
+  type ActivityDefinitionSpec,
+  type CompiledDefinition,
+  type CompiledTaskTemplate,
+  type CompiledValue,
+  compileDefinition,
+} from './definition.ts';
+import { formatPath } from './errors.ts';
+import { type CompiledTemplate, renderTemplate } from './template.ts';
+
+export const PlanErrorCode = {
+  invalidDefinition: 'invalid_definition',
+  ruleError: 'rule_error',
+  ruleNotBool: 'rule_not_bool',
+  forEachNotList: 'for_each_not_list',
+  evaluationError: 'evaluation_error',
+  invalidField: 'invalid_field',
+  invalidDue: 'invalid_due',
+  tooManyTasks: 'too_many_tasks',
+  outputTooLarge: 'output_too_large',
+  invalidInput: 'invalid_input',
+} as const;
+export type PlanErrorCode = (typeof PlanErrorCode)[keyof typeof PlanErrorCode];
+
+/** Default for `limits.maxOutputBytes`: the JSON size of all planned tasks together. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+
+export interface PlannedTask {
+  templateKey: string;
+  /** Position in the template's `forEach` list (0 without forEach); stable when `when` filters items. */
+  index: number;
+  title: string;
+  description?: string;
+  assignee?: string;
+  priority?: string;
+  labels: string[];
+  dueAt?: string;
+  expiresAt?: string;
+  payload: unknown;
+  dedupeKey?: string;
+}
+
+export interface PlanInput {
+  spec: ActivityDefinitionSpec;
+  /** The triggering envelope (absent for cron and manual runs; `event` is then `{}`). */
+  event?: unknown;
+  /** Resolved context sources by name. */
+  context: Record<string, unknown>;
+  /** What fired: e.g. `{ kind: 'cron', nominalTime }` or `{ kind: 'event', eventKey }`. */
+  trigger: Record<string, unknown>;
+  definition: { id: string; key: string; version: number };
+  /** RFC 3339; `now` in expressions and the base of relative due dates. */
+  now: string;
+}
+
+export interface Plan {
+  rules: Array<{ name: string; result: boolean }>;
+  tasks: PlannedTask[];
+}
+
+export interface PlanError {
+  code: PlanErrorCode;
+  path: string;
+  message: string;
+}
+
+export type PlanResult = { ok: true; plan: Plan } | { ok: false; error: PlanError };
+
+const compiledCache = new WeakMap<ActivityDefinitionSpec, CompiledDefinition>();
+
+class PlanFailure {
+  readonly error: PlanError;
+  constructor(code: PlanErrorCode, path: Array<string | number>, message: string) {
+    this.error = { code, path: formatPath(path), message };
+  }
+}
+
+/**
+ * Evaluates the rules and renders the task templates of a definition into concrete tasks.
+ * Pure and deterministic: the same input gives the same plan, in template order, with
+ * `index` = position in the template's `forEach` list. When a rule is false, `tasks` is empty
+ * and `rules` still records every result. Never throws.
+ */
+export function planTasks(input: PlanInput): PlanResult {
+  try {
+    return { ok: true, plan: plan(input) };
+  } catch (e) {
+    if (e instanceof PlanFailure) return { ok: false, error: e.error };
+    return {
+      ok: false,
+      error: { code: PlanErrorCode.evaluationError, path: '', message: e instanceof Error ? e.message : String(e) },
+    };
+  }
+}
+
+function compiledFor(spec: ActivityDefinitionSpec): CompiledDefinition {
+  const cached = compiledCache.get(spec);
+  if (cached) return cached;
+  const result = compileDefinition(spec);
+  if (!result.ok) {
+    const first = result.errors[0];
+    throw new PlanFailure(
+      PlanErrorCode.invalidDefinition,
+      first ? [first.path] : [],
+      `definition does not compile: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+    );
+  }
+  compiledCache.set(spec, result.compiled);
+  return result.compiled;
+}
+
+function run(expression: CompiledExpression, vars: Record<string, unknown>, path: Array<string | number>): unknown {
+  const result = evaluate(expression, vars);
+  if (!result.ok) throw new PlanFailure(PlanErrorCode.evaluationError, path, formatCelError(result.error));
+  return result.value;
+}
+
+function render(template: CompiledTemplate, vars: Record<string, unknown>, path: Array<string | number>): unknown {
+  const result = renderTemplate(template, vars);
+  if (!result.ok) throw new PlanFailure(PlanErrorCode.evaluationError, path, formatCelError(result.error));
+  return result.value;
+}
+
+function renderString(template: CompiledTemplate, vars: Record<string, unknown>, path: Array<string | number>): string {
+  const value = render(template, vars, path);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new PlanFailure(
+    PlanErrorCode.invalidField,
+    path,
+    `expected text, got ${value === null ? 'null' : typeof value}`,
+  );
+}
+
+function renderValue(value: CompiledValue, vars: Record<string, unknown>, path: Array<string | number>): unknown {
+  switch (value.kind) {
+    case 'literal':
+      return value.value;
+    case 'template':
+      return render(value.template, vars, path);
+    case 'array':
+      return value.items.map((item, i) => renderValue(item, vars, [...path, i]));
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of value.entries) out[k] = renderValue(v, vars, [...path, k]);
+      return out;
+    }
+  }
+}
+
+function plan(input: PlanInput): Plan {
+  const compiled = compiledFor(input.spec);
+  const nowMs = Date.parse(input.now);
+  if (Number.isNaN(nowMs)) throw new PlanFailure(PlanErrorCode.invalidInput, ['now'], 'now must be an RFC 3339 time');
+  const base: Record<string, unknown> = {
+    event: toCelValue(input.event ?? {}),
+    context: toCelValue(input.context),
+    trigger: toCelValue(input.trigger),
+    definition: toCelValue(input.definition),
+    now: new Date(nowMs),
+  };
+  const rules: Plan['rules'] = [];
+  compiled.rules.forEach((rule, i) => {
+    const value = run(rule.when, base, ['rules', i, 'when']);
+    if (typeof value !== 'boolean') {
+      throw new PlanFailure(PlanErrorCode.ruleNotBool, ['rules', i, 'when'], `rule ${rule.name} did not yield a bool`);
+    }
+    rules.push({ name: rule.name, result: value });
+  });
+  if (rules.some((r) => !r.result)) return { rules, tasks: [] };
+
+  const limits = input.spec.limits;
+  const maxOutput = limits.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const tasks: PlannedTask[] = [];
+  let outputBytes = 0;
+  compiled.templates.forEach((template, t) => {
+    const path: Array<string | number> = ['taskTemplates', t];
+    let items: unknown[] = [null];
+    if (template.forEach) {
+      const list = run(template.forEach, base, [...path, 'forEach']);
+      if (!Array.isArray(list)) {
+        throw new PlanFailure(PlanErrorCode.forEachNotList, [...path, 'forEach'], 'forEach did not yield a list');
+      }
+      items = list;
+    }
+    items.forEach((item, index) => {
+      const vars = { ...base, item: toCelValue(item), index: BigInt(index) };
+      if (template.when) {
+        const keep = run(template.when, vars, [...path, 'when']);
+        if (typeof keep !== 'boolean')
+          throw new PlanFailure(PlanErrorCode.invalidField, [...path, 'when'], 'when did not yield a bool');
+        if (!keep) return;
+      }
+      if (tasks.length >= limits.maxTasksPerRun) {
+        throw new PlanFailure(
+          PlanErrorCode.tooManyTasks,
+          [...path],
+          `the run would create more than limits.maxTasksPerRun = ${limits.maxTasksPerRun} tasks`,
+        );
+      }
+      const task = renderTask(template, vars, path, index, nowMs);
+      outputBytes += utf8Length(JSON.stringify(task));
+      if (outputBytes > maxOutput) {
+        throw new PlanFailure(
+          PlanErrorCode.outputTooLarge,
+          [...path],
+          `planned tasks exceed limits.maxOutputBytes = ${maxOutput} bytes`,
+        );
+      }
+      tasks.push(task);
+    });
+  });
+  return { rules, tasks };
+}
+
+function renderTask(
+  template: CompiledTaskTemplate,
+  vars: Record<string, unknown>,
+  path: Array<string | number>,
+  index: number,
+  nowMs: number,
+): PlannedTask {
+  const task: PlannedTask = {
+    templateKey: template.template.key,
+    index,
+    title: renderString(template.title, vars, [...path, 'title']),
+    labels: [],
+    payload: template.payload ? renderValue(template.payload, vars, [...path, 'payload']) : null,
+  };
+  for (const name of ['description', 'assignee', 'priority', 'dedupeKey'] as const) {
+    const field = template[name];
+    if (field) task[name] = renderString(field, vars, [...path, name]);
+  }
+  if (template.labels) {
+    const raw = Array.isArray(template.labels)
+      ? template.labels.map((l, j) => render(l, vars, [...path, 'labels', j]))
+      : [render(template.labels, vars, [...path, 'labels'])];
+    const labels: string[] = [];
+    for (const value of raw.flat()) {
+      if (value === null || value === '') continue;
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new PlanFailure(PlanErrorCode.invalidField, [...path, 'labels'], 'labels must be strings');
+      }
+      if (!labels.includes(String(value))) labels.push(String(value));
+    }
+    task.labels = labels;
+  }
+  if (template.due) {
+    const dueMs = resolveDue(template.due, vars, [...path, 'due'], nowMs);
+    task.dueAt = new Date(dueMs).toISOString();
+    const grace = template.template.dueGraceSeconds;
+    if (grace !== undefined) task.expiresAt = new Date(dueMs + grace * 1000).toISOString();
+  }
+  return task;
+}
+
+function resolveDue(
+  due: NonNullable<CompiledTaskTemplate['due']>,
+  vars: Record<string, unknown>,
+  path: Array<string | number>,
+  nowMs: number,
+): number {
+  if (due.kind === 'duration') {
+    const dt = DateTime.fromMillis(nowMs, { zone: 'utc' }).plus(Duration.fromISO(due.iso));
+    if (!dt.isValid) throw new PlanFailure(PlanErrorCode.invalidDue, path, `invalid duration ${due.iso}`);
+    return dt.toMillis();
+  }
+  const value = run(due.expression, vars, path);
+  if (typeof value === 'string') {
+    const seconds = /^(-?\d+(?:\.\d+)?)s$/.exec(value);
+    if (seconds) return nowMs + Number(seconds[1]) * 1000;
+    if (/^P/.test(value)) {
+      const dt = DateTime.fromMillis(nowMs, { zone: 'utc' }).plus(Duration.fromISO(value));
+      if (dt.isValid) return dt.toMillis();
+    }
+    const ms = /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : Number.NaN;
+    if (!Number.isNaN(ms)) return ms;
+  }
+  throw new PlanFailure(
+    PlanErrorCode.invalidDue,
+    path,
+    'due must yield a timestamp, an RFC 3339 string, a duration or an ISO-8601 duration string',
+  );
+}

@@ -1,0 +1,403 @@
+import { IANAZone } from 'luxon';
+import { type CronTriggerConfig, type ParsedCron, parseCron } from './cron.ts';
+import { CoreError, CoreErrorCode } from './errors.ts';
+
+/**
+ * DST behaviour (what {@link previewSchedule} computes and {@link compileToScheduleSpec}
+ * makes Temporal reproduce):
+ *
+ * - **Non-existent local time** (spring forward): an occurrence whose wall-clock time falls
+ *   in the gap fires once at the first instant after the gap (02:30 on the US spring-forward
+ *   day fires at 03:00 EDT). Several occurrences in one gap (`*&#47;15 2 * * *`) collapse into
+ *   that one firing, which also merges with an occurrence that is due at that instant anyway.
+ *   A daily job therefore never loses a day.
+ * - **Repeated local time** (fall back): an occurrence whose wall-clock time occurs twice
+ *   fires at both instants (01:30 EDT and 01:30 EST). They are distinct nominal times, so
+ *   they get distinct run ids. This is Temporal's own literal matching, and the only choice a
+ *   single Schedule can reproduce: a `skip` entry matches wall-clock fields, so it would drop
+ *   both instants, never just the second. Use a time outside the repeated hour (or UTC) for
+ *   once-a-day jobs that must not double up.
+ *
+ * Temporal's calendars match wall-clock fields literally and skip non-existent times, so the
+ * compile step adds, for every gap in the horizon where the cron has a time, a one-off
+ * calendar entry pinned to the date and the first wall-clock time after the gap, and a
+ * `skip` entry for any instant where Temporal's normalisation of a non-existent time would
+ * fire although the preview does not (30-minute zones such as Australia/Lord_Howe).
+ */
+export interface ScheduleRange<T> {
+  start: T;
+  end: T;
+  step: number;
+}
+export type TemporalMonth =
+  | 'JANUARY'
+  | 'FEBRUARY'
+  | 'MARCH'
+  | 'APRIL'
+  | 'MAY'
+  | 'JUNE'
+  | 'JULY'
+  | 'AUGUST'
+  | 'SEPTEMBER'
+  | 'OCTOBER'
+  | 'NOVEMBER'
+  | 'DECEMBER';
+export type TemporalDayOfWeek = 'SUNDAY' | 'MONDAY' | 'TUESDAY' | 'WEDNESDAY' | 'THURSDAY' | 'FRIDAY' | 'SATURDAY';
+type Loose<T> = T | ScheduleRange<T> | Array<T | ScheduleRange<T>> | '*';
+
+/** Structurally compatible with `CalendarSpec` of `@temporalio/client`. */
+export interface TemporalCalendarSpec {
+  second?: Loose<number>;
+  minute?: Loose<number>;
+  hour?: Loose<number>;
+  dayOfMonth?: Loose<number>;
+  month?: Loose<TemporalMonth>;
+  year?: Loose<number>;
+  dayOfWeek?: Loose<TemporalDayOfWeek>;
+  comment?: string;
+}
+
+/** Structurally compatible with `ScheduleSpec` of `@temporalio/client` (jitter in milliseconds). */
+export interface TemporalScheduleSpec {
+  calendars: TemporalCalendarSpec[];
+  skip?: TemporalCalendarSpec[];
+  timezone: string;
+  jitter: number;
+}
+
+export const TEMPORAL_MONTHS: readonly TemporalMonth[] = [
+  'JANUARY',
+  'FEBRUARY',
+  'MARCH',
+  'APRIL',
+  'MAY',
+  'JUNE',
+  'JULY',
+  'AUGUST',
+  'SEPTEMBER',
+  'OCTOBER',
+  'NOVEMBER',
+  'DECEMBER',
+];
+export const TEMPORAL_DAYS_OF_WEEK: readonly TemporalDayOfWeek[] = [
+  'SUNDAY',
+  'MONDAY',
+  'TUESDAY',
+  'WEDNESDAY',
+  'THURSDAY',
+  'FRIDAY',
+  'SATURDAY',
+];
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+/** How far previewSchedule looks for the next occurrence (Feb 29 needs up to 8 years). */
+const SEARCH_DAYS = 8 * 366 + 2;
+
+function parseOrThrow(expression: string): ParsedCron {
+  const parsed = parseCron(expression);
+  if (!parsed.ok) throw new CoreError(CoreErrorCode.invalidArgument, parsed.error.message);
+  return parsed.cron;
+}
+
+function zoneOf(timezone: string): IANAZone {
+  const zone = IANAZone.create(timezone);
+  if (!zone.isValid) throw new CoreError(CoreErrorCode.invalidArgument, `unknown IANA timezone "${timezone}"`);
+  return zone;
+}
+
+/** Offset in minutes at an instant. */
+function offsetAt(zone: IANAZone, ms: number): number {
+  return zone.offset(ms);
+}
+
+interface CivilDate {
+  year: number;
+  month: number;
+  day: number;
+  /** 0 = Sunday */
+  weekday: number;
+  /** Date.UTC of the civil midnight: "naive" milliseconds. */
+  naive: number;
+}
+
+function civilFromNaive(naive: number): CivilDate {
+  const d = new Date(naive);
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    weekday: d.getUTCDay(),
+    naive: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()),
+  };
+}
+
+function dayMatches(cron: ParsedCron, date: CivilDate): boolean {
+  if (!cron.months.includes(date.month)) return false;
+  const dom = cron.daysOfMonth.includes(date.day);
+  const dow = cron.daysOfWeek.includes(date.weekday);
+  if (cron.domRestricted && cron.dowRestricted) return dom || dow;
+  return dom && dow;
+}
+
+/** Every instant whose wall-clock time in `zone` is `naive` (0 in a gap, 2 in a repeat). */
+function instantsForWall(zone: IANAZone, naive: number): number[] {
+  const candidates = new Set([offsetAt(zone, naive - DAY), offsetAt(zone, naive), offsetAt(zone, naive + DAY)]);
+  const out: number[] = [];
+  for (const offset of candidates) {
+    const instant = naive - offset * MINUTE;
+    if (offsetAt(zone, instant) === offset) out.push(instant);
+  }
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+/** The first instant after the gap that swallowed wall-clock time `naive`. */
+function endOfGap(zone: IANAZone, naive: number): number {
+  const before = offsetAt(zone, naive - DAY);
+  const after = offsetAt(zone, naive + DAY);
+  // Reading the wall time with the old offset lands after the transition, with the new one before it.
+  let lo = Math.floor((naive - after * MINUTE) / MINUTE);
+  let hi = Math.ceil((naive - before * MINUTE) / MINUTE);
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (offsetAt(zone, mid * MINUTE) === before) lo = mid;
+    else hi = mid;
+  }
+  return hi * MINUTE;
+}
+
+function wallOf(zone: IANAZone, instant: number): number {
+  return instant + offsetAt(zone, instant) * MINUTE;
+}
+
+/** Fire instants of one civil day, sorted, under the documented DST behaviour. */
+function firesOnDay(cron: ParsedCron, zone: IANAZone, date: CivilDate): number[] {
+  if (!dayMatches(cron, date)) return [];
+  const startOffset = offsetAt(zone, date.naive - offsetAt(zone, date.naive) * MINUTE);
+  const endNaive = date.naive + DAY;
+  const endOffset = offsetAt(zone, endNaive - offsetAt(zone, endNaive) * MINUTE);
+  const uniform =
+    startOffset === endOffset &&
+    offsetAt(zone, date.naive - DAY) === startOffset &&
+    offsetAt(zone, endNaive + DAY) === startOffset;
+  const out = new Set<number>();
+  for (const hour of cron.hours) {
+    for (const minute of cron.minutes) {
+      const naive = date.naive + (hour * 60 + minute) * MINUTE;
+      if (uniform) {
+        out.add(naive - startOffset * MINUTE);
+        continue;
+      }
+      const instants = instantsForWall(zone, naive);
+      if (instants.length === 0) out.add(endOfGap(zone, naive));
+      for (const i of instants) out.add(i);
+    }
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/**
+ * The next `n` fire times strictly after `from`, with POSIX day matching and the DST
+ * behaviour documented on this module. Times are nominal (before jitter).
+ *
+ * @example previewSchedule({ expression: '0 9 * * MON-FRI', timezone: 'Europe/Berlin', … }, new Date(), 5)
+ */
+export function previewSchedule(
+  config: Pick<CronTriggerConfig, 'expression' | 'timezone'>,
+  from: Date,
+  n: number,
+): Date[] {
+  const cron = parseOrThrow(config.expression);
+  const zone = zoneOf(config.timezone);
+  const fromMs = from.getTime();
+  if (Number.isNaN(fromMs)) throw new CoreError(CoreErrorCode.invalidArgument, 'from is not a valid date');
+  const out: Date[] = [];
+  if (n <= 0) return out;
+  // Start a day early: the previous civil day can still have fires after `from` near a gap.
+  let date = civilFromNaive(Math.floor(wallOf(zone, fromMs) / DAY) * DAY - DAY);
+  for (let i = 0; i < SEARCH_DAYS && out.length < n; i++) {
+    for (const instant of firesOnDay(cron, zone, date)) {
+      if (instant > fromMs && out.length < n) out.push(new Date(instant));
+    }
+    date = civilFromNaive(date.naive + DAY);
+  }
+  return out;
+}
+
+/** True when `instant` is one of the schedule's fire times (useful to validate a nominal time). */
+export function isScheduledTime(config: Pick<CronTriggerConfig, 'expression' | 'timezone'>, instant: Date): boolean {
+  const [next] = previewSchedule(config, new Date(instant.getTime() - 1), 1);
+  return next?.getTime() === instant.getTime();
+}
+
+function compress(values: readonly number[]): Array<number | ScheduleRange<number>> {
+  if (values.length >= 3) {
+    const step = (values[1] as number) - (values[0] as number);
+    if (values.every((v, i) => i === 0 || v - (values[i - 1] as number) === step)) {
+      return [{ start: values[0] as number, end: values[values.length - 1] as number, step }];
+    }
+  }
+  const out: Array<number | ScheduleRange<number>> = [];
+  let i = 0;
+  while (i < values.length) {
+    let j = i;
+    while (j + 1 < values.length && (values[j + 1] as number) === (values[j] as number) + 1) j++;
+    const start = values[i] as number;
+    const end = values[j] as number;
+    if (j - i >= 2) out.push({ start, end, step: 1 });
+    else for (let k = i; k <= j; k++) out.push(values[k] as number);
+    i = j + 1;
+  }
+  return out;
+}
+
+function field<T>(values: readonly number[], full: number, map: (v: number) => T): Loose<T> {
+  if (values.length === full) return '*';
+  const parts = compress(values).map((p) =>
+    typeof p === 'number' ? map(p) : { start: map(p.start), end: map(p.end), step: p.step },
+  );
+  return parts.length === 1 ? (parts[0] as T | ScheduleRange<T>) : parts;
+}
+
+const monthName = (m: number): TemporalMonth => TEMPORAL_MONTHS[m - 1] as TemporalMonth;
+const dowName = (d: number): TemporalDayOfWeek => TEMPORAL_DAYS_OF_WEEK[d] as TemporalDayOfWeek;
+
+export interface CompileScheduleOptions {
+  /** First year to add DST fix-ups for (default 2000, Temporal's earliest calendar year). */
+  fromYear?: number;
+  /** Last year to add DST fix-ups for (default 2100, Temporal's latest calendar year). */
+  toYear?: number;
+}
+
+/**
+ * Compiles a cron trigger to a Temporal `ScheduleSpec` built from structured calendars, so
+ * that the Schedule fires exactly at {@link previewSchedule}'s times:
+ * - POSIX day-of-month OR day-of-week becomes two calendars (Temporal ANDs fields within one);
+ * - DST gaps get pinned one-off calendars and skips (see the module comment).
+ * Pass `fromYear` (e.g. the current year) to keep the spec short; re-compile before `toYear`.
+ */
+export function compileToScheduleSpec(
+  config: Pick<CronTriggerConfig, 'expression' | 'timezone' | 'jitterSeconds'>,
+  options: CompileScheduleOptions = {},
+): TemporalScheduleSpec {
+  const cron = parseOrThrow(config.expression);
+  const zone = zoneOf(config.timezone);
+  const base = {
+    second: 0,
+    minute: field(cron.minutes, 60, (v) => v),
+    hour: field(cron.hours, 24, (v) => v),
+    month: field(cron.months, 12, monthName),
+    year: '*' as const,
+  };
+  const dom = field(cron.daysOfMonth, 31, (v) => v);
+  const dow = field(cron.daysOfWeek, 7, dowName);
+  const calendars: TemporalCalendarSpec[] = [];
+  if (cron.domRestricted && cron.dowRestricted) {
+    calendars.push({ ...base, dayOfMonth: dom, dayOfWeek: '*', comment: `${cron.source} (day-of-month)` });
+    calendars.push({ ...base, dayOfMonth: '*', dayOfWeek: dow, comment: `${cron.source} (day-of-week)` });
+  } else {
+    calendars.push({ ...base, dayOfMonth: dom, dayOfWeek: dow, comment: cron.source });
+  }
+  const skip: TemporalCalendarSpec[] = [];
+  const fromYear = options.fromYear ?? 2000;
+  const toYear = options.toYear ?? 2100;
+  for (const gap of findGaps(zone, fromYear, toYear)) {
+    const fix = gapFixups(cron, zone, gap);
+    if (fix.add !== undefined) calendars.push(pinned(fix.add, `${cron.source}: DST gap`));
+    for (const s of fix.skip) skip.push(pinned(s, `${cron.source}: DST gap normalisation`));
+  }
+  const spec: TemporalScheduleSpec = {
+    calendars,
+    timezone: config.timezone,
+    jitter: (config.jitterSeconds ?? 0) * 1000,
+  };
+  if (skip.length > 0) spec.skip = skip;
+  return spec;
+}
+
+function pinned(wallNaive: number, comment: string): TemporalCalendarSpec {
+  const d = new Date(wallNaive);
+  return {
+    second: d.getUTCSeconds(),
+    minute: d.getUTCMinutes(),
+    hour: d.getUTCHours(),
+    dayOfMonth: d.getUTCDate(),
+    month: monthName(d.getUTCMonth() + 1),
+    year: d.getUTCFullYear(),
+    dayOfWeek: '*',
+    comment,
+  };
+}
+
+interface Gap {
+  /** Transition instant = first instant after the gap. */
+  at: number;
+  /** Wall-clock (naive ms) range [start, end) that does not exist. */
+  wallStart: number;
+  wallEnd: number;
+}
+
+/** Spring-forward transitions of `zone` between the years, found by weekly probes and bisection. */
+export function findGaps(zone: IANAZone, fromYear: number, toYear: number): Gap[] {
+  const gaps: Gap[] = [];
+  const end = Date.UTC(toYear + 1, 0, 1);
+  const WEEK = 7 * DAY;
+  let t = Date.UTC(fromYear, 0, 1) - DAY;
+  let offset = offsetAt(zone, t);
+  while (t < end) {
+    const next = t + WEEK;
+    const nextOffset = offsetAt(zone, next);
+    if (nextOffset !== offset) {
+      let lo = Math.floor(t / MINUTE);
+      let hi = Math.ceil(next / MINUTE);
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (offsetAt(zone, mid * MINUTE) === offset) lo = mid;
+        else hi = mid;
+      }
+      const at = hi * MINUTE;
+      const after = offsetAt(zone, at);
+      if (after > offset) gaps.push({ at, wallStart: at + offset * MINUTE, wallEnd: at + after * MINUTE });
+    }
+    t = next;
+    offset = nextOffset;
+  }
+  return gaps;
+}
+
+function cronMatchesWall(cron: ParsedCron, wallNaive: number): boolean {
+  const d = new Date(wallNaive);
+  return (
+    d.getUTCSeconds() === 0 &&
+    cron.minutes.includes(d.getUTCMinutes()) &&
+    cron.hours.includes(d.getUTCHours()) &&
+    dayMatches(cron, civilFromNaive(wallNaive))
+  );
+}
+
+/** Go's `time.Date` for a wall time in a gap (what Temporal's calendar code calls). */
+function goTimeDate(zone: IANAZone, naive: number): number {
+  const first = offsetAt(zone, naive);
+  let offset = first;
+  if (offsetAt(zone, naive - first * MINUTE) !== first) offset = offsetAt(zone, naive - first * MINUTE);
+  return naive - offset * MINUTE;
+}
+
+function gapFixups(cron: ParsedCron, zone: IANAZone, gap: Gap): { add?: number; skip: number[] } {
+  const swallowed: number[] = [];
+  for (let wall = Math.ceil(gap.wallStart / MINUTE) * MINUTE; wall < gap.wallEnd; wall += MINUTE) {
+    if (cronMatchesWall(cron, wall)) swallowed.push(wall);
+  }
+  if (swallowed.length === 0) return { skip: [] };
+  const out: { add?: number; skip: number[] } = { skip: [] };
+  if (!cronMatchesWall(cron, gap.wallEnd)) out.add = gap.wallEnd;
+  for (const wall of swallowed) {
+    // Temporal fires at Go's normalised instant when its hour still equals the asked hour.
+    const instant = goTimeDate(zone, wall);
+    const firedWall = wallOf(zone, instant);
+    if (new Date(firedWall).getUTCHours() !== new Date(wall).getUTCHours()) continue;
+    if (instant === gap.at || cronMatchesWall(cron, firedWall)) continue;
+    if (!out.skip.includes(firedWall)) out.skip.push(firedWall);
+  }
+  return out;
+}
