@@ -181,6 +181,8 @@ function fromStructured(data: Uint8Array): Record<string, unknown> {
     throw new Reject(NormalizeErrorCode.invalidJson, 'a structured CloudEvent must be a JSON object', 'data');
   }
   const attributes: Record<string, unknown> = { ...parsed };
+  // In the JSON format, `data` is JSON unless the event says otherwise.
+  if ('data' in parsed && parsed.datacontenttype === undefined) attributes.datacontenttype = 'application/json';
   if ('data' in parsed && 'data_base64' in parsed) {
     throw new Reject(NormalizeErrorCode.invalidAttribute, 'data and data_base64 are mutually exclusive', 'data_base64');
   }
