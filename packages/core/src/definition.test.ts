@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import { compileExpression, evaluate, eventFilterEnvironment, ruleEnvironment, toCelValue } from './cel.ts';
+import { definitionJsonSchema, validateDefinitionSpec } from './definition.ts';
+
+const validSpec = {
+  key: 'order-follow-up',
+  name: 'Follow up large orders',
+  trigger: { kind: 'event', event: { types: ['order.created'], filter: 'event.data.total > 100' } },
+  contextSources: [{ name: 'customer', kind: 'static', value: { tier: 'gold' } }],
+  rules: [{ name: 'gold', when: 'context.customer.tier == "gold"' }],
+  taskTemplates: [
+    {
+      key: 'call',
+      title: 'Call {{ event.data.customer }}',
+      due: 'PT4H',
+      dueGraceSeconds: 3600,
+      payload: { orderId: '{{ event.data.id }}', fixed: 1 },
+    },
+  ],
+};
+
+const errorsOf = (input: unknown) => {
+  const r = validateDefinitionSpec(input);
+  return r.ok ? [] : r.errors;
+};
+
+describe('validateDefinitionSpec', () => {
+  it('accepts a valid spec and fills defaults', () => {
+    const r = validateDefinitionSpec(validSpec);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.spec.limits).toEqual({ maxTasksPerRun: 100 });
+  });
+
+  it.each([
+    [{ ...validSpec, key: 'Bad Key' }, 'key'],
+    [{ ...validSpec, name: '' }, 'name'],
+    [{ ...validSpec, trigger: { kind: 'cron', cron: { expression: '61 * * * *' } } }, 'trigger.cron.expression'],
+    [
+      { ...validSpec, trigger: { kind: 'cron', cron: { expression: '0 9 * * *', timezone: 'Nowhere/City' } } },
+      'trigger.cron.timezone',
+    ],
+    [
+      { ...validSpec, trigger: { kind: 'cron', cron: { expression: '0 9 * * *', jitterSeconds: 7200 } } },
+      'trigger.cron.jitterSeconds',
+    ],
+    [{ ...validSpec, trigger: { kind: 'event', event: { types: ['order.>.x'] } } }, 'trigger.event.types[0]'],
+    [{ ...validSpec, trigger: { kind: 'event', event: { types: [] } } }, 'trigger.event.types'],
+    [{ ...validSpec, trigger: { kind: 'nope' } }, 'trigger.kind'],
+    [{ ...validSpec, taskTemplates: [] }, 'taskTemplates'],
+    [{ ...validSpec, taskTemplates: [{ key: 'a', title: '' }] }, 'taskTemplates[0].title'],
+    [{ ...validSpec, taskTemplates: [validSpec.taskTemplates[0], validSpec.taskTemplates[0]] }, 'taskTemplates[1].key'],
+    [
+      {
+        ...validSpec,
+        rules: [
+          { name: 'r', when: 'x' },
+          { name: 'r', when: 'true' },
+        ],
+      },
+      'rules[1].name',
+    ],
+    [
+      {
+        ...validSpec,
+        contextSources: [{ name: 'h', kind: 'http', url: 'x', secretHeaders: { Authorization: 'lower' } }],
+      },
+      'contextSources[0].secretHeaders.Authorization',
+    ],
+    [{ ...validSpec, limits: { maxTasksPerRun: 0 } }, 'limits.maxTasksPerRun'],
+  ])('names the field of a structural error (%#: %s)', (input, path) => {
+    expect(errorsOf(input).map((e) => e.path)).toContain(path);
+  });
+
+  it.each([
+    [
+      { ...validSpec, rules: [{ name: 'r', when: 'context.customer.tier ==' }] },
+      'rules[0].when',
+      'cel_syntax',
+      'column',
+    ],
+    [{ ...validSpec, rules: [{ name: 'r', when: 'unknownVar > 1' }] }, 'rules[0].when', 'cel_type', 'unknownVar'],
+    [{ ...validSpec, rules: [{ name: 'r', when: '1 + 1' }] }, 'rules[0].when', 'cel_type', 'expected bool'],
+    [{ ...validSpec, rules: [{ name: 'r', when: '1 + "a"' }] }, 'rules[0].when', 'cel_type', 'overload'],
+    [
+      { ...validSpec, trigger: { kind: 'event', event: { types: ['a'], filter: 'context.x' } } },
+      'trigger.event.filter',
+      'cel_type',
+      'context',
+    ],
+    [
+      { ...validSpec, taskTemplates: [{ key: 'a', title: 'Hi {{ event.data. }}' }] },
+      'taskTemplates[0].title',
+      'template_syntax',
+      'offset',
+    ],
+    [
+      { ...validSpec, taskTemplates: [{ key: 'a', title: 'Hi {{ event.x' }] },
+      'taskTemplates[0].title',
+      'template_syntax',
+      'unclosed',
+    ],
+    [
+      { ...validSpec, taskTemplates: [{ key: 'a', title: 't', forEach: '"abc"' }] },
+      'taskTemplates[0].forEach',
+      'cel_type',
+      'list',
+    ],
+    [
+      { ...validSpec, taskTemplates: [{ key: 'a', title: 't', payload: { deep: ['{{ nope }}'] } }] },
+      'taskTemplates[0].payload.deep[0]',
+      'template_type',
+      'nope',
+    ],
+    [
+      { ...validSpec, taskTemplates: [{ key: 'a', title: 't', due: 'now +' }] },
+      'taskTemplates[0].due',
+      'cel_syntax',
+      '',
+    ],
+    [
+      { ...validSpec, contextSources: [{ name: 'h', kind: 'http', url: 'https://x/{{ event.id ' }] },
+      'contextSources[0].url',
+      'template_syntax',
+      '',
+    ],
+    [
+      {
+        ...validSpec,
+        limits: { maxExpressionCost: 50 },
+        taskTemplates: [{ key: 'a', title: 't', forEach: 'event.data.items.map(i, i.map(j, j))' }],
+      },
+      'taskTemplates[0].forEach',
+      'cel_cost',
+      'cost',
+    ],
+  ])('reports CEL/template errors at save time (%#: %s)', (input, path, code, text) => {
+    const error = errorsOf(input).find((e) => e.path === path);
+    expect(error, JSON.stringify(errorsOf(input))).toBeDefined();
+    expect(error?.code).toBe(code);
+    expect(error?.message).toContain(text);
+  });
+
+  it('gives line and column for CEL syntax errors', () => {
+    const [error] = errorsOf({ ...validSpec, rules: [{ name: 'r', when: 'true &&\n  (' }] });
+    expect(error?.message).toMatch(/line 2, column \d+/);
+  });
+});
+
+describe('definitionJsonSchema', () => {
+  it('describes the format, with defaults and the trigger union', () => {
+    const schema = definitionJsonSchema();
+    expect(schema.$schema).toContain('json-schema.org');
+    const props = (schema as { properties: Record<string, unknown> }).properties;
+    expect(Object.keys(props)).toEqual(
+      expect.arrayContaining(['key', 'name', 'trigger', 'contextSources', 'rules', 'taskTemplates', 'limits']),
+    );
+    expect(JSON.stringify(schema)).toContain('fire_once');
+    expect((schema as { required: string[] }).required).toEqual(
+      expect.arrayContaining(['key', 'name', 'trigger', 'taskTemplates']),
+    );
+  });
+});
+
+describe('cel wrapper', () => {
+  it('maps JSON integers to int and results back to JSON', () => {
+    const p = compileExpression(
+      '{"n": event.count + 1, "xs": event.items.map(i, i * 2), "t": timestamp("2025-01-01T00:00:00Z")}',
+      eventFilterEnvironment,
+    );
+    expect(p.ok).toBe(true);
+    if (!p.ok) return;
+    expect(evaluate(p.program, { event: toCelValue({ count: 2, items: [1, 2] }) })).toEqual({
+      ok: true,
+      value: { n: 3, xs: [2, 4], t: '2025-01-01T00:00:00.000Z' },
+    });
+  });
+
+  it('reports evaluation errors with a position instead of throwing', () => {
+    const p = compileExpression('event.missing.x == 1', eventFilterEnvironment);
+    expect(p.ok).toBe(true);
+    if (!p.ok) return;
+    const r = evaluate(p.program, { event: {} });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe('evaluation');
+  });
+
+  it('has now as a timestamp in the rule environment', () => {
+    const p = compileExpression('now > timestamp("2020-01-01T00:00:00Z")', ruleEnvironment, { expect: ['bool'] });
+    expect(p.ok).toBe(true);
+  });
+});
