@@ -338,7 +338,7 @@ interface Gap {
 }
 
 /** Spring-forward transitions of `zone` between the years, found by weekly probes and bisection. */
-export function findGaps(zone: IANAZone, fromYear: number, toYear: number): Gap[] {
+function findGaps(zone: IANAZone, fromYear: number, toYear: number): Gap[] {
   const gaps: Gap[] = [];
   const end = Date.UTC(toYear + 1, 0, 1);
   const WEEK = 7 * DAY;
