@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import * as initial from './2026-11-26T1400_initial.ts';
+
+/**
+ * Every migration, by name, imported statically so no TypeScript loader is needed at run time.
+ * Names sort in the order they must run (kysely orders alphanumerically). Add new files here.
+ */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '2026-11-26T1400_initial': initial,
+};
