@@ -1,0 +1,118 @@
+export type { CreateDbOptions, DbConfigInput } from './config.ts';
+export { createDb, DbConfig, typeParsers } from './config.ts';
+export type {
+  CreateDefinitionInput,
+  DefinitionRecord,
+  DefinitionVersionRecord,
+  ListDefinitionsFilter,
+  UpdateDefinitionInput,
+} from './definition.repository.ts';
+export {
+  archiveDefinition,
+  createDefinition,
+  getDefinition,
+  getDefinitionByKey,
+  getDefinitionVersion,
+  listActiveDefinitions,
+  listDefinitions,
+  listDefinitionVersions,
+  setDefinitionEnabled,
+  updateDefinition,
+} from './definition.repository.ts';
+export type {
+  ConflictData,
+  ConflictReason,
+  CorruptRowData,
+  InvalidCursorData,
+  InvalidTransitionData,
+  MigrationErrorData,
+  NotFoundData,
+} from './errors.ts';
+export {
+  ConflictError,
+  CorruptRowError,
+  DbError,
+  DbErrorCode,
+  InvalidCursorError,
+  InvalidTransitionError,
+  MigrationError,
+  NotFoundError,
+} from './errors.ts';
+export { isUuid, newId } from './ids.ts';
+export type { DefinitionListener, ListenDefinitionChangesOptions } from './listen.ts';
+export { DEFINITIONS_CHANNEL, listenForDefinitionChanges } from './listen.ts';
+export type { MigrationState, MigrationStep } from './migrator.ts';
+export { migrateDown, migrateToLatest, migrationStatus } from './migrator.ts';
+export type {
+  ClaimOutboxOptions,
+  NewOutboxMessage,
+  OutboxFailure,
+  OutboxRecord,
+  OutboxStats,
+} from './outbox.repository.ts';
+export {
+  claimOutboxBatch,
+  enqueueOutbox,
+  markOutboxPublished,
+  outboxStats,
+  recordOutboxFailure,
+} from './outbox.repository.ts';
+export type { Page, PageRequest } from './pagination.ts';
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';
+export type { InsertRunInput, ListRunsFilter, RunRecord, TransitionRunInput } from './run.repository.ts';
+export {
+  FINISHED_RUN_STATUSES,
+  getRun,
+  getRunByWorkflowId,
+  insertRunOrGet,
+  isFinishedRunStatus,
+  lastSuccessfulRun,
+  listRuns,
+  RUN_TRANSITIONS_TO,
+  transitionRun,
+} from './run.repository.ts';
+export type {
+  AppendRunLogInput,
+  ListDefinitionRunLogFilter,
+  ReadRunLogOptions,
+  RunLogEntryRecord,
+} from './run-log.repository.ts';
+export { appendRunLog, listDefinitionRunLog, readRunLog } from './run-log.repository.ts';
+export type {
+  ApiTokensTable,
+  Database,
+  DefinitionsTable,
+  DefinitionVersionsTable,
+  OutboxTable,
+  RunLogEntriesTable,
+  RunLogKind,
+  RunStatus,
+  RunsTable,
+  RunTriggerKind,
+  TaskInstancesTable,
+  TaskStatus,
+} from './schema.ts';
+export { RUN_LOG_KINDS, RUN_STATUSES, RUN_TRIGGER_KINDS, TASK_STATUSES } from './schema.ts';
+export type {
+  ListTasksFilter,
+  NewTask,
+  TaskClosingStatus,
+  TaskOutboxBuilder,
+  TaskRecord,
+  TransitionTaskInput,
+} from './task.repository.ts';
+export {
+  getTask,
+  getTaskByIdempotencyKey,
+  insertTaskIfAbsent,
+  listExpiredOpenTasks,
+  listTasks,
+  openTasksByDedupeKey,
+  toTaskInstance,
+  transitionTask,
+} from './task.repository.ts';
+export type { ApiTokenRecord, CreateApiTokenInput } from './token.repository.ts';
+export { createApiToken, listApiTokens, revokeApiToken, verifyApiToken } from './token.repository.ts';
+export type { Db, Executor } from './transaction.ts';
+export { inTransaction } from './transaction.ts';
+export { JsonObject, JsonValue, OutboxHeaders } from './values.ts';

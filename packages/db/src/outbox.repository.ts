@@ -1,0 +1,181 @@
+import { type Selectable, sql } from 'kysely';
+import { CorruptRowError } from './errors.ts';
+import { newId } from './ids.ts';
+import { parseColumn, toJson } from './json.ts';
+import type { OutboxTable } from './schema.ts';
+import type { Executor } from './transaction.ts';
+import { JsonValue, OutboxHeaders } from './values.ts';
+
+/** A message to publish to NATS after the transaction that wrote it commits. */
+export interface NewOutboxMessage {
+  readonly subject: string;
+  readonly headers?: OutboxHeaders;
+  /** JSON body (a CloudEvent for `tasks.*`); the relay publishes `JSON.stringify(body)`. */
+  readonly body: JsonValue;
+  /** Defaults to a new UUIDv7; it becomes the `Nats-Msg-Id`. */
+  readonly id?: string;
+}
+
+export interface OutboxRecord {
+  /** Publish with this as `Nats-Msg-Id` so JetStream drops a repeat. */
+  readonly id: string;
+  readonly subject: string;
+  readonly headers: OutboxHeaders;
+  readonly body: JsonValue;
+  readonly createdAt: Date;
+  readonly publishedAt: Date | null;
+  /** Claims so far, including the current one. */
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly nextAttemptAt: Date;
+}
+
+function toOutbox(row: Selectable<OutboxTable>): OutboxRecord {
+  const where = (field: string) => ({ table: 'outbox', rowId: row.id, field });
+  return {
+    id: row.id,
+    subject: row.subject,
+    headers: parseColumn(OutboxHeaders, row.headers, where('headers')),
+    body: parseColumn(JsonValue, row.body, where('body')),
+    createdAt: row.created_at,
+    publishedAt: row.published_at,
+    attempts: row.attempts,
+    lastError: row.last_error,
+    nextAttemptAt: row.next_attempt_at,
+  };
+}
+
+/** Write messages in the caller's transaction. Returns their ids in order. */
+export async function enqueueOutbox(db: Executor, messages: readonly NewOutboxMessage[]): Promise<string[]> {
+  if (messages.length === 0) return [];
+  const values = messages.map((m) => ({
+    id: m.id ?? newId(),
+    subject: m.subject,
+    headers: toJson(m.headers ?? {}),
+    body: toJson(m.body),
+  }));
+  await db.insertInto('outbox').values(values).execute();
+  return values.map((v) => v.id);
+}
+
+export interface ClaimOutboxOptions {
+  readonly limit?: number;
+  /**
+   * How long the claim holds: the rows are invisible to other relays until then. A relay that
+   * dies mid-batch loses its rows to the next claim after the lease. Default 30 s.
+   */
+  readonly leaseMs?: number;
+  /**
+   * Called for a claimed row whose headers or body no longer parse. The row is not returned (a
+   * bad row must not block the batch); it stays in the outbox with the error recorded and is
+   * retried after the maximum backoff, so `outboxStats().failing` shows it to an operator.
+   */
+  readonly onCorrupt?: (error: CorruptRowError) => void;
+}
+
+/**
+ * Claim up to `limit` due, unpublished rows, oldest due first. Rows are picked with
+ * `FOR UPDATE SKIP LOCKED` and leased in the same statement (attempts + 1, next_attempt_at =
+ * now + lease), so concurrent relays never get the same row while the lease lasts.
+ */
+export async function claimOutboxBatch(db: Executor, options: ClaimOutboxOptions = {}): Promise<OutboxRecord[]> {
+  const limit = Math.max(1, Math.min(1000, options.limit ?? 100));
+  const leaseMs = Math.max(1, options.leaseMs ?? 30_000);
+  const rows = await db
+    .updateTable('outbox')
+    .set((eb) => ({
+      attempts: eb('attempts', '+', 1),
+      next_attempt_at: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`,
+    }))
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('outbox')
+        .select('id')
+        .where('published_at', 'is', null)
+        .where('next_attempt_at', '<=', sql<Date>`now()`)
+        .orderBy('next_attempt_at')
+        .orderBy('id')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .returningAll()
+    .execute();
+  const claimed: OutboxRecord[] = [];
+  for (const row of rows) {
+    try {
+      claimed.push(toOutbox(row));
+    } catch (error) {
+      if (!(error instanceof CorruptRowError)) throw error;
+      await recordOutboxFailure(db, { id: row.id, error: error.message, baseDelayMs: PARK_MS, maxDelayMs: PARK_MS });
+      options.onCorrupt?.(error);
+    }
+  }
+  return claimed.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || cmp(a.id, b.id));
+}
+
+const PARK_MS = 300_000;
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Mark rows published (after JetStream acknowledged them). Already published rows keep their first time. */
+export async function markOutboxPublished(db: Executor, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const result = await db
+    .updateTable('outbox')
+    .set({ published_at: sql<Date>`now()`, last_error: null })
+    .where('id', 'in', ids)
+    .where('published_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export interface OutboxFailure {
+  readonly id: string;
+  readonly error: string;
+  /** Delay after the first failure; doubles with each attempt. Default 1 s. */
+  readonly baseDelayMs?: number;
+  /** Cap of the delay. Default 5 min. */
+  readonly maxDelayMs?: number;
+}
+
+/**
+ * Record a failed publish and schedule the next attempt with exponential backoff
+ * (`base * 2^(attempts-1)`, capped). Rows are never dropped: they stay visible, with the error,
+ * until published.
+ */
+export async function recordOutboxFailure(db: Executor, failure: OutboxFailure): Promise<void> {
+  const base = Math.max(0, failure.baseDelayMs ?? 1_000);
+  const max = Math.max(base, failure.maxDelayMs ?? 300_000);
+  await db
+    .updateTable('outbox')
+    .set({
+      last_error: failure.error.slice(0, 4000),
+      next_attempt_at: sql<Date>`now() + make_interval(secs => least(${max}::float8, ${base}::float8 * power(2, least(greatest(attempts - 1, 0), 30))) / 1000)`,
+    })
+    .where('id', '=', failure.id)
+    .where('published_at', 'is', null)
+    .execute();
+}
+
+export interface OutboxStats {
+  readonly pending: number;
+  readonly failing: number;
+  readonly oldestPendingAt: Date | null;
+}
+
+/** Backlog figures for metrics and readiness. */
+export async function outboxStats(db: Executor): Promise<OutboxStats> {
+  const row = await db
+    .selectFrom('outbox')
+    .select((eb) => [
+      eb.fn.countAll<number>().as('pending'),
+      eb.fn.count<number>('last_error').as('failing'),
+      eb.fn.min('created_at').as('oldest'),
+    ])
+    .where('published_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return { pending: row.pending, failing: row.failing, oldestPendingAt: row.oldest ?? null };
+}

@@ -1,0 +1,231 @@
+import { EventEnvelope } from '@activity-core/core';
+import { type Selectable, sql } from 'kysely';
+import { ConflictError, InvalidTransitionError, NotFoundError } from './errors.ts';
+import { isUuid, newId } from './ids.ts';
+import { parseColumn, toNullableJson } from './json.ts';
+import { decodeTimeCursor, encodeTimeCursor, type Page, type PageRequest, pageSize, toPage } from './pagination.ts';
+import type { RunStatus, RunsTable, RunTriggerKind } from './schema.ts';
+import type { Executor } from './transaction.ts';
+import { JsonObject } from './values.ts';
+
+export interface RunRecord {
+  readonly id: string;
+  readonly definitionId: string;
+  readonly definitionVersion: number;
+  readonly triggerKind: RunTriggerKind;
+  readonly triggerKey: string;
+  readonly workflowId: string;
+  readonly status: RunStatus;
+  readonly nominalTime: Date | null;
+  readonly jitterMs: number | null;
+  readonly event: EventEnvelope | null;
+  readonly summary: JsonObject | null;
+  readonly error: JsonObject | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+}
+
+function toRun(row: Selectable<RunsTable>): RunRecord {
+  const where = (field: string) => ({ table: 'runs', rowId: row.id, field });
+  return {
+    id: row.id,
+    definitionId: row.definition_id,
+    definitionVersion: row.definition_version,
+    triggerKind: row.trigger_kind,
+    triggerKey: row.trigger_key,
+    workflowId: row.workflow_id,
+    status: row.status,
+    nominalTime: row.nominal_time,
+    jitterMs: row.jitter_ms,
+    event: row.event === null ? null : parseColumn(EventEnvelope, row.event, where('event')),
+    summary: row.summary === null ? null : parseColumn(JsonObject, row.summary, where('summary')),
+    error: row.error === null ? null : parseColumn(JsonObject, row.error, where('error')),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+/** Statuses a run never leaves. */
+export const FINISHED_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'skipped', 'coalesced'];
+
+/** Which statuses may move to a given status. Finished runs move nowhere. */
+export const RUN_TRANSITIONS_TO: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  pending: [],
+  running: ['pending'],
+  succeeded: ['pending', 'running'],
+  failed: ['pending', 'running'],
+  skipped: ['pending'],
+  coalesced: ['pending'],
+};
+
+export function isFinishedRunStatus(status: RunStatus): boolean {
+  return FINISHED_RUN_STATUSES.includes(status);
+}
+
+export interface InsertRunInput {
+  readonly definitionId: string;
+  readonly definitionVersion: number;
+  readonly triggerKind: RunTriggerKind;
+  /** Unique per definition: event key, `cron:{nominalTime}`, or the manual idempotency key. */
+  readonly triggerKey: string;
+  readonly workflowId: string;
+  /** `pending` (default), or `skipped`/`coalesced` to record a misfire that spawns nothing. */
+  readonly status?: 'pending' | 'skipped' | 'coalesced';
+  readonly nominalTime?: Date | null;
+  readonly jitterMs?: number | null;
+  readonly event?: EventEnvelope | null;
+  readonly summary?: JsonObject | null;
+}
+
+/**
+ * Insert the run of a trigger, or return the one already recorded for
+ * (definitionId, triggerKey) with `created: false`. A workflow id already used by another
+ * trigger gives `ConflictError`.
+ */
+export async function insertRunOrGet(
+  db: Executor,
+  input: InsertRunInput,
+): Promise<{ run: RunRecord; created: boolean }> {
+  const status = input.status ?? 'pending';
+  const now = new Date();
+  const inserted = await db
+    .insertInto('runs')
+    .values({
+      id: newId(now.getTime()),
+      definition_id: input.definitionId,
+      definition_version: input.definitionVersion,
+      trigger_kind: input.triggerKind,
+      trigger_key: input.triggerKey,
+      workflow_id: input.workflowId,
+      status,
+      nominal_time: input.nominalTime ?? null,
+      jitter_ms: input.jitterMs ?? null,
+      event: toNullableJson(input.event),
+      summary: toNullableJson(input.summary),
+      error: null,
+      started_at: null,
+      finished_at: status === 'pending' ? null : now,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { run: toRun(inserted), created: true };
+  const existing = await db
+    .selectFrom('runs')
+    .selectAll()
+    .where('definition_id', '=', input.definitionId)
+    .where('trigger_key', '=', input.triggerKey)
+    .executeTakeFirst();
+  if (!existing) {
+    throw new ConflictError({ entity: 'run', id: input.workflowId, reason: 'duplicate', field: 'workflow_id' });
+  }
+  return { run: toRun(existing), created: false };
+}
+
+export interface TransitionRunInput {
+  readonly id: string;
+  readonly to: RunStatus;
+  readonly summary?: JsonObject | null;
+  readonly error?: JsonObject | null;
+}
+
+/**
+ * Move a run to `to` if the state machine allows it (`RUN_TRANSITIONS_TO`). Repeating the
+ * transition a run already made returns it unchanged (activities are retried); anything else
+ * from a finished run gives `InvalidTransitionError`.
+ */
+export async function transitionRun(db: Executor, input: TransitionRunInput): Promise<RunRecord> {
+  const from = RUN_TRANSITIONS_TO[input.to];
+  const finishing = isFinishedRunStatus(input.to);
+  if (from.length > 0 && isUuid(input.id)) {
+    const updated = await db
+      .updateTable('runs')
+      .set({
+        status: input.to,
+        updated_at: sql<Date>`now()`,
+        started_at: input.to === 'running' ? sql<Date>`coalesce(started_at, now())` : sql<Date | null>`started_at`,
+        finished_at: finishing ? sql<Date>`now()` : null,
+        ...(input.summary !== undefined ? { summary: toNullableJson(input.summary) } : {}),
+        ...(input.error !== undefined ? { error: toNullableJson(input.error) } : {}),
+      })
+      .where('id', '=', input.id)
+      .where('status', 'in', from)
+      .returningAll()
+      .executeTakeFirst();
+    if (updated) return toRun(updated);
+  }
+  const current = await getRun(db, input.id);
+  if (current.status === input.to) return current;
+  throw new InvalidTransitionError({ entity: 'run', id: input.id, from: current.status, to: input.to });
+}
+
+export async function getRun(db: Executor, id: string): Promise<RunRecord> {
+  const row = isUuid(id) ? await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
+  if (!row) throw new NotFoundError({ entity: 'run', id });
+  return toRun(row);
+}
+
+export async function getRunByWorkflowId(db: Executor, workflowId: string): Promise<RunRecord> {
+  const row = await db.selectFrom('runs').selectAll().where('workflow_id', '=', workflowId).executeTakeFirst();
+  if (!row) throw new NotFoundError({ entity: 'run', id: workflowId });
+  return toRun(row);
+}
+
+export interface ListRunsFilter extends PageRequest {
+  readonly definitionId?: string;
+  readonly status?: RunStatus | readonly RunStatus[];
+  readonly triggerKind?: RunTriggerKind;
+  /** created_at >= createdFrom */
+  readonly createdFrom?: Date;
+  /** created_at < createdTo */
+  readonly createdTo?: Date;
+}
+
+const RUNS_LIST = 'runs';
+
+/** Runs, newest first, keyset-paginated on (created_at, id). */
+export async function listRuns(db: Executor, filter: ListRunsFilter = {}): Promise<Page<RunRecord>> {
+  const limit = pageSize(filter.limit);
+  let q = db.selectFrom('runs').selectAll();
+  if (filter.definitionId !== undefined) {
+    if (!isUuid(filter.definitionId)) return { items: [], nextCursor: null };
+    q = q.where('definition_id', '=', filter.definitionId);
+  }
+  if (filter.status !== undefined) {
+    const statuses: readonly RunStatus[] = typeof filter.status === 'string' ? [filter.status] : filter.status;
+    if (statuses.length === 0) return { items: [], nextCursor: null };
+    q = q.where('status', 'in', statuses);
+  }
+  if (filter.triggerKind !== undefined) q = q.where('trigger_kind', '=', filter.triggerKind);
+  if (filter.createdFrom !== undefined) q = q.where('created_at', '>=', filter.createdFrom);
+  if (filter.createdTo !== undefined) q = q.where('created_at', '<', filter.createdTo);
+  if (filter.cursor) {
+    const c = decodeTimeCursor(RUNS_LIST, filter.cursor);
+    q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(c.t, c.id)));
+  }
+  const rows = await q
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute();
+  return toPage(rows, limit, toRun, (r) => encodeTimeCursor(RUNS_LIST, { t: r.created_at, id: r.id }));
+}
+
+/** The most recently finished successful run of a definition, if any. */
+export async function lastSuccessfulRun(db: Executor, definitionId: string): Promise<RunRecord | undefined> {
+  if (!isUuid(definitionId)) return undefined;
+  const row = await db
+    .selectFrom('runs')
+    .selectAll()
+    .where('definition_id', '=', definitionId)
+    .where('status', '=', 'succeeded')
+    .orderBy('finished_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? toRun(row) : undefined;
+}

@@ -1,0 +1,151 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * A JSON (jsonb) column. Reads come back as `unknown` on purpose: repositories parse them with a
+ * zod schema and throw `CorruptRowError` on mismatch. Writes take a JSON string, because `pg`
+ * turns a JS array into a PostgreSQL array literal, not JSON.
+ */
+export type JsonColumn = ColumnType<unknown, string, string>;
+export type NullableJsonColumn = ColumnType<unknown, string | null | undefined, string | null>;
+
+/** `timestamptz(3) not null default now()`. */
+export type CreatedAt = ColumnType<Date, Date | undefined, never>;
+export type UpdatedAt = ColumnType<Date, Date | undefined, Date>;
+
+export const RUN_TRIGGER_KINDS = ['event', 'cron', 'manual'] as const;
+export type RunTriggerKind = (typeof RUN_TRIGGER_KINDS)[number];
+
+export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'coalesced'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const TASK_STATUSES = ['open', 'completed', 'cancelled', 'expired'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Kinds of run-log entries (a check constraint holds the same list; add both together). */
+export const RUN_LOG_KINDS = [
+  'triggered',
+  'context_resolved',
+  'rules_evaluated',
+  'task_created',
+  'task_completed',
+  'task_cancelled',
+  'task_expired',
+  'run_finished',
+  'run_failed',
+  'misfire_skipped',
+  'misfire_coalesced',
+  'note',
+] as const;
+export type RunLogKind = (typeof RUN_LOG_KINDS)[number];
+
+export interface DefinitionsTable {
+  id: string;
+  key: string;
+  current_version: ColumnType<number, number | undefined, number>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  archived_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface DefinitionVersionsTable {
+  definition_id: string;
+  version: number;
+  spec: JsonColumn;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface RunsTable {
+  id: string;
+  definition_id: string;
+  definition_version: number;
+  trigger_kind: RunTriggerKind;
+  trigger_key: string;
+  workflow_id: string;
+  status: RunStatus;
+  nominal_time: Date | null;
+  jitter_ms: number | null;
+  event: NullableJsonColumn;
+  summary: NullableJsonColumn;
+  error: NullableJsonColumn;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface RunLogEntriesTable {
+  run_id: string;
+  seq: number;
+  definition_id: string;
+  at: CreatedAt;
+  kind: RunLogKind;
+  /** Optional caller key that makes a retried append a no-op (unique per run). */
+  idempotency_key: string | null;
+  data: JsonColumn;
+}
+
+export interface TaskInstancesTable {
+  id: string;
+  run_id: string;
+  definition_id: string;
+  definition_key: string;
+  definition_version: number;
+  template_key: string;
+  template_index: number;
+  idempotency_key: string;
+  workflow_id: string;
+  dedupe_key: string | null;
+  title: string;
+  description: string | null;
+  assignee: string | null;
+  priority: string | null;
+  labels: ColumnType<string[], string[] | undefined, string[]>;
+  payload: JsonColumn;
+  status: ColumnType<TaskStatus, TaskStatus | undefined, TaskStatus>;
+  due_at: Date | null;
+  expires_at: Date | null;
+  completed_by: string | null;
+  reason: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  completed_at: Date | null;
+}
+
+export interface OutboxTable {
+  /** Also the `Nats-Msg-Id`, so JetStream drops a re-published row. */
+  id: string;
+  subject: string;
+  headers: JsonColumn;
+  body: JsonColumn;
+  created_at: CreatedAt;
+  published_at: Date | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  /** Earliest time a relay may claim the row: backoff after a failure, lease after a claim. */
+  next_attempt_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  /** sha256 of the whole token string; the token itself is never stored. */
+  token_hash: Buffer;
+  scopes: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+/** Kysely table types of the activity-core schema (see migrations/). */
+export interface Database {
+  definitions: DefinitionsTable;
+  definition_versions: DefinitionVersionsTable;
+  runs: RunsTable;
+  run_log_entries: RunLogEntriesTable;
+  task_instances: TaskInstancesTable;
+  outbox: OutboxTable;
+  api_tokens: ApiTokensTable;
+}
