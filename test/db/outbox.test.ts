@@ -1,0 +1,132 @@
+import {
+  CorruptRowError,
+  claimOutboxBatch,
+  enqueueOutbox,
+  inTransaction,
+  markOutboxPublished,
+  type OutboxRecord,
+  outboxStats,
+  recordOutboxFailure,
+} from '@activity-core/db';
+import { describe, expect, it } from 'vitest';
+import { rawQuery, useMigratedDb } from './fixture.ts';
+
+// One database per test: the outbox is a shared queue, so tests must not see each other's rows.
+function fresh() {
+  return useMigratedDb(16);
+}
+
+async function drain(claim: () => Promise<OutboxRecord[]>, publish: (batch: OutboxRecord[]) => Promise<void>) {
+  for (;;) {
+    const batch = await claim();
+    if (batch.length === 0) return;
+    await publish(batch);
+  }
+}
+
+describe('outbox: relays', () => {
+  const ctx = fresh();
+  it('two relays claiming at once never get the same row', async () => {
+    const { db } = ctx();
+    const total = 400;
+    await enqueueOutbox(
+      db,
+      Array.from({ length: total }, (_, i) => ({ subject: `tasks.created.d${i % 3}`, body: { i } })),
+    );
+    const claimedBy = new Map<string, string[]>();
+    const relay = (name: string) =>
+      drain(
+        () => claimOutboxBatch(db, { limit: 7, leaseMs: 60_000 }),
+        async (batch) => {
+          for (const m of batch) claimedBy.set(m.id, [...(claimedBy.get(m.id) ?? []), name]);
+          await new Promise((r) => setTimeout(r, Math.random() * 3));
+          await markOutboxPublished(
+            db,
+            batch.map((m) => m.id),
+          );
+        },
+      );
+    await Promise.all([relay('a'), relay('b'), relay('c'), relay('d')]);
+    expect(claimedBy.size).toBe(total);
+    expect([...claimedBy.values()].filter((names) => names.length > 1)).toEqual([]);
+    const byRelay = new Set([...claimedBy.values()].map((n) => n[0]));
+    expect(byRelay.size).toBeGreaterThan(1);
+    expect(await outboxStats(db)).toEqual({ pending: 0, failing: 0, oldestPendingAt: null });
+  });
+});
+
+describe('outbox: leases and failures', () => {
+  const ctx = fresh();
+  it('a claimed row is leased; after the lease it is claimed again with attempts + 1', async () => {
+    const { db, url } = ctx();
+    const [id] = await enqueueOutbox(db, [{ subject: 'tasks.created.x', headers: { a: 'b' }, body: [1, 'two'] }]);
+    const [first] = await claimOutboxBatch(db, { leaseMs: 60_000 });
+    expect(first).toMatchObject({ id, attempts: 1, headers: { a: 'b' }, body: [1, 'two'], publishedAt: null });
+    expect(await claimOutboxBatch(db)).toEqual([]);
+    // The relay died: let the lease run out.
+    await rawQuery(url, `update outbox set next_attempt_at = now() - interval '1 second' where id = $1`, [id]);
+    const [second] = await claimOutboxBatch(db);
+    expect(second).toMatchObject({ id, attempts: 2 });
+    expect(await markOutboxPublished(db, [id as string])).toBe(1);
+    expect(await markOutboxPublished(db, [id as string])).toBe(0);
+    expect(await claimOutboxBatch(db)).toEqual([]);
+  });
+
+  it('a failure is recorded and retried after an exponential backoff', async () => {
+    const { db, url } = ctx();
+    const [id] = (await enqueueOutbox(db, [{ subject: 'tasks.created.y', body: { ok: false } }])) as [string];
+    for (const expectedDelayMs of [1000, 2000, 4000, 8000, 10_000, 10_000]) {
+      const [m] = await claimOutboxBatch(db);
+      expect(m?.id).toBe(id);
+      const before = Date.now();
+      await recordOutboxFailure(db, { id, error: 'nats: timeout', baseDelayMs: 1000, maxDelayMs: 10_000 });
+      const row = (await rawQuery(url, 'select next_attempt_at, last_error, attempts from outbox where id = $1', [id]))
+        .rows[0] as { next_attempt_at: Date; last_error: string };
+      expect(row.last_error).toBe('nats: timeout');
+      const delay = row.next_attempt_at.getTime() - before;
+      expect(delay).toBeGreaterThan(expectedDelayMs - 1000);
+      expect(delay).toBeLessThanOrEqual(expectedDelayMs + 1000);
+      expect(await claimOutboxBatch(db)).toEqual([]);
+      const stats = await outboxStats(db);
+      expect(stats).toMatchObject({ pending: 1, failing: 1 });
+      await rawQuery(url, `update outbox set next_attempt_at = now() - interval '1 second' where id = $1`, [id]);
+    }
+    await markOutboxPublished(db, [id]);
+    expect((await outboxStats(db)).pending).toBe(0);
+  });
+
+  it('a corrupted row is parked with its error, named to the relay, and does not block the batch', async () => {
+    const { db, url } = ctx();
+    const [bad, good] = (await enqueueOutbox(db, [
+      { subject: 'tasks.created.q', headers: { 'ce-type': 'x' }, body: {} },
+      { subject: 'tasks.created.q', body: { fine: true } },
+    ])) as [string, string];
+    await rawQuery(url, `update outbox set headers = '{"ce-type": 5}' where id = $1`, [bad]);
+    const corrupt: CorruptRowError[] = [];
+    const batch = await claimOutboxBatch(db, { onCorrupt: (e) => corrupt.push(e) });
+    expect(batch.map((m) => m.id)).toEqual([good]);
+    expect(corrupt).toHaveLength(1);
+    const [error] = corrupt as [CorruptRowError];
+    expect(error).toBeInstanceOf(CorruptRowError);
+    expect(error.data).toMatchObject({ table: 'outbox', rowId: bad, field: 'headers' });
+    expect(error.data.issues[0]?.path).toEqual(['ce-type']);
+    expect(error.message).toContain(bad);
+    expect(error.message).toContain('headers.ce-type');
+    const row = (await rawQuery(url, 'select last_error, published_at from outbox where id = $1', [bad])).rows[0];
+    expect(row).toEqual({ last_error: error.message, published_at: null });
+    expect(await outboxStats(db)).toMatchObject({ pending: 2, failing: 1 });
+    await markOutboxPublished(db, [good]);
+    await rawQuery(url, 'delete from outbox where id = $1', [bad]);
+  });
+
+  it('rows written in a rolled-back transaction are never claimed', async () => {
+    const { db } = ctx();
+    await expect(
+      inTransaction(db, async (trx) => {
+        await enqueueOutbox(trx, [{ subject: 'tasks.created.z', body: {} }]);
+        throw new Error('rollback');
+      }),
+    ).rejects.toThrow('rollback');
+    expect(await claimOutboxBatch(db)).toEqual([]);
+  });
+});
