@@ -64,6 +64,7 @@ export {
   compileToScheduleSpec,
   isScheduledTime,
   previewSchedule,
+  SCHEDULE_HORIZON_YEARS,
   TEMPORAL_DAYS_OF_WEEK,
   TEMPORAL_MONTHS,
 } from './schedule.ts';
@@ -71,3 +72,5 @@ export type { TaskEventOptions } from './task.ts';
 export { TaskEventKind, TaskInstance, TaskStatus, taskEvent } from './task.ts';
 export type { CompiledTemplate, CompileTemplateResult } from './template.ts';
 export { compileTemplate, renderTemplate } from './template.ts';
+export type { CompiledTemporalSpec } from './temporal-calendar.ts';
+export { compileTemporalSpec } from './temporal-calendar.ts';

@@ -1,99 +1,52 @@
 import { IANAZone } from 'luxon';
 import { type CronTriggerConfig, type ParsedCron, parseCron } from './cron.ts';
 import { CoreError, CoreErrorCode } from './errors.ts';
+import {
+  type Loose,
+  type ScheduleRange,
+  TEMPORAL_DAYS_OF_WEEK,
+  TEMPORAL_MONTHS,
+  type TemporalCalendarSpec,
+  type TemporalDayOfWeek,
+  type TemporalMonth,
+  type TemporalScheduleSpec,
+} from './schedule-types.ts';
+import { compileTemporalSpec } from './temporal-calendar.ts';
 
 /**
- * DST behaviour (what {@link previewSchedule} computes and {@link compileToScheduleSpec}
- * makes Temporal reproduce):
+ * DST behaviour. `previewSchedule` runs the compiled Schedule spec through a model of
+ * Temporal's calendar engine (temporal-calendar.ts), so the preview is what the Schedule does;
+ * test/schedules checks it against a real server on 40+ configs around transitions.
  *
- * - **Non-existent local time** (spring forward): an occurrence whose wall-clock time falls
- *   in the gap fires once at the first instant after the gap (02:30 on the US spring-forward
- *   day fires at 03:00 EDT). Several occurrences in one gap (`*&#47;15 2 * * *`) collapse into
- *   that one firing, which also merges with an occurrence that is due at that instant anyway.
- *   A daily job therefore never loses a day.
- * - **Repeated local time** (fall back): an occurrence whose wall-clock time occurs twice
- *   fires at both instants (01:30 EDT and 01:30 EST). They are distinct nominal times, so
- *   they get distinct run ids. This is Temporal's own literal matching, and the only choice a
- *   single Schedule can reproduce: a `skip` entry matches wall-clock fields, so it would drop
- *   both instants, never just the second. Use a time outside the repeated hour (or UTC) for
- *   once-a-day jobs that must not double up.
- *
- * Temporal's calendars match wall-clock fields literally and skip non-existent times, so the
- * compile step adds, for every gap in the horizon where the cron has a time, a one-off
- * calendar entry pinned to the date and the first wall-clock time after the gap, and a
- * `skip` entry for any instant where Temporal's normalisation of a non-existent time would
- * fire although the preview does not (30-minute zones such as Australia/Lord_Howe).
+ * - **Non-existent local time** (spring forward): our choice. An occurrence whose wall-clock
+ *   time falls in the gap fires once at the first instant after the gap (02:30 on the US
+ *   spring-forward day fires at 03:00 EDT). Several occurrences in one gap (`*&#47;15 2 * * *`)
+ *   collapse into that one firing, which also merges with an occurrence due at that instant
+ *   anyway. A daily job never loses a day. Temporal alone would drop such times, so the
+ *   compile step adds, for every gap in the horizon where the cron has a time, a one-off
+ *   calendar entry pinned to the first wall-clock time after the gap, plus `skip` entries
+ *   where Go's normalisation of a non-existent time would fire on its own (30-minute zones).
+ * - **Repeated local time** (fall back): Temporal's engine decides, and no spec can change it
+ *   (a `skip` entry matches wall-clock fields, so it drops both instants or neither):
+ *   - zones behind UTC (the Americas): an occurrence in the repeated hour fires at both
+ *     instants (01:30 EDT and 01:30 EST), which get distinct run ids;
+ *   - zones ahead of UTC (Europe, Australia, …): it fires once, at the second instant
+ *     (02:30 CET, not 02:30 CEST); an hourly job skips the repeated hour's second copy;
+ *   - 30-minute zones (Australia/Lord_Howe): Temporal revisits the repeated half hour with a
+ *     one-hour shift, so a 01:15 job also fires at 01:45 (+10:30) on that day.
+ *   Jobs that must run exactly once a day should avoid the repeated hour or use UTC.
  */
-export interface ScheduleRange<T> {
-  start: T;
-  end: T;
-  step: number;
-}
-export type TemporalMonth =
-  | 'JANUARY'
-  | 'FEBRUARY'
-  | 'MARCH'
-  | 'APRIL'
-  | 'MAY'
-  | 'JUNE'
-  | 'JULY'
-  | 'AUGUST'
-  | 'SEPTEMBER'
-  | 'OCTOBER'
-  | 'NOVEMBER'
-  | 'DECEMBER';
-export type TemporalDayOfWeek = 'SUNDAY' | 'MONDAY' | 'TUESDAY' | 'WEDNESDAY' | 'THURSDAY' | 'FRIDAY' | 'SATURDAY';
-type Loose<T> = T | ScheduleRange<T> | Array<T | ScheduleRange<T>> | '*';
-
-/** Structurally compatible with `CalendarSpec` of `@temporalio/client`. */
-export interface TemporalCalendarSpec {
-  second?: Loose<number>;
-  minute?: Loose<number>;
-  hour?: Loose<number>;
-  dayOfMonth?: Loose<number>;
-  month?: Loose<TemporalMonth>;
-  year?: Loose<number>;
-  dayOfWeek?: Loose<TemporalDayOfWeek>;
-  comment?: string;
-}
-
-/** Structurally compatible with `ScheduleSpec` of `@temporalio/client` (jitter in milliseconds). */
-export interface TemporalScheduleSpec {
-  calendars: TemporalCalendarSpec[];
-  skip?: TemporalCalendarSpec[];
-  timezone: string;
-  jitter: number;
-}
-
-export const TEMPORAL_MONTHS: readonly TemporalMonth[] = [
-  'JANUARY',
-  'FEBRUARY',
-  'MARCH',
-  'APRIL',
-  'MAY',
-  'JUNE',
-  'JULY',
-  'AUGUST',
-  'SEPTEMBER',
-  'OCTOBER',
-  'NOVEMBER',
-  'DECEMBER',
-];
-export const TEMPORAL_DAYS_OF_WEEK: readonly TemporalDayOfWeek[] = [
-  'SUNDAY',
-  'MONDAY',
-  'TUESDAY',
-  'WEDNESDAY',
-  'THURSDAY',
-  'FRIDAY',
-  'SATURDAY',
-];
+export type {
+  ScheduleRange,
+  TemporalCalendarSpec,
+  TemporalDayOfWeek,
+  TemporalMonth,
+  TemporalScheduleSpec,
+} from './schedule-types.ts';
+export { TEMPORAL_DAYS_OF_WEEK, TEMPORAL_MONTHS } from './schedule-types.ts';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-/** How far previewSchedule looks for the next occurrence (Feb 29 needs up to 8 years). */
-const SEARCH_DAYS = 8 * 366 + 2;
-
 function parseOrThrow(expression: string): ParsedCron {
   const parsed = parseCron(expression);
   if (!parsed.ok) throw new CoreError(CoreErrorCode.invalidArgument, parsed.error.message);
@@ -140,88 +93,39 @@ function dayMatches(cron: ParsedCron, date: CivilDate): boolean {
   return dom && dow;
 }
 
-/** Every instant whose wall-clock time in `zone` is `naive` (0 in a gap, 2 in a repeat). */
-function instantsForWall(zone: IANAZone, naive: number): number[] {
-  const candidates = new Set([offsetAt(zone, naive - DAY), offsetAt(zone, naive), offsetAt(zone, naive + DAY)]);
-  const out: number[] = [];
-  for (const offset of candidates) {
-    const instant = naive - offset * MINUTE;
-    if (offsetAt(zone, instant) === offset) out.push(instant);
-  }
-  return [...new Set(out)].sort((a, b) => a - b);
-}
-
-/** The first instant after the gap that swallowed wall-clock time `naive`. */
-function endOfGap(zone: IANAZone, naive: number): number {
-  const before = offsetAt(zone, naive - DAY);
-  const after = offsetAt(zone, naive + DAY);
-  // Reading the wall time with the old offset lands after the transition, with the new one before it.
-  let lo = Math.floor((naive - after * MINUTE) / MINUTE);
-  let hi = Math.ceil((naive - before * MINUTE) / MINUTE);
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (offsetAt(zone, mid * MINUTE) === before) lo = mid;
-    else hi = mid;
-  }
-  return hi * MINUTE;
-}
-
 function wallOf(zone: IANAZone, instant: number): number {
   return instant + offsetAt(zone, instant) * MINUTE;
 }
 
-/** Fire instants of one civil day, sorted, under the documented DST behaviour. */
-function firesOnDay(cron: ParsedCron, zone: IANAZone, date: CivilDate): number[] {
-  if (!dayMatches(cron, date)) return [];
-  const startOffset = offsetAt(zone, date.naive - offsetAt(zone, date.naive) * MINUTE);
-  const endNaive = date.naive + DAY;
-  const endOffset = offsetAt(zone, endNaive - offsetAt(zone, endNaive) * MINUTE);
-  const uniform =
-    startOffset === endOffset &&
-    offsetAt(zone, date.naive - DAY) === startOffset &&
-    offsetAt(zone, endNaive + DAY) === startOffset;
-  const out = new Set<number>();
-  for (const hour of cron.hours) {
-    for (const minute of cron.minutes) {
-      const naive = date.naive + (hour * 60 + minute) * MINUTE;
-      if (uniform) {
-        out.add(naive - startOffset * MINUTE);
-        continue;
-      }
-      const instants = instantsForWall(zone, naive);
-      if (instants.length === 0) out.add(endOfGap(zone, naive));
-      for (const i of instants) out.add(i);
-    }
-  }
-  return [...out].sort((a, b) => a - b);
-}
+/**
+ * Years of DST fix-ups a compiled spec carries, counted from the year it is compiled in.
+ * The schedule reconciler re-compiles every year; the preview uses the same horizon, so the
+ * two agree for every time in it.
+ */
+export const SCHEDULE_HORIZON_YEARS = 10;
 
 /**
- * The next `n` fire times strictly after `from`, with POSIX day matching and the DST
- * behaviour documented on this module. Times are nominal (before jitter).
+ * The next `n` fire times strictly after `from`: exactly the nominal times (before jitter) at
+ * which the Temporal Schedule compiled by {@link compileToScheduleSpec} fires, DST corners
+ * included, because it runs that spec through a model of Temporal's calendar engine. See the
+ * module comment for the resulting DST behaviour.
  *
- * @example previewSchedule({ expression: '0 9 * * MON-FRI', timezone: 'Europe/Berlin', … }, new Date(), 5)
+ * @example previewSchedule({ expression: '0 9 * * MON-FRI', timezone: 'Europe/Berlin' }, new Date(), 5)
  */
 export function previewSchedule(
   config: Pick<CronTriggerConfig, 'expression' | 'timezone'>,
   from: Date,
   n: number,
 ): Date[] {
-  const cron = parseOrThrow(config.expression);
-  const zone = zoneOf(config.timezone);
   const fromMs = from.getTime();
   if (Number.isNaN(fromMs)) throw new CoreError(CoreErrorCode.invalidArgument, 'from is not a valid date');
-  const out: Date[] = [];
-  if (n <= 0) return out;
-  // Start a day early: the previous civil day can still have fires after `from` near a gap.
-  let date = civilFromNaive(Math.floor(wallOf(zone, fromMs) / DAY) * DAY - DAY);
-  for (let i = 0; i < SEARCH_DAYS && out.length < n; i++) {
-    for (const instant of firesOnDay(cron, zone, date)) {
-      if (instant > fromMs && out.length < n) out.push(new Date(instant));
-    }
-    date = civilFromNaive(date.naive + DAY);
-  }
-  return out;
+  if (n <= 0) return [];
+  const fromYear = from.getUTCFullYear();
+  const spec = compileToScheduleSpec(
+    { ...config, jitterSeconds: 0 },
+    { fromYear, toYear: fromYear + SCHEDULE_HORIZON_YEARS },
+  );
+  return compileTemporalSpec(spec).next(from, n);
 }
 
 /** True when `instant` is one of the schedule's fire times (useful to validate a nominal time). */
