@@ -1,5 +1,15 @@
-import { parseConfig, portSchema, SharedEnv } from '@activity-core/runtime';
+import { parseConfig, portSchema, positiveIntSchema, SharedEnv } from '@activity-core/runtime';
 import { z } from 'zod';
+
+const csv = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  );
 
 export const ApiConfigSchema = z.object({
   ...SharedEnv,
@@ -8,6 +18,13 @@ export const ApiConfigSchema = z.object({
   AC_API_HOST: z.string().default('127.0.0.1'),
   /** Bootstrap admin token. Required: no procedure answers without a valid token. */
   AC_API_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  /** Browser origins allowed to call the API, comma-separated (`*` for any). Empty: no CORS. */
+  AC_API_CORS_ORIGINS: csv,
+  /** Largest request body in bytes; larger requests get 413. */
+  AC_API_MAX_BODY_BYTES: positiveIntSchema.default(1024 * 1024),
+  /** Per-token rate limit: sustained requests per second, and the burst allowed on top. */
+  AC_API_RATE_LIMIT_RPS: positiveIntSchema.default(20),
+  AC_API_RATE_LIMIT_BURST: positiveIntSchema.default(100),
 });
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 

@@ -1,0 +1,82 @@
+import type { Database } from '@activity-core/db';
+import type { Topology } from '@activity-core/messaging';
+import type { Logger } from '@activity-core/runtime';
+import type { RunActivityInput, TaskActionInput } from '@activity-core/workflows';
+import type { Kysely } from 'kysely';
+import type { RateLimiter } from './rate-limit.ts';
+import type { Principal } from './scopes.ts';
+
+/** What a definition change was, for the schedule reconciler. */
+export type DefinitionChange = 'created' | 'updated' | 'enabled' | 'disabled' | 'archived';
+
+export interface PublishedEvent {
+  readonly stream: string;
+  readonly seq: number;
+  readonly duplicate: boolean;
+}
+
+export interface RedriveInput {
+  /** Only dead letters whose original subject matches this NATS subject filter (default: all). */
+  readonly subject?: string;
+  /** Only dead letters with this reason code (`Ac-Dlq-Reason`). */
+  readonly reason?: string;
+  /** At most this many messages. */
+  readonly limit: number;
+}
+
+export interface RedriveResult {
+  readonly scanned: number;
+  readonly redriven: number;
+  readonly failed: ReadonlyArray<{ readonly seq: number; readonly error: string }>;
+}
+
+/**
+ * Everything the procedures touch, passed in so the router stays free of process wiring.
+ * `services/api` builds the real one; the Temporal- and NATS-facing members are small
+ * functions so each can be swapped (or left a no-op) without touching the router.
+ */
+export interface ApiDeps {
+  readonly db: Kysely<Database>;
+  readonly logger: Logger;
+  /** `AC_API_TOKEN`: an admin token that needs no row. Absent: only stored tokens work. */
+  readonly bootstrapToken?: string | undefined;
+  readonly rateLimiter: RateLimiter;
+  readonly topology: Topology;
+  /** JetStream publish with `Nats-Msg-Id` = `msgID`. */
+  publish(
+    subject: string,
+    data: Uint8Array,
+    options: { msgID: string; headers?: Record<string, string> },
+  ): Promise<PublishedEvent>;
+  /** Largest message the NATS server accepts. */
+  maxPayloadBytes(): number;
+  /** Starts RunActivityWorkflow for a trigger (idempotent on the trigger's workflow id). */
+  startRun(input: RunActivityInput): Promise<{ workflowId: string; started: boolean }>;
+  /** Completes / cancels a task through its TaskInstanceWorkflow. */
+  completeTask(taskWorkflowId: string, input: TaskActionInput): Promise<unknown>;
+  cancelTask(taskWorkflowId: string, input: TaskActionInput): Promise<unknown>;
+  /** Moves dead letters from `AC_DLQ` back to `AC_EVENTS` (ingest's redrive). */
+  redriveDeadLetters(input: RedriveInput): Promise<RedriveResult>;
+  /**
+   * Hook point for the schedule reconciler: called after a definition is created, updated,
+   * enabled/disabled or archived (after the write committed). No-op by default.
+   */
+  onDefinitionChanged(definitionId: string, change: DefinitionChange): Promise<void>;
+  readonly now?: () => Date;
+}
+
+export interface ApiContext {
+  readonly deps: ApiDeps;
+  /** The raw `Authorization` header, verified lazily by the auth middleware. */
+  readonly authorization: string | undefined;
+  /** Set by the auth middleware. */
+  principal?: Principal;
+}
+
+/** Context factory for the HTTP adapter. */
+export function createContextFactory(deps: ApiDeps) {
+  return ({ req }: { req: { headers: Record<string, string | string[] | undefined> } }): ApiContext => {
+    const header = req.headers.authorization;
+    return { deps, authorization: Array.isArray(header) ? header[0] : header };
+  };
+}

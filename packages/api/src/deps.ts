@@ -1,0 +1,53 @@
+import type { Database } from '@activity-core/db';
+import { redriveDeadLetters } from '@activity-core/ingest';
+import type { Topology } from '@activity-core/messaging';
+import type { Logger } from '@activity-core/runtime';
+import { cancelTask, completeTask, startRunActivity } from '@activity-core/workflows';
+import { jetstream } from '@nats-io/jetstream';
+import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
+import type { Client } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import type { ApiDeps, DefinitionChange, RedriveInput, RedriveResult } from './context.ts';
+import { createTokenBucketLimiter, type RateLimiter } from './rate-limit.ts';
+
+export interface CreateApiDepsOptions {
+  readonly db: Kysely<Database>;
+  readonly nc: NatsConnection;
+  readonly temporal: Client;
+  readonly taskQueue: string;
+  readonly topology: Topology;
+  readonly logger: Logger;
+  readonly bootstrapToken?: string | undefined;
+  /** Default: 20 requests/s per token, bursts of 100. */
+  readonly rateLimiter?: RateLimiter;
+  /** Default: ingest's `redriveDeadLetters` on this connection and topology. */
+  readonly redriveDeadLetters?: (input: RedriveInput) => Promise<RedriveResult>;
+  /** Schedule reconciliation hook (the cron engineer's). Default: nothing. */
+  readonly onDefinitionChanged?: (definitionId: string, change: DefinitionChange) => Promise<void>;
+}
+
+/** The real dependencies: PostgreSQL, JetStream, Temporal. */
+export function createApiDeps(options: CreateApiDepsOptions): ApiDeps {
+  const js = jetstream(options.nc);
+  return {
+    db: options.db,
+    logger: options.logger,
+    bootstrapToken: options.bootstrapToken,
+    rateLimiter: options.rateLimiter ?? createTokenBucketLimiter({ ratePerSecond: 20, burst: 100 }),
+    topology: options.topology,
+    async publish(subject, data, { msgID, headers }) {
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(headers ?? {})) h.set(k, v);
+      const ack = await js.publish(subject, data, { msgID, headers: h });
+      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    },
+    maxPayloadBytes: () => options.nc.info?.max_payload ?? 1024 * 1024,
+    startRun: (input) => startRunActivity(options.temporal, { taskQueue: options.taskQueue, input }),
+    completeTask: (workflowId, input) => completeTask(options.temporal, workflowId, input),
+    cancelTask: (workflowId, input) => cancelTask(options.temporal, workflowId, input),
+    redriveDeadLetters:
+      options.redriveDeadLetters ??
+      ((input) => redriveDeadLetters({ nc: options.nc, topology: options.topology }, input)),
+    onDefinitionChanged: options.onDefinitionChanged ?? (async () => {}),
+  };
+}

@@ -1,0 +1,201 @@
+import type { ActivityDefinitionSpec } from '@activity-core/core';
+import type {
+  ApiTokenRecord,
+  DefinitionRecord,
+  DefinitionVersionRecord,
+  RunLogEntryRecord,
+  RunRecord,
+  TaskRecord,
+} from '@activity-core/db';
+
+// Wire shapes. The API has no data transformer, so every timestamp travels as an ISO 8601
+// string and the types say so (a `Date` in an output type would be a lie on the client).
+
+const iso = (d: Date): string => d.toISOString();
+const isoOrNull = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+
+export interface Definition {
+  readonly id: string;
+  readonly key: string;
+  readonly version: number;
+  readonly enabled: boolean;
+  readonly archived: boolean;
+  readonly archivedAt: string | null;
+  /** The spec of the current version, as validated when it was saved. */
+  readonly spec: ActivityDefinitionSpec;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly versionCreatedAt: string;
+  readonly versionCreatedBy: string | null;
+}
+
+export function toDefinition(r: DefinitionRecord): Definition {
+  return {
+    id: r.id,
+    key: r.key,
+    version: r.version,
+    enabled: r.enabled,
+    archived: r.archivedAt !== null,
+    archivedAt: isoOrNull(r.archivedAt),
+    spec: r.spec,
+    createdAt: iso(r.createdAt),
+    updatedAt: iso(r.updatedAt),
+    versionCreatedAt: iso(r.versionCreatedAt),
+    versionCreatedBy: r.versionCreatedBy,
+  };
+}
+
+export interface DefinitionVersion {
+  readonly definitionId: string;
+  readonly version: number;
+  readonly spec: ActivityDefinitionSpec;
+  readonly createdBy: string | null;
+  readonly createdAt: string;
+}
+
+export function toDefinitionVersion(r: DefinitionVersionRecord): DefinitionVersion {
+  return {
+    definitionId: r.definitionId,
+    version: r.version,
+    spec: r.spec,
+    createdBy: r.createdBy,
+    createdAt: iso(r.createdAt),
+  };
+}
+
+export interface Run {
+  readonly id: string;
+  readonly definitionId: string;
+  readonly definitionVersion: number;
+  readonly triggerKind: RunRecord['triggerKind'];
+  readonly triggerKey: string;
+  readonly workflowId: string;
+  readonly status: RunRecord['status'];
+  readonly nominalTime: string | null;
+  readonly jitterMs: number | null;
+  readonly event: Record<string, unknown> | null;
+  readonly summary: Record<string, unknown> | null;
+  readonly error: Record<string, unknown> | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+}
+
+export function toRun(r: RunRecord): Run {
+  return {
+    id: r.id,
+    definitionId: r.definitionId,
+    definitionVersion: r.definitionVersion,
+    triggerKind: r.triggerKind,
+    triggerKey: r.triggerKey,
+    workflowId: r.workflowId,
+    status: r.status,
+    nominalTime: isoOrNull(r.nominalTime),
+    jitterMs: r.jitterMs,
+    event: r.event,
+    summary: r.summary,
+    error: r.error,
+    createdAt: iso(r.createdAt),
+    updatedAt: iso(r.updatedAt),
+    startedAt: isoOrNull(r.startedAt),
+    finishedAt: isoOrNull(r.finishedAt),
+  };
+}
+
+export interface RunLogEntry {
+  readonly runId: string;
+  readonly seq: number;
+  readonly definitionId: string;
+  readonly at: string;
+  readonly kind: RunLogEntryRecord['kind'];
+  readonly data: Record<string, unknown>;
+}
+
+export function toRunLogEntry(r: RunLogEntryRecord): RunLogEntry {
+  return { runId: r.runId, seq: r.seq, definitionId: r.definitionId, at: iso(r.at), kind: r.kind, data: r.data };
+}
+
+export interface Task {
+  readonly id: string;
+  readonly runId: string;
+  readonly definitionId: string;
+  readonly definitionKey: string;
+  readonly definitionVersion: number;
+  readonly templateKey: string;
+  readonly index: number;
+  readonly idempotencyKey: string;
+  readonly workflowId: string;
+  readonly dedupeKey: string | null;
+  readonly title: string;
+  readonly description: string | null;
+  readonly assignee: string | null;
+  readonly priority: string | null;
+  readonly labels: string[];
+  readonly payload: unknown;
+  readonly status: TaskRecord['status'];
+  readonly dueAt: string | null;
+  readonly expiresAt: string | null;
+  readonly completedBy: string | null;
+  readonly reason: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** When the task left `open`. */
+  readonly completedAt: string | null;
+}
+
+export function toTask(r: TaskRecord): Task {
+  return {
+    id: r.id,
+    runId: r.runId,
+    definitionId: r.definitionId,
+    definitionKey: r.definitionKey,
+    definitionVersion: r.definitionVersion,
+    templateKey: r.templateKey,
+    index: r.index,
+    idempotencyKey: r.idempotencyKey,
+    workflowId: r.workflowId,
+    dedupeKey: r.dedupeKey,
+    title: r.title,
+    description: r.description,
+    assignee: r.assignee,
+    priority: r.priority,
+    labels: [...r.labels],
+    payload: r.payload,
+    status: r.status,
+    dueAt: isoOrNull(r.dueAt),
+    expiresAt: isoOrNull(r.expiresAt),
+    completedBy: r.completedBy,
+    reason: r.reason,
+    createdAt: iso(r.createdAt),
+    updatedAt: iso(r.updatedAt),
+    completedAt: isoOrNull(r.completedAt),
+  };
+}
+
+export interface ApiToken {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+export function toApiToken(r: ApiTokenRecord): ApiToken {
+  return {
+    id: r.id,
+    name: r.name,
+    scopes: [...r.scopes],
+    createdAt: iso(r.createdAt),
+    expiresAt: isoOrNull(r.expiresAt),
+    lastUsedAt: isoOrNull(r.lastUsedAt),
+    revokedAt: isoOrNull(r.revokedAt),
+  };
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | null;
+}

@@ -1,0 +1,25 @@
+export { authenticate, secretsEqual } from './auth.ts';
+export type {
+  ApiContext,
+  ApiDeps,
+  DefinitionChange,
+  PublishedEvent,
+  RedriveInput,
+  RedriveResult,
+} from './context.ts';
+export { createContextFactory } from './context.ts';
+export type { CreateApiDepsOptions } from './deps.ts';
+export { createApiDeps } from './deps.ts';
+export type { ApiToken, Definition, DefinitionVersion, Page, Run, RunLogEntry, Task } from './dto.ts';
+export type { ErrorData, FieldError } from './errors.ts';
+export { FieldValidationError, toTRPCError } from './errors.ts';
+export type { ApiHandlerOptions } from './http.ts';
+export { createApiHandler } from './http.ts';
+export type { RateLimiter, TokenBucketOptions } from './rate-limit.ts';
+export { createTokenBucketLimiter, unlimited } from './rate-limit.ts';
+export type { AppRouter } from './router.ts';
+export { appRouter } from './router.ts';
+export type { DryRunResult } from './routers/definitions.ts';
+export type { Principal, ProcedureMeta } from './scopes.ts';
+export { Scope, scopeAllows } from './scopes.ts';
+export { createCallerFactory } from './trpc.ts';

@@ -1,0 +1,17 @@
+import { definitionsRouter } from './routers/definitions.ts';
+import { eventsRouter } from './routers/events.ts';
+import { runsRouter } from './routers/runs.ts';
+import { tasksRouter } from './routers/tasks.ts';
+import { tokensRouter } from './routers/tokens.ts';
+import { router } from './trpc.ts';
+
+/** The whole API. Served at `/trpc` by services/api; typed on the client through `AppRouter`. */
+export const appRouter = router({
+  definitions: definitionsRouter,
+  runs: runsRouter,
+  tasks: tasksRouter,
+  events: eventsRouter,
+  tokens: tokensRouter,
+});
+
+export type AppRouter = typeof appRouter;

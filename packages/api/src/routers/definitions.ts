@@ -1,0 +1,271 @@
+import {
+  ActivityDefinitionSpec,
+  buildMatcher,
+  type FieldError as CoreFieldError,
+  CronTriggerConfig,
+  EventEnvelope,
+  eventKey,
+  planTasks,
+  previewSchedule,
+  validateDefinitionSpec,
+} from '@activity-core/core';
+import {
+  archiveDefinition,
+  createDefinition,
+  getDefinition,
+  listDefinitions,
+  listDefinitionVersions,
+  setDefinitionEnabled,
+  updateDefinition,
+} from '@activity-core/db';
+import { z } from 'zod';
+import type { ApiDeps, DefinitionChange } from '../context.ts';
+import { type Definition, type DefinitionVersion, type Page, toDefinition, toDefinitionVersion } from '../dto.ts';
+import { invalidInput } from '../errors.ts';
+import { Id, PageInput, Text, Timestamp } from '../inputs.ts';
+import { readProcedure, router, writeProcedure } from '../trpc.ts';
+
+/** Validates a spec fully (structure, CEL, templates, cron, timezone); errors are prefixed with `prefix`. */
+function validSpec(spec: unknown, prefix: string): ActivityDefinitionSpec {
+  const result = validateDefinitionSpec(spec);
+  if (!result.ok) {
+    invalidInput(
+      result.errors.map((e: CoreFieldError) => ({
+        path: !e.path ? prefix : e.path.startsWith('[') ? `${prefix}${e.path}` : `${prefix}.${e.path}`,
+        message: e.message,
+      })),
+    );
+  }
+  return result.spec;
+}
+
+async function changed(deps: ApiDeps, id: string, change: DefinitionChange): Promise<void> {
+  try {
+    await deps.onDefinitionChanged(id, change);
+  } catch (error) {
+    // The write is committed; a failing hook must not turn it into an error for the caller.
+    deps.logger.error('onDefinitionChanged hook failed', { definitionId: id, change, error });
+  }
+}
+
+const SpecInput = ActivityDefinitionSpec;
+
+const EventInput = EventEnvelope.omit({ delivery: true });
+
+const DryRunInput = z
+  .object({
+    /** An unsaved definition to try… */
+    definition: SpecInput.optional(),
+    /** …or a saved one (its current version, or `version`). */
+    definitionId: Id.optional(),
+    version: z.number().int().min(1).optional(),
+    event: EventInput,
+    /** `now` for the plan (default: the server's clock). */
+    now: Timestamp.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.definition === undefined) === (v.definitionId === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['definitionId'],
+        message: 'give exactly one of definition or definitionId',
+      });
+    }
+  });
+
+export interface DryRunResult {
+  /** True when the event passes the trigger and every rule holds, so tasks would be spawned. */
+  readonly wouldTrigger: boolean;
+  readonly match: {
+    readonly matched: boolean;
+    /** Which check said no: `trigger_kind` (not an event trigger), `type` pattern, `source` pattern, `filter`, `filter_error`. */
+    readonly reason: 'trigger_kind' | 'type' | 'source' | 'filter' | 'filter_error' | null;
+    readonly detail: string | null;
+  };
+  /** Static context sources resolved; other kinds are listed in `unresolvedSources` (a dry run makes no calls). */
+  readonly context: Record<string, unknown>;
+  readonly unresolvedSources: string[];
+  /** Rule results and planned tasks; `planError` when evaluation failed. */
+  readonly rules: Array<{ name: string; result: boolean }>;
+  readonly tasks: Array<Record<string, unknown>>;
+  readonly planError: { code: string; path: string; message: string } | null;
+}
+
+export const definitionsRouter = router({
+  create: writeProcedure
+    .input(z.object({ spec: SpecInput, enabled: z.boolean().default(true) }))
+    .mutation(async ({ ctx, input }): Promise<Definition> => {
+      const spec = validSpec(input.spec, 'spec');
+      const record = await createDefinition(ctx.deps.db, {
+        spec,
+        enabled: input.enabled,
+        createdBy: ctx.principal.name,
+      });
+      await changed(ctx.deps, record.id, 'created');
+      return toDefinition(record);
+    }),
+
+  update: writeProcedure
+    .input(z.object({ id: Id, expectedVersion: z.number().int().min(1), spec: SpecInput }))
+    .mutation(async ({ ctx, input }): Promise<Definition> => {
+      const spec = validSpec(input.spec, 'spec');
+      const current = await getDefinition(ctx.deps.db, input.id);
+      if (current.key !== spec.key) {
+        invalidInput([{ path: 'spec.key', message: `the key cannot change (it is "${current.key}")` }]);
+      }
+      const record = await updateDefinition(ctx.deps.db, {
+        id: input.id,
+        expectedVersion: input.expectedVersion,
+        spec,
+        updatedBy: ctx.principal.name,
+      });
+      await changed(ctx.deps, record.id, 'updated');
+      return toDefinition(record);
+    }),
+
+  get: readProcedure
+    .input(z.object({ id: Id }))
+    .query(async ({ ctx, input }): Promise<Definition> => toDefinition(await getDefinition(ctx.deps.db, input.id))),
+
+  list: readProcedure
+    .input(
+      z.object({
+        ...PageInput,
+        enabled: z.boolean().optional(),
+        /** false (default): live only; true: archived only; 'any': both. */
+        archived: z.union([z.boolean(), z.literal('any')]).default(false),
+        keyPrefix: Text(64).optional(),
+      }),
+    )
+    .query(async ({ ctx, input }): Promise<Page<Definition>> => {
+      const page = await listDefinitions(ctx.deps.db, {
+        limit: input.limit,
+        cursor: input.cursor ?? null,
+        archived: input.archived,
+        ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+        ...(input.keyPrefix !== undefined ? { keyPrefix: input.keyPrefix } : {}),
+      });
+      return { items: page.items.map(toDefinition), nextCursor: page.nextCursor };
+    }),
+
+  setEnabled: writeProcedure
+    .input(z.object({ id: Id, enabled: z.boolean() }))
+    .mutation(async ({ ctx, input }): Promise<Definition> => {
+      const record = await setDefinitionEnabled(ctx.deps.db, input.id, input.enabled);
+      await changed(ctx.deps, record.id, input.enabled ? 'enabled' : 'disabled');
+      return toDefinition(record);
+    }),
+
+  archive: writeProcedure.input(z.object({ id: Id })).mutation(async ({ ctx, input }): Promise<Definition> => {
+    const record = await archiveDefinition(ctx.deps.db, input.id);
+    await changed(ctx.deps, record.id, 'archived');
+    return toDefinition(record);
+  }),
+
+  versions: readProcedure
+    .input(z.object({ id: Id }))
+    .query(
+      async ({ ctx, input }): Promise<DefinitionVersion[]> =>
+        (await listDefinitionVersions(ctx.deps.db, input.id)).map(toDefinitionVersion),
+    ),
+
+  previewSchedule: readProcedure
+    .input(
+      z
+        .object({
+          /** A cron config to preview… */
+          cron: CronTriggerConfig.optional(),
+          /** …or a saved cron definition's. */
+          definitionId: Id.optional(),
+          /** Fire times strictly after this instant (default: now). */
+          from: Timestamp.optional(),
+          count: z.number().int().min(1).max(100).default(10),
+        })
+        .superRefine((v, ctx) => {
+          if ((v.cron === undefined) === (v.definitionId === undefined)) {
+            ctx.addIssue({ code: 'custom', path: ['cron'], message: 'give exactly one of cron or definitionId' });
+          }
+        }),
+    )
+    .query(async ({ ctx, input }): Promise<{ timezone: string; times: string[] }> => {
+      let cron = input.cron;
+      if (!cron) {
+        const definition = await getDefinition(ctx.deps.db, input.definitionId as string);
+        const parsed = ActivityDefinitionSpec.safeParse(definition.spec);
+        if (!parsed.success || parsed.data.trigger.kind !== 'cron') {
+          invalidInput([{ path: 'definitionId', message: 'this definition has no cron trigger' }]);
+        }
+        cron = parsed.data.trigger.cron;
+      }
+      const from = input.from ? new Date(input.from) : (ctx.deps.now?.() ?? new Date());
+      const times = previewSchedule(cron, from, input.count);
+      return { timezone: cron.timezone, times: times.map((t) => t.toISOString()) };
+    }),
+
+  dryRun: readProcedure.input(DryRunInput).query(async ({ ctx, input }): Promise<DryRunResult> => {
+    let spec: ActivityDefinitionSpec;
+    let definition: { id: string; key: string; version: number };
+    if (input.definition) {
+      spec = validSpec(input.definition, 'definition');
+      definition = { id: 'dry-run', key: spec.key, version: 0 };
+    } else {
+      const stored = await getDefinition(ctx.deps.db, input.definitionId as string);
+      let raw = stored.spec;
+      let version = stored.version;
+      if (input.version !== undefined && input.version !== stored.version) {
+        const versions = await listDefinitionVersions(ctx.deps.db, stored.id);
+        const found = versions.find((v) => v.version === input.version);
+        if (!found) invalidInput([{ path: 'version', message: `definition has no version ${input.version}` }]);
+        raw = found.spec;
+        version = found.version;
+      }
+      spec = validSpec(raw, 'definition');
+      definition = { id: stored.id, key: stored.key, version };
+    }
+    const envelope = EventEnvelope.parse(input.event);
+
+    let match: DryRunResult['match'];
+    if (spec.trigger.kind !== 'event') {
+      match = {
+        matched: false,
+        reason: 'trigger_kind',
+        detail: `a ${spec.trigger.kind} trigger does not react to events`,
+      };
+    } else {
+      const [explained] = buildMatcher([{ ...definition, trigger: spec.trigger.event }]).explain(envelope);
+      match = {
+        matched: explained?.matched ?? false,
+        reason: explained?.reason ?? null,
+        detail: explained?.detail ?? null,
+      };
+    }
+
+    const context: Record<string, unknown> = {};
+    const unresolvedSources: string[] = [];
+    for (const source of spec.contextSources) {
+      if (source.kind === 'static') context[source.name] = source.value;
+      else unresolvedSources.push(source.name);
+    }
+    const now = input.now ?? (ctx.deps.now?.() ?? new Date()).toISOString();
+    const planned = planTasks({
+      spec,
+      event: envelope,
+      context,
+      trigger: { kind: 'event', eventKey: eventKey(envelope) },
+      definition,
+      now,
+    });
+    const rules = planned.ok ? planned.plan.rules : [];
+    const tasks = planned.ok ? planned.plan.tasks.map((t) => ({ ...t }) as Record<string, unknown>) : [];
+    const allRulesHold = planned.ok && rules.every((r) => r.result);
+    return {
+      wouldTrigger: match.matched && allRulesHold && tasks.length > 0,
+      match,
+      context,
+      unresolvedSources,
+      rules,
+      tasks,
+      planError: planned.ok ? null : { ...planned.error },
+    };
+  }),
+});

@@ -1,0 +1,78 @@
+import { EventEnvelope } from '@activity-core/core';
+import { z } from 'zod';
+import { invalidInput } from '../errors.ts';
+import { adminProcedure, router, writeProcedure } from '../trpc.ts';
+
+/** Event types become subjects (`events.<type>`): dot-separated tokens without spaces or wildcards. */
+const SUBJECT_TOKENS = /^[\x21-\x7e]+$/;
+
+const PublishInput = EventEnvelope.omit({ delivery: true }).superRefine((e, ctx) => {
+  const tokens = e.type.split('.');
+  if (e.type.length > 255 || tokens.some((t) => t === '' || t === '*' || t === '>' || !SUBJECT_TOKENS.test(t))) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['type'],
+      message: 'expected dot-separated tokens of printable ASCII, no spaces, "*" or ">" (it becomes the subject)',
+    });
+  }
+  if (e.id.length > 512) ctx.addIssue({ code: 'custom', path: ['id'], message: 'at most 512 characters' });
+});
+
+const encoder = new TextEncoder();
+
+function isSubjectFilter(subject: string): boolean {
+  const tokens = subject.split('.');
+  return tokens.every(
+    (t, i) =>
+      t !== '' &&
+      SUBJECT_TOKENS.test(t) &&
+      (t === '*' || t === '>' || !/[*>]/.test(t)) &&
+      (t !== '>' || i === tokens.length - 1),
+  );
+}
+
+export const eventsRouter = router({
+  /**
+   * Publishes a CloudEvent to `AC_EVENTS` on `events.<type>`, structured JSON mode, with
+   * `Nats-Msg-Id` = the event id (JetStream drops a repeat within its duplicate window).
+   */
+  publish: writeProcedure
+    .input(PublishInput)
+    .mutation(async ({ ctx, input }): Promise<{ subject: string; stream: string; seq: number; duplicate: boolean }> => {
+      const subject = `${ctx.deps.topology.events.subjectPrefix}${input.type}`;
+      const body = encoder.encode(JSON.stringify(input));
+      if (body.byteLength > ctx.deps.maxPayloadBytes()) {
+        invalidInput([{ path: 'data', message: `the event is larger than ${ctx.deps.maxPayloadBytes()} bytes` }]);
+      }
+      const ack = await ctx.deps.publish(subject, body, {
+        msgID: input.id,
+        headers: { 'content-type': 'application/cloudevents+json' },
+      });
+      return { subject, ...ack };
+    }),
+
+  /** Moves dead letters from `AC_DLQ` back to `AC_EVENTS` (ingest's redrive), oldest first. */
+  redrive: adminProcedure
+    .input(
+      z.object({
+        /** Only dead letters of this original subject (NATS wildcards allowed), e.g. `events.order.>`. */
+        subject: z
+          .string()
+          .max(255)
+          .refine(isSubjectFilter, 'a NATS subject: dot-separated tokens, "*" for one token, ">" for the rest')
+          .optional(),
+        /** Only dead letters with this reason code, e.g. `max_depth`, `invalid_json`. */
+        reason: z
+          .string()
+          .regex(/^[a-z0-9_]{1,64}$/, 'a reason code such as max_depth')
+          .optional(),
+        limit: z.number().int().min(1).max(10_000).default(100),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      ctx.deps.redriveDeadLetters({
+        limit: input.limit,
+        ...(input.subject !== undefined ? { subject: input.subject } : {}),
+      }),
+    ),
+});

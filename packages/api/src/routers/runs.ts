@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import {
+  getDefinition,
+  getRun,
+  listDefinitionRunLog,
+  listRuns,
+  RUN_LOG_KINDS,
+  RUN_STATUSES,
+  RUN_TRIGGER_KINDS,
+  readRunLog,
+} from '@activity-core/db';
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { type Page, type Run, type RunLogEntry, toRun, toRunLogEntry } from '../dto.ts';
+import { invalidInput } from '../errors.ts';
+import { Id, PageInput, Text, Timestamp, toDate } from '../inputs.ts';
+import { readProcedure, router, writeProcedure } from '../trpc.ts';
+
+const RunStatus = z.enum(RUN_STATUSES);
+
+export const runsRouter = router({
+  list: readProcedure
+    .input(
+      z.object({
+        ...PageInput,
+        definitionId: Id.optional(),
+        status: z.union([RunStatus, z.array(RunStatus).max(RUN_STATUSES.length)]).optional(),
+        triggerKind: z.enum(RUN_TRIGGER_KINDS).optional(),
+        /** created at or after */
+        createdFrom: Timestamp.optional(),
+        /** created before */
+        createdTo: Timestamp.optional(),
+      }),
+    )
+    .query(async ({ ctx, input }): Promise<Page<Run>> => {
+      const page = await listRuns(ctx.deps.db, {
+        limit: input.limit,
+        cursor: input.cursor ?? null,
+        ...(input.definitionId !== undefined ? { definitionId: input.definitionId } : {}),
+        ...(input.status !== undefined ? { status: input.status } : {}),
+        ...(input.triggerKind !== undefined ? { triggerKind: input.triggerKind } : {}),
+        ...(input.createdFrom !== undefined ? { createdFrom: toDate(input.createdFrom) } : {}),
+        ...(input.createdTo !== undefined ? { createdTo: toDate(input.createdTo) } : {}),
+      });
+      return { items: page.items.map(toRun), nextCursor: page.nextCursor };
+    }),
+
+  get: readProcedure
+    .input(z.object({ id: Id }))
+    .query(async ({ ctx, input }): Promise<Run> => toRun(await getRun(ctx.deps.db, input.id))),
+
+  /**
+   * The run log: of one run (`runId`, in sequence order, `afterSeq` to follow it), or of every
+   * run of a definition (`definitionId`, newest first, keyset-paginated).
+   */
+  logs: readProcedure
+    .input(
+      z
+        .object({
+          ...PageInput,
+          runId: Id.optional(),
+          afterSeq: z.number().int().min(0).optional(),
+          definitionId: Id.optional(),
+          kinds: z.array(z.enum(RUN_LOG_KINDS)).max(RUN_LOG_KINDS.length).optional(),
+        })
+        .superRefine((v, c) => {
+          if ((v.runId === undefined) === (v.definitionId === undefined)) {
+            c.addIssue({ code: 'custom', path: ['runId'], message: 'give exactly one of runId or definitionId' });
+          }
+        }),
+    )
+    .query(async ({ ctx, input }): Promise<Page<RunLogEntry>> => {
+      if (input.runId !== undefined) {
+        await getRun(ctx.deps.db, input.runId);
+        let afterSeq = input.afterSeq;
+        if (afterSeq === undefined && input.cursor) {
+          if (!/^\d{1,9}$/.test(input.cursor))
+            invalidInput([{ path: 'cursor', message: 'not a cursor returned by this list' }]);
+          afterSeq = Number(input.cursor);
+        }
+        const entries = await readRunLog(ctx.deps.db, input.runId, {
+          limit: input.limit,
+          ...(afterSeq !== undefined ? { afterSeq } : {}),
+        });
+        const kinds = input.kinds;
+        const items = (kinds ? entries.filter((e) => kinds.includes(e.kind)) : entries).map(toRunLogEntry);
+        // Following a run's log: the next page starts after the last sequence number seen.
+        const last = entries[entries.length - 1];
+        return { items, nextCursor: entries.length === input.limit && last ? String(last.seq) : null };
+      }
+      await getDefinition(ctx.deps.db, input.definitionId as string);
+      const page = await listDefinitionRunLog(ctx.deps.db, input.definitionId as string, {
+        limit: input.limit,
+        cursor: input.cursor ?? null,
+        ...(input.kinds !== undefined ? { kinds: input.kinds } : {}),
+      });
+      return { items: page.items.map(toRunLogEntry), nextCursor: page.nextCursor };
+    }),
+
+  /**
+   * Starts a manual run. The same `idempotencyKey` for the same definition starts at most one
+   * run (its workflow id is `run:{definitionId}:manual:{idempotencyKey}`); without one, each
+   * call starts a new run.
+   */
+  trigger: writeProcedure
+    .input(
+      z.object({
+        definitionId: Id,
+        idempotencyKey: Text(200)
+          .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces, e.g. a UUID')
+          .optional(),
+        /** Visible to expressions as `trigger.payload`. */
+        payload: z.json().optional(),
+      }),
+    )
+    .mutation(
+      async ({
+        ctx,
+        input,
+      }): Promise<{ workflowId: string; started: boolean; idempotencyKey: string; definitionVersion: number }> => {
+        const definition = await getDefinition(ctx.deps.db, input.definitionId);
+        if (definition.archivedAt !== null) {
+          throw new TRPCError({ code: 'CONFLICT', message: `definition ${definition.id} is archived` });
+        }
+        const idempotencyKey = input.idempotencyKey ?? randomUUID();
+        const result = await ctx.deps.startRun({
+          definitionId: definition.id,
+          version: definition.version,
+          trigger: {
+            kind: 'manual',
+            requestedBy: ctx.principal.name,
+            idempotencyKey,
+            ...(input.payload !== undefined ? { payload: input.payload } : {}),
+          },
+        });
+        return { ...result, idempotencyKey, definitionVersion: definition.version };
+      },
+    ),
+});

@@ -1,0 +1,51 @@
+import { createLogger } from '@activity-core/runtime';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { authenticate } from './auth.ts';
+import type { ApiContext } from './context.ts';
+import { formatErrorShape, toTRPCError } from './errors.ts';
+import { type ProcedureMeta, scopeAllows } from './scopes.ts';
+
+const fallbackLogger = createLogger({ base: { service: 'api' } });
+
+const t = initTRPC
+  .context<ApiContext>()
+  .meta<ProcedureMeta>()
+  .create({
+    // Never send stack traces, whatever NODE_ENV says.
+    isDev: false,
+    errorFormatter: ({ shape, error, ctx }) => formatErrorShape(shape, error, ctx?.deps.logger ?? fallbackLogger),
+  });
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Domain errors → tRPC codes, in one place (see errors.ts). */
+const errorBoundary = t.middleware(async ({ ctx, path, next }) => {
+  const result = await next();
+  if (!result.ok) throw toTRPCError(result.error, ctx.deps.logger, path);
+  return result;
+});
+
+/**
+ * Every procedure needs a valid bearer token (401) holding the scope in its meta (403), within
+ * the token's rate limit (429). Runs before input parsing, so bad input from a stranger is a 401.
+ * A procedure without a scope in its meta is refused: fail closed.
+ */
+const authorize = t.middleware(async ({ ctx, meta, next }) => {
+  const principal = await authenticate(ctx);
+  if (!principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+  if (!meta?.scope || !scopeAllows(principal.scopes, meta.scope)) {
+    throw new TRPCError({ code: 'FORBIDDEN', message: `this procedure needs the ${meta?.scope ?? 'unknown'} scope` });
+  }
+  if (!ctx.deps.rateLimiter.take(principal.id)) {
+    throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: 'rate limit exceeded for this token' });
+  }
+  return next({ ctx: { ...ctx, principal } });
+});
+
+const base = t.procedure.use(errorBoundary).use(authorize);
+
+/** Procedures by the scope they need. */
+export const readProcedure = base.meta({ scope: 'read' });
+export const writeProcedure = base.meta({ scope: 'write' });
+export const adminProcedure = base.meta({ scope: 'admin' });

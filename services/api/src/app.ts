@@ -1,0 +1,122 @@
+import {
+  type ApiDeps,
+  createApiDeps,
+  createApiHandler,
+  createTokenBucketLimiter,
+  type DefinitionChange,
+  type RedriveInput,
+  type RedriveResult,
+} from '@activity-core/api';
+import { createDb } from '@activity-core/db';
+import { connectNats, ensureStreams, topology } from '@activity-core/messaging';
+import { createLogger, type Logger, startOpsServer } from '@activity-core/runtime';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Client, Connection } from '@temporalio/client';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { ApiConfig } from './config.ts';
+
+export interface StartApiOptions {
+  readonly logger?: Logger;
+  /** Schedule reconciliation (the cron side). Default: no-op. */
+  readonly onDefinitionChanged?: (definitionId: string, change: DefinitionChange) => Promise<void>;
+  readonly redriveDeadLetters?: (input: RedriveInput) => Promise<RedriveResult>;
+}
+
+export interface ApiService {
+  readonly port: number;
+  readonly deps: ApiDeps;
+  /** Stops taking requests, lets in-flight ones finish, then closes the connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * The API process without the process: connects PostgreSQL, NATS and Temporal, makes sure the
+ * streams exist, and serves /trpc beside /healthz, /readyz and /metrics. `main.ts` runs it;
+ * tests start it in-process on port 0.
+ */
+export async function startApiService(config: Readonly<ApiConfig>, options: StartApiOptions = {}): Promise<ApiService> {
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, base: { service: 'api' } });
+  const db = createDb(
+    { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-api' },
+    { onPoolError: (error) => logger.warn('idle database connection failed', { error }) },
+  );
+  const nc = await connectNats({
+    url: config.NATS_URL,
+    name: 'activity-core-api',
+    user: config.NATS_USER,
+    password: config.NATS_PASSWORD,
+    token: config.NATS_TOKEN,
+    credsFile: config.NATS_CREDS_FILE,
+    tlsCaFile: config.NATS_TLS_CA_FILE,
+    tlsCertFile: config.NATS_TLS_CERT_FILE,
+    tlsKeyFile: config.NATS_TLS_KEY_FILE,
+  });
+  const t = topology(config.AC_STREAM_PREFIX);
+  await ensureStreams(await jetstreamManager(nc), t);
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+  const deps = createApiDeps({
+    db,
+    nc,
+    temporal,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    topology: t,
+    logger,
+    bootstrapToken: config.AC_API_TOKEN,
+    rateLimiter: createTokenBucketLimiter({
+      ratePerSecond: config.AC_API_RATE_LIMIT_RPS,
+      burst: config.AC_API_RATE_LIMIT_BURST,
+    }),
+    ...(options.onDefinitionChanged ? { onDefinitionChanged: options.onDefinitionChanged } : {}),
+    ...(options.redriveDeadLetters ? { redriveDeadLetters: options.redriveDeadLetters } : {}),
+  });
+  const handler = createApiHandler({
+    deps,
+    maxBodyBytes: config.AC_API_MAX_BODY_BYTES,
+    corsOrigins: config.AC_API_CORS_ORIGINS,
+  });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const duration = new Histogram({
+    name: 'ac_api_request_duration_seconds',
+    help: 'HTTP requests to /trpc by status code',
+    labelNames: ['status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics],
+  });
+
+  const ops = await startOpsServer({
+    port: config.AC_API_PORT,
+    host: config.AC_API_HOST,
+    metrics,
+    readiness: {
+      postgres: async () => void (await db.selectNoFrom((eb) => eb.lit(1).as('one')).execute()),
+      nats: () => nc.flush(),
+      temporal: async () =>
+        void (await connection.workflowService.describeNamespace({ namespace: config.TEMPORAL_NAMESPACE })),
+    },
+    fallback: (req, res) => {
+      const end = duration.startTimer();
+      res.once('finish', () => end({ status: String(res.statusCode) }));
+      handler(req, res);
+    },
+  });
+  logger.info('api ready', { port: ops.port, trpc: `http://${config.AC_API_HOST}:${ops.port}/trpc` });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: ops.port,
+    deps,
+    close: () => {
+      closing ??= (async () => {
+        await ops.close();
+        await nc.drain();
+        await connection.close();
+        await db.destroy();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import type { DefinitionChange } from '@activity-core/api';
+import { type ApiService, startApiService } from '@activity-core/api-service';
+import { loadConfig } from '@activity-core/api-service/config';
+import { type ActivityCoreClient, createActivityCoreClient } from '@activity-core/client';
+import { createDb, type Database, migrateToLatest } from '@activity-core/db';
+import { topology } from '@activity-core/messaging';
+import type { Kysely } from 'kysely';
+import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+
+export const BOOTSTRAP_TOKEN = 'test-bootstrap-token-0123456789';
+
+export interface TestApi extends AsyncDisposable {
+  readonly url: string;
+  readonly trpcUrl: string;
+  readonly service: ApiService;
+  /** A second connection to the API's database, for setup and row counts. */
+  readonly db: Kysely<Database>;
+  readonly prefix: string;
+  readonly taskQueue: string;
+  readonly changes: Array<{ definitionId: string; change: DefinitionChange }>;
+  client(token?: string): ActivityCoreClient;
+}
+
+/**
+ * The API in-process on a free port, over its own migrated database, topology prefix and task
+ * queue, with the bootstrap token {@link BOOTSTRAP_TOKEN}. Dispose to stop it and drop the database.
+ */
+export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+  const info = stackInfo();
+  const database: TestDatabase = await createTestDatabase();
+  const db = createDb({ url: database.url, poolMax: 4 });
+  await migrateToLatest(db);
+  const prefix = uniqueId('P');
+  const taskQueue = uniqueId('tq-');
+  const changes: TestApi['changes'] = [];
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    NATS_URL: info.natsUrl,
+    TEMPORAL_ADDRESS: info.temporalAddress,
+    TEMPORAL_NAMESPACE: info.temporalNamespace,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    AC_STREAM_PREFIX: prefix,
+    AC_API_PORT: '0',
+    AC_API_TOKEN: BOOTSTRAP_TOKEN,
+    AC_API_RATE_LIMIT_RPS: '100000',
+    AC_API_RATE_LIMIT_BURST: '100000',
+    LOG_LEVEL: 'error',
+    ...env,
+  });
+  const service = await startApiService(config, {
+    logger: silentLogger,
+    onDefinitionChanged: async (definitionId, change) => void changes.push({ definitionId, change }),
+  });
+  const url = `http://127.0.0.1:${service.port}`;
+  const close = async () => {
+    await service.close();
+    await db.destroy();
+    await database.drop();
+  };
+  return {
+    url,
+    trpcUrl: `${url}/trpc`,
+    service,
+    db,
+    prefix,
+    taskQueue,
+    changes,
+    client: (token = BOOTSTRAP_TOKEN) => createActivityCoreClient({ url: `${url}/trpc`, token }),
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+export const eventsTopology = (prefix: string) => topology(prefix);
+
+const noop = () => {};
+/** Keeps expected error logs (fuzzing, 500 checks) out of the test output. */
+export const silentLogger = { debug: noop, info: noop, warn: noop, error: noop, child: () => silentLogger };
+
+/** A non-batched tRPC response body (or the raw text when it was not JSON). */
+export interface TrpcBody {
+  readonly result?: { readonly data: unknown };
+  readonly error?: {
+    readonly message: string;
+    readonly code: number;
+    readonly data: {
+      readonly code: string;
+      readonly httpStatus: number;
+      readonly fieldErrors: Array<{ path: string; message: string }> | null;
+      readonly correlationId: string | null;
+    };
+  };
+  readonly raw?: string;
+}
+
+/** One raw tRPC call over HTTP (no batching), for status codes. */
+export async function rawCall(
+  trpcUrl: string,
+  path: string,
+  type: 'query' | 'mutation',
+  input: unknown,
+  token?: string,
+): Promise<{ status: number; body: TrpcBody }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  const res =
+    type === 'query'
+      ? await fetch(
+          `${trpcUrl}/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
+          { headers },
+        )
+      : await fetch(`${trpcUrl}/${path}`, {
+          method: 'POST',
+          headers,
+          ...(input === undefined ? {} : { body: JSON.stringify(input) }),
+        });
+  const text = await res.text();
+  let body: TrpcBody;
+  try {
+    body = JSON.parse(text) as TrpcBody;
+  } catch {
+    body = { raw: text };
+  }
+  return { status: res.status, body };
+}
+
+/** A valid event-triggered definition spec. */
+export function eventSpec(key: string, overrides: Record<string, unknown> = {}) {
+  return {
+    key,
+    name: `Definition ${key}`,
+    trigger: {
+      kind: 'event' as const,
+      event: { types: ['order.created'], filter: 'event.data.total > 100' },
+    },
+    contextSources: [{ name: 'team', kind: 'static' as const, value: { lead: 'ada' } }],
+    rules: [{ name: 'big', when: 'event.data.total > 100' }],
+    taskTemplates: [
+      {
+        key: 'review',
+        title: 'Review order {{ event.data.orderId }} for {{ context.team.lead }}',
+        assignee: '{{ context.team.lead }}',
+        labels: ['orders'],
+      },
+    ],
+    ...overrides,
+  };
+}
+
+/** A valid cron-triggered definition spec. */
+export function cronSpec(key: string) {
+  return {
+    key,
+    name: `Cron ${key}`,
+    trigger: { kind: 'cron' as const, cron: { expression: '0 9 * * 1-5', timezone: 'Europe/Berlin' } },
+    taskTemplates: [{ key: 'standup', title: 'Stand-up' }],
+  };
+}
