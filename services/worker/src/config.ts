@@ -1,10 +1,32 @@
-import { parseConfig, portSchema, SharedEnv } from '@activity-core/runtime';
+import { parseConfig, portSchema, positiveIntSchema, SharedEnv } from '@activity-core/runtime';
 import { z } from 'zod';
+
+const hostList = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((h) => h.trim())
+      .filter((h) => h !== ''),
+  );
 
 export const WorkerConfigSchema = z.object({
   ...SharedEnv,
   /** Port of the worker's /healthz, /readyz and /metrics. */
   AC_WORKER_PORT: portSchema.default(3002),
+  /** Hosts `http` context sources may call: `api.example.com`, `host:port`, `*.example.com`; comma-separated. */
+  AC_HTTP_ALLOWED_HOSTS: hostList,
+  /** CloudEvents `source` of the task events the worker emits. */
+  AC_EVENT_SOURCE: z.string().min(1).default('urn:activity-core'),
+  /** Outbox relay: rows per claim, lease, idle poll interval and retry backoff bounds. */
+  AC_OUTBOX_BATCH_SIZE: positiveIntSchema.default(100),
+  AC_OUTBOX_LEASE_MS: positiveIntSchema.default(30_000),
+  AC_OUTBOX_POLL_MS: positiveIntSchema.default(500),
+  AC_OUTBOX_RETRY_BASE_MS: positiveIntSchema.default(1_000),
+  AC_OUTBOX_RETRY_MAX_MS: positiveIntSchema.default(60_000),
+  /** A workflow bundle built ahead (`npm run build:workflows -w services/worker`); bundled at start when unset. */
+  AC_WORKFLOW_BUNDLE: z.string().min(1).optional(),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 

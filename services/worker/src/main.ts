@@ -1,29 +1,84 @@
-import { connectNats } from '@activity-core/messaging';
+import { readFile } from 'node:fs/promises';
+import { createDb } from '@activity-core/db';
+import { connectNats, ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger, onShutdownSignal, startOpsServer } from '@activity-core/runtime';
-import { Connection } from '@temporalio/client';
-import pg from 'pg';
+import { bundleWorkflows } from '@activity-core/workflows/worker';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { loadConfig } from './config.ts';
+import { startWorker } from './worker.ts';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'worker' } });
-const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX });
-const nc = await connectNats({ url: config.NATS_URL, name: 'activity-core-worker' });
-const temporal = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+const t0 = Date.now();
+const workflowBundle: WorkflowBundle = config.AC_WORKFLOW_BUNDLE
+  ? { code: await readFile(config.AC_WORKFLOW_BUNDLE, 'utf8') }
+  : await bundleWorkflows();
+logger.info('workflow code loaded', {
+  ms: Date.now() - t0,
+  from: config.AC_WORKFLOW_BUNDLE ?? 'bundled at start',
+});
+const db = createDb(
+  { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-worker' },
+  { onPoolError: (error) => logger.warn('idle database connection lost', { error: error.message }) },
+);
+const nc = await connectNats({
+  url: config.NATS_URL,
+  name: 'activity-core-worker',
+  user: config.NATS_USER,
+  password: config.NATS_PASSWORD,
+  token: config.NATS_TOKEN,
+  credsFile: config.NATS_CREDS_FILE,
+  tlsCaFile: config.NATS_TLS_CA_FILE,
+  tlsCertFile: config.NATS_TLS_CERT_FILE,
+  tlsKeyFile: config.NATS_TLS_KEY_FILE,
+});
+const topo = topology(config.AC_STREAM_PREFIX);
+await ensureStreams(await jetstreamManager(nc), topo);
+const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+const metrics = new Registry();
+const running = await startWorker({
+  connection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  workflowBundle,
+  db,
+  nc,
+  topology: topo,
+  logger,
+  http: { allowedHosts: config.AC_HTTP_ALLOWED_HOSTS, env: process.env },
+  eventSource: config.AC_EVENT_SOURCE,
+  relay: {
+    batchSize: config.AC_OUTBOX_BATCH_SIZE,
+    leaseMs: config.AC_OUTBOX_LEASE_MS,
+    pollIntervalMs: config.AC_OUTBOX_POLL_MS,
+    baseDelayMs: config.AC_OUTBOX_RETRY_BASE_MS,
+    maxDelayMs: config.AC_OUTBOX_RETRY_MAX_MS,
+  },
+  metrics,
+});
 const ops = await startOpsServer({
   port: config.AC_WORKER_PORT,
-  metrics: new Registry(),
+  metrics,
   readiness: {
-    postgres: async () => void (await pool.query('select 1')),
+    worker: async () => {
+      const state = running.worker.getState();
+      if (state !== 'RUNNING') throw new Error(`temporal worker is ${state}`);
+    },
+    postgres: async () => void (await db.selectNoFrom((eb) => eb.lit(1).as('one')).execute()),
     nats: () => nc.flush(),
-    temporal: async () =>
-      void (await temporal.workflowService.describeNamespace({ namespace: config.TEMPORAL_NAMESPACE })),
   },
 });
-logger.info('worker ready', { port: ops.port });
+logger.info('worker ready', { port: ops.port, taskQueue: config.TEMPORAL_TASK_QUEUE, prefix: config.AC_STREAM_PREFIX });
+running.done.catch((error: unknown) => {
+  logger.error('temporal worker failed', { error });
+  process.exitCode = 1;
+});
 onShutdownSignal(async () => {
+  await running.shutdown();
   await ops.close();
+  await connection.close();
   await nc.drain();
-  await temporal.close();
-  await pool.end();
+  await db.destroy();
 }, logger);

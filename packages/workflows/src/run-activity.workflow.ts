@@ -1,0 +1,189 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  continueAsNew,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, PlannedChild } from './activities.ts';
+import { causationOf } from './causation.ts';
+import type { RunActivityInput, RunActivityResult, TaskCausation } from './contract.ts';
+import { FailureTypes, type RunProgress, runStatusQuery } from './definitions.ts';
+import { TaskInstanceWorkflow } from './task-instance.workflow.ts';
+
+const retryForever = { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds' } as const;
+// Database-only activities: transient failures (database down) retry until it is back.
+const db = proxyActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: retryForever });
+// Context sources call other systems: a few attempts (each with the source's own retries), then
+// the run fails with the reason in its log rather than hanging forever.
+const context = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { ...retryForever, maximumAttempts: 3 },
+});
+
+/** Children started concurrently per batch; bounds pending commands and each workflow task's size. */
+const CHILD_BATCH = 50;
+
+/** State carried across continue-as-new while a large plan is being spawned. */
+export interface RunSpawnState {
+  readonly runId: string;
+  readonly definitionKey: string;
+  readonly version: number;
+  readonly tasksPlanned: number;
+  readonly remaining: readonly PlannedChild[];
+  readonly started: number;
+}
+
+/**
+ * One run of a definition for one trigger: record the run → load the pinned version → (cron)
+ * misfire decision → resolve context → plan tasks → start one TaskInstanceWorkflow per task
+ * (waiting for each start, not its end: tasks outlive the run) → finish the run.
+ * Permanent errors fail the run with a log entry and fail the workflow without retries.
+ */
+export async function RunActivityWorkflow(input: RunActivityInput, resume?: RunSpawnState): Promise<RunActivityResult> {
+  const runWorkflowId = workflowInfo().workflowId;
+  let progress: RunProgress = {
+    step: resume ? 'spawning' : 'recording',
+    runId: resume?.runId ?? null,
+    tasksPlanned: resume?.tasksPlanned ?? null,
+    tasksStarted: resume?.started ?? 0,
+    result: null,
+  };
+  setHandler(runStatusQuery, () => progress);
+  const result = (status: RunActivityResult['status'], runId: string, planned: number, started: number) => {
+    const r: RunActivityResult = { runId, runWorkflowId, status, tasksPlanned: planned, tasksStarted: started };
+    progress = { ...progress, step: 'done', result: r };
+    return r;
+  };
+
+  let state: RunSpawnState;
+  if (resume) {
+    state = resume;
+  } else {
+    const recorded = await db.recordRun({
+      runWorkflowId,
+      definitionId: input.definitionId,
+      ...(input.version !== undefined ? { version: input.version } : {}),
+      trigger: input.trigger,
+    });
+    progress = { ...progress, step: 'loading', runId: recorded.runId };
+    if (!recorded.ok) {
+      await db.finishRun({
+        runId: recorded.runId,
+        status: 'failed',
+        error: { type: FailureTypes.invalidDefinition, message: recorded.error },
+      });
+      throw ApplicationFailure.create({
+        type: FailureTypes.invalidDefinition,
+        message: recorded.error,
+        nonRetryable: true,
+      });
+    }
+    const { runId, spec, version, definitionKey } = recorded;
+    if (recorded.finished) return result(recorded.finished, runId, 0, 0);
+    try {
+      const trigger = input.trigger;
+      if (trigger.kind === 'cron' && spec.trigger.kind === 'cron') {
+        progress = { ...progress, step: 'misfire' };
+        const decision = await db.checkMisfire({
+          runId,
+          cron: spec.trigger.cron,
+          nominalTime: trigger.nominalTime,
+          actualTime: workflowInfo().startTime.toISOString(),
+        });
+        if (decision.action === 'skip') return result('skipped', runId, 0, 0);
+        if (decision.action === 'coalesce') return result('coalesced', runId, 0, 0);
+      }
+      const now = new Date(Date.now()).toISOString();
+      const base = { runId, definitionId: input.definitionId, definitionKey, version, spec, trigger, now };
+      progress = { ...progress, step: 'context' };
+      const resolved = await context.resolveContext(base);
+      progress = { ...progress, step: 'planning' };
+      const plan = await db.planRun({ ...base, runWorkflowId, context: resolved });
+      progress = { ...progress, tasksPlanned: plan.children.length };
+      state = {
+        runId,
+        definitionKey,
+        version,
+        tasksPlanned: plan.children.length,
+        remaining: plan.children,
+        started: 0,
+      };
+    } catch (error) {
+      throw await failRun(runId, error);
+    }
+  }
+
+  progress = { ...progress, step: 'spawning' };
+  const causation = causationOf(input.trigger, runWorkflowId);
+  let started = state.started;
+  let remaining = state.remaining;
+  while (remaining.length > 0) {
+    const batch = remaining.slice(0, CHILD_BATCH);
+    await Promise.all(batch.map((child) => startTask(input, state, child, runWorkflowId, causation)));
+    started += batch.length;
+    remaining = remaining.slice(batch.length);
+    progress = { ...progress, tasksStarted: started };
+    if (remaining.length > 0 && workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof RunActivityWorkflow>(input, { ...state, remaining, started });
+    }
+  }
+
+  progress = { ...progress, step: 'finishing' };
+  await db.finishRun({
+    runId: state.runId,
+    status: 'succeeded',
+    summary: { tasksPlanned: state.tasksPlanned, tasksStarted: started },
+  });
+  return result('succeeded', state.runId, state.tasksPlanned, started);
+}
+
+async function startTask(
+  input: RunActivityInput,
+  state: RunSpawnState,
+  child: PlannedChild,
+  runWorkflowId: string,
+  causation: TaskCausation,
+): Promise<void> {
+  try {
+    await startChild(TaskInstanceWorkflow, {
+      workflowId: child.workflowId,
+      args: [
+        {
+          workflowId: child.workflowId,
+          runId: state.runId,
+          runWorkflowId,
+          definitionId: input.definitionId,
+          definitionKey: state.definitionKey,
+          definitionVersion: state.version,
+          task: child.task,
+          causation,
+        },
+      ],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      cancellationType: 'ABANDON',
+      // A task id is used once: a repeated start (reset, rerun) finds the task, never redoes it.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+}
+
+/** Records the failure on the run and returns the non-retryable failure to throw. */
+async function failRun(runId: string, error: unknown): Promise<ApplicationFailure> {
+  const cause = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause : error;
+  const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
+  const message = cause instanceof Error ? cause.message : String(cause);
+  await db.finishRun({ runId, status: 'failed', error: { type, message } });
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: true,
+    cause: error instanceof Error ? error : undefined,
+  });
+}

@@ -1,0 +1,75 @@
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from './activities.ts';
+import type { TaskActionInput, TaskInstanceInput, TaskStatusView } from './contract.ts';
+import { cancelTaskUpdate, completeTaskUpdate, FailureTypes, taskStatusQuery } from './definitions.ts';
+
+// Database-only activities: transient failures (database down) retry until it is back.
+const { createTask, closeTask } = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds' },
+});
+
+type Closing = { readonly to: 'completed' | 'cancelled'; readonly action: TaskActionInput };
+
+/**
+ * One task: writes the TaskInstance row and its `tasks.created.{key}` event (one transaction),
+ * then holds its lifecycle until `complete` or `cancel` (Updates, with who and why) or the
+ * expiry timer (due time plus grace) closes it. Each transition writes the row, the event and
+ * the run-log entry exactly once.
+ */
+export async function TaskInstanceWorkflow(input: TaskInstanceInput): Promise<TaskStatusView> {
+  const { workflowId } = workflowInfo();
+  let view: TaskStatusView = { workflowId, taskId: null, status: 'creating', by: null, reason: null };
+  let closing: Closing | undefined;
+  let expiring = false;
+
+  setHandler(taskStatusQuery, () => view);
+  const validator = (action: TaskActionInput): void => {
+    if (closing !== undefined || expiring || (view.status !== 'open' && view.status !== 'creating')) {
+      throw ApplicationFailure.create({
+        type: FailureTypes.taskNotOpen,
+        message: `task is ${closing ? `being ${closing.to}` : expiring ? 'expiring' : view.status}`,
+        nonRetryable: true,
+      });
+    }
+    if (typeof action?.by !== 'string' || action.by.trim() === '') {
+      throw ApplicationFailure.create({ type: 'InvalidInput', message: '`by` is required', nonRetryable: true });
+    }
+  };
+  const handler = (to: Closing['to']) => async (action: TaskActionInput) => {
+    closing = { to, action };
+    await condition(() => view.status !== 'open' && view.status !== 'creating');
+    return view;
+  };
+  setHandler(completeTaskUpdate, handler('completed'), { validator });
+  setHandler(cancelTaskUpdate, handler('cancelled'), { validator });
+
+  const created = await createTask(input);
+  view = { ...view, taskId: created.taskId, status: created.status, by: created.by, reason: created.reason };
+  if (created.status === 'open') {
+    const expiresAt = input.task.expiresAt === null ? undefined : Date.parse(input.task.expiresAt);
+    if (expiresAt === undefined) {
+      await condition(() => closing !== undefined);
+    } else {
+      await condition(() => closing !== undefined, Math.max(1, expiresAt - Date.now()));
+    }
+    // An update accepted in the same activation as the timer wins: its caller was told yes.
+    if (closing === undefined) expiring = true;
+    const closed = await closeTask({
+      task: input,
+      taskId: created.taskId,
+      to: closing?.to ?? 'expired',
+      ...(closing ? { action: closing.action } : {}),
+    });
+    view = { ...view, status: closed.status, by: closed.by, reason: closed.reason };
+  }
+  await condition(allHandlersFinished);
+  return view;
+}

@@ -1,0 +1,142 @@
+import {
+  claimOutboxBatch,
+  type Database,
+  markOutboxPublished,
+  type OutboxRecord,
+  recordOutboxFailure,
+} from '@activity-core/db';
+import type { Logger } from '@activity-core/runtime';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { Kysely } from 'kysely';
+import { Counter, type Registry } from 'prom-client';
+
+export interface OutboxRelayOptions {
+  readonly db: Kysely<Database>;
+  readonly js: JetStreamClient;
+  readonly logger: Logger;
+  /** Rows claimed per round. */
+  readonly batchSize?: number;
+  /** How long a claim hides rows from other relays (a relay that dies loses them after this). */
+  readonly leaseMs?: number;
+  /** Idle poll interval; `notify()` wakes the relay earlier. */
+  readonly pollIntervalMs?: number;
+  /** First retry delay after a failed publish; doubles per attempt up to `maxDelayMs`. */
+  readonly baseDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** Per-publish timeout (JetStream ack). */
+  readonly publishTimeoutMs?: number;
+  readonly metrics?: Registry;
+}
+
+export interface OutboxRelay {
+  /** Wake the relay now (rows were just written). */
+  notify(): void;
+  /** Finish the current round and stop. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Publishes pending outbox rows to JetStream with `Nats-Msg-Id` = row id (JetStream drops a
+ * repeat within the stream's duplicate window), marks them published, and reschedules failures
+ * with exponential backoff. Several relays may run at once: claims use `SKIP LOCKED` leases.
+ * Rows are published one by one in claim order, so a task's events keep their order.
+ */
+export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const batchSize = options.batchSize ?? 100;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const baseDelayMs = options.baseDelayMs ?? 1_000;
+  const maxDelayMs = options.maxDelayMs ?? 60_000;
+  const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
+  const registers = options.metrics ? [options.metrics] : [];
+  const published = new Counter({
+    name: 'ac_outbox_published_total',
+    help: 'Outbox rows published to JetStream (including ones JetStream reported as duplicates)',
+    registers,
+  });
+  const failed = new Counter({ name: 'ac_outbox_publish_failures_total', help: 'Failed outbox publishes', registers });
+
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let pending = false;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (pending || stopped) {
+        pending = false;
+        resolve();
+        return;
+      }
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  const publish = async (row: OutboxRecord): Promise<void> => {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(row.headers)) h.set(k, v);
+    const ack = await options.js.publish(row.subject, JSON.stringify(row.body), {
+      msgID: row.id,
+      headers: h,
+      timeout: publishTimeoutMs,
+    });
+    if (ack.duplicate) options.logger.debug('outbox row was already in the stream', { id: row.id });
+  };
+
+  const round = async (): Promise<number> => {
+    const rows = await claimOutboxBatch(options.db, { limit: batchSize, leaseMs });
+    const done: string[] = [];
+    for (const row of rows) {
+      if (stopped) break;
+      try {
+        await publish(row);
+        done.push(row.id);
+      } catch (error) {
+        failed.inc();
+        const message = error instanceof Error ? error.message : String(error);
+        options.logger.warn('outbox publish failed; will retry', { id: row.id, subject: row.subject, error: message });
+        await recordOutboxFailure(options.db, { id: row.id, error: message, baseDelayMs, maxDelayMs });
+      }
+    }
+    // Unpublished rows of a stopped round come back after their lease.
+    await markOutboxPublished(options.db, done);
+    published.inc(done.length);
+    return rows.length;
+  };
+
+  const loop = (async () => {
+    let errorDelay = baseDelayMs;
+    while (!stopped) {
+      try {
+        pending = false;
+        const claimed = await round();
+        errorDelay = baseDelayMs;
+        if (claimed < batchSize) await sleep(pollIntervalMs);
+      } catch (error) {
+        // Database or NATS unavailable: back off, keep going.
+        options.logger.warn('outbox relay round failed', {
+          error: error instanceof Error ? error.message : String(error),
+          retryInMs: errorDelay,
+        });
+        await sleep(errorDelay);
+        errorDelay = Math.min(errorDelay * 2, maxDelayMs);
+      }
+    }
+  })();
+
+  return {
+    notify() {
+      pending = true;
+      wake?.();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { Database } from '@activity-core/db';
+import type { Topology } from '@activity-core/messaging';
+import type { Logger } from '@activity-core/runtime';
+import {
+  type ContextResolverRegistry,
+  createActivities,
+  type HttpSourceSettings,
+} from '@activity-core/workflows/worker';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import type { Registry } from 'prom-client';
+import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from './outbox-relay.ts';
+
+export interface StartWorkerOptions {
+  readonly connection: NativeConnection;
+  readonly namespace: string;
+  readonly taskQueue: string;
+  readonly workflowBundle: WorkflowBundle;
+  readonly db: Kysely<Database>;
+  readonly nc: NatsConnection;
+  readonly topology: Topology;
+  readonly logger: Logger;
+  readonly http: HttpSourceSettings;
+  readonly resolvers?: ContextResolverRegistry;
+  readonly eventSource?: string;
+  readonly relay?: Omit<OutboxRelayOptions, 'db' | 'js' | 'logger' | 'metrics'>;
+  readonly metrics?: Registry;
+  /** Worker tuning passed through (e.g. `maxCachedWorkflows: 0` to force replays in tests). */
+  readonly maxCachedWorkflows?: number;
+}
+
+export interface RunningWorker {
+  readonly worker: Worker;
+  readonly relay: OutboxRelay;
+  /** Settles when the Temporal worker stops (rejects if it crashed). */
+  readonly done: Promise<void>;
+  /** Graceful stop: the Temporal worker drains its in-flight tasks, then the relay stops. */
+  shutdown(): Promise<void>;
+}
+
+/** The worker's moving parts: a Temporal worker (both workflows + activities) and the outbox relay. */
+export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
+  const relay = startOutboxRelay({
+    db: options.db,
+    js: jetstream(options.nc),
+    logger: options.logger.child({ component: 'outbox-relay' }),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...options.relay,
+  });
+  const activities = createActivities({
+    db: options.db,
+    logger: options.logger.child({ component: 'activities' }),
+    topology: options.topology,
+    http: options.http,
+    ...(options.resolvers ? { resolvers: options.resolvers } : {}),
+    ...(options.eventSource ? { eventSource: options.eventSource } : {}),
+    onOutboxWritten: () => relay.notify(),
+  });
+  let worker: Worker;
+  try {
+    worker = await Worker.create({
+      connection: options.connection,
+      namespace: options.namespace,
+      taskQueue: options.taskQueue,
+      workflowBundle: options.workflowBundle,
+      activities,
+      shutdownGraceTime: '10 seconds',
+      ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
+    });
+  } catch (error) {
+    await relay.stop();
+    throw error;
+  }
+  const done = worker.run();
+  return {
+    worker,
+    relay,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch((error: unknown) => options.logger.error('worker stopped with an error', { error }));
+      await relay.stop();
+    },
+  };
+}

@@ -1,0 +1,193 @@
+// Shared set-up of the worker suites: a migrated database of its own, a NATS topology prefix
+// of its own, a Temporal task queue of its own, and the real worker (Temporal worker +
+// activities + outbox relay) in-process.
+import { ActivityDefinitionSpec, EventEnvelope } from '@activity-core/core';
+import { createDb, createDefinition, type Database, migrateToLatest } from '@activity-core/db';
+import { ensureStreams, type Topology, topology } from '@activity-core/messaging';
+import { createLogger } from '@activity-core/runtime';
+import type { ContextResolverRegistry } from '@activity-core/workflows/worker';
+import { bundleWorkflows } from '@activity-core/workflows/worker';
+import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import { type RunningWorker, startWorker } from '../../services/worker/src/worker.ts';
+import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+
+export const quietLogger = createLogger({ level: 'error', base: { service: 'worker-test' } });
+
+let bundle: Promise<WorkflowBundle> | undefined;
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflows();
+  return bundle;
+}
+
+export interface Harness extends AsyncDisposable {
+  readonly database: TestDatabase;
+  readonly db: Kysely<Database>;
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+  readonly topology: Topology;
+  readonly prefix: string;
+  readonly taskQueue: string;
+  readonly client: Client;
+  readonly connection: NativeConnection;
+  /** Starts an in-process worker on the harness's queue; stopped on dispose. */
+  startWorker(options?: {
+    resolvers?: ContextResolverRegistry;
+    allowedHosts?: string[];
+    env?: Record<string, string>;
+  }): Promise<RunningWorker>;
+  /** Every message currently in the tasks stream, oldest first. */
+  taskMessages(): Promise<Array<{ subject: string; msgId: string | undefined; body: Record<string, unknown> }>>;
+  /** Waits until the outbox is empty and the tasks stream holds at least `n` messages. */
+  waitForTaskMessages(n: number, timeoutMs?: number): Promise<void>;
+}
+
+export async function createHarness(): Promise<Harness> {
+  const info = stackInfo();
+  const database = await createTestDatabase();
+  const db = createDb({ url: database.url, poolMax: 10, applicationName: 'worker-test' }, { onPoolError: () => {} });
+  await migrateToLatest(db);
+  const nc = await connect({ servers: info.natsUrl });
+  const jsm = await jetstreamManager(nc);
+  const prefix = uniqueId('W');
+  const topo = topology(prefix);
+  await ensureStreams(jsm, topo);
+  const taskQueue = uniqueId('tq-');
+  const connection = await NativeConnection.connect({ address: info.temporalAddress });
+  const clientConnection = await Connection.connect({ address: info.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: info.temporalNamespace });
+  const workers: RunningWorker[] = [];
+
+  const harness: Harness = {
+    database,
+    db,
+    nc,
+    jsm,
+    topology: topo,
+    prefix,
+    taskQueue,
+    client,
+    connection,
+    async startWorker(options = {}) {
+      const running = await startWorker({
+        connection,
+        namespace: info.temporalNamespace,
+        taskQueue,
+        workflowBundle: await workflowBundle(),
+        db,
+        nc,
+        topology: topo,
+        logger: quietLogger,
+        http: { allowedHosts: options.allowedHosts ?? [], env: options.env ?? {} },
+        ...(options.resolvers ? { resolvers: options.resolvers } : {}),
+        relay: { pollIntervalMs: 100, baseDelayMs: 100, maxDelayMs: 1_000 },
+      });
+      workers.push(running);
+      return running;
+    },
+    async taskMessages() {
+      const js = jetstream(nc);
+      const stream = await jsm.streams.info(topo.tasks.stream);
+      const total = stream.state.messages;
+      const out: Array<{ subject: string; msgId: string | undefined; body: Record<string, unknown> }> = [];
+      if (total === 0) return out;
+      const consumer = await js.consumers.get(topo.tasks.stream, { deliver_policy: DeliverPolicy.All });
+      const batch = await consumer.fetch({ max_messages: total, expires: 5_000 });
+      for await (const m of batch) {
+        out.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), body: m.json<Record<string, unknown>>() });
+        if (out.length >= total) break;
+      }
+      await consumer.delete().catch(() => undefined);
+      return out;
+    },
+    async waitForTaskMessages(n, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const pending = await db
+          .selectFrom('outbox')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('published_at', 'is', null)
+          .executeTakeFirstOrThrow();
+        const stream = await jsm.streams.info(topo.tasks.stream);
+        if (Number(pending.n) === 0 && stream.state.messages >= n) return;
+        if (Date.now() > deadline) {
+          throw new Error(`timed out: ${pending.n} outbox rows pending, ${stream.state.messages}/${n} task messages`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      for (const w of workers) await w.shutdown();
+      await connection.close();
+      await clientConnection.close();
+      for (const stream of [topo.events.stream, topo.dlq.stream, topo.tasks.stream]) {
+        await jsm.streams.delete(stream).catch(() => undefined);
+      }
+      await nc.close();
+      await db.destroy();
+      await database.drop();
+    },
+  };
+  return harness;
+}
+
+/** A definition spec triggered by `order.created`, one review task per item. */
+export function orderSpec(key: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    key,
+    name: 'Review order items',
+    trigger: { kind: 'event', event: { types: ['order.created'] } },
+    contextSources: [{ name: 'cfg', kind: 'static', value: { team: 'ops' } }],
+    rules: [{ name: 'has_items', when: 'size(event.data.items) > 0' }],
+    taskTemplates: [
+      {
+        key: 'review',
+        forEach: 'event.data.items',
+        title: 'Review {{ item.sku }}',
+        assignee: '{{ context.cfg.team }}',
+        labels: ['order', 'sku={{ item.sku }}'],
+        payload: { sku: '{{ item.sku }}', order: '{{ event.data.orderId }}' },
+      },
+    ],
+    ...overrides,
+  };
+}
+
+export async function createOrderDefinition(db: Kysely<Database>, overrides: Record<string, unknown> = {}) {
+  const key = `order-${uniqueId('').slice(0, 8)}`;
+  return createDefinition(db, { spec: ActivityDefinitionSpec.parse(orderSpec(key, overrides)) });
+}
+
+/** An `order.created` envelope with `items` SKUs. */
+export function orderEvent(items: number, extra: Partial<EventEnvelope> = {}): EventEnvelope {
+  return EventEnvelope.parse({
+    specversion: '1.0',
+    id: uniqueId('evt-'),
+    source: 'urn:shop',
+    type: 'order.created',
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: { orderId: uniqueId('o-'), items: Array.from({ length: items }, (_, i) => ({ sku: `sku-${i}` })) },
+    causationdepth: 0,
+    ...extra,
+  });
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,120 @@
+import { getRunByWorkflowId, getTaskByIdempotencyKey, readRunLog } from '@activity-core/db';
+import {
+  cancelTask,
+  completeTask,
+  startRunActivity,
+  TaskConflictError,
+  TaskNotFoundError,
+  taskStatusQuery,
+} from '@activity-core/workflows';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createHarness, createOrderDefinition, type Harness, orderEvent, waitFor } from './harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+  await h.startWorker();
+});
+afterAll(async () => {
+  await h?.[Symbol.asyncDispose]();
+});
+
+/** Runs a one-task definition and returns the open task's workflow id. */
+async function openTask(overrides: Record<string, unknown> = {}) {
+  const definition = await createOrderDefinition(h.db, overrides);
+  const { workflowId } = await startRunActivity(h.client, {
+    taskQueue: h.taskQueue,
+    input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(1) } },
+  });
+  await h.client.workflow.getHandle(workflowId).result();
+  const run = await getRunByWorkflowId(h.db, workflowId);
+  const taskWorkflowId = `task:${workflowId}:review:0`;
+  await waitFor('the task to be open', async () => {
+    const view = await h.client.workflow.getHandle(taskWorkflowId).query(taskStatusQuery);
+    return view.status === 'open';
+  });
+  return { definition, run, taskWorkflowId };
+}
+
+/** Messages of one task in the tasks stream, by kind. */
+async function eventsOf(taskId: string) {
+  const messages = await h.taskMessages();
+  return messages
+    .filter((m) => (m.body.data as { id: string }).id === taskId)
+    .map((m) => String(m.body.type).replace('activitycore.task.', ''));
+}
+
+async function logKinds(runId: string) {
+  return (await readRunLog(h.db, runId)).map((e) => e.kind).filter((k) => k.startsWith('task_'));
+}
+
+describe('TaskInstanceWorkflow lifecycle', () => {
+  test('complete: row, event and log entry exactly once; a second action is a CONFLICT', async () => {
+    const { definition, run, taskWorkflowId } = await openTask();
+    const view = await completeTask(h.client, taskWorkflowId, { by: 'alice', reason: 'checked', result: { ok: true } });
+    expect(view).toMatchObject({ status: 'completed', by: 'alice', reason: 'checked' });
+
+    await expect(completeTask(h.client, taskWorkflowId, { by: 'bob' })).rejects.toBeInstanceOf(TaskConflictError);
+    await expect(cancelTask(h.client, taskWorkflowId, { by: 'bob' })).rejects.toBeInstanceOf(TaskConflictError);
+
+    const row = await getTaskByIdempotencyKey(h.db, taskWorkflowId);
+    expect(row).toMatchObject({ status: 'completed', completedBy: 'alice', reason: 'checked' });
+    expect(row.completedAt).toBeInstanceOf(Date);
+    await h.waitForTaskMessages(1);
+    expect(await eventsOf(row.id)).toEqual(['created', 'completed']);
+    const completed = (await h.taskMessages()).find((m) => m.body.type === 'activitycore.task.completed');
+    expect(completed?.subject).toBe(`${h.prefix.toLowerCase()}.tasks.completed.${definition.key}`);
+    expect(completed?.body.data).toMatchObject({ status: 'completed', completedBy: 'alice' });
+    expect(await logKinds(run.id)).toEqual(['task_created', 'task_completed']);
+    const entry = (await readRunLog(h.db, run.id)).find((e) => e.kind === 'task_completed');
+    expect(entry?.data).toMatchObject({ by: 'alice', reason: 'checked', result: { ok: true } });
+  });
+
+  test('cancel: row, event and log entry exactly once, with who and why', async () => {
+    const { run, taskWorkflowId } = await openTask();
+    const view = await cancelTask(h.client, taskWorkflowId, { by: 'carol', reason: 'duplicate order' });
+    expect(view).toMatchObject({ status: 'cancelled', by: 'carol', reason: 'duplicate order' });
+    const row = await getTaskByIdempotencyKey(h.db, taskWorkflowId);
+    expect(row).toMatchObject({ status: 'cancelled', completedBy: 'carol', reason: 'duplicate order' });
+    await waitFor('the cancelled event', async () => (await eventsOf(row.id)).length === 2);
+    expect(await eventsOf(row.id)).toEqual(['created', 'cancelled']);
+    expect(await logKinds(run.id)).toEqual(['task_created', 'task_cancelled']);
+  });
+
+  test('concurrent complete and cancel: exactly one wins, the other is a CONFLICT', async () => {
+    const { run, taskWorkflowId } = await openTask();
+    const outcomes = await Promise.allSettled([
+      completeTask(h.client, taskWorkflowId, { by: 'dave' }),
+      cancelTask(h.client, taskWorkflowId, { by: 'erin' }),
+    ]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]?.reason).toBeInstanceOf(TaskConflictError);
+    const row = await getTaskByIdempotencyKey(h.db, taskWorkflowId);
+    await waitFor('the closing event', async () => (await eventsOf(row.id)).length === 2);
+    expect(await logKinds(run.id)).toHaveLength(2);
+  });
+
+  test('expiry: due time plus grace closes the task as expired, exactly once', async () => {
+    const { run, taskWorkflowId } = await openTask({
+      taskTemplates: [{ key: 'review', title: 'Quick look', due: 'PT1S', dueGraceSeconds: 1 }],
+    });
+    const handle = h.client.workflow.getHandle(taskWorkflowId);
+    const view = await handle.result();
+    expect(view).toMatchObject({ status: 'expired', by: 'system' });
+    const row = await getTaskByIdempotencyKey(h.db, taskWorkflowId);
+    expect(row.status).toBe('expired');
+    expect(row.expiresAt?.getTime()).toBe(row.dueAt ? row.dueAt.getTime() + 1000 : Number.NaN);
+    await waitFor('the expired event', async () => (await eventsOf(row.id)).length === 2);
+    expect(await eventsOf(row.id)).toEqual(['created', 'expired']);
+    expect(await logKinds(run.id)).toEqual(['task_created', 'task_expired']);
+    await expect(completeTask(h.client, taskWorkflowId, { by: 'late' })).rejects.toBeInstanceOf(TaskConflictError);
+  });
+
+  test('an unknown task id is NOT_FOUND', async () => {
+    const error = await completeTask(h.client, 'task:run:nope:review:0', { by: 'x' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskNotFoundError);
+    expect((error as TaskNotFoundError).code).toBe('NOT_FOUND');
+  });
+});

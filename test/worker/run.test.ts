@@ -1,0 +1,128 @@
+import { getRunByWorkflowId, listTasks, readRunLog } from '@activity-core/db';
+import { type RunActivityResult, startRunActivity } from '@activity-core/workflows';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createHarness, createOrderDefinition, type Harness, orderEvent, waitFor } from './harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+  await h.startWorker();
+});
+afterAll(async () => {
+  await h?.[Symbol.asyncDispose]();
+});
+
+describe('RunActivityWorkflow, event-triggered', () => {
+  test('end to end: tasks in the database, tasks.created.{key} on NATS, a complete run log', async () => {
+    const definition = await createOrderDefinition(h.db);
+    const envelope = orderEvent(3, { causationdepth: 2, correlationid: 'corr-1' });
+    const input = { definitionId: definition.id, trigger: { kind: 'event' as const, envelope } };
+    const first = await startRunActivity(h.client, { taskQueue: h.taskQueue, input });
+    expect(first.started).toBe(true);
+    expect(first.workflowId).toMatch(new RegExp(`^run:${definition.id}:[0-9a-f]{64}$`));
+    // A redelivered event starts nothing new.
+    const again = await startRunActivity(h.client, { taskQueue: h.taskQueue, input });
+    expect(again).toEqual({ workflowId: first.workflowId, started: false });
+
+    const result: RunActivityResult = await h.client.workflow.getHandle(first.workflowId).result();
+    expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 3, tasksStarted: 3 });
+
+    const run = await getRunByWorkflowId(h.db, first.workflowId);
+    expect(run.status).toBe('succeeded');
+    expect(run.definitionVersion).toBe(1);
+
+    // Children run on after the parent finished: wait for their rows and events.
+    await h.waitForTaskMessages(3);
+    const tasks = (await listTasks(h.db, { runId: run.id })).items;
+    expect(tasks.map((t) => t.title).sort()).toEqual(['Review sku-0', 'Review sku-1', 'Review sku-2']);
+    for (const t of tasks) {
+      expect(t.status).toBe('open');
+      expect(t.assignee).toBe('ops');
+      expect(t.workflowId).toBe(`task:${first.workflowId}:review:${t.index}`);
+      expect(t.idempotencyKey).toBe(t.workflowId);
+    }
+
+    const messages = await h.taskMessages();
+    expect(messages).toHaveLength(3);
+    for (const m of messages) {
+      expect(m.subject).toBe(`${h.prefix.toLowerCase()}.tasks.created.${definition.key}`);
+      expect(m.body).toMatchObject({
+        specversion: '1.0',
+        type: 'activitycore.task.created',
+        causationdepth: 3,
+        causationid: envelope.id,
+        correlationid: 'corr-1',
+        data: {
+          runId: run.id,
+          definitionKey: definition.key,
+          status: 'open',
+          labels: expect.arrayContaining(['order']),
+        },
+      });
+      expect(m.msgId).toBe(m.body.id);
+    }
+    expect(new Set(messages.map((m) => (m.body.data as { id: string }).id))).toEqual(new Set(tasks.map((t) => t.id)));
+
+    const log = await waitFor('3 task_created entries', async () => {
+      const entries = await readRunLog(h.db, run.id);
+      return entries.filter((e) => e.kind === 'task_created').length === 3 && entries;
+    });
+    const kinds = log.map((e) => e.kind);
+    expect(kinds.slice(0, 3)).toEqual(['triggered', 'context_resolved', 'rules_evaluated']);
+    expect(kinds.filter((k) => k === 'task_created')).toHaveLength(3);
+    expect(kinds).toContain('run_finished');
+    const context = log.find((e) => e.kind === 'context_resolved');
+    expect(context?.data).toMatchObject({ sources: [{ name: 'cfg', kind: 'static', value: { team: 'ops' } }] });
+    const rules = log.find((e) => e.kind === 'rules_evaluated');
+    expect(rules?.data).toMatchObject({ rules: [{ name: 'has_items', result: true }], tasksPlanned: 3 });
+  });
+
+  test('a false rule: the run succeeds with no tasks', async () => {
+    const definition = await createOrderDefinition(h.db);
+    const { workflowId } = await startRunActivity(h.client, {
+      taskQueue: h.taskQueue,
+      input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(0) } },
+    });
+    const result = await h.client.workflow.getHandle(workflowId).result();
+    expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 0, tasksStarted: 0 });
+    const run = await getRunByWorkflowId(h.db, workflowId);
+    const log = await readRunLog(h.db, run.id);
+    expect(log.find((e) => e.kind === 'rules_evaluated')?.data).toMatchObject({
+      rules: [{ name: 'has_items', result: false }],
+    });
+  });
+
+  test('a template error fails the run once, with a clear log entry, and no retries', async () => {
+    const definition = await createOrderDefinition(h.db, {
+      taskTemplates: [{ key: 'broken', title: '{{ event.data.missing.field }}' }],
+    });
+    const { workflowId } = await startRunActivity(h.client, {
+      taskQueue: h.taskQueue,
+      input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(1) } },
+    });
+    await expect(h.client.workflow.getHandle(workflowId).result()).rejects.toThrow();
+    const run = await getRunByWorkflowId(h.db, workflowId);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatchObject({ type: 'PlanFailed' });
+    const log = await readRunLog(h.db, run.id);
+    const failed = log.filter((e) => e.kind === 'run_failed');
+    expect(failed).toHaveLength(1);
+    expect(JSON.stringify(failed[0]?.data)).toMatch(/taskTemplates\[0\]\.title/);
+    const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+    const attempts = history.events
+      ?.filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes?.attempt);
+    expect(attempts?.every((a) => a === 1)).toBe(true);
+  });
+
+  test('a missing definition fails the workflow without retries', async () => {
+    const { workflowId } = await startRunActivity(h.client, {
+      taskQueue: h.taskQueue,
+      input: {
+        definitionId: '00000000-0000-7000-8000-000000000000',
+        trigger: { kind: 'event', envelope: orderEvent(1) },
+      },
+    });
+    await expect(h.client.workflow.getHandle(workflowId).result()).rejects.toThrow(/WorkflowFailedError|failed/);
+  });
+});
