@@ -1,29 +1,130 @@
-import { connectNats } from '@activity-core/messaging';
+import { createDb } from '@activity-core/db';
+import {
+  createIngestMetrics,
+  createIngestPipeline,
+  createTemporalRunStarter,
+  DefinitionIndex,
+  ensureIngestConsumer,
+} from '@activity-core/ingest';
+import { connectNats, ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger, onShutdownSignal, startOpsServer } from '@activity-core/runtime';
-import { Connection } from '@temporalio/client';
-import pg from 'pg';
-import { Registry } from 'prom-client';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Client, Connection } from '@temporalio/client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfig } from './config.ts';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'ingest' } });
-const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX });
-const nc = await connectNats({ url: config.NATS_URL, name: 'activity-core-ingest' });
-const temporal = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+const t = topology(config.AC_STREAM_PREFIX);
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+const metrics = createIngestMetrics(registry);
+
+const db = createDb(
+  { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-ingest' },
+  { onPoolError: (error) => logger.warn('idle database connection failed', { error }) },
+);
+const nc = await connectNats({
+  url: config.NATS_URL,
+  name: 'activity-core-ingest',
+  user: config.NATS_USER,
+  password: config.NATS_PASSWORD,
+  token: config.NATS_TOKEN,
+  credsFile: config.NATS_CREDS_FILE,
+  tlsCaFile: config.NATS_TLS_CA_FILE,
+  tlsCertFile: config.NATS_TLS_CERT_FILE,
+  tlsKeyFile: config.NATS_TLS_KEY_FILE,
+});
+const jsm = await jetstreamManager(nc);
+await ensureStreams(jsm, t);
+await ensureIngestConsumer(jsm, t, {
+  name: config.AC_INGEST_CONSUMER,
+  ackWaitMs: config.AC_INGEST_ACK_WAIT_MS,
+  maxDeliver: config.AC_INGEST_MAX_DELIVER,
+  maxBackoffMs: config.AC_INGEST_MAX_BACKOFF_MS,
+  maxAckPending: config.AC_INGEST_MAX_ACK_PENDING,
+});
+// Lazy: the service comes up (and reports unready) while Temporal is still starting.
+const temporal = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+const client = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE });
+
+const index = new DefinitionIndex({
+  db,
+  databaseUrl: config.DATABASE_URL,
+  logger,
+  metrics,
+  refreshIntervalMs: config.AC_INGEST_REFRESH_INTERVAL_MS,
+});
+// Never consume before the first load: an empty index would ack events as unmatched.
+for (let attempt = 1; ; attempt++) {
+  try {
+    await index.start();
+    break;
+  } catch (error) {
+    logger.warn('cannot load definitions yet; retrying', { attempt, error });
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500 * attempt, 5000)));
+  }
+}
+
+const pipeline = createIngestPipeline(
+  {
+    nc,
+    topology: t,
+    definitions: index,
+    starter: createTemporalRunStarter({
+      client,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      timeoutMs: config.AC_INGEST_START_TIMEOUT_MS,
+    }),
+    logger,
+    metrics,
+  },
+  {
+    consumer: config.AC_INGEST_CONSUMER,
+    maxInFlight: config.AC_INGEST_MAX_IN_FLIGHT,
+    maxDeliver: config.AC_INGEST_MAX_DELIVER,
+    maxCausationDepth: config.AC_MAX_CAUSATION_DEPTH,
+    maxPayloadBytes: config.AC_INGEST_MAX_PAYLOAD_BYTES,
+    defaultSource: config.AC_INGEST_DEFAULT_SOURCE,
+    nakDelayMs: config.AC_INGEST_NAK_DELAY_MS,
+    nakMaxDelayMs: config.AC_INGEST_NAK_MAX_DELAY_MS,
+    ...(config.AC_INGEST_CRASH_AFTER_START
+      ? {
+          afterStarts: (message) => {
+            logger.warn('AC_INGEST_CRASH_AFTER_START: killing the process before the ack', { seq: message.seq });
+            process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
+  },
+);
+await pipeline.start();
+
 const ops = await startOpsServer({
   port: config.AC_INGEST_PORT,
-  metrics: new Registry(),
+  metrics: registry,
   readiness: {
-    postgres: async () => void (await pool.query('select 1')),
+    postgres: async () => void (await db.selectNoFrom((eb) => eb.lit(1).as('one')).execute()),
     nats: () => nc.flush(),
     temporal: async () =>
       void (await temporal.workflowService.describeNamespace({ namespace: config.TEMPORAL_NAMESPACE })),
+    definitions: async () => {
+      if (!index.isFresh()) throw new Error('definition index is stale');
+    },
   },
 });
-logger.info('ingest ready', { port: ops.port });
+logger.info('ingest ready', {
+  port: ops.port,
+  stream: t.events.stream,
+  consumer: config.AC_INGEST_CONSUMER,
+  definitions: index.size,
+});
+
 onShutdownSignal(async () => {
+  await pipeline.stop(config.AC_INGEST_SHUTDOWN_TIMEOUT_MS);
+  await index.close();
   await ops.close();
   await nc.drain();
   await temporal.close();
-  await pool.end();
+  await db.destroy();
 }, logger);

@@ -1,0 +1,62 @@
+import type { NormalizeErrorCode } from '@activity-core/core';
+import type { Topology } from '@activity-core/messaging';
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { MsgHdrs } from '@nats-io/transport-node';
+import { copyUserHeaders, DlqHeader, headerOf, headerValue } from './headers.ts';
+
+/** Why a message was dead-lettered: a normalization error code, or one of ingest's own. */
+export type DeadLetterReason = NormalizeErrorCode | 'max_depth' | 'max_deliveries';
+
+export interface DeadLetter {
+  /** The subject the message arrived on (`events.…`). */
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: MsgHdrs | undefined;
+  readonly stream: string;
+  readonly streamSeq: number;
+  readonly deliveryCount: number;
+  readonly reason: DeadLetterReason;
+  readonly message: string;
+  readonly field?: string | undefined;
+}
+
+/** `events.order.created` → `dlq.events.order.created` (under the topology's prefix). */
+export function deadLetterSubject(t: Topology, subject: string): string {
+  const rest = subject.startsWith(t.events.subjectPrefix) ? subject.slice(t.events.subjectPrefix.length) : subject;
+  return `${t.dlq.subjectPrefix}${rest}`;
+}
+
+/** `dlq.events.order.created` → `events.order.created`; the inverse of {@link deadLetterSubject}. */
+export function originalSubject(t: Topology, dlqSubject: string): string {
+  const rest = dlqSubject.startsWith(t.dlq.subjectPrefix) ? dlqSubject.slice(t.dlq.subjectPrefix.length) : dlqSubject;
+  return `${t.events.subjectPrefix}${rest}`;
+}
+
+/** The dead letter's headers: the original application headers plus the `Ac-Dlq-*` set. */
+export function deadLetterHeaders(letter: DeadLetter, now = new Date()): MsgHdrs {
+  const hdrs = copyUserHeaders(letter.headers);
+  hdrs.set(DlqHeader.reason, letter.reason);
+  hdrs.set(DlqHeader.message, headerValue(letter.message));
+  if (letter.field !== undefined) hdrs.set(DlqHeader.field, headerValue(letter.field, 256));
+  hdrs.set(DlqHeader.subject, letter.subject);
+  hdrs.set(DlqHeader.stream, letter.stream);
+  hdrs.set(DlqHeader.streamSeq, String(letter.streamSeq));
+  hdrs.set(DlqHeader.deliveryCount, String(letter.deliveryCount));
+  const msgId = headerOf(letter.headers, 'Nats-Msg-Id');
+  if (msgId !== undefined) hdrs.set(DlqHeader.msgId, msgId);
+  hdrs.set(DlqHeader.time, now.toISOString());
+  return hdrs;
+}
+
+/**
+ * Stores a dead letter in the DLQ stream and resolves with the server's PubAck. The message
+ * id `dlq:{stream sequence}` makes a retried store (after a lost PubAck, or from two
+ * replicas handling the same max-deliveries advisory) a no-op within the duplicate window.
+ */
+export async function publishDeadLetter(js: JetStreamClient, t: Topology, letter: DeadLetter): Promise<PubAck> {
+  return js.publish(deadLetterSubject(t, letter.subject), letter.data, {
+    headers: deadLetterHeaders(letter),
+    msgID: `dlq:${letter.streamSeq}`,
+    expect: { streamName: t.dlq.stream },
+  });
+}

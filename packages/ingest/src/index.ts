@@ -1,0 +1,15 @@
+export type { IngestConsumerSettings } from './consumer.ts';
+export { ensureIngestConsumer, ingestConsumerConfig, redeliveryBackoffMs } from './consumer.ts';
+export type { DeadLetter, DeadLetterReason } from './dead-letter.ts';
+export { deadLetterHeaders, deadLetterSubject, originalSubject, publishDeadLetter } from './dead-letter.ts';
+export type { DefinitionIndexOptions } from './definition-index.ts';
+export { DefinitionIndex } from './definition-index.ts';
+export { DlqHeader, IdentityHeader } from './headers.ts';
+export type { IngestMetrics } from './metrics.ts';
+export { createIngestMetrics } from './metrics.ts';
+export type { DefinitionSource, IngestPipeline, IngestPipelineDeps, IngestPipelineOptions } from './pipeline.ts';
+export { createIngestPipeline, toRawMessage } from './pipeline.ts';
+export type { RedriveDeps, RedriveOptions, RedriveResult } from './redrive.ts';
+export { DEFAULT_REDRIVE_LIMIT, redriveDeadLetters } from './redrive.ts';
+export type { RunStarter, RunStartRequest, RunStartResult, TemporalRunStarterOptions } from './run-starter.ts';
+export { createTemporalRunStarter, isUnavailableError } from './run-starter.ts';

@@ -1,0 +1,95 @@
+import type { EventEnvelope } from '@activity-core/core';
+import { eventKey, runWorkflowIdForEvent } from '@activity-core/core';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+
+export interface RunStartRequest {
+  readonly definitionId: string;
+  readonly version: number;
+  readonly envelope: EventEnvelope;
+}
+
+export interface RunStartResult {
+  readonly workflowId: string;
+  /** False when a run with this id existed already (a redelivery or a duplicate event). */
+  readonly started: boolean;
+}
+
+/** Starts RunActivityWorkflow for one matched definition; IO behind one seam for tests and benchmarks. */
+export interface RunStarter {
+  start(request: RunStartRequest): Promise<RunStartResult>;
+  /** Resolves when Temporal answers; used to decide when to resume after an outage. */
+  probe(): Promise<void>;
+}
+
+export interface TemporalRunStarterOptions {
+  readonly client: Client;
+  readonly taskQueue: string;
+  /** Deadline of one start call (including the client's own retries). */
+  readonly timeoutMs: number;
+}
+
+/** The workflow type name from the workflows contract. */
+const RUN_ACTIVITY_WORKFLOW = 'RunActivityWorkflow';
+
+/**
+ * Starts `RunActivityWorkflow` under `run:{definitionId}:{eventKey}` with the trigger
+ * `{ kind: 'event', envelope }`. Idempotent: `FAIL` + `REJECT_DUPLICATE` with the
+ * already-started error taken as success (USE_EXISTING-style, but it also refuses to start a
+ * second run after the first one closed, and it tells a duplicate apart for the metrics).
+ * Same semantics as `startRunActivity` in `@activity-core/workflows`.
+ */
+export function createTemporalRunStarter(options: TemporalRunStarterOptions): RunStarter {
+  const { client, taskQueue, timeoutMs } = options;
+  return {
+    async start({ definitionId, version, envelope }) {
+      const workflowId = runWorkflowIdForEvent(definitionId, eventKey(envelope));
+      try {
+        await client.connection.withDeadline(Date.now() + timeoutMs, () =>
+          client.workflow.start(RUN_ACTIVITY_WORKFLOW, {
+            taskQueue,
+            workflowId,
+            args: [{ definitionId, version, trigger: { kind: 'event', envelope } }],
+            workflowIdConflictPolicy: 'FAIL',
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          }),
+        );
+        return { workflowId, started: true };
+      } catch (error) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };
+        throw error;
+      }
+    },
+    async probe() {
+      await client.connection.withDeadline(Date.now() + Math.min(timeoutMs, 2000), () =>
+        client.connection.workflowService.describeNamespace({ namespace: client.options.namespace }),
+      );
+    },
+  };
+}
+
+// gRPC status codes that mean "try again later": CANCELLED, DEADLINE_EXCEEDED,
+// RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE.
+const TRANSIENT_GRPC = new Set([1, 4, 8, 10, 13, 14]);
+const TRANSIENT_NET =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|socket hang up|Connection terminated|timeout/i;
+
+/**
+ * True when an error means a dependency (Temporal, PostgreSQL) is unreachable or overloaded,
+ * as opposed to refusing this particular request. Walks the `cause` chain.
+ */
+export function isUnavailableError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current; depth++) {
+    if (typeof current === 'object') {
+      const code = (current as { code?: unknown }).code;
+      if (typeof code === 'number' && TRANSIENT_GRPC.has(code)) return true;
+      if (typeof code === 'string' && TRANSIENT_NET.test(code)) return true;
+      const message = (current as { message?: unknown }).message;
+      if (typeof message === 'string' && TRANSIENT_NET.test(message)) return true;
+      current = (current as { cause?: unknown }).cause;
+    } else {
+      return false;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,363 @@
+// Shared set-up of the ingest suites: a migrated database, a NATS topology prefix and a
+// Temporal task queue of their own, a stand-in RunActivityWorkflow worker, and ingest either
+// in-process (createIngestPipeline) or as child processes of services/ingest/src/main.ts.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ActivityDefinitionSpec, type EventTriggerConfig, eventKey, runWorkflowIdForEvent } from '@activity-core/core';
+import { createDb, createDefinition, type Database, type DefinitionRecord, migrateToLatest } from '@activity-core/db';
+import {
+  createIngestMetrics,
+  createIngestPipeline,
+  createTemporalRunStarter,
+  DefinitionIndex,
+  DlqHeader,
+  ensureIngestConsumer,
+  type IngestMetrics,
+  type IngestPipeline,
+  type IngestPipelineOptions,
+} from '@activity-core/ingest';
+import { ensureStreams, type Topology, topology } from '@activity-core/messaging';
+import { createLogger } from '@activity-core/runtime';
+import {
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { connect, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import { Registry } from 'prom-client';
+import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { createStandInActivities } from './stand-in.activities.ts';
+
+export const quietLogger = createLogger({ level: 'error', base: { service: 'ingest-test' } });
+export const DEFAULT_SOURCE = 'urn:activity-core:nats';
+export const CONSUMER = 'ac-ingest';
+/** Short waits so redelivery tests take seconds, not minutes. */
+export const CONSUMER_SETTINGS = {
+  name: CONSUMER,
+  ackWaitMs: 1500,
+  maxDeliver: 10,
+  maxBackoffMs: 5000,
+  maxAckPending: 1000,
+} as const;
+const MAIN = fileURLToPath(new URL('../../services/ingest/src/main.ts', import.meta.url));
+
+let bundle: Promise<WorkflowBundle> | undefined;
+function standInBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('./stand-in.workflow.ts', import.meta.url)),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+  });
+  return bundle;
+}
+
+export interface InProcessIngest {
+  readonly pipeline: IngestPipeline;
+  readonly index: DefinitionIndex;
+  readonly metrics: IngestMetrics;
+  readonly registry: Registry;
+  stop(): Promise<void>;
+}
+
+export interface ChildIngest {
+  readonly process: ChildProcess;
+  /** Resolves with the ops port once the child logged `ingest ready`. */
+  readonly ready: Promise<number>;
+  /** Resolves with the exit code or signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The value of a metric on the child's /metrics (0 when absent). */
+  metric(name: string, labels?: string): Promise<number>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** Everything the child wrote to stderr. */
+  readonly log: string[];
+}
+
+export interface IngestHarness extends AsyncDisposable {
+  readonly database: TestDatabase;
+  readonly db: Kysely<Database>;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly topology: Topology;
+  readonly prefix: string;
+  readonly taskQueue: string;
+  readonly client: Client;
+  /** Creates an enabled event-triggered definition. */
+  defineEvent(trigger: EventTriggerConfig, key?: string): Promise<DefinitionRecord>;
+  /** Runs the stand-in RunActivityWorkflow worker on the harness's task queue until dispose. */
+  startWorker(): Promise<void>;
+  startInProcess(options?: Partial<IngestPipelineOptions>): Promise<InProcessIngest>;
+  spawnIngest(env?: Record<string, string>): ChildIngest;
+  /** Whether a workflow with this id exists on the harness's Temporal. */
+  workflowExists(workflowId: string, client?: Client): Promise<boolean>;
+  /** How many executions (runs) Temporal has under this workflow id. */
+  runCount(workflowId: string, client?: Client): Promise<number>;
+  /** Every message currently in the DLQ stream. */
+  deadLetters(): Promise<DeadLetterView[]>;
+}
+
+export interface DeadLetterView {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: MsgHdrs | undefined;
+  header(name: string): string | undefined;
+}
+
+/** The run workflow id ingest must use for an event. */
+export function expectedRunId(definitionId: string, source: string, id: string): string {
+  return runWorkflowIdForEvent(definitionId, eventKey({ source, id }));
+}
+
+/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 25;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 250);
+  }
+}
+
+export async function createIngestHarness(options: { temporalAddress?: string } = {}): Promise<IngestHarness> {
+  const info = stackInfo();
+  const temporalAddress = options.temporalAddress ?? info.temporalAddress;
+  const database = await createTestDatabase();
+  const db = createDb({ url: database.url, poolMax: 5, applicationName: 'ingest-test' }, { onPoolError: () => {} });
+  await migrateToLatest(db);
+  const nc = await connect({ servers: info.natsUrl });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const prefix = uniqueId('I');
+  const t = topology(prefix);
+  await ensureStreams(jsm, t);
+  await ensureIngestConsumer(jsm, t, CONSUMER_SETTINGS);
+  const taskQueue = uniqueId('tq-');
+  const connection = await Connection.connect({ address: info.temporalAddress });
+  const client = new Client({ connection, namespace: info.temporalNamespace });
+  const cleanups: Array<() => Promise<void>> = [];
+  const children: ChildIngest[] = [];
+
+  const harness: IngestHarness = {
+    database,
+    db,
+    nc,
+    js,
+    jsm,
+    topology: t,
+    prefix,
+    taskQueue,
+    client,
+    async defineEvent(trigger, key = uniqueId('d').toLowerCase()) {
+      const spec = ActivityDefinitionSpec.parse({
+        key,
+        name: `ingest test ${key}`,
+        trigger: { kind: 'event', event: trigger },
+        taskTemplates: [{ key: 'task', title: 'a task' }],
+      });
+      return createDefinition(db, { spec });
+    },
+    async startWorker() {
+      const native = await NativeConnection.connect({ address: info.temporalAddress });
+      const worker = await Worker.create({
+        connection: native,
+        namespace: info.temporalNamespace,
+        taskQueue,
+        workflowBundle: await standInBundle(),
+        activities: createStandInActivities(nc, t),
+      });
+      const running = worker.run();
+      cleanups.push(async () => {
+        worker.shutdown();
+        await running;
+        await native.close();
+      });
+    },
+    async startInProcess(overrides = {}) {
+      const registry = new Registry();
+      const metrics = createIngestMetrics(registry);
+      const index = new DefinitionIndex({
+        db,
+        databaseUrl: database.url,
+        logger: quietLogger,
+        metrics,
+        refreshIntervalMs: 30_000,
+      });
+      await index.start();
+      const pipeline = createIngestPipeline(
+        {
+          nc,
+          topology: t,
+          definitions: index,
+          starter: createTemporalRunStarter({ client, taskQueue, timeoutMs: 5000 }),
+          logger: quietLogger,
+          metrics,
+        },
+        {
+          consumer: CONSUMER,
+          maxInFlight: 16,
+          maxDeliver: CONSUMER_SETTINGS.maxDeliver,
+          maxCausationDepth: 8,
+          maxPayloadBytes: 256 * 1024,
+          defaultSource: DEFAULT_SOURCE,
+          nakDelayMs: 200,
+          nakMaxDelayMs: 2000,
+          ...overrides,
+        },
+      );
+      await pipeline.start();
+      let stopped = false;
+      const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        await pipeline.stop(10_000);
+        await index.close();
+      };
+      cleanups.push(stop);
+      return { pipeline, index, metrics, registry, stop };
+    },
+    spawnIngest(env = {}) {
+      const log: string[] = [];
+      const proc = spawn(process.execPath, [MAIN], {
+        env: {
+          ...process.env,
+          DATABASE_URL: database.url,
+          DATABASE_POOL_MAX: '4',
+          NATS_URL: info.natsUrl,
+          TEMPORAL_ADDRESS: temporalAddress,
+          TEMPORAL_NAMESPACE: info.temporalNamespace,
+          TEMPORAL_TASK_QUEUE: taskQueue,
+          AC_STREAM_PREFIX: prefix,
+          AC_INGEST_PORT: '0',
+          AC_INGEST_ACK_WAIT_MS: String(CONSUMER_SETTINGS.ackWaitMs),
+          AC_INGEST_MAX_DELIVER: String(CONSUMER_SETTINGS.maxDeliver),
+          AC_INGEST_MAX_BACKOFF_MS: String(CONSUMER_SETTINGS.maxBackoffMs),
+          AC_INGEST_NAK_DELAY_MS: '200',
+          AC_INGEST_NAK_MAX_DELAY_MS: '2000',
+          AC_INGEST_START_TIMEOUT_MS: '3000',
+          LOG_LEVEL: 'info',
+          ...env,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let resolvePort: (port: number) => void = () => {};
+      let rejectPort: (error: Error) => void = () => {};
+      const ready = new Promise<number>((resolve, reject) => {
+        resolvePort = resolve;
+        rejectPort = reject;
+      });
+      ready.catch(() => {});
+      let buffer = '';
+      proc.stderr?.setEncoding('utf8');
+      proc.stderr?.on('data', (chunk: string) => {
+        buffer += chunk;
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const line of lines) {
+          log.push(line);
+          if (line.includes('"ingest ready"')) {
+            try {
+              resolvePort((JSON.parse(line) as { port: number }).port);
+            } catch {
+              // not JSON
+            }
+          }
+        }
+      });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        proc.on('exit', (code, signal) => {
+          rejectPort(new Error(`ingest exited (${code ?? signal}) before it was ready:\n${log.join('\n')}`));
+          resolve({ code, signal });
+        });
+      });
+      const child: ChildIngest = {
+        process: proc,
+        ready,
+        exited,
+        log,
+        async metric(name, labels) {
+          const port = await ready;
+          const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+          return metricValue(text, name, labels);
+        },
+        async stop() {
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+          await exited;
+        },
+      };
+      children.push(child);
+      return child;
+    },
+    async workflowExists(workflowId, c = client) {
+      try {
+        await c.workflow.getHandle(workflowId).describe();
+        return true;
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      }
+    },
+    async runCount(workflowId, c = client) {
+      let n = 0;
+      for await (const _ of c.workflow.list({ query: `WorkflowId = "${workflowId}"` })) n++;
+      return n;
+    },
+    async deadLetters() {
+      const si = await jsm.streams.info(t.dlq.stream);
+      if (si.state.messages === 0) return [];
+      const reader = await js.consumers.get(t.dlq.stream, { deliver_policy: DeliverPolicy.All });
+      const out: DeadLetterView[] = [];
+      try {
+        for (;;) {
+          const m = await reader.next({ expires: 1000 });
+          if (!m) break;
+          out.push({
+            seq: m.seq,
+            subject: m.subject,
+            data: m.data,
+            headers: m.headers,
+            header: (name) => m.headers?.get(name) || undefined,
+          });
+          if (m.info.pending === 0) break;
+        }
+      } finally {
+        await reader.delete().catch(() => {});
+      }
+      return out;
+    },
+    async [Symbol.asyncDispose]() {
+      await Promise.all(children.map((c) => c.stop()));
+      for (const cleanup of cleanups.reverse()) await cleanup();
+      for (const stream of [t.events.stream, t.dlq.stream, t.tasks.stream])
+        await jsm.streams.delete(stream).catch(() => {});
+      await nc.close();
+      await connection.close();
+      await db.destroy();
+      await database.drop();
+    },
+  };
+  return harness;
+}
+
+/** Reads one sample from Prometheus text; `labels` is the exact `{…}` content, e.g. `reason="max_depth"`. */
+export function metricValue(text: string, name: string, labels?: string): number {
+  const wanted = labels ? `${name}{${labels}}` : name;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    if (line.slice(0, space) === wanted) return Number(line.slice(space + 1));
+  }
+  return 0;
+}
+
+export { DlqHeader };
