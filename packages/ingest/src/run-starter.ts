@@ -1,6 +1,6 @@
 import type { EventEnvelope } from '@activity-core/core';
-import { eventKey, runWorkflowIdForEvent } from '@activity-core/core';
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { startRunActivity } from '@activity-core/workflows';
+import type { Client } from '@temporalio/client';
 
 export interface RunStartRequest {
   readonly definitionId: string;
@@ -28,36 +28,19 @@ export interface TemporalRunStarterOptions {
   readonly timeoutMs: number;
 }
 
-/** The workflow type name from the workflows contract. */
-const RUN_ACTIVITY_WORKFLOW = 'RunActivityWorkflow';
-
 /**
- * Starts `RunActivityWorkflow` under `run:{definitionId}:{eventKey}` with the trigger
- * `{ kind: 'event', envelope }`. Idempotent: `FAIL` + `REJECT_DUPLICATE` with the
- * already-started error taken as success (USE_EXISTING-style, but it also refuses to start a
- * second run after the first one closed, and it tells a duplicate apart for the metrics).
- * Same semantics as `startRunActivity` in `@activity-core/workflows`.
+ * Starts `RunActivityWorkflow` through `startRunActivity` of `@activity-core/workflows`:
+ * id `run:{definitionId}:{eventKey}`, trigger `{ kind: 'event', envelope }`, the matched
+ * version pinned. Idempotent (`FAIL` + `REJECT_DUPLICATE`, already-started = success): a
+ * redelivered or duplicate event resolves with `started: false` and starts nothing.
  */
 export function createTemporalRunStarter(options: TemporalRunStarterOptions): RunStarter {
   const { client, taskQueue, timeoutMs } = options;
   return {
     async start({ definitionId, version, envelope }) {
-      const workflowId = runWorkflowIdForEvent(definitionId, eventKey(envelope));
-      try {
-        await client.connection.withDeadline(Date.now() + timeoutMs, () =>
-          client.workflow.start(RUN_ACTIVITY_WORKFLOW, {
-            taskQueue,
-            workflowId,
-            args: [{ definitionId, version, trigger: { kind: 'event', envelope } }],
-            workflowIdConflictPolicy: 'FAIL',
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          }),
-        );
-        return { workflowId, started: true };
-      } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };
-        throw error;
-      }
+      return client.connection.withDeadline(Date.now() + timeoutMs, () =>
+        startRunActivity(client, { taskQueue, input: { definitionId, version, trigger: { kind: 'event', envelope } } }),
+      );
     },
     async probe() {
       await client.connection.withDeadline(Date.now() + Math.min(timeoutMs, 2000), () =>
