@@ -25,6 +25,17 @@ export type RunTrigger =
       readonly payload?: unknown;
     };
 
+/**
+ * What a Temporal Schedule's action passes for a cron definition. The occurrence's nominal
+ * time is not known when the action is written; the workflow reads it from the
+ * `TemporalScheduledStartTime` search attribute Temporal sets on every scheduled start, and
+ * then runs with a full {@link RunActivityInput}.
+ */
+export interface ScheduledRunInput {
+  readonly definitionId: string;
+  readonly trigger: { readonly kind: 'cron'; readonly scheduleId: string };
+}
+
 export interface RunActivityInput {
   readonly definitionId: string;
   /** The definition version to run; the current one when absent (pinned at the run's start). */

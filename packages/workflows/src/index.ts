@@ -6,6 +6,7 @@ export type {
   RunActivityInput,
   RunActivityResult,
   RunTrigger,
+  ScheduledRunInput,
   TaskActionInput,
   TaskCausation,
   TaskInstanceInput,

@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, PlannedChild } from './activities.ts';
 import { causationOf } from './causation.ts';
-import type { RunActivityInput, RunActivityResult, TaskCausation } from './contract.ts';
+import type { RunActivityInput, RunActivityResult, ScheduledRunInput, TaskCausation } from './contract.ts';
 import { FailureTypes, type RunProgress, runStatusQuery } from './definitions.ts';
 import { TaskInstanceWorkflow } from './task-instance.workflow.ts';
 
@@ -44,7 +44,14 @@ export interface RunSpawnState {
  * (waiting for each start, not its end: tasks outlive the run) → finish the run.
  * Permanent errors fail the run with a log entry and fail the workflow without retries.
  */
-export async function RunActivityWorkflow(input: RunActivityInput, resume?: RunSpawnState): Promise<RunActivityResult> {
+export async function RunActivityWorkflow(
+  scheduledOrInput: RunActivityInput | ScheduledRunInput,
+  resume?: RunSpawnState,
+): Promise<RunActivityResult> {
+  // When this workflow task started: how late the run really is, even if Temporal started the
+  // workflow on time while no worker was there to run it.
+  const firstTaskTime = new Date(Date.now());
+  const input = resolveScheduledInput(scheduledOrInput);
   const runWorkflowId = workflowInfo().workflowId;
   let progress: RunProgress = {
     step: resume ? 'spawning' : 'recording',
@@ -93,7 +100,7 @@ export async function RunActivityWorkflow(input: RunActivityInput, resume?: RunS
           runId,
           cron: spec.trigger.cron,
           nominalTime: trigger.nominalTime,
-          actualTime: workflowInfo().startTime.toISOString(),
+          actualTime: firstTaskTime.toISOString(),
         });
         if (decision.action === 'skip') return result('skipped', runId, 0, 0);
         if (decision.action === 'coalesce') return result('coalesced', runId, 0, 0);
@@ -186,4 +193,25 @@ async function failRun(runId: string, error: unknown): Promise<ApplicationFailur
     nonRetryable: true,
     cause: error instanceof Error ? error : undefined,
   });
+}
+
+/**
+ * A Schedule's action carries no nominal time (see {@link ScheduledRunInput}); Temporal puts
+ * it in the `TemporalScheduledStartTime` search attribute (before jitter) and in the workflow
+ * id it derives (`{base}-{nominal}`). Reading it here keeps every later step, and a
+ * continue-as-new, on a full {@link RunActivityInput}.
+ */
+function resolveScheduledInput(input: RunActivityInput | ScheduledRunInput): RunActivityInput {
+  if (input.trigger.kind !== 'cron' || 'nominalTime' in input.trigger) return input as RunActivityInput;
+  const attribute = workflowInfo().searchAttributes?.TemporalScheduledStartTime;
+  const value = Array.isArray(attribute) ? attribute[0] : undefined;
+  const nominal = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+  if (!nominal || Number.isNaN(nominal.getTime())) {
+    throw ApplicationFailure.create({
+      type: FailureTypes.invalidDefinition,
+      message: 'a cron run without a nominal time: start it from its Temporal Schedule (TemporalScheduledStartTime)',
+      nonRetryable: true,
+    });
+  }
+  return { ...input, trigger: { ...input.trigger, nominalTime: nominal.toISOString() } };
 }

@@ -1,0 +1,13 @@
+export type { DesiredSchedule, ScheduleSettings } from './desired-schedule.ts';
+export {
+  DEFAULT_SCHEDULE_SETTINGS,
+  definitionIdOf,
+  desiredSchedule,
+  SCHEDULE_ID_PREFIX,
+  scheduledRunWorkflowIdBase,
+  scheduleIdFor,
+} from './desired-schedule.ts';
+export type { ScheduleState } from './operations.ts';
+export { backfillSchedule, describeSchedule, triggerScheduleNow } from './operations.ts';
+export type { ReconcileOutcome, ReconcileReport, ScheduleDeps } from './reconcile.ts';
+export { reconcileAll, reconcileDefinition, reconcileFrom, startReconcileLoop } from './reconcile.ts';
