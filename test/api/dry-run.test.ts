@@ -1,0 +1,121 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { stackInfo } from '../support/stack.ts';
+import { eventSpec, eventsTopology, startTestApi, type TestApi } from './support.ts';
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api?.[Symbol.asyncDispose]();
+});
+
+const order = (type: string, total: number) => ({
+  specversion: '1.0' as const,
+  id: `o-${type}-${total}`,
+  source: 'urn:shop',
+  type,
+  data: { orderId: 'A-17', total },
+});
+
+/** Rows of every table, and messages of every stream of this API's topology. */
+async function snapshot(): Promise<Record<string, number>> {
+  const tables = [
+    'definitions',
+    'definition_versions',
+    'runs',
+    'run_log_entries',
+    'task_instances',
+    'outbox',
+    'api_tokens',
+  ];
+  const counts: Record<string, number> = {};
+  for (const table of tables) {
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(api.db);
+    counts[table] = rows[0]?.n ?? -1;
+  }
+  const nc = await connect({ servers: stackInfo().natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const t = eventsTopology(api.prefix);
+    for (const stream of [t.events.stream, t.dlq.stream, t.tasks.stream]) {
+      counts[stream] = (await jsm.streams.info(stream)).state.messages;
+    }
+  } finally {
+    await nc.close();
+  }
+  return counts;
+}
+
+test('dryRun explains a non-match, shows the plan for a match, and changes nothing', async () => {
+  const client = api.client();
+  const saved = await client.definitions.create.mutate({ spec: eventSpec('dry-orders') });
+  const before = await snapshot();
+  expect(before.definitions).toBe(1);
+
+  const wrongType = await client.definitions.dryRun.query({
+    definitionId: saved.id,
+    event: order('order.updated', 500),
+  });
+  expect(wrongType.wouldTrigger).toBe(false);
+  expect(wrongType.match).toEqual({
+    matched: false,
+    reason: 'type',
+    detail: expect.stringContaining('order.created'),
+  });
+
+  const filtered = await client.definitions.dryRun.query({ definitionId: saved.id, event: order('order.created', 5) });
+  expect(filtered.wouldTrigger).toBe(false);
+  expect(filtered.match).toMatchObject({ matched: false, reason: 'filter' });
+  expect(filtered.rules).toEqual([{ name: 'big', result: false }]);
+  expect(filtered.tasks).toEqual([]);
+
+  const matched = await client.definitions.dryRun.query({ definitionId: saved.id, event: order('order.created', 500) });
+  expect(matched.wouldTrigger).toBe(true);
+  expect(matched.match).toEqual({ matched: true, reason: null, detail: null });
+  expect(matched.context).toEqual({ team: { lead: 'ada' } });
+  expect(matched.rules).toEqual([{ name: 'big', result: true }]);
+  expect(matched.tasks).toEqual([
+    expect.objectContaining({
+      templateKey: 'review',
+      index: 0,
+      title: 'Review order A-17 for ada',
+      assignee: 'ada',
+      labels: ['orders'],
+    }),
+  ]);
+
+  // An unsaved definition works the same, and non-static sources are listed, not called.
+  const unsaved = await client.definitions.dryRun.query({
+    definition: eventSpec('dry-unsaved', {
+      trigger: { kind: 'event', event: { types: ['order.*'], source: 'urn:other' } },
+      contextSources: [{ name: 'remote', kind: 'http', url: 'http://127.0.0.1:9/never' }],
+      rules: [],
+      taskTemplates: [{ key: 't', title: 'x' }],
+    }),
+    event: order('order.created', 1),
+  });
+  expect(unsaved.match).toMatchObject({ matched: false, reason: 'source' });
+  expect(unsaved.unresolvedSources).toEqual(['remote']);
+
+  expect(await snapshot()).toEqual(before);
+});
+
+test('dryRun input errors name the field', async () => {
+  const client = api.client();
+  const both = await client.definitions.dryRun.query({ event: order('order.created', 1) }).then(
+    () => null,
+    (e: { data?: { fieldErrors?: unknown } }) => e.data?.fieldErrors,
+  );
+  expect(both).toEqual([{ path: 'definitionId', message: expect.stringMatching(/exactly one/) }]);
+  const badEvent = await client.definitions.dryRun
+    .query({ definition: eventSpec('dry-bad'), event: { ...order('order.created', 1), specversion: '0.3' as '1.0' } })
+    .then(
+      () => null,
+      (e: { data?: { fieldErrors?: Array<{ path: string }> } }) => e.data?.fieldErrors?.map((f) => f.path),
+    );
+  expect(badEvent).toEqual(['event.specversion']);
+});
