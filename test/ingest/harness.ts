@@ -25,7 +25,7 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { connect, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { connect, Match, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
@@ -326,7 +326,7 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
             subject: m.subject,
             data: m.data,
             headers: m.headers,
-            header: (name) => m.headers?.get(name) || undefined,
+            header: (name) => m.headers?.get(name, Match.IgnoreCase) || undefined,
           });
           if (m.info.pending === 0) break;
         }

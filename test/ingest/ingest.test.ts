@@ -122,6 +122,195 @@ describe('accepted message forms', () => {
   });
 });
 
+describe('loop protection', () => {
+  test('a definition triggered by its own task events stops at the causation depth limit', async () => {
+    const def = await h.defineEvent({ types: ['loop.start', 'activitycore.task.created'] });
+    await waitFor(() => ingest.index.match(envelopeOf('loop.start')).length === 1, 'the definition in the index');
+    await h.js.publish(
+      subject('loop.start'),
+      JSON.stringify({ specversion: '1.0', source: 'urn:test:loop', type: 'loop.start', id: 'loop-1' }),
+    );
+    const taskSubject = subject('activitycore.task.created');
+    await waitFor(
+      async () => (await h.deadLetters()).some((l) => l.header(DlqHeader.subject) === taskSubject),
+      'the depth-8 task event in the DLQ',
+    );
+    // The stand-in run of an event at depth d emits task:{runId}:0 at depth d + 1.
+    const runIds: string[] = [];
+    let source = 'urn:test:loop';
+    let id = 'loop-1';
+    for (let depth = 0; depth <= 8; depth++) {
+      const runId = expectedRunId(def.id, source, id);
+      runIds.push(runId);
+      source = 'urn:activity-core';
+      id = `task:${runId}:0`;
+    }
+    for (const runId of runIds.slice(0, 8)) expect(await h.workflowExists(runId)).toBe(true);
+    expect(await h.workflowExists(runIds[8] as string)).toBe(false);
+    const letter = (await h.deadLetters()).find((l) => l.header(DlqHeader.subject) === taskSubject);
+    expect(letter?.header(DlqHeader.reason)).toBe('max_depth');
+    expect(JSON.parse(Buffer.from(letter?.data ?? []).toString('utf8'))).toMatchObject({
+      id: `task:${runIds[7]}:0`,
+      causationdepth: 8,
+    });
+  });
+});
+
+describe('malformed messages, dead letters and redrive', () => {
+  test('52 malformed messages each land in the DLQ with their reason; ingest stays healthy; redrive works', async () => {
+    const def = await h.defineEvent({ types: ['bad.>'] });
+    await waitFor(() => ingest.index.match(envelopeOf('bad.x')).length === 1, 'the definition in the index');
+    const cases = malformedCases();
+    expect(cases.length).toBeGreaterThanOrEqual(50);
+    const published: Array<{ seq: number; subject: string; data: Uint8Array; reason: string; msgId?: string }> = [];
+    for (const [i, c] of cases.entries()) {
+      const subj = subject(`bad.${i}`);
+      const hdrs = natsHeaders();
+      for (const [k, v] of Object.entries(c.headers ?? {})) hdrs.set(k, v);
+      const msgId = c.noMsgId ? undefined : `bad-${i}`;
+      const ack = await h.js.publish(subj, c.body, { headers: hdrs, ...(msgId ? { msgID: msgId } : {}) });
+      const data = typeof c.body === 'string' ? new TextEncoder().encode(c.body) : c.body;
+      published.push({ seq: ack.seq, subject: subj, data, reason: c.reason, ...(msgId ? { msgId } : {}) });
+    }
+    await waitFor(async () => (await h.deadLetters()).length >= cases.length + 1, 'every malformed message in the DLQ');
+    const letters = await h.deadLetters();
+    for (const p of published) {
+      const letter = letters.find((l) => l.header(DlqHeader.subject) === p.subject);
+      expect(letter, p.subject).toBeDefined();
+      expect({ subject: p.subject, reason: letter?.header(DlqHeader.reason) }).toEqual({
+        subject: p.subject,
+        reason: p.reason,
+      });
+      expect(letter?.subject).toBe(p.subject.replace('.events.', '.dlq.events.'));
+      expect(letter?.header(DlqHeader.streamSeq)).toBe(String(p.seq));
+      expect(letter?.header(DlqHeader.deliveryCount)).toBe('1');
+      expect(letter?.header(DlqHeader.message)).toBeTruthy();
+      expect(letter?.header(DlqHeader.msgId)).toBe(p.msgId);
+      expect(Buffer.from(letter?.data ?? []).equals(Buffer.from(p.data))).toBe(true);
+    }
+    // Original headers travel with the dead letter (here a binary-mode attribute).
+    const binary = published.findIndex((_, i) => cases[i]?.headers?.['ce-specversion'] !== undefined);
+    const binaryLetter = letters.find((l) => l.header(DlqHeader.subject) === published[binary]?.subject);
+    expect(binaryLetter?.header('ce-specversion')).toBe(cases[binary]?.headers?.['ce-specversion']);
+
+    // Still healthy: a valid event right after starts its run.
+    expect(ingest.pipeline.paused).toBe(false);
+    await h.js.publish(subject('bad.fine'), JSON.stringify({ ok: true }), { msgID: 'fine-1' });
+    await waitFor(
+      () => h.workflowExists(expectedRunId(def.id, DEFAULT_SOURCE, 'fine-1')),
+      'the valid event after them',
+    );
+
+    // The operator raises the payload limit; the too-large events are redriven and run under
+    // the identity they arrived with (msg id, or stream:sequence for the one without).
+    await ingest.stop();
+    ingest = await h.startInProcess({ maxPayloadBytes: 1024 * 1024 });
+    const tooLarge = published.filter((p) => p.reason === 'payload_too_large');
+    expect(tooLarge.length).toBe(3);
+    const result = await redriveDeadLetters({ nc: h.nc, topology: h.topology }, { reason: 'payload_too_large' });
+    expect(result).toMatchObject({ redriven: 3, failed: [] });
+    for (const p of tooLarge) {
+      const runId = expectedRunId(def.id, DEFAULT_SOURCE, p.msgId ?? `${h.topology.events.stream}:${p.seq}`);
+      await waitFor(() => h.workflowExists(runId), `redriven run ${runId}`);
+      expect(await h.runCount(runId)).toBe(1);
+    }
+    const remaining = await h.deadLetters();
+    expect(remaining.filter((l) => l.header(DlqHeader.reason) === 'payload_too_large')).toEqual([]);
+    expect(remaining.length).toBe(letters.length - 3);
+
+    // By subject: an invalid message redriven fails again and is dead-lettered again, carrying
+    // the identity of its first delivery.
+    const first = published[0] as (typeof published)[number];
+    const again = await redriveDeadLetters({ nc: h.nc, topology: h.topology }, { subject: 'bad.0' });
+    expect(again).toMatchObject({ scanned: 1, redriven: 1, failed: [] });
+    await waitFor(
+      async () =>
+        (await h.deadLetters()).some(
+          (l) =>
+            l.header(DlqHeader.subject) === first.subject && l.header(IdentityHeader.streamSeq) === String(first.seq),
+        ),
+      'the redriven invalid message back in the DLQ',
+    );
+    const none = await redriveDeadLetters({ nc: h.nc, topology: h.topology }, { reason: 'no_such_reason' });
+    expect(none.redriven).toBe(0);
+    expect(none.scanned).toBe(remaining.length);
+  });
+});
+
+interface MalformedCase {
+  body: string | Uint8Array;
+  headers?: Record<string, string>;
+  reason: string;
+  noMsgId?: boolean;
+}
+
+function malformedCases(): MalformedCase[] {
+  const ce = (attrs: Record<string, unknown>) =>
+    JSON.stringify({ specversion: '1.0', id: 'e1', source: 'urn:t', type: 't', ...attrs });
+  const without = (name: string) => {
+    const o: Record<string, unknown> = { specversion: '1.0', id: 'e1', source: 'urn:t', type: 't' };
+    delete o[name];
+    return JSON.stringify(o);
+  };
+  const pad = JSON.stringify({ pad: 'x'.repeat(300 * 1024) });
+  const bin = { 'ce-specversion': '1.0', 'ce-id': 'b1', 'ce-source': 'urn:t', 'ce-type': 't' };
+  const binWithout = (name: string) => Object.fromEntries(Object.entries(bin).filter(([k]) => k !== name));
+  return [
+    ...[
+      '{',
+      'not json',
+      '{"a":',
+      '[1,2',
+      '{"a":1}}',
+      'tru',
+      '"unterminated',
+      '{a:1}',
+      "{'a':1}",
+      '',
+      'NaN',
+      '{"a":01}',
+    ].map((body) => ({ body, reason: 'invalid_json' })),
+    ...[[0xff], [0xc3, 0x28], [0xe2, 0x82], [0xf0, 0x28, 0x8c, 0x28], [0x80]].map((b) => ({
+      body: Uint8Array.from(b),
+      reason: 'invalid_encoding',
+    })),
+    ...['0.3', '2.0', '1', '1.1', 'v1'].map((v) => ({
+      body: ce({ specversion: v }),
+      reason: 'unsupported_specversion',
+    })),
+    ...['id', 'source', 'type'].map((a) => ({ body: without(a), reason: 'missing_attribute' })),
+    ...['id', 'source', 'type'].map((a) => ({ body: ce({ [a]: '' }), reason: 'missing_attribute' })),
+    ...['ce-id', 'ce-source', 'ce-type'].map((a) => ({
+      body: '{}',
+      headers: binWithout(a),
+      reason: 'missing_attribute',
+    })),
+    { body: ce({ time: 'yesterday' }), reason: 'invalid_attribute' },
+    { body: ce({ time: '2024-13-45T00:00:00Z' }), reason: 'invalid_attribute' },
+    { body: ce({ id: 5 }), reason: 'invalid_attribute' },
+    { body: ce({ 'Bad-Name': 'x' }), reason: 'invalid_attribute' },
+    { body: ce({ causationdepth: -1 }), reason: 'invalid_attribute' },
+    { body: ce({ causationdepth: 'abc' }), reason: 'invalid_attribute' },
+    { body: ce({ data: 1, data_base64: 'AA==' }), reason: 'invalid_attribute' },
+    { body: ce({ nested: { a: 1 } }), reason: 'invalid_attribute' },
+    ...['text/plain', 'application/xml', 'image/png'].map((t) => ({
+      body: 'x',
+      headers: { 'content-type': t },
+      reason: 'unsupported_content_type',
+    })),
+    ...[0, 1].map(() => ({
+      body: '[]',
+      headers: { 'content-type': 'application/cloudevents-batch+json' },
+      reason: 'unsupported_content_type',
+    })),
+    { body: pad, reason: 'payload_too_large' },
+    { body: pad, reason: 'payload_too_large' },
+    { body: pad, reason: 'payload_too_large', noMsgId: true },
+    ...[8, 9, '12', 100].map((d) => ({ body: ce({ type: 'bad.deep', causationdepth: d }), reason: 'max_depth' })),
+    { body: '{}', headers: { ...bin, 'ce-causationdepth': '8' }, reason: 'max_depth' },
+  ];
+}
+
 function envelopeOf(type: string) {
   return { specversion: '1.0' as const, id: 'x', source: 'urn:x', type, causationdepth: 0 };
 }
@@ -137,5 +326,3 @@ async function counters() {
     received: await value(m.received),
   };
 }
-
-export { DlqHeader, IdentityHeader, redriveDeadLetters };
