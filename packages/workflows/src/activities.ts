@@ -78,6 +78,12 @@ export interface RecordRunInput {
   readonly definitionId: string;
   readonly version?: number;
   readonly trigger: RunTrigger;
+  /**
+   * When Temporal started the run workflow. For a cron run, minus the nominal time, it is the
+   * delay the Schedule added (its jitter, plus the scheduler's own lateness of a few ms),
+   * recorded on the run as `jitterMs`.
+   */
+  readonly startedAt?: string;
 }
 
 export type RecordRunResult =
@@ -208,6 +214,10 @@ export function createActivities(deps: ActivityDeps) {
         triggerKey: input.runWorkflowId.slice(`run:${input.definitionId}:`.length),
         workflowId: input.runWorkflowId,
         nominalTime: trigger.kind === 'cron' ? new Date(trigger.nominalTime) : null,
+        jitterMs:
+          trigger.kind === 'cron' && input.startedAt !== undefined
+            ? Math.max(0, Date.parse(input.startedAt) - Date.parse(trigger.nominalTime))
+            : null,
         event: trigger.kind === 'event' ? trigger.envelope : null,
       }).catch((error: unknown) => {
         // The pinned version does not exist (foreign key on definition_versions).

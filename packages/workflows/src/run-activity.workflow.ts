@@ -76,6 +76,7 @@ export async function RunActivityWorkflow(
       definitionId: input.definitionId,
       ...(input.version !== undefined ? { version: input.version } : {}),
       trigger: input.trigger,
+      startedAt: workflowInfo().startTime.toISOString(),
     });
     progress = { ...progress, step: 'loading', runId: recorded.runId };
     if (!recorded.ok) {

@@ -1,0 +1,86 @@
+import { ActivityDefinitionSpec } from '@activity-core/core';
+import { archiveDefinition, createDefinition, listRuns, listTasks } from '@activity-core/db';
+import {
+  DEFAULT_SCHEDULE_SETTINGS,
+  describeSchedule,
+  reconcileDefinition,
+  type ScheduleDeps,
+  scheduleIdFor,
+} from '@activity-core/schedules';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { uniqueId } from '../support/stack.ts';
+import { createHarness, type Harness, waitFor } from '../worker/harness.ts';
+
+// One real fire of a Schedule with jitter: it waits for the next minute, so this file takes
+// up to about a minute and runs beside the others.
+let h: Harness;
+let deps: ScheduleDeps;
+const JITTER_SECONDS = 5;
+
+beforeAll(async () => {
+  h = await createHarness();
+  await h.startWorker();
+  deps = { client: h.client, db: h.db, settings: { ...DEFAULT_SCHEDULE_SETTINGS, taskQueue: h.taskQueue } };
+});
+
+afterAll(async () => {
+  await h?.[Symbol.asyncDispose]();
+});
+
+test('a jittered schedule fires within its bound, and the run records nominal time and jitter', async () => {
+  const expression = '* * * * *';
+  const definition = await createDefinition(h.db, {
+    spec: ActivityDefinitionSpec.parse({
+      key: uniqueId('jit-'),
+      name: 'every minute, jittered',
+      trigger: {
+        kind: 'cron',
+        cron: {
+          expression,
+          timezone: 'UTC',
+          jitterSeconds: JITTER_SECONDS,
+          misfire: { policy: 'fire_once', graceSeconds: 60 },
+        },
+      },
+      taskTemplates: [{ key: 'tick', title: 'Tick at {{ trigger.nominalTime }}' }],
+    }),
+  });
+  try {
+    expect(await reconcileDefinition(deps, definition.id)).toBe('created');
+    // Temporal's upcoming action times carry the jitter; each lies within the bound after its nominal time.
+    const described = await h.client.schedule.getHandle(scheduleIdFor(definition.id)).describe();
+    // Every minute: an action's nominal time is its minute, so the offset into the minute is the jitter.
+    const actions = described.info.nextActionTimes;
+    expect(actions.length).toBeGreaterThan(0);
+    for (const action of actions) {
+      const jitter = action.getTime() % 60_000;
+      expect(jitter).toBeLessThanOrEqual(JITTER_SECONDS * 1000);
+    }
+
+    const run = await waitFor(
+      'the first scheduled run to finish',
+      async () => (await listRuns(h.db, { definitionId: definition.id })).items.find((r) => r.status === 'succeeded'),
+      100_000,
+    );
+    expect(run.triggerKind).toBe('cron');
+    expect(run.nominalTime?.getUTCSeconds()).toBe(0);
+    expect(run.workflowId).toBe(`run:${definition.id}:cron-${run.nominalTime?.toISOString().replace('.000Z', 'Z')}`);
+    expect(run.jitterMs).not.toBeNull();
+    // Jitter plus the scheduler's own start latency.
+    expect(run.jitterMs).toBeGreaterThanOrEqual(0);
+    expect(run.jitterMs).toBeLessThanOrEqual(JITTER_SECONDS * 1000 + 2000);
+    expect((await listTasks(h.db, { runId: run.id })).items).toHaveLength(1);
+
+    const state = await describeSchedule(deps, definition.id);
+    const [fire] = state.recentFires;
+    if (!fire) throw new Error('describeSchedule lists no recent fire after a run');
+    const lateness = Date.parse(fire.takenAt) - Date.parse(fire.scheduledAt);
+    process.stdout.write(
+      `[schedules] fire lateness (taken - scheduled incl. jitter): ${lateness} ms; recorded jitter+latency ${run.jitterMs} ms\n`,
+    );
+    expect(lateness).toBeGreaterThanOrEqual(0);
+  } finally {
+    await archiveDefinition(h.db, definition.id);
+    expect(await reconcileDefinition(deps, definition.id)).toBe('deleted');
+  }
+});
