@@ -242,6 +242,13 @@ function ensureNats() {
   );
 }
 
+function checkStep(name, cmdArgs, env) {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, cmdArgs, { stdio: 'inherit', env, cwd: ROOT });
+  if (r.status !== 0) fail(`${name} failed (exit ${r.status}); see its output above`);
+  log(`${name}: ok in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+}
+
 function timed(name, fn) {
   const t0 = Date.now();
   const result = fn();
@@ -273,6 +280,9 @@ function main() {
   let cmd;
   switch (thenCommand) {
     case 'test':
+      // Types and lint are part of the test: a red typecheck fails CI like a red test.
+      checkStep('typecheck (tsc --noEmit)', [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], env);
+      checkStep('lint (biome ci)', [join(ROOT, 'node_modules', '@biomejs', 'biome', 'bin', 'biome'), 'ci', '.'], env);
       cmd = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...passThrough];
       break;
     case 'start':
