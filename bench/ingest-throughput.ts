@@ -1,0 +1,176 @@
+// Ingest throughput on the local stack: events per second from AC_EVENTS into accepted
+// RunActivityWorkflow starts (normalize, match, start, ack), against the raw
+// `client.workflow.start` rate measured in the same run with the same concurrency and input,
+// so the ratio shows what ingest costs on top of Temporal's own start path.
+//
+//   node bench/ingest-throughput.ts [events=2000] [concurrency=64]
+//
+// Starts its own stack (PostgreSQL, nats-server, Temporal dev server) in a temporary
+// directory and ingest in-process. No worker polls the task queue: both figures are starts
+// accepted by Temporal, not runs executed.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ActivityDefinitionSpec, eventKey, runWorkflowIdForEvent } from '@activity-core/core';
+import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
+import {
+  createIngestMetrics,
+  createIngestPipeline,
+  createTemporalRunStarter,
+  DefinitionIndex,
+  ensureIngestConsumer,
+} from '@activity-core/ingest';
+import { ensureStreams, topology } from '@activity-core/messaging';
+import { createLogger } from '@activity-core/runtime';
+import { REPO_ROOT, startStack } from '@activity-core/stack';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Client, Connection } from '@temporalio/client';
+import { Registry } from 'prom-client';
+
+const events = Number(process.argv[2] ?? 2000);
+const concurrency = Number(process.argv[3] ?? 64);
+const logger = createLogger({ level: 'error', base: { service: 'bench' } });
+
+/** Runs `fn(0..n-1)` with at most `limit` at once; returns elapsed ms. */
+async function pool(n: number, limit: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(limit, n) }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+  return performance.now() - t0;
+}
+
+const base = join(REPO_ROOT, '.tmp');
+mkdirSync(base, { recursive: true });
+const dataDir = mkdtempSync(join(base, 'bench-'));
+chmodSync(dataDir, 0o755);
+const stack = await startStack({ dataDir, database: 'bench' });
+let exitCode = 0;
+try {
+  const db = createDb({ url: stack.databaseUrl, poolMax: 4 });
+  await migrateToLatest(db);
+  const spec = ActivityDefinitionSpec.parse({
+    key: 'bench-orders',
+    name: 'Bench orders',
+    trigger: { kind: 'event', event: { types: ['order.created'], filter: 'event.data.total > 100' } },
+    taskTemplates: [{ key: 'review', title: 'Review order {{ event.data.orderId }}' }],
+  });
+  const definition = await createDefinition(db, { spec });
+  const nc = await connect({ servers: stack.natsUrl });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const t = topology('BENCH');
+  await ensureStreams(jsm, t);
+  await ensureIngestConsumer(jsm, t, {
+    name: 'ac-ingest',
+    ackWaitMs: 30_000,
+    maxDeliver: 20,
+    maxBackoffMs: 300_000,
+    maxAckPending: 1000,
+  });
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: stack.temporalNamespace });
+  const taskQueue = 'bench-ingest';
+  const body = (i: number, prefix: string) =>
+    JSON.stringify({ orderId: `${prefix}-${i}`, total: 250, lines: [{ sku: 'A-1', qty: 2 }] });
+
+  // Warm both paths (connections, the namespace cache) before measuring.
+  await pool(50, concurrency, (i) =>
+    client.workflow.start('RunActivityWorkflow', { taskQueue, workflowId: `warm-${i}`, args: [{}] }),
+  );
+
+  // 1. Raw: the same start ingest makes (same id scheme, same input shape), from the same process.
+  const rawMs = await pool(events, concurrency, async (i) => {
+    const envelope = {
+      specversion: '1.0' as const,
+      id: `raw-${i}`,
+      source: 'urn:activity-core:nats',
+      type: 'order.created',
+      causationdepth: 0,
+      data: JSON.parse(body(i, 'raw')) as unknown,
+    };
+    await client.workflow.start('RunActivityWorkflow', {
+      taskQueue,
+      workflowId: runWorkflowIdForEvent(definition.id, eventKey(envelope)),
+      args: [{ definitionId: definition.id, version: 1, trigger: { kind: 'event', envelope } }],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  });
+
+  // 2. Ingest: the events are in the stream first; the clock runs from the consumer's start
+  //    until every message is acked.
+  const subject = `${t.events.subjectPrefix}order.created`;
+  await pool(events, 256, (i) => js.publish(subject, body(i, 'evt'), { msgID: `evt-${i}` }));
+  const registry = new Registry();
+  const metrics = createIngestMetrics(registry);
+  const index = new DefinitionIndex({ db, databaseUrl: stack.databaseUrl, logger, metrics, refreshIntervalMs: 30_000 });
+  await index.start();
+  const pipeline = createIngestPipeline(
+    {
+      nc,
+      topology: t,
+      definitions: index,
+      starter: createTemporalRunStarter({ client, taskQueue, timeoutMs: 10_000 }),
+      logger,
+      metrics,
+    },
+    {
+      consumer: 'ac-ingest',
+      maxInFlight: concurrency,
+      maxDeliver: 20,
+      maxCausationDepth: 8,
+      maxPayloadBytes: 256 * 1024,
+      defaultSource: 'urn:activity-core:nats',
+      nakDelayMs: 1000,
+      nakMaxDelayMs: 60_000,
+    },
+  );
+  const t0 = performance.now();
+  await pipeline.start();
+  for (;;) {
+    const info = await jsm.consumers.info(t.events.stream, 'ac-ingest');
+    if (info.num_pending === 0 && info.num_ack_pending === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const ingestMs = performance.now() - t0;
+  await pipeline.stop();
+  await index.close();
+  const value = async (c: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
+    (await c.get()).values.reduce((a, v) => a + v.value, 0);
+  const starts = await value(metrics.starts);
+  const duplicates = await value(metrics.duplicateStarts);
+  const latency = await metrics.startLatency.get();
+  const count = latency.values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+  const sum = latency.values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+
+  const rawRate = (events / rawMs) * 1000;
+  const ingestRate = (events / ingestMs) * 1000;
+  process.stdout.write(
+    [
+      `events: ${events}, concurrency: ${concurrency} (Temporal dev server, SQLite WAL; nats-server; PostgreSQL)`,
+      `raw client.workflow.start:   ${rawRate.toFixed(0)} starts/s (${rawMs.toFixed(0)} ms)`,
+      `ingest events -> starts:     ${ingestRate.toFixed(0)} events/s (${ingestMs.toFixed(0)} ms; starts ${starts}, duplicates ${duplicates}, mean start latency ${((sum / Math.max(count, 1)) * 1000).toFixed(1)} ms)`,
+      `ratio ingest / raw:          ${(ingestRate / rawRate).toFixed(2)}`,
+      '',
+    ].join('\n'),
+  );
+  if (starts !== events) {
+    process.stderr.write(`expected ${events} starts, got ${starts}\n`);
+    exitCode = 1;
+  }
+  await nc.close();
+  await connection.close();
+  await db.destroy();
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  exitCode = 1;
+} finally {
+  await stack.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(exitCode);
