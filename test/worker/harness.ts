@@ -39,6 +39,8 @@ export interface Harness extends AsyncDisposable {
     resolvers?: ContextResolverRegistry;
     allowedHosts?: string[];
     env?: Record<string, string>;
+    /** Another database than the harness's (e.g. a dedicated server). */
+    db?: Kysely<Database>;
   }): Promise<RunningWorker>;
   /** Every message currently in the tasks stream, oldest first. */
   taskMessages(): Promise<Array<{ subject: string; msgId: string | undefined; body: Record<string, unknown> }>>;
@@ -78,7 +80,7 @@ export async function createHarness(): Promise<Harness> {
         namespace: info.temporalNamespace,
         taskQueue,
         workflowBundle: await workflowBundle(),
-        db,
+        db: options.db ?? db,
         nc,
         topology: topo,
         logger: quietLogger,

@@ -1,7 +1,9 @@
-import { getRunByWorkflowId, listTasks, readRunLog } from '@activity-core/db';
+import { ActivityDefinitionSpec } from '@activity-core/core';
+import { createDefinition, getRunByWorkflowId, listTasks, readRunLog } from '@activity-core/db';
 import { type RunActivityResult, startRunActivity } from '@activity-core/workflows';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createHarness, createOrderDefinition, type Harness, orderEvent, waitFor } from './harness.ts';
+import { uniqueId } from '../support/stack.ts';
+import { createHarness, createOrderDefinition, type Harness, orderEvent, orderSpec, waitFor } from './harness.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -124,5 +126,55 @@ describe('RunActivityWorkflow, event-triggered', () => {
       },
     });
     await expect(h.client.workflow.getHandle(workflowId).result()).rejects.toThrow(/WorkflowFailedError|failed/);
+  });
+});
+
+describe('RunActivityWorkflow, cron misfire', () => {
+  async function cronDefinition(policy: 'skip' | 'fire_once' | 'fire_all') {
+    const key = `cron-${uniqueId('').slice(0, 8)}`;
+    return createDefinition(h.db, {
+      spec: ActivityDefinitionSpec.parse(
+        orderSpec(key, {
+          trigger: {
+            kind: 'cron',
+            cron: { expression: '0 * * * *', timezone: 'UTC', misfire: { policy, graceSeconds: 60, maxCatchUp: 2 } },
+          },
+          rules: [],
+          taskTemplates: [{ key: 'hourly', title: 'Check {{ trigger.nominalTime }}' }],
+        }),
+      ),
+    });
+  }
+  const start = async (definitionId: string, nominalTime: string) => {
+    const { workflowId } = await startRunActivity(h.client, {
+      taskQueue: h.taskQueue,
+      input: { definitionId, trigger: { kind: 'cron', nominalTime, scheduleId: 'sched-test' } },
+    });
+    return { workflowId, result: await h.client.workflow.getHandle(workflowId).result() };
+  };
+
+  test('skip: a late occurrence is recorded as skipped and spawns nothing', async () => {
+    const definition = await cronDefinition('skip');
+    const { workflowId, result } = await start(definition.id, '2026-01-01T00:00:00.000Z');
+    expect(result).toMatchObject({ status: 'skipped', tasksPlanned: 0 });
+    expect(workflowId).toBe(`run:${definition.id}:cron:2026-01-01T00:00:00.000Z`);
+    const run = await getRunByWorkflowId(h.db, workflowId);
+    expect(run.status).toBe('skipped');
+    const log = await readRunLog(h.db, run.id);
+    expect(log.map((e) => e.kind)).toEqual(['triggered', 'misfire_skipped']);
+    expect((await listTasks(h.db, { runId: run.id })).items).toHaveLength(0);
+  });
+
+  test('fire_once: an old occurrence with newer ones due is coalesced', async () => {
+    const definition = await cronDefinition('fire_once');
+    const { result } = await start(definition.id, '2026-01-01T00:00:00.000Z');
+    expect(result).toMatchObject({ status: 'coalesced', tasksPlanned: 0 });
+  });
+
+  test('an on-time occurrence runs and spawns its task', async () => {
+    const definition = await cronDefinition('skip');
+    const nominal = new Date(Date.now() - 1_000).toISOString();
+    const { result } = await start(definition.id, nominal);
+    expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 1, tasksStarted: 1 });
   });
 });

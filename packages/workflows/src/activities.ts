@@ -214,10 +214,7 @@ export function createActivities(deps: ActivityDeps) {
         triggerKey: input.runWorkflowId.slice(`run:${input.definitionId}:`.length),
         workflowId: input.runWorkflowId,
         nominalTime: trigger.kind === 'cron' ? new Date(trigger.nominalTime) : null,
-        jitterMs:
-          trigger.kind === 'cron' && input.startedAt !== undefined
-            ? Math.max(0, Date.parse(input.startedAt) - Date.parse(trigger.nominalTime))
-            : null,
+        jitterMs: trigger.kind === 'cron' ? scheduleDelayMs(trigger.nominalTime, input.startedAt) : null,
         event: trigger.kind === 'event' ? trigger.envelope : null,
       }).catch((error: unknown) => {
         // The pinned version does not exist (foreign key on definition_versions).
@@ -448,6 +445,20 @@ function triggerVars(trigger: RunTrigger): Record<string, unknown> {
       return assertNeverTrigger(trigger);
   }
 }
+
+/**
+ * The delay the Schedule added to a cron start (jitter plus scheduler latency), or null when
+ * the start is later than any jitter could explain (backfill, catch-up after an outage, a
+ * manual start of an old occurrence): that is lateness, which the misfire entry records.
+ */
+function scheduleDelayMs(nominalTime: string, startedAt: string | undefined): number | null {
+  if (startedAt === undefined) return null;
+  const delay = Math.max(0, Date.parse(startedAt) - Date.parse(nominalTime));
+  return delay <= MAX_JITTER_MS ? delay : null;
+}
+
+/** CronTriggerConfig allows jitter up to an hour; a minute more covers scheduler latency. */
+const MAX_JITTER_MS = 3_600_000 + 60_000;
 
 function describeTrigger(trigger: RunTrigger): JsonObject {
   switch (trigger.kind) {

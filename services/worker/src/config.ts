@@ -25,6 +25,8 @@ export const WorkerConfigSchema = z.object({
   AC_OUTBOX_POLL_MS: positiveIntSchema.default(500),
   AC_OUTBOX_RETRY_BASE_MS: positiveIntSchema.default(1_000),
   AC_OUTBOX_RETRY_MAX_MS: positiveIntSchema.default(60_000),
+  /** Activities this worker runs at once (Temporal's default when unset). */
+  AC_WORKER_MAX_CONCURRENT_ACTIVITIES: positiveIntSchema.optional(),
   /** A workflow bundle built ahead (`npm run build:workflows -w services/worker`); bundled at start when unset. */
   AC_WORKFLOW_BUNDLE: z.string().min(1).optional(),
 });

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createDb } from '@activity-core/db';
+import { migrateToLatest } from '@activity-core/db';
 import { connectNats, ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger, onShutdownSignal, startOpsServer } from '@activity-core/runtime';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
@@ -7,6 +7,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { loadConfig } from './config.ts';
+import { createWorkerDb } from './database.ts';
 import { startWorker } from './worker.ts';
 
 const config = loadConfig();
@@ -19,10 +20,12 @@ logger.info('workflow code loaded', {
   ms: Date.now() - t0,
   from: config.AC_WORKFLOW_BUNDLE ?? 'bundled at start',
 });
-const db = createDb(
+const db = createWorkerDb(
   { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-worker' },
-  { onPoolError: (error) => logger.warn('idle database connection lost', { error: error.message }) },
+  (error) => logger.warn('database connection lost', { error: error.message }),
 );
+// Safe beside other services doing the same: migrations run under an advisory lock.
+await migrateToLatest(db);
 const nc = await connectNats({
   url: config.NATS_URL,
   name: 'activity-core-worker',
@@ -57,6 +60,9 @@ const running = await startWorker({
     maxDelayMs: config.AC_OUTBOX_RETRY_MAX_MS,
   },
   metrics,
+  ...(config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES !== undefined
+    ? { maxConcurrentActivityTaskExecutions: config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES }
+    : {}),
 });
 const ops = await startOpsServer({
   port: config.AC_WORKER_PORT,

@@ -29,6 +29,7 @@ export interface StartWorkerOptions {
   readonly metrics?: Registry;
   /** Worker tuning passed through (e.g. `maxCachedWorkflows: 0` to force replays in tests). */
   readonly maxCachedWorkflows?: number;
+  readonly maxConcurrentActivityTaskExecutions?: number;
 }
 
 export interface RunningWorker {
@@ -68,6 +69,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       activities,
       shutdownGraceTime: '10 seconds',
       ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
+      ...(options.maxConcurrentActivityTaskExecutions !== undefined
+        ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }
+        : {}),
     });
   } catch (error) {
     await relay.stop();

@@ -1,0 +1,102 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getRunByWorkflowId, listTasks } from '@activity-core/db';
+import { startRunActivity } from '@activity-core/workflows';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { stackInfo } from '../support/stack.ts';
+import { createHarness, createOrderDefinition, type Harness, orderEvent, waitFor, workflowBundle } from './harness.ts';
+
+const MAIN = fileURLToPath(new URL('../../services/worker/src/main.ts', import.meta.url));
+
+let h: Harness;
+let dir: string;
+beforeAll(async () => {
+  h = await createHarness();
+  dir = mkdtempSync(join(tmpdir(), 'ac-worker-crash-'));
+});
+afterAll(async () => {
+  await h?.[Symbol.asyncDispose]();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The real worker process (services/worker/src/main.ts), resolved once it says it is ready. */
+async function spawnWorker(): Promise<ChildProcess> {
+  const bundlePath = join(dir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, (await workflowBundle()).code);
+  const info = stackInfo();
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: h.database.url,
+      NATS_URL: info.natsUrl,
+      TEMPORAL_ADDRESS: info.temporalAddress,
+      TEMPORAL_NAMESPACE: info.temporalNamespace,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+      AC_STREAM_PREFIX: h.prefix,
+      AC_WORKER_PORT: '0',
+      AC_WORKFLOW_BUNDLE: bundlePath,
+      // One activity at a time, so the kill lands while task rows are still being written.
+      AC_WORKER_MAX_CONCURRENT_ACTIVITIES: '1',
+      // A claimed-but-unmarked row comes back to the next relay soon after the kill.
+      AC_OUTBOX_LEASE_MS: '2000',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"worker ready"')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output}`)));
+  });
+  return child;
+}
+
+describe('worker crash', () => {
+  test('kill -9 mid-run of a 10-task run; a new worker finishes it: 10 rows, 10 distinct task.created', async () => {
+    const definition = await createOrderDefinition(h.db);
+    const worker = await spawnWorker();
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      worker.once('exit', (_code, signal) => resolve(signal)),
+    );
+    const { workflowId } = await startRunActivity(h.client, {
+      taskQueue: h.taskQueue,
+      input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(10) } },
+    });
+    // Some children have started and written their rows, not all of them.
+    const before = await waitFor(
+      'some task rows',
+      async () => {
+        const count = await h.db
+          .selectFrom('task_instances')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow();
+        return Number(count.n) >= 2 && Number(count.n);
+      },
+      60_000,
+    );
+    worker.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    expect(before).toBeLessThan(10);
+
+    await h.startWorker();
+    const result = await h.client.workflow.getHandle(workflowId).result();
+    expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 10, tasksStarted: 10 });
+    const run = await getRunByWorkflowId(h.db, workflowId);
+    await waitFor('10 task rows', async () => (await listTasks(h.db, { runId: run.id })).items.length >= 10, 60_000);
+    await h.waitForTaskMessages(10, 60_000);
+
+    const tasks = (await listTasks(h.db, { runId: run.id, limit: 100 })).items;
+    expect(tasks).toHaveLength(10);
+    expect(new Set(tasks.map((t) => t.index))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    const created = (await h.taskMessages()).filter((m) => m.body.type === 'activitycore.task.created');
+    expect(created).toHaveLength(10);
+    expect(new Set(created.map((m) => (m.body.data as { id: string }).id))).toEqual(new Set(tasks.map((t) => t.id)));
+    expect(new Set(created.map((m) => m.msgId)).size).toBe(10);
+  });
+});

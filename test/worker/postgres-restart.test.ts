@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ActivityDefinitionSpec } from '@activity-core/core';
+import { createDefinition, type Db, getRunByWorkflowId, listTasks, migrateToLatest } from '@activity-core/db';
+import { freePort, REPO_ROOT, type RunningPostgres, startPostgres } from '@activity-core/stack';
+import { startRunActivity } from '@activity-core/workflows';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createWorkerDb } from '../../services/worker/src/database.ts';
+import { uniqueId } from '../support/stack.ts';
+import { createHarness, type Harness, orderEvent, orderSpec, waitFor } from './harness.ts';
+
+// The shared stack's PostgreSQL serves every test file; restarting it would break the others.
+// This file restarts a PostgreSQL of its own.
+let h: Harness;
+let dir: string;
+let port: number;
+let pgServer: RunningPostgres | undefined;
+let db: Db;
+
+beforeAll(async () => {
+  h = await createHarness();
+  dir = mkdtempSync(join(REPO_ROOT, '.tmp', 'pg-restart-'));
+  port = await freePort();
+  pgServer = await startPostgres({ dir, port });
+  db = createWorkerDb({ url: pgServer.adminUrl, poolMax: 10, connectionTimeoutMs: 1_000 }, () => {});
+  await migrateToLatest(db);
+});
+afterAll(async () => {
+  await h?.[Symbol.asyncDispose]();
+  await db?.destroy();
+  await pgServer?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('PostgreSQL restarted mid-run', () => {
+  test('the run still completes: 10 task rows, 10 task.created messages', async () => {
+    const key = `order-${uniqueId('').slice(0, 8)}`;
+    const definition = await createDefinition(db, { spec: ActivityDefinitionSpec.parse(orderSpec(key)) });
+    await h.startWorker({ db });
+    const { workflowId } = await startRunActivity(h.client, {
+      taskQueue: h.taskQueue,
+      input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(10) } },
+    });
+    await waitFor('the run row', async () =>
+      getRunByWorkflowId(db, workflowId).then(
+        () => true,
+        () => false,
+      ),
+    );
+    const rowsBefore = await db
+      .selectFrom('task_instances')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    // The restart must land mid-run, or this test would prove nothing.
+    expect(Number(rowsBefore.n)).toBeLessThan(10);
+    await pgServer?.stop();
+    pgServer = await startPostgres({ dir, port });
+
+    const result = await h.client.workflow.getHandle(workflowId).result();
+    expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 10, tasksStarted: 10 });
+    const run = await getRunByWorkflowId(db, workflowId);
+    expect(run.status).toBe('succeeded');
+    await waitFor('10 task rows', async () => (await listTasks(db, { runId: run.id })).items.length === 10, 60_000);
+    await waitFor(
+      '10 task.created messages',
+      async () => {
+        const messages = await h.taskMessages();
+        return messages.filter((m) => m.body.type === 'activitycore.task.created').length >= 10;
+      },
+      60_000,
+    );
+    const created = (await h.taskMessages()).filter((m) => m.body.type === 'activitycore.task.created');
+    expect(new Set(created.map((m) => (m.body.data as { id: string }).id)).size).toBe(10);
+    expect(created).toHaveLength(10);
+  });
+});
