@@ -40,7 +40,7 @@ afterAll(async () => {
   await api?.[Symbol.asyncDispose]();
 });
 
-test('the router has exactly the contract procedures (plus admin tokens.*)', () => {
+test('the router has exactly the contract procedures (plus tokens.* and schedules.*)', () => {
   expect(procedures.map((p) => `${p.path}:${p.type}:${p.scope}`).sort()).toEqual(
     [
       'definitions.archive:mutation:write',
@@ -58,6 +58,10 @@ test('the router has exactly the contract procedures (plus admin tokens.*)', () 
       'runs.list:query:read',
       'runs.logs:query:read',
       'runs.trigger:mutation:write',
+      'schedules.backfill:mutation:write',
+      'schedules.describe:query:read',
+      'schedules.reconcile:mutation:admin',
+      'schedules.trigger:mutation:write',
       'tasks.cancel:mutation:write',
       'tasks.complete:mutation:write',
       'tasks.get:query:read',

@@ -69,7 +69,11 @@ test('a jittered schedule fires within its bound, and the run records nominal ti
     // Jitter plus the scheduler's own start latency.
     expect(run.jitterMs).toBeGreaterThanOrEqual(0);
     expect(run.jitterMs).toBeLessThanOrEqual(JITTER_SECONDS * 1000 + 2000);
-    expect((await listTasks(h.db, { runId: run.id })).items).toHaveLength(1);
+    // Children insert their task after the run has started them.
+    await waitFor(
+      'the task of the scheduled run',
+      async () => (await listTasks(h.db, { runId: run.id })).items.length === 1,
+    );
 
     const state = await describeSchedule(deps, definition.id);
     const [fire] = state.recentFires;

@@ -1,6 +1,7 @@
 import type { Database } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
+import type { ReconcileOutcome, ScheduleState } from '@activity-core/schedules';
 import type { RunActivityInput, TaskActionInput } from '@activity-core/workflows';
 import type { Kysely } from 'kysely';
 import type { RateLimiter } from './rate-limit.ts';
@@ -62,7 +63,20 @@ export interface ApiDeps {
    * enabled/disabled or archived (after the write committed). No-op by default.
    */
   onDefinitionChanged(definitionId: string, change: DefinitionChange): Promise<void>;
+  /** The Temporal Schedule of a cron definition (see @activity-core/schedules). */
+  readonly schedules: ScheduleOperations;
   readonly now?: () => Date;
+}
+
+/** Operations on the Schedule of a cron definition. Pause and resume are `definitions.setEnabled`. */
+export interface ScheduleOperations {
+  describe(definitionId: string): Promise<ScheduleState>;
+  /** Starts one occurrence now. */
+  trigger(definitionId: string): Promise<void>;
+  /** Replays the occurrences of a past range; the definition's misfire policy judges each. */
+  backfill(definitionId: string, range: { start: Date; end: Date }): Promise<void>;
+  /** Brings the Schedule in line with the database now. */
+  reconcile(definitionId: string): Promise<ReconcileOutcome>;
 }
 
 export interface ApiContext {

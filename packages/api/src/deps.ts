@@ -2,6 +2,15 @@ import type { Database } from '@activity-core/db';
 import { redriveDeadLetters } from '@activity-core/ingest';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
+import {
+  backfillSchedule,
+  DEFAULT_SCHEDULE_SETTINGS,
+  describeSchedule,
+  reconcileDefinition,
+  type ScheduleDeps,
+  type ScheduleSettings,
+  triggerScheduleNow,
+} from '@activity-core/schedules';
 import { cancelTask, completeTask, startRunActivity } from '@activity-core/workflows';
 import { jetstream } from '@nats-io/jetstream';
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
@@ -22,13 +31,24 @@ export interface CreateApiDepsOptions {
   readonly rateLimiter?: RateLimiter;
   /** Default: ingest's `redriveDeadLetters` on this connection and topology. */
   readonly redriveDeadLetters?: (input: RedriveInput) => Promise<RedriveResult>;
-  /** Schedule reconciliation hook (the cron engineer's). Default: nothing. */
+  /**
+   * Called after a definition write commits. Default: reconcile its Temporal Schedule at once
+   * (the worker's periodic pass heals anything this misses).
+   */
   readonly onDefinitionChanged?: (definitionId: string, change: DefinitionChange) => Promise<void>;
+  /** Catch-up window and DST horizon of the Schedules written (task queue comes from `taskQueue`). */
+  readonly scheduleSettings?: Omit<ScheduleSettings, 'taskQueue'>;
 }
 
 /** The real dependencies: PostgreSQL, JetStream, Temporal. */
 export function createApiDeps(options: CreateApiDepsOptions): ApiDeps {
   const js = jetstream(options.nc);
+  const scheduleDeps: ScheduleDeps = {
+    client: options.temporal,
+    db: options.db,
+    settings: { ...DEFAULT_SCHEDULE_SETTINGS, ...options.scheduleSettings, taskQueue: options.taskQueue },
+    log: (message, fields) => options.logger.info(message, fields),
+  };
   return {
     db: options.db,
     logger: options.logger,
@@ -48,6 +68,16 @@ export function createApiDeps(options: CreateApiDepsOptions): ApiDeps {
     redriveDeadLetters:
       options.redriveDeadLetters ??
       ((input) => redriveDeadLetters({ nc: options.nc, topology: options.topology }, input)),
-    onDefinitionChanged: options.onDefinitionChanged ?? (async () => {}),
+    onDefinitionChanged:
+      options.onDefinitionChanged ??
+      (async (definitionId) => {
+        await reconcileDefinition(scheduleDeps, definitionId);
+      }),
+    schedules: {
+      describe: (definitionId) => describeSchedule(scheduleDeps, definitionId),
+      trigger: (definitionId) => triggerScheduleNow(scheduleDeps, definitionId),
+      backfill: (definitionId, range) => backfillSchedule(scheduleDeps, definitionId, range),
+      reconcile: (definitionId) => reconcileDefinition(scheduleDeps, definitionId),
+    },
   };
 }

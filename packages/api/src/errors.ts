@@ -8,6 +8,7 @@ import {
 } from '@activity-core/db';
 import type { Logger } from '@activity-core/runtime';
 import { TaskConflictError, TaskNotFoundError } from '@activity-core/workflows';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import { type TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
 
 /** One input problem: where (`spec.trigger.cron.expression`, `taskTemplates[0].title`) and what to do. */
@@ -71,6 +72,13 @@ export function toTRPCError(error: unknown, logger: Logger, path?: string): TRPC
   const cause =
     error instanceof TRPCError && error.code === 'INTERNAL_SERVER_ERROR' && error.cause ? error.cause : error;
   if (cause instanceof TRPCError) return cause;
+  if (cause instanceof ScheduleNotFoundError) {
+    return new TRPCError({
+      code: 'NOT_FOUND',
+      message: 'this definition has no schedule (not a cron definition, or archived)',
+      cause,
+    });
+  }
   if (cause instanceof NotFoundError || cause instanceof TaskNotFoundError) {
     return new TRPCError({ code: 'NOT_FOUND', message: cause.message, cause });
   }

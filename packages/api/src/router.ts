@@ -1,6 +1,7 @@
 import { definitionsRouter } from './routers/definitions.ts';
 import { eventsRouter } from './routers/events.ts';
 import { runsRouter } from './routers/runs.ts';
+import { schedulesRouter } from './routers/schedules.ts';
 import { tasksRouter } from './routers/tasks.ts';
 import { tokensRouter } from './routers/tokens.ts';
 import { router } from './trpc.ts';
@@ -11,6 +12,7 @@ export const appRouter = router({
   runs: runsRouter,
   tasks: tasksRouter,
   events: eventsRouter,
+  schedules: schedulesRouter,
   tokens: tokensRouter,
 });
 

@@ -1,0 +1,126 @@
+import { type ApiService, startApiService } from '@activity-core/api-service';
+import { loadConfig } from '@activity-core/api-service/config';
+import { type ActivityCoreClient, createActivityCoreClient, TRPCClientError } from '@activity-core/client';
+import { listRuns, listTasks } from '@activity-core/db';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { silentLogger } from '../api/support.ts';
+import { stackInfo, uniqueId } from '../support/stack.ts';
+import { createHarness, type Harness, waitFor } from '../worker/harness.ts';
+
+// Schedules through the API, with its default definition hook (reconcile at once) and a real
+// worker on the same task queue.
+const TOKEN = 'schedules-test-token-0123456789';
+let h: Harness;
+let api: ApiService;
+let ac: ActivityCoreClient;
+
+beforeAll(async () => {
+  h = await createHarness();
+  await h.startWorker();
+  const info = stackInfo();
+  api = await startApiService(
+    loadConfig({
+      DATABASE_URL: h.database.url,
+      NATS_URL: info.natsUrl,
+      TEMPORAL_ADDRESS: info.temporalAddress,
+      TEMPORAL_NAMESPACE: info.temporalNamespace,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+      AC_STREAM_PREFIX: h.prefix,
+      AC_API_PORT: '0',
+      AC_API_TOKEN: TOKEN,
+      LOG_LEVEL: 'error',
+    }),
+    { logger: silentLogger },
+  );
+  ac = createActivityCoreClient({ url: `http://127.0.0.1:${api.port}/trpc`, token: TOKEN });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await h?.[Symbol.asyncDispose]();
+});
+
+function cronSpec(key: string, expression = '0 4 * * *') {
+  return {
+    key,
+    name: 'nightly',
+    trigger: { kind: 'cron' as const, cron: { expression, timezone: 'America/New_York' } },
+    taskTemplates: [{ key: 'sweep', title: 'Sweep {{ trigger.nominalTime }}' }],
+  };
+}
+
+async function errorCode(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return error instanceof TRPCClientError ? (error.data as { code?: string } | undefined)?.code : String(error);
+  }
+}
+
+describe('schedules through the API', () => {
+  test('create makes the schedule; its next fires are the preview; disable pauses, enable resumes', async () => {
+    const definition = await ac.definitions.create.mutate({ spec: cronSpec(uniqueId('n-')) });
+    const state = await ac.schedules.describe.query({ definitionId: definition.id });
+    expect(state.paused).toBe(false);
+    const preview = await ac.definitions.previewSchedule.query({
+      definitionId: definition.id,
+      count: state.nextFireTimes.length,
+    });
+    expect(state.nextFireTimes).toEqual(preview.times);
+    await ac.definitions.setEnabled.mutate({ id: definition.id, enabled: false });
+    expect((await ac.schedules.describe.query({ definitionId: definition.id })).paused).toBe(true);
+    await ac.definitions.setEnabled.mutate({ id: definition.id, enabled: true });
+    expect((await ac.schedules.describe.query({ definitionId: definition.id })).paused).toBe(false);
+  });
+
+  test('trigger now starts a cron run that spawns its task', async () => {
+    const definition = await ac.definitions.create.mutate({ spec: cronSpec(uniqueId('t-')) });
+    await ac.schedules.trigger.mutate({ definitionId: definition.id });
+    const run = await waitFor('the triggered run', async () =>
+      (await listRuns(h.db, { definitionId: definition.id })).items.find((r) => r.status === 'succeeded'),
+    );
+    expect(run.triggerKind).toBe('cron');
+    // Children insert their task after the run has started them.
+    await waitFor(
+      'the task of the triggered run',
+      async () => (await listTasks(h.db, { runId: run.id })).items.length === 1,
+    );
+    const state = await ac.schedules.describe.query({ definitionId: definition.id });
+    expect(state.firesTaken).toBe(1);
+    expect(state.runsByStatus).toEqual({ succeeded: 1 });
+  });
+
+  test('backfill refuses a range that ends in the future or is reversed, naming the field', async () => {
+    const definition = await ac.definitions.create.mutate({ spec: cronSpec(uniqueId('b-')) });
+    const now = Date.now();
+    const future = ac.schedules.backfill.mutate({
+      definitionId: definition.id,
+      start: new Date(now - 3_600_000).toISOString(),
+      end: new Date(now + 3_600_000).toISOString(),
+    });
+    expect(await errorCode(future)).toBe('BAD_REQUEST');
+    const reversed = ac.schedules.backfill.mutate({
+      definitionId: definition.id,
+      start: new Date(now - 1_000).toISOString(),
+      end: new Date(now - 3_600_000).toISOString(),
+    });
+    expect(await errorCode(reversed)).toBe('BAD_REQUEST');
+  });
+
+  test('archiving deletes the schedule; event definitions have none', async () => {
+    const definition = await ac.definitions.create.mutate({ spec: cronSpec(uniqueId('a-')) });
+    await ac.definitions.archive.mutate({ id: definition.id });
+    expect(await errorCode(ac.schedules.describe.query({ definitionId: definition.id }))).toBe('NOT_FOUND');
+    const eventDefinition = await ac.definitions.create.mutate({
+      spec: {
+        key: uniqueId('e-'),
+        name: 'event',
+        trigger: { kind: 'event', event: { types: ['thing.happened'] } },
+        taskTemplates: [{ key: 'x', title: 'x' }],
+      },
+    });
+    expect(await errorCode(ac.schedules.describe.query({ definitionId: eventDefinition.id }))).toBe('NOT_FOUND');
+    expect(await errorCode(ac.schedules.trigger.mutate({ definitionId: eventDefinition.id }))).toBe('NOT_FOUND');
+  });
+});
