@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+
+// Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no IO packages,
+// activities only as types. This walks the value imports reachable from the entry module.
+const SRC = dirname(fileURLToPath(import.meta.url));
+const FORBIDDEN_PACKAGES = [
+  '@activity-core/db',
+  '@activity-core/messaging',
+  '@activity-core/runtime',
+  '@temporalio/activity',
+  '@temporalio/client',
+  '@temporalio/worker',
+  'kysely',
+  'pg',
+];
+
+function valueImports(file: string): string[] {
+  const source = readFileSync(file, 'utf8');
+  const specifiers: string[] = [];
+  for (const match of source.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)) {
+    if (match[1] === undefined && match[2] !== undefined) specifiers.push(match[2]);
+  }
+  return specifiers;
+}
+
+describe('workflow code', () => {
+  test('imports no Node built-in, no IO package and no activity implementation', () => {
+    const seen = new Set<string>();
+    const offenders: string[] = [];
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const specifier of valueImports(file)) {
+        if (specifier.startsWith('.')) {
+          if (specifier.includes('activities') || specifier.includes('context-sources')) {
+            offenders.push(`${file}: ${specifier}`);
+          }
+          visit(join(dirname(file), specifier));
+        } else if (
+          isBuiltin(specifier) ||
+          FORBIDDEN_PACKAGES.some((p) => specifier === p || specifier.startsWith(`${p}/`))
+        ) {
+          offenders.push(`${file}: ${specifier}`);
+        }
+      }
+    };
+    visit(join(SRC, 'workflows.ts'));
+    expect(seen.size).toBeGreaterThan(3);
+    expect(offenders).toEqual([]);
+  });
+});
