@@ -1,5 +1,5 @@
-import { ensureStreams, topology } from '@activity-core/messaging';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { ensureStreams, taskEventSubjectInEvents, topology } from '@activity-core/messaging';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { expect, test } from 'vitest';
 import { stackInfo, uniqueId } from '../support/stack.ts';
@@ -31,4 +31,47 @@ test('the unprefixed topology is the public contract', () => {
   expect(t.dlq).toEqual({ stream: 'AC_DLQ', subjectPrefix: 'dlq.events.', subjects: ['dlq.events.>'] });
   expect(t.tasks).toEqual({ stream: 'AC_TASKS', subjectPrefix: 'tasks.', subjects: ['tasks.>'] });
   expect(t.ingestConsumer).toBe('ac-ingest');
+});
+
+test('task events are sourced into the events stream under events.activitycore.task.*', async () => {
+  const nc = await connect({ servers: stackInfo().natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const t = topology(uniqueId('F'));
+    await ensureStreams(jsm, t);
+    const js = jetstream(nc);
+    await js.publish(
+      `${t.tasks.subjectPrefix}created.nightly-sweep`,
+      JSON.stringify({ type: 'activitycore.task.created' }),
+      {
+        msgID: 'outbox-row-1',
+      },
+    );
+    const subject = taskEventSubjectInEvents(t, 'created', 'nightly-sweep');
+    expect(subject).toBe(`${t.prefix.toLowerCase()}.events.activitycore.task.created.nightly-sweep`);
+    const deadline = Date.now() + 10_000;
+    let sourced: { subject: string } | null | undefined;
+    while (!sourced && Date.now() < deadline) {
+      sourced = await jsm.streams.getMessage(t.events.stream, { last_by_subj: subject }).catch(() => undefined);
+      if (!sourced) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(sourced?.subject).toBe(subject);
+    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream]) await jsm.streams.delete(s);
+  } finally {
+    await nc.close();
+  }
+});
+
+test('feeding task events into the events stream can be turned off', async () => {
+  const nc = await connect({ servers: stackInfo().natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const t = topology(uniqueId('N'));
+    await ensureStreams(jsm, t, undefined, { feedTaskEvents: false });
+    const events = await jsm.streams.info(t.events.stream);
+    expect(events.config.sources ?? []).toEqual([]);
+    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream]) await jsm.streams.delete(s);
+  } finally {
+    await nc.close();
+  }
 });

@@ -22,16 +22,60 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   eventsDuplicateWindowMs: 10 * 60 * 1000,
 };
 
-export function streamConfigs(t: Topology, limits: StreamLimits = DEFAULT_STREAM_LIMITS): StreamConfig[] {
+/**
+ * Where task events re-enter as inbound events: `tasks.created.{key}` is sourced into the
+ * events stream as `events.activitycore.task.created.{key}` (the subject mirrors the CloudEvent
+ * type `activitycore.task.created`), so definitions can trigger on task events. Their
+ * causation depth, one more per hop, lets ingest stop loops.
+ */
+export function taskEventSubjectInEvents(t: Topology, kind: string, definitionKey: string): string {
+  return `${t.events.subjectPrefix}activitycore.task.${kind}.${definitionKey}`;
+}
+
+export interface StreamOptions {
+  /** Source AC_TASKS into AC_EVENTS (default true; needs nats-server 2.10+). */
+  readonly feedTaskEvents?: boolean;
+}
+
+export function streamConfigs(
+  t: Topology,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+  options: StreamOptions = {},
+): StreamConfig[] {
   const base = { storage: StorageType.File, retention: RetentionPolicy.Limits, num_replicas: 1 } as const;
+  const feed = options.feedTaskEvents ?? true;
+  const events = {
+    ...base,
+    name: t.events.stream,
+    subjects: [...t.events.subjects],
+    max_age: nanos(limits.eventsMaxAgeMs),
+    duplicate_window: nanos(limits.eventsDuplicateWindowMs),
+    description: 'activity-core inbound domain events',
+    ...(feed
+      ? {
+          sources: [
+            {
+              name: t.tasks.stream,
+              subject_transforms: [
+                {
+                  src: `${t.tasks.subjectPrefix}*.*`,
+                  dest: `${t.events.subjectPrefix}activitycore.task.{{wildcard(1)}}.{{wildcard(2)}}`,
+                },
+              ],
+            },
+          ],
+        }
+      : {}),
+  } as StreamConfig;
+  // The tasks stream comes first: the events stream sources it.
   return [
     {
       ...base,
-      name: t.events.stream,
-      subjects: [...t.events.subjects],
-      max_age: nanos(limits.eventsMaxAgeMs),
-      duplicate_window: nanos(limits.eventsDuplicateWindowMs),
-      description: 'activity-core inbound domain events',
+      name: t.tasks.stream,
+      subjects: [...t.tasks.subjects],
+      max_age: nanos(limits.tasksMaxAgeMs),
+      duplicate_window: nanos(limits.tasksDuplicateWindowMs),
+      description: 'activity-core task lifecycle events (created, completed, cancelled, expired)',
     } as StreamConfig,
     {
       ...base,
@@ -41,14 +85,7 @@ export function streamConfigs(t: Topology, limits: StreamLimits = DEFAULT_STREAM
       duplicate_window: nanos(2 * 60 * 1000),
       description: 'activity-core dead letters: events that could not be processed, with the reason in headers',
     } as StreamConfig,
-    {
-      ...base,
-      name: t.tasks.stream,
-      subjects: [...t.tasks.subjects],
-      max_age: nanos(limits.tasksMaxAgeMs),
-      duplicate_window: nanos(limits.tasksDuplicateWindowMs),
-      description: 'activity-core task lifecycle events (created, completed, cancelled, expired)',
-    } as StreamConfig,
+    events,
   ];
 }
 
@@ -56,8 +93,13 @@ export function streamConfigs(t: Topology, limits: StreamLimits = DEFAULT_STREAM
  * Creates the streams, or updates them to the wanted config. Safe to run from several
  * processes at once: a lost creation race becomes an update.
  */
-export async function ensureStreams(jsm: JetStreamManager, t: Topology, limits?: StreamLimits): Promise<void> {
-  for (const config of streamConfigs(t, limits)) {
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  t: Topology,
+  limits?: StreamLimits,
+  options?: StreamOptions,
+): Promise<void> {
+  for (const config of streamConfigs(t, limits, options)) {
     const exists = await jsm.streams.info(config.name).then(
       () => true,
       () => false,
