@@ -1,11 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { type ActivityCoreClient, createActivityCoreClient } from '@activity-core/client';
-import { createDb, type Db, listRuns, listTasks, migrateToLatest } from '@activity-core/db';
+import { ActivityDefinitionSpec } from '@activity-core/core';
+import {
+  createDb,
+  createDefinition,
+  type Db,
+  listRuns,
+  listTasks,
+  migrateToLatest,
+  setDefinitionEnabled,
+} from '@activity-core/db';
 import { topology } from '@activity-core/messaging';
+import { scheduleIdFor } from '@activity-core/schedules';
 import { freePort, REPO_ROOT } from '@activity-core/stack';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
 
@@ -207,5 +218,30 @@ describe('the whole system', () => {
     expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${followUp.key}`)).toHaveLength(2);
     // The small order did not match the filter: acked, no run.
     expect((await listRuns(db, { definitionId: orders.id })).items).toHaveLength(1);
+  });
+
+  test('the worker keeps Schedules in line with definitions written without the API', async () => {
+    const info = stackInfo();
+    const connection = await Connection.connect({ address: info.temporalAddress });
+    try {
+      const client = new Client({ connection, namespace: info.temporalNamespace });
+      const definition = await createDefinition(db, {
+        spec: ActivityDefinitionSpec.parse({
+          key: uniqueId('direct-'),
+          name: 'written with SQL',
+          trigger: { kind: 'cron', cron: { expression: '0 3 * * *', timezone: 'UTC' } },
+          taskTemplates: [{ key: 'x', title: 'x' }],
+        }),
+      });
+      const handle = client.schedule.getHandle(scheduleIdFor(definition.id));
+      const describe = () =>
+        handle.describe().catch((e: unknown) => (e instanceof ScheduleNotFoundError ? undefined : Promise.reject(e)));
+      // NOTIFY reaches the worker's listener; well inside the periodic pass's minute.
+      await waitFor('the schedule to be created', describe, 10_000);
+      await setDefinitionEnabled(db, definition.id, false);
+      await waitFor('the schedule to be paused', async () => (await describe())?.state.paused === true, 10_000);
+    } finally {
+      await connection.close();
+    }
   });
 });

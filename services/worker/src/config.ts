@@ -27,6 +27,10 @@ export const WorkerConfigSchema = z.object({
   AC_OUTBOX_RETRY_MAX_MS: positiveIntSchema.default(60_000),
   /** Activities this worker runs at once (Temporal's default when unset). */
   AC_WORKER_MAX_CONCURRENT_ACTIVITIES: positiveIntSchema.optional(),
+  /** Full pass of the schedule reconciler (cron definitions ↔ Temporal Schedules). */
+  AC_SCHEDULE_RECONCILE_INTERVAL_MS: positiveIntSchema.default(60_000),
+  /** How far back Temporal still starts occurrences it missed while it was down (min 10 s). */
+  AC_SCHEDULE_CATCHUP_WINDOW_MS: positiveIntSchema.min(10_000).default(3_600_000),
   /** A workflow bundle built ahead (`npm run build:workflows -w services/worker`); bundled at start when unset. */
   AC_WORKFLOW_BUNDLE: z.string().min(1).optional(),
 });

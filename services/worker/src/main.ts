@@ -2,12 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { migrateToLatest } from '@activity-core/db';
 import { connectNats, ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger, onShutdownSignal, startOpsServer } from '@activity-core/runtime';
+import { DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { loadConfig } from './config.ts';
 import { createWorkerDb } from './database.ts';
+import { startScheduleSync } from './schedule-sync.ts';
 import { startWorker } from './worker.ts';
 
 const config = loadConfig();
@@ -64,6 +67,19 @@ const running = await startWorker({
     ? { maxConcurrentActivityTaskExecutions: config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES }
     : {}),
 });
+const clientConnection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+const schedules = await startScheduleSync({
+  client: new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE }),
+  db,
+  databaseUrl: config.DATABASE_URL,
+  settings: {
+    ...DEFAULT_SCHEDULE_SETTINGS,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    catchupWindowMs: config.AC_SCHEDULE_CATCHUP_WINDOW_MS,
+  },
+  intervalMs: config.AC_SCHEDULE_RECONCILE_INTERVAL_MS,
+  logger,
+});
 const ops = await startOpsServer({
   port: config.AC_WORKER_PORT,
   metrics,
@@ -82,9 +98,11 @@ running.done.catch((error: unknown) => {
   process.exitCode = 1;
 });
 onShutdownSignal(async () => {
+  await schedules.stop();
   await running.shutdown();
   await ops.close();
   await connection.close();
+  await clientConnection.close();
   await nc.drain();
   await db.destroy();
 }, logger);

@@ -1,0 +1,78 @@
+import { type Db, listenForDefinitionChanges } from '@activity-core/db';
+import type { Logger } from '@activity-core/runtime';
+import {
+  reconcileAll,
+  reconcileDefinition,
+  type ScheduleDeps,
+  type ScheduleSettings,
+  startReconcileLoop,
+} from '@activity-core/schedules';
+import type { Client } from '@temporalio/client';
+
+export interface ScheduleSyncOptions {
+  readonly client: Client;
+  readonly db: Db;
+  readonly databaseUrl: string;
+  readonly settings: ScheduleSettings;
+  readonly intervalMs: number;
+  readonly logger: Logger;
+}
+
+/**
+ * Keeps the Temporal Schedules of cron definitions in line with the database from the worker:
+ * a full pass now and every `intervalMs` (creates, updates, pauses, deletes, removes orphans),
+ * and a single-definition pass within a second of any definition change (PostgreSQL NOTIFY).
+ * The API reconciles on its own writes too; both are idempotent, so running several workers
+ * and APIs is safe.
+ */
+export async function startScheduleSync(options: ScheduleSyncOptions): Promise<{ stop(): Promise<void> }> {
+  const deps: ScheduleDeps = {
+    client: options.client,
+    db: options.db,
+    settings: options.settings,
+    log: (message, fields) => options.logger.info(message, fields),
+  };
+  const loop = startReconcileLoop(deps, options.intervalMs);
+  let stopped = false;
+  let listener: { close(): Promise<void> } | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const listen = async (): Promise<void> => {
+    try {
+      listener = await listenForDefinitionChanges({
+        url: options.databaseUrl,
+        onChange: (definitionId) => {
+          reconcileDefinition(deps, definitionId).catch((error: unknown) =>
+            options.logger.warn('schedule reconcile failed; the periodic pass will retry', { definitionId, error }),
+          );
+        },
+        onError: (error) => {
+          options.logger.warn('definition change listener lost; reconnecting', { error: error.message });
+          void listener?.close();
+          listener = undefined;
+          scheduleRelisten();
+        },
+      });
+      // Changes made while we were not listening.
+      if (!stopped) await reconcileAll(deps).catch(() => undefined);
+    } catch (error) {
+      options.logger.warn('cannot listen for definition changes yet', { error });
+      scheduleRelisten();
+    }
+  };
+  const scheduleRelisten = (): void => {
+    if (stopped || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void listen();
+    }, 2_000);
+  };
+  await listen();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(retry);
+      await listener?.close();
+      await loop.stop();
+    },
+  };
+}
