@@ -2,7 +2,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -10,8 +10,9 @@ import type { Activities } from './activities.ts';
 import type { TaskActionInput, TaskInstanceInput, TaskStatusView } from './contract.ts';
 import { cancelTaskUpdate, completeTaskUpdate, FailureTypes, taskStatusQuery } from './definitions.ts';
 
-// Database-only activities: transient failures (database down) retry until it is back.
-const { createTask, closeTask } = proxyActivities<Activities>({
+// Database-only local activities (no task-queue round trip): transient failures (database
+// down) retry until it is back.
+const { createTask, closeTask } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds' },
 });

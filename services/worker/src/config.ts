@@ -31,7 +31,7 @@ export const WorkerConfigSchema = z.object({
   AC_SCHEDULE_RECONCILE_INTERVAL_MS: positiveIntSchema.default(60_000),
   /** How far back Temporal still starts occurrences it missed while it was down (min 10 s). */
   AC_SCHEDULE_CATCHUP_WINDOW_MS: positiveIntSchema.min(10_000).default(3_600_000),
-  /** A workflow bundle built ahead (`npm run build:workflows -w services/worker`); bundled at start when unset. */
+  /** A workflow bundle built ahead (`node services/worker/src/build-workflow-bundle.ts`); bundled at start when unset. */
   AC_WORKFLOW_BUNDLE: z.string().min(1).optional(),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
