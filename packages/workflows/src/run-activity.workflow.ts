@@ -40,7 +40,18 @@ export interface RunSpawnState {
   readonly tasksPlanned: number;
   readonly remaining: readonly PlannedChild[];
   readonly started: number;
+  /**
+   * Children one run of the chain starts before it continues as new (besides Temporal's own
+   * `continueAsNewSuggested`). Default {@link CHILDREN_PER_RUN}.
+   */
+  readonly childrenPerRun?: number;
 }
+
+/**
+ * Each child start adds about two events plus its input to the history; 1000 keep a run well
+ * under Temporal's warning marks (10,240 events / 10 MB) even with large task payloads.
+ */
+const CHILDREN_PER_RUN = 1000;
 
 /**
  * One run of a definition for one trigger: record the run → load the pinned version → (cron)
@@ -135,13 +146,16 @@ export async function RunActivityWorkflow(
   const causation = causationOf(input.trigger, runWorkflowId);
   let started = state.started;
   let remaining = state.remaining;
+  const perRun = state.childrenPerRun ?? CHILDREN_PER_RUN;
+  let startedHere = 0;
   while (remaining.length > 0) {
-    const batch = remaining.slice(0, CHILD_BATCH);
+    const batch = remaining.slice(0, Math.min(CHILD_BATCH, perRun - startedHere));
     await Promise.all(batch.map((child) => startTask(input, state, child, runWorkflowId, causation)));
     started += batch.length;
+    startedHere += batch.length;
     remaining = remaining.slice(batch.length);
     progress = { ...progress, tasksStarted: started };
-    if (remaining.length > 0 && workflowInfo().continueAsNewSuggested) {
+    if (remaining.length > 0 && (startedHere >= perRun || workflowInfo().continueAsNewSuggested)) {
       await continueAsNew<typeof RunActivityWorkflow>(input, { ...state, remaining, started });
     }
   }

@@ -1,0 +1,84 @@
+import { getRunByWorkflowId, insertRunOrGet, listTasks, readRunLog } from '@activity-core/db';
+import { type RunActivityInput, type RunActivityResult, WorkflowTypes } from '@activity-core/workflows';
+import type { PlannedChild, RunSpawnState } from '@activity-core/workflows/worker';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { uniqueId } from '../support/stack.ts';
+import { createHarness, createOrderDefinition, type Harness, waitFor } from './harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+  await h.startWorker();
+});
+afterAll(async () => {
+  await h?.[Symbol.asyncDispose]();
+});
+
+describe('large fan-out', () => {
+  // A real 1000+-task run is too heavy for the shared CI machine, so the spawning phase is
+  // entered directly with a small per-run budget: the same code path a big plan takes.
+  test('spawning continues as new past the per-run budget and still starts every child once', async () => {
+    const definition = await createOrderDefinition(h.db);
+    const key = uniqueId('fan-');
+    const runWorkflowId = `run:${definition.id}:manual:${key}`;
+    const { run } = await insertRunOrGet(h.db, {
+      definitionId: definition.id,
+      definitionVersion: 1,
+      triggerKind: 'manual',
+      triggerKey: `manual:${key}`,
+      workflowId: runWorkflowId,
+    });
+    const children: PlannedChild[] = Array.from({ length: 12 }, (_, index) => ({
+      workflowId: `task:${runWorkflowId}:review:${index}`,
+      task: {
+        templateKey: 'review',
+        index,
+        title: `Task ${index}`,
+        description: null,
+        assignee: null,
+        priority: null,
+        labels: [],
+        payload: null,
+        dedupeKey: null,
+        dueAt: null,
+        expiresAt: null,
+      },
+    }));
+    const input: RunActivityInput = {
+      definitionId: definition.id,
+      trigger: { kind: 'manual', requestedBy: 'test', idempotencyKey: key },
+    };
+    const resume: RunSpawnState = {
+      runId: run.id,
+      definitionKey: definition.key,
+      version: 1,
+      tasksPlanned: 12,
+      remaining: children,
+      started: 0,
+      childrenPerRun: 5,
+    };
+    const handle = await h.client.workflow.start(WorkflowTypes.runActivity, {
+      taskQueue: h.taskQueue,
+      workflowId: runWorkflowId,
+      args: [input, resume],
+    });
+    const result: RunActivityResult = await handle.result();
+    expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 12, tasksStarted: 12 });
+
+    // 5 + 5 + 2: three runs in the chain.
+    const runs = await waitFor('three runs in the chain', async () => {
+      const ids: string[] = [];
+      for await (const w of h.client.workflow.list({ query: `WorkflowId = '${runWorkflowId}'` })) ids.push(w.runId);
+      return ids.length === 3 && ids;
+    });
+    expect(new Set(runs).size).toBe(3);
+    expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+
+    await waitFor('12 task rows', async () => (await listTasks(h.db, { runId: run.id })).items.length === 12);
+    const tasks = (await listTasks(h.db, { runId: run.id })).items;
+    expect(new Set(tasks.map((t) => t.index)).size).toBe(12);
+    expect((await getRunByWorkflowId(h.db, runWorkflowId)).status).toBe('succeeded');
+    const finished = (await readRunLog(h.db, run.id)).filter((e) => e.kind === 'run_finished');
+    expect(finished).toHaveLength(1);
+  });
+});
