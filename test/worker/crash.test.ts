@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 /** The real worker process (services/worker/src/main.ts), resolved once it says it is ready. */
-async function spawnWorker(): Promise<ChildProcess> {
+async function spawnWorker(): Promise<ChildProcess & { readyLine: Record<string, unknown> }> {
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, (await workflowBundle()).code);
   const info = stackInfo();
@@ -47,14 +47,15 @@ async function spawnWorker(): Promise<ChildProcess> {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let output = '';
-  await new Promise<void>((resolve, reject) => {
+  const readyLine = await new Promise<Record<string, unknown>>((resolve, reject) => {
     child.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('"worker ready"')) resolve();
+      const line = output.split('\n').find((l) => l.includes('"worker ready"'));
+      if (line) resolve(JSON.parse(line) as Record<string, unknown>);
     });
     child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output}`)));
   });
-  return child;
+  return Object.assign(child, { readyLine });
 }
 
 describe('worker crash', () => {
@@ -98,5 +99,17 @@ describe('worker crash', () => {
     expect(created).toHaveLength(10);
     expect(new Set(created.map((m) => (m.body.data as { id: string }).id))).toEqual(new Set(tasks.map((t) => t.id)));
     expect(new Set(created.map((m) => m.msgId)).size).toBe(10);
+  });
+
+  test('health endpoints answer, and SIGTERM shuts the process down cleanly', async () => {
+    const worker = await spawnWorker();
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    const port = Number(worker.readyLine.port);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+    worker.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });
