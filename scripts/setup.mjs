@@ -281,7 +281,11 @@ function main() {
   switch (thenCommand) {
     case 'test':
       // Types and lint are part of the test: a red typecheck fails CI like a red test.
-      checkStep('typecheck (tsc --noEmit)', [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], env);
+      checkStep(
+        'typecheck (tsc --noEmit)',
+        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'],
+        env,
+      );
       checkStep('lint (biome ci)', [join(ROOT, 'node_modules', '@biomejs', 'biome', 'bin', 'biome'), 'ci', '.'], env);
       cmd = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...passThrough];
       break;

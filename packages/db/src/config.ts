@@ -84,12 +84,16 @@ export function createDb(config: DbConfigInput, options: CreateDbOptions = {}): 
     application_name: c.applicationName,
     types: typeParsers,
   });
-  pool.on(
-    'error',
+  const onError =
     options.onPoolError ??
-      ((error: Error) => {
-        process.stderr.write(`[db] idle connection error: ${error.message}\n`);
-      }),
-  );
+    ((error: Error) => {
+      process.stderr.write(`[db] connection error: ${error.message}\n`);
+    });
+  pool.on('error', onError);
+  // pg-pool listens only on idle clients. A checked-out client whose connection drops
+  // (PostgreSQL restarted mid-transaction) would emit an unhandled 'error' and kill the
+  // process; with this listener the query rejects, the caller retries, and the pool drops
+  // the dead client when it is released.
+  pool.on('connect', (client) => client.on('error', onError));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
