@@ -42,6 +42,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     AC_STREAM_PREFIX: prefix,
     AC_API_PORT: '0',
     AC_API_TOKEN: BOOTSTRAP_TOKEN,
+    AC_SCHEDULE_ID_PREFIX: `${prefix.toLowerCase()}-def-`,
     AC_API_RATE_LIMIT_RPS: '100000',
     AC_API_RATE_LIMIT_BURST: '100000',
     LOG_LEVEL: 'error',

@@ -33,6 +33,7 @@ let ac: ActivityCoreClient;
 let env: NodeJS.ProcessEnv;
 const prefix = uniqueId('E');
 const t = topology(prefix);
+const SCHEDULE_PREFIX = `${prefix.toLowerCase()}-def-`;
 
 async function startService(name: 'worker' | 'ingest' | 'api', port: number): Promise<void> {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
@@ -99,6 +100,7 @@ beforeAll(async () => {
     AC_STREAM_PREFIX: prefix,
     AC_API_TOKEN: TOKEN,
     AC_MAX_CAUSATION_DEPTH: String(MAX_DEPTH),
+    AC_SCHEDULE_ID_PREFIX: SCHEDULE_PREFIX,
     AC_OUTBOX_POLL_MS: '100',
     LOG_LEVEL: 'warn',
   };
@@ -233,7 +235,7 @@ describe('the whole system', () => {
           taskTemplates: [{ key: 'x', title: 'x' }],
         }),
       });
-      const handle = client.schedule.getHandle(scheduleIdFor(definition.id));
+      const handle = client.schedule.getHandle(scheduleIdFor(definition.id, SCHEDULE_PREFIX));
       const describe = () =>
         handle.describe().catch((e: unknown) => (e instanceof ScheduleNotFoundError ? undefined : Promise.reject(e)));
       // NOTIFY reaches the worker's listener; well inside the periodic pass's minute.

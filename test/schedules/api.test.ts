@@ -28,6 +28,7 @@ beforeAll(async () => {
       AC_STREAM_PREFIX: h.prefix,
       AC_API_PORT: '0',
       AC_API_TOKEN: TOKEN,
+      AC_SCHEDULE_ID_PREFIX: `${h.prefix.toLowerCase()}-def-`,
       LOG_LEVEL: 'error',
     }),
     { logger: silentLogger },

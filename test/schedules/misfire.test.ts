@@ -19,7 +19,15 @@ let deps: ScheduleDeps;
 beforeAll(async () => {
   h = await createHarness();
   await h.startWorker();
-  deps = { client: h.client, db: h.db, settings: { ...DEFAULT_SCHEDULE_SETTINGS, taskQueue: h.taskQueue } };
+  deps = {
+    client: h.client,
+    db: h.db,
+    settings: {
+      ...DEFAULT_SCHEDULE_SETTINGS,
+      taskQueue: h.taskQueue,
+      scheduleIdPrefix: `${h.prefix.toLowerCase()}-def-`,
+    },
+  };
 });
 
 afterAll(async () => {

@@ -27,8 +27,12 @@ function cronSpec(key: string, expression: string, timezone = 'Europe/Berlin'): 
   });
 }
 
+// Schedule ids of this file only: reconcileAll deletes orphans under its prefix, and other
+// files create schedules on the same server at the same time.
+const PREFIX = `${uniqueId('ac-t')}-`;
+
 async function scheduleOf(definitionId: string) {
-  return deps.client.schedule.getHandle(scheduleIdFor(definitionId)).describe();
+  return deps.client.schedule.getHandle(scheduleIdFor(definitionId, PREFIX)).describe();
 }
 
 beforeAll(async () => {
@@ -37,7 +41,7 @@ beforeAll(async () => {
   deps = {
     client: new Client({ connection, namespace: info.temporalNamespace }),
     db: database().db,
-    settings: { ...DEFAULT_SCHEDULE_SETTINGS, taskQueue: uniqueId('tq-') },
+    settings: { ...DEFAULT_SCHEDULE_SETTINGS, taskQueue: uniqueId('tq-'), scheduleIdPrefix: PREFIX },
   };
 });
 
@@ -130,9 +134,11 @@ describe('schedule reconciler', () => {
   });
 
   test('reconcileAll removes orphan schedules carrying our prefix and leaves others alone', async () => {
-    const orphanId = scheduleIdFor('00000000-0000-7000-8000-000000000000');
+    const orphanId = scheduleIdFor('00000000-0000-7000-8000-000000000000', PREFIX);
+    // Another installation's schedule (default prefix) and someone else's entirely.
+    const otherInstallation = scheduleIdFor('00000000-0000-7000-8000-000000000001');
     const foreignId = uniqueId('someone-elses-');
-    for (const scheduleId of [orphanId, foreignId]) {
+    for (const scheduleId of [orphanId, otherInstallation, foreignId]) {
       await deps.client.schedule.create({
         scheduleId,
         spec: { calendars: [{ hour: 3 }] },
@@ -145,7 +151,11 @@ describe('schedule reconciler', () => {
     await expect(deps.client.schedule.getHandle(foreignId).describe()).resolves.toMatchObject({
       scheduleId: foreignId,
     });
+    await expect(deps.client.schedule.getHandle(otherInstallation).describe()).resolves.toMatchObject({
+      scheduleId: otherInstallation,
+    });
     await deps.client.schedule.getHandle(foreignId).delete();
+    await deps.client.schedule.getHandle(otherInstallation).delete();
   });
 
   test('describeSchedule reports next fires and misfire counts', async () => {

@@ -36,6 +36,8 @@ async function spawnWorker(): Promise<ChildProcess & { readyLine: Record<string,
       TEMPORAL_NAMESPACE: info.temporalNamespace,
       TEMPORAL_TASK_QUEUE: h.taskQueue,
       AC_STREAM_PREFIX: h.prefix,
+      // Its schedule reconciler must only ever look at schedules of its own.
+      AC_SCHEDULE_ID_PREFIX: `${h.prefix.toLowerCase()}-def-`,
       AC_WORKER_PORT: '0',
       AC_WORKFLOW_BUNDLE: bundlePath,
       // One activity at a time, so the kill lands while task rows are still being written.

@@ -54,6 +54,20 @@ export const SharedEnv = {
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('activity-core'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /**
+   * Prefix of this installation's Temporal Schedule ids. Installations sharing a Temporal
+   * namespace need distinct prefixes: each removes its prefix's schedules that it has no
+   * definition for.
+   */
+  AC_SCHEDULE_ID_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _ . : - only (1-64)')
+    .default('ac-def-'),
+  /**
+   * How far back Temporal still starts cron occurrences it missed while it was down (min 10 s).
+   * Worker and API both write Schedules, so they read it from the same variable.
+   */
+  AC_SCHEDULE_CATCHUP_WINDOW_MS: positiveInt.min(10_000).default(3_600_000),
 } as const;
 
 export const portSchema = port;

@@ -1,17 +1,25 @@
 import { type CronTriggerConfig, compileToScheduleSpec } from '@activity-core/core';
-import type { DefinitionRecord } from '@activity-core/db';
+import { type DefinitionRecord, isUuid } from '@activity-core/db';
 import { type ScheduledRunInput, WorkflowTypes } from '@activity-core/workflows';
 import type { ScheduleOptions, ScheduleOverlapPolicy, ScheduleSpec } from '@temporalio/client';
 
-/** Every Schedule this system owns carries this prefix; others are never touched. */
+/**
+ * Every Schedule an installation owns carries its prefix, and the reconciler removes as orphans
+ * only schedules with that prefix whose definition its own database lacks. Installations that
+ * share a Temporal namespace (or test files sharing one server) need distinct prefixes, or they
+ * would delete each other's schedules.
+ */
 export const SCHEDULE_ID_PREFIX = 'ac-def-';
 
-export function scheduleIdFor(definitionId: string): string {
-  return `${SCHEDULE_ID_PREFIX}${definitionId}`;
+export function scheduleIdFor(definitionId: string, prefix: string = SCHEDULE_ID_PREFIX): string {
+  return `${prefix}${definitionId}`;
 }
 
-export function definitionIdOf(scheduleId: string): string | undefined {
-  return scheduleId.startsWith(SCHEDULE_ID_PREFIX) ? scheduleId.slice(SCHEDULE_ID_PREFIX.length) : undefined;
+/** The definition id of one of our schedule ids; `undefined` for anything else (never ours to delete). */
+export function definitionIdOf(scheduleId: string, prefix: string = SCHEDULE_ID_PREFIX): string | undefined {
+  if (!scheduleId.startsWith(prefix)) return undefined;
+  const rest = scheduleId.slice(prefix.length);
+  return isUuid(rest) ? rest : undefined;
 }
 
 /**
@@ -26,6 +34,8 @@ export function scheduledRunWorkflowIdBase(definitionId: string): string {
 
 export interface ScheduleSettings {
   readonly taskQueue: string;
+  /** Prefix of this installation's schedule ids (default `ac-def-`). */
+  readonly scheduleIdPrefix?: string;
   /**
    * How far back Temporal still starts occurrences it missed while it was itself down
    * (minimum 10 s). Occurrences started late are then judged by the definition's misfire
@@ -73,7 +83,7 @@ export function desiredSchedule(
   const spec = compiled as unknown as ScheduleSpec;
   const input: ScheduledRunInput = {
     definitionId: definition.id,
-    trigger: { kind: 'cron', scheduleId: scheduleIdFor(definition.id) },
+    trigger: { kind: 'cron', scheduleId: scheduleIdFor(definition.id, settings.scheduleIdPrefix) },
   };
   const fingerprintSource = JSON.stringify({
     spec: compiled,
@@ -83,7 +93,7 @@ export function desiredSchedule(
   });
   const fingerprint = fnv1a(fingerprintSource);
   return {
-    scheduleId: scheduleIdFor(definition.id),
+    scheduleId: scheduleIdFor(definition.id, settings.scheduleIdPrefix),
     definitionId: definition.id,
     version: definition.version,
     paused: !definition.enabled,

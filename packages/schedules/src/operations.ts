@@ -58,14 +58,18 @@ function toState(definitionId: string, d: ScheduleDescription, counts: Record<st
 /** Last and next fires, counts of fires taken and missed, and misfire outcomes from the runs table. */
 export async function describeSchedule(deps: ScheduleDeps, definitionId: string): Promise<ScheduleState> {
   await getDefinition(deps.db, definitionId);
-  const description = await deps.client.schedule.getHandle(scheduleIdFor(definitionId)).describe();
+  const description = await deps.client.schedule
+    .getHandle(scheduleIdFor(definitionId, deps.settings.scheduleIdPrefix))
+    .describe();
   return toState(definitionId, description, await runsByStatus(deps.db, definitionId));
 }
 
 /** Starts one occurrence now (nominal time = now), alongside any running ones. */
 export async function triggerScheduleNow(deps: ScheduleDeps, definitionId: string): Promise<void> {
   await getDefinition(deps.db, definitionId);
-  await deps.client.schedule.getHandle(scheduleIdFor(definitionId)).trigger('ALLOW_ALL');
+  await deps.client.schedule
+    .getHandle(scheduleIdFor(definitionId, deps.settings.scheduleIdPrefix))
+    .trigger('ALLOW_ALL');
 }
 
 /**
@@ -83,6 +87,6 @@ export async function backfillSchedule(
   }
   await getDefinition(deps.db, definitionId);
   await deps.client.schedule
-    .getHandle(scheduleIdFor(definitionId))
+    .getHandle(scheduleIdFor(definitionId, deps.settings.scheduleIdPrefix))
     .backfill({ start: range.start, end: range.end, overlap: 'ALLOW_ALL' });
 }

@@ -110,10 +110,11 @@ export async function reconcileFrom(
   deps: ScheduleDeps,
   definitionId: string,
   definition: DefinitionRecord | undefined,
+  attempt = 1,
 ): Promise<ReconcileOutcome> {
   const now = deps.now?.() ?? new Date();
   const desired = definition ? desiredSchedule(definition, deps.settings, now) : undefined;
-  const scheduleId = scheduleIdFor(definitionId);
+  const scheduleId = scheduleIdFor(definitionId, deps.settings.scheduleIdPrefix);
   const current = await describeOrUndefined(deps.client, scheduleId);
 
   if (!desired) {
@@ -141,8 +142,11 @@ export async function reconcileFrom(
       return 'created';
     } catch (error) {
       // Another replica created it between our describe and create: reconcile against theirs.
-      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-      return reconcileFrom(deps, definitionId, definition);
+      // A few times only: a schedule still being deleted can look absent and present at once;
+      // the next periodic pass settles that.
+      if (!(error instanceof ScheduleAlreadyRunning) || attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      return reconcileFrom(deps, definitionId, definition, attempt + 1);
     }
   }
 
@@ -186,7 +190,7 @@ export async function reconcileAll(deps: ScheduleDeps): Promise<ReconcileReport>
   }
   const orphansDeleted: string[] = [];
   for await (const summary of deps.client.schedule.list()) {
-    const definitionId = definitionIdOf(summary.scheduleId);
+    const definitionId = definitionIdOf(summary.scheduleId, deps.settings.scheduleIdPrefix);
     if (definitionId === undefined || definitionId in outcomes) continue;
     const outcome = await reconcileDefinition(deps, definitionId);
     outcomes[definitionId] = outcome;

@@ -10,6 +10,7 @@ import {
 import { createDb } from '@activity-core/db';
 import { connectNats, ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger, type Logger, startOpsServer } from '@activity-core/runtime';
+import { DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
@@ -64,6 +65,11 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
     topology: t,
     logger,
     bootstrapToken: config.AC_API_TOKEN,
+    scheduleSettings: {
+      ...DEFAULT_SCHEDULE_SETTINGS,
+      catchupWindowMs: config.AC_SCHEDULE_CATCHUP_WINDOW_MS,
+      scheduleIdPrefix: config.AC_SCHEDULE_ID_PREFIX,
+    },
     rateLimiter: createTokenBucketLimiter({
       ratePerSecond: config.AC_API_RATE_LIMIT_RPS,
       burst: config.AC_API_RATE_LIMIT_BURST,

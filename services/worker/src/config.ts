@@ -29,8 +29,6 @@ export const WorkerConfigSchema = z.object({
   AC_WORKER_MAX_CONCURRENT_ACTIVITIES: positiveIntSchema.optional(),
   /** Full pass of the schedule reconciler (cron definitions ↔ Temporal Schedules). */
   AC_SCHEDULE_RECONCILE_INTERVAL_MS: positiveIntSchema.default(60_000),
-  /** How far back Temporal still starts occurrences it missed while it was down (min 10 s). */
-  AC_SCHEDULE_CATCHUP_WINDOW_MS: positiveIntSchema.min(10_000).default(3_600_000),
   /** A workflow bundle built ahead (`node services/worker/src/build-workflow-bundle.ts`); bundled at start when unset. */
   AC_WORKFLOW_BUNDLE: z.string().min(1).optional(),
 });

@@ -76,6 +76,7 @@ const schedules = await startScheduleSync({
     ...DEFAULT_SCHEDULE_SETTINGS,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     catchupWindowMs: config.AC_SCHEDULE_CATCHUP_WINDOW_MS,
+    scheduleIdPrefix: config.AC_SCHEDULE_ID_PREFIX,
   },
   intervalMs: config.AC_SCHEDULE_RECONCILE_INTERVAL_MS,
   logger,
