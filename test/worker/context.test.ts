@@ -48,7 +48,7 @@ beforeAll(async () => {
   h = await createHarness();
   await h.startWorker({
     allowedHosts: [`127.0.0.1:${port}`],
-    env: { CRM_TOKEN: SECRET },
+    env: { AC_SECRET_CRM_TOKEN: SECRET },
     resolvers: createContextResolverRegistry({
       weather: async ({ config }) => ({ city: (config as { city: string }).city, celsius: -3 }),
     }),
@@ -89,7 +89,7 @@ describe('context sources', () => {
           method: 'POST',
           url: `${base}/flaky/{{ event.data.orderId }}`,
           body: { order: '{{ event.data.orderId }}' },
-          secretHeaders: { authorization: 'CRM_TOKEN' },
+          secretHeaders: { authorization: 'AC_SECRET_CRM_TOKEN' },
           retries: 2,
           timeoutMs: 2000,
         },

@@ -66,6 +66,14 @@ describe('validateDefinitionSpec', () => {
       },
       'contextSources[0].secretHeaders.Authorization',
     ],
+    // The worker's own credentials are not definition secrets.
+    [
+      {
+        ...validSpec,
+        contextSources: [{ name: 'h', kind: 'http', url: 'x', secretHeaders: { Authorization: 'DATABASE_URL' } }],
+      },
+      'contextSources[0].secretHeaders.Authorization',
+    ],
     [{ ...validSpec, limits: { maxTasksPerRun: 0 } }, 'limits.maxTasksPerRun'],
   ])('names the field of a structural error (%#: %s)', (input, path) => {
     expect(errorsOf(input).map((e) => e.path)).toContain(path);

@@ -42,9 +42,16 @@ export const HttpContextSource = z.object({
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
   secretHeaders: z
-    .record(z.string().min(1), z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name'))
+    .record(
+      z.string().min(1),
+      // Only variables meant as secrets for definitions: anyone who may write a definition must
+      // not be able to send the worker's own credentials (DATABASE_URL, NATS_PASSWORD…) out.
+      z
+        .string()
+        .regex(/^AC_SECRET_[A-Z0-9_]+$/, 'expected the name of an AC_SECRET_* environment variable of the worker'),
+    )
     .optional()
-    .describe('header name -> environment variable that holds its value (resolved by the worker)'),
+    .describe('header name -> AC_SECRET_* environment variable of the worker that holds its value'),
 });
 export const PreviousRunContextSource = z.object({ name: Identifier, kind: z.literal('previousRun') });
 export const OpenTasksContextSource = z.object({

@@ -273,6 +273,11 @@ async function fetchJson(
   const headers = new Headers({ accept: 'application/json' });
   for (const [header, value] of Object.entries(rendered.headers ?? {})) headers.set(header, String(value ?? ''));
   for (const [header, envName] of Object.entries(source.secretHeaders ?? {})) {
+    // The schema allows only AC_SECRET_*; checked again here because specs stored before that
+    // rule, or written around the API, reach the worker too.
+    if (!/^AC_SECRET_[A-Z0-9_]+$/.test(envName)) {
+      throw new ContextSourceError(name, `secret ${envName} is not an AC_SECRET_* variable`, { retryable: false });
+    }
     const secret = settings.env[envName];
     if (secret === undefined || secret === '') {
       throw new ContextSourceError(name, `secret environment variable ${envName} is not set in the worker`, {
