@@ -23,7 +23,8 @@ export const PINS = Object.freeze({
   temporalCli: '1.9.1',
   natsServer: '2.15.1',
 });
-const MIN_NODE_MAJOR = 22;
+// Node runs the services' TypeScript sources directly; type stripping is on by default from 22.18.
+const MIN_NODE = [22, 18, 0];
 const MIN_NATS = [2, 10, 0];
 
 const args = process.argv.slice(2);
@@ -71,14 +72,13 @@ function atLeast(v, min) {
 
 // 1. Node.js: re-exec under a supported Node when the machine's is too old.
 function ensureNode() {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major >= MIN_NODE_MAJOR) return false;
+  if (atLeast(parseVersion(process.versions.node), MIN_NODE)) return false;
   const nodeDir = join(TOOLS, 'node');
   const nodeBin = join(nodeDir, 'node_modules', 'node', 'bin', 'node');
   const have = existsSync(nodeBin) ? run(nodeBin, ['--version']).out.trim() : '';
   if (have !== `v${PINS.node}`) {
     log(
-      `Node.js ${process.versions.node} is older than ${MIN_NODE_MAJOR}; fetching Node.js ${PINS.node} from the npm registry into .tools/node`,
+      `Node.js ${process.versions.node} is older than ${MIN_NODE.join('.')}; fetching Node.js ${PINS.node} from the npm registry into .tools/node`,
     );
     mkdirSync(nodeDir, { recursive: true });
     const r = run('npm', [
@@ -94,7 +94,7 @@ function ensureNode() {
     if (!r.ok || !existsSync(nodeBin)) {
       fail(
         `could not install node@${PINS.node}:\n${tail(r.out)}`,
-        `install Node.js ${MIN_NODE_MAJOR}+ (24 recommended) and put it first on PATH`,
+        `install Node.js ${MIN_NODE.join('.')}+ (24 recommended) and put it first on PATH`,
       );
     }
   }
