@@ -88,7 +88,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   };
 
   const round = async (): Promise<number> => {
-    const rows = await claimOutboxBatch(options.db, { limit: batchSize, leaseMs });
+    // UPDATE … RETURNING gives no order; row ids are UUIDv7, so sorting restores write order.
+    const rows = (await claimOutboxBatch(options.db, { limit: batchSize, leaseMs })).sort((a, b) =>
+      a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+    );
     const done: string[] = [];
     for (const row of rows) {
       if (stopped) break;
@@ -100,6 +103,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         const message = error instanceof Error ? error.message : String(error);
         options.logger.warn('outbox publish failed; will retry', { id: row.id, subject: row.subject, error: message });
         await recordOutboxFailure(options.db, { id: row.id, error: message, baseDelayMs, maxDelayMs });
+        // Stop here: publishing later rows now could put a task's `completed` before its
+        // `created`. The rest of the batch comes back when its lease ends.
+        break;
       }
     }
     // Unpublished rows of a stopped round come back after their lease.
