@@ -1,6 +1,7 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, type StackInfo, startSelectedStack } from '@activity-core/stack';
+import { type StackInfo, startSelectedStack } from '@activity-core/stack';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -15,9 +16,9 @@ declare module 'vitest' {
  * isolate themselves inside it (own database, task queue, stream names), see test/support.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const base = join(REPO_ROOT, '.tmp');
-  mkdirSync(base, { recursive: true });
-  const dataDir = mkdtempSync(join(base, 'stack-'));
+  // The system temp dir, not the clone: as root PostgreSQL runs as `postgres`, which cannot
+  // enter a clone under a private home directory.
+  const dataDir = mkdtempSync(join(tmpdir(), 'ac-stack-'));
   // PostgreSQL runs as the `postgres` user when we are root; it must be able to enter here.
   chmodSync(dataDir, 0o755);
   const t0 = Date.now();

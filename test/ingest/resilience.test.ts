@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, REPO_ROOT, startTemporal } from '@activity-core/stack';
+import { freePort, startTemporal } from '@activity-core/stack';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { stackInfo } from '../support/stack.ts';
@@ -93,7 +94,7 @@ async function twoProcesses(definitionId: string, children: ChildIngest[]): Prom
 
 test('Temporal down: messages wait (none dead-lettered) and all flow when it returns', async () => {
   const def = await h.defineEvent({ types: ['outage.event'] });
-  const dir = mkdtempSync(join(REPO_ROOT, '.tmp', 'ingest-temporal-'));
+  const dir = mkdtempSync(join(tmpdir(), 'ac-ingest-temporal-'));
   const port = await freePort();
   let temporal = await startTemporal({ dir, port, namespace: stackInfo().temporalNamespace });
   let cleanup = async () => {};

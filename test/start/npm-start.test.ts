@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@activity-core/stack';
 import { afterAll, expect, test } from 'vitest';
 
-const dataDir = mkdtempSync(join(REPO_ROOT, '.tmp', 'start-'));
+const dataDir = mkdtempSync(join(tmpdir(), 'ac-start-'));
+chmodSync(dataDir, 0o755);
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function processes(): Array<{ pid: number; ppid: number; cmdline: string }> {

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActivityDefinitionSpec } from '@activity-core/core';
 import { createDefinition, type Db, getRunByWorkflowId, listTasks, migrateToLatest } from '@activity-core/db';
-import { freePort, REPO_ROOT, type RunningPostgres, startPostgres } from '@activity-core/stack';
+import { freePort, type RunningPostgres, startPostgres } from '@activity-core/stack';
 import { startRunActivity } from '@activity-core/workflows';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createWorkerDb } from '../../services/worker/src/database.ts';
@@ -19,7 +20,8 @@ let db: Db;
 
 beforeAll(async () => {
   h = await createHarness();
-  dir = mkdtempSync(join(REPO_ROOT, '.tmp', 'pg-restart-'));
+  dir = mkdtempSync(join(tmpdir(), 'ac-pg-restart-'));
+  chmodSync(dir, 0o755);
   port = await freePort();
   pgServer = await startPostgres({ dir, port });
   db = createWorkerDb({ url: pgServer.adminUrl, poolMax: 10, connectionTimeoutMs: 1_000 }, () => {});
