@@ -75,6 +75,8 @@ describe('validateDefinitionSpec', () => {
       'contextSources[0].secretHeaders.Authorization',
     ],
     [{ ...validSpec, limits: { maxTasksPerRun: 0 } }, 'limits.maxTasksPerRun'],
+    // Above what one Temporal payload carries.
+    [{ ...validSpec, limits: { maxOutputBytes: 4 * 1024 * 1024 } }, 'limits.maxOutputBytes'],
   ])('names the field of a structural error (%#: %s)', (input, path) => {
     expect(errorsOf(input).map((e) => e.path)).toContain(path);
   });

@@ -115,11 +115,13 @@ export type TaskTemplate = z.infer<typeof TaskTemplate>;
 export const DefinitionLimits = z.object({
   maxTasksPerRun: z.number().int().min(1).max(10_000).default(100),
   maxExpressionCost: z.number().int().min(1).max(100_000_000).optional(),
+  // The plan is one activity result, and Temporal refuses payloads over 2 MiB by default:
+  // a larger limit would only move the failure from save time to run time.
   maxOutputBytes: z
     .number()
     .int()
     .min(1)
-    .max(16 * 1024 * 1024)
+    .max(1536 * 1024)
     .optional(),
 });
 export type DefinitionLimits = z.infer<typeof DefinitionLimits>;
