@@ -7,7 +7,7 @@
 //   cli.ts start   the whole system
 //   cli.ts up      only the servers; prints the environment to point services at them
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,7 +15,7 @@ import { pollUntil } from './managed-process.ts';
 import { freePort } from './ports.ts';
 import { startSelectedStack } from './provider.ts';
 import type { RunningStack } from './stack.ts';
-import { REPO_ROOT } from './tools.ts';
+import { REPO_ROOT, traversableByOthers } from './tools.ts';
 
 const env = process.env;
 const say = (message: string): void => {
@@ -106,9 +106,15 @@ async function main(): Promise<void> {
     process.stderr.write('usage: cli.ts start | up\n');
     process.exit(2);
   }
-  const dataDir = resolve(env.AC_DATA_DIR ?? join(REPO_ROOT, '.data'));
+  let dataDir = resolve(env.AC_DATA_DIR ?? join(REPO_ROOT, '.data'));
+  // As root, PostgreSQL runs as `postgres`, which must be able to enter the data directory. A
+  // checkout under a private home cannot host it; /var/tmp survives reboots and lets it in.
+  if (process.getuid?.() === 0 && !env.AC_DATA_DIR && !traversableByOthers(dataDir)) {
+    const key = createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12);
+    dataDir = join('/var/tmp', `activity-core-data-${key}`);
+    say(`${join(REPO_ROOT, '.data')} is not reachable by the postgres user; keeping data in ${dataDir} instead`);
+  }
   mkdirSync(dataDir, { recursive: true });
-  // As root, PostgreSQL runs as `postgres`, which must be able to enter the data directory.
   chmodSync(dataDir, 0o755);
 
   const t0 = Date.now();

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { StackError } from './errors.ts';
 import { ManagedProcess, pollUntil } from './managed-process.ts';
-import { postgresBinaries } from './tools.ts';
+import { postgresBinaries, traversableByOthers } from './tools.ts';
 
 export interface PostgresOptions {
   /** Directory for this server; the cluster lives in `<dir>/pgdata`. Kept across restarts. */
@@ -36,20 +36,13 @@ function runAs(): { uid?: number; gid?: number } {
   }
 }
 
-/**
- * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data
- * directory: every ancestor needs the search (x) bit for others. Fail early and say where.
- */
+/** As root, PostgreSQL runs as `postgres`, which must be able to reach its data directory. */
 function assertTraversable(dir: string): void {
-  let current = resolve(dir);
-  while (dirname(current) !== current) {
-    current = dirname(current);
-    if ((statSync(current).mode & 0o001) === 0) {
-      throw new StackError(
-        'config_invalid',
-        `postgres: the data directory ${dir} is not reachable by the postgres user: ${current} lacks the search permission for others (chmod o+x ${current}, or choose another data directory).`,
-      );
-    }
+  if (!traversableByOthers(dir)) {
+    throw new StackError(
+      'config_invalid',
+      `postgres: the data directory ${dir} is not reachable by the postgres user: a parent directory lacks the search permission for others (chmod o+x on it, or set AC_DATA_DIR elsewhere).`,
+    );
   }
 }
 

@@ -1,5 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StackError } from './errors.ts';
@@ -66,10 +77,55 @@ export async function postgresBinaries(): Promise<PostgresBinaries> {
       { cause },
     );
   }
-  const nativeBin = join(dirname(entry), '..', 'native', 'bin');
-  const binaries = { initdb: join(nativeBin, 'initdb'), postgres: join(nativeBin, 'postgres') };
+  let native = resolve(dirname(entry), '..', 'native');
+  if (process.getuid?.() === 0 && !traversableByOthers(native)) native = publicCopy(native, entry);
+  const binaries = { initdb: join(native, 'bin', 'initdb'), postgres: join(native, 'bin', 'postgres') };
   for (const path of Object.values(binaries)) {
     if (!existsSync(path)) throw new StackError('binary_missing', `PostgreSQL binary missing: ${path}`);
   }
   return binaries;
+}
+
+/** True when every ancestor of `path` lets other users through (the search bit). */
+export function traversableByOthers(path: string): boolean {
+  let current = resolve(path);
+  while (dirname(current) !== current) {
+    current = dirname(current);
+    if ((statSync(current).mode & 0o001) === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * As root, PostgreSQL runs as `postgres`, which cannot execute binaries inside a checkout under
+ * a private directory (a clone in /root). Then the binaries (about 60 MB) are copied once per
+ * version to the system temp directory, readable by everyone, and used from there.
+ */
+function publicCopy(native: string, entry: string): string {
+  const version = (JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string })
+    .version;
+  const target = join(tmpdir(), `activity-core-postgres-${process.platform}-${process.arch}-${version}`);
+  if (existsSync(join(target, '.complete'))) return target;
+  const staging = `${target}.${process.pid}.tmp`;
+  rmSync(staging, { recursive: true, force: true });
+  cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+  chmodRecursive(staging);
+  writeFileSync(join(staging, '.complete'), '');
+  try {
+    renameSync(staging, target);
+  } catch {
+    // Another process finished the same copy first.
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return target;
+}
+
+function chmodRecursive(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    if (entry.isDirectory()) chmodRecursive(path);
+    else chmodSync(path, (statSync(path).mode & 0o111) !== 0 ? 0o755 : 0o644);
+  }
 }
