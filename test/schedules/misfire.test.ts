@@ -1,37 +1,20 @@
 import { ActivityDefinitionSpec, previewSchedule } from '@activity-core/core';
 import { createDefinition, listRuns, listTasks, type RunRecord, readRunLog } from '@activity-core/db';
-import {
-  backfillSchedule,
-  DEFAULT_SCHEDULE_SETTINGS,
-  reconcileDefinition,
-  type ScheduleDeps,
-} from '@activity-core/schedules';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { backfillSchedule, reconcileDefinition, type ScheduleDeps } from '@activity-core/schedules';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
-import { createHarness, type Harness, waitFor } from '../worker/harness.ts';
+import { type Harness, waitFor } from '../worker/harness.ts';
+import { useScheduleHarness } from './support.ts';
 
 // Misfire policies on the real stack: a Schedule, the real worker, and a backfill of past
 // occurrences standing in for an outage (each backfilled run carries its nominal time and
 // starts late, exactly like occurrences Temporal catches up after downtime).
+const harness = useScheduleHarness();
 let h: Harness;
 let deps: ScheduleDeps;
 
-beforeAll(async () => {
-  h = await createHarness();
-  await h.startWorker();
-  deps = {
-    client: h.client,
-    db: h.db,
-    settings: {
-      ...DEFAULT_SCHEDULE_SETTINGS,
-      taskQueue: h.taskQueue,
-      scheduleIdPrefix: `${h.prefix.toLowerCase()}-def-`,
-    },
-  };
-});
-
-afterAll(async () => {
-  await h?.[Symbol.asyncDispose]();
+beforeAll(() => {
+  ({ h, deps } = harness());
 });
 
 /**
@@ -76,6 +59,17 @@ async function backfillAndSettle(definitionId: string, window: { first: Date; la
   });
 }
 
+/**
+ * The definition's task rows once there are at least `n`. Every run has finished by then and
+ * skipped or coalesced runs start no children, so only the spawning runs' rows can appear.
+ */
+async function tasksOf(definitionId: string, n: number) {
+  return waitFor(`${n} task rows`, async () => {
+    const items = (await listTasks(h.db, { definitionId })).items;
+    return items.length >= n ? items : undefined;
+  });
+}
+
 function byNominal(runs: RunRecord[]): RunRecord[] {
   return [...runs].sort((a, b) => (a.nominalTime?.getTime() ?? 0) - (b.nominalTime?.getTime() ?? 0));
 }
@@ -102,7 +96,8 @@ describe('misfire policies after an outage', () => {
     const { definition, window } = await cronDefinition('fire_once');
     const runs = byNominal(await backfillAndSettle(definition.id, window));
     expect(runs.map((r) => r.status)).toEqual(['coalesced', 'coalesced', 'coalesced', 'succeeded']);
-    const tasks = (await listTasks(h.db, { definitionId: definition.id })).items;
+    // A run finishes once its children have started; each child writes its task row after that.
+    const tasks = await tasksOf(definition.id, 1);
     expect(tasks).toHaveLength(1);
     expect(tasks[0]?.runId).toBe(runs[3]?.id);
     const log = await readRunLog(h.db, runs[0]?.id as string);
@@ -113,7 +108,7 @@ describe('misfire policies after an outage', () => {
     const { definition, window } = await cronDefinition('fire_all', 2);
     const runs = byNominal(await backfillAndSettle(definition.id, window));
     expect(runs.map((r) => r.status)).toEqual(['skipped', 'skipped', 'succeeded', 'succeeded']);
-    const tasks = (await listTasks(h.db, { definitionId: definition.id })).items;
+    const tasks = await tasksOf(definition.id, 2);
     expect(tasks.map((t) => t.runId).sort()).toEqual([runs[2]?.id, runs[3]?.id].sort());
   });
 });

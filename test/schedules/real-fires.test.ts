@@ -1,38 +1,20 @@
 import { ActivityDefinitionSpec } from '@activity-core/core';
 import { archiveDefinition, createDefinition, listRuns, listTasks } from '@activity-core/db';
-import {
-  DEFAULT_SCHEDULE_SETTINGS,
-  describeSchedule,
-  reconcileDefinition,
-  type ScheduleDeps,
-  scheduleIdFor,
-} from '@activity-core/schedules';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { describeSchedule, reconcileDefinition, type ScheduleDeps, scheduleIdFor } from '@activity-core/schedules';
+import { beforeAll, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
-import { createHarness, type Harness, waitFor } from '../worker/harness.ts';
+import { type Harness, waitFor } from '../worker/harness.ts';
+import { useScheduleHarness } from './support.ts';
 
 // One real fire of a Schedule with jitter: it waits for the next minute, so this file takes
 // up to about a minute and runs beside the others.
+const JITTER_SECONDS = 5;
+const harness = useScheduleHarness();
 let h: Harness;
 let deps: ScheduleDeps;
-const JITTER_SECONDS = 5;
 
-beforeAll(async () => {
-  h = await createHarness();
-  await h.startWorker();
-  deps = {
-    client: h.client,
-    db: h.db,
-    settings: {
-      ...DEFAULT_SCHEDULE_SETTINGS,
-      taskQueue: h.taskQueue,
-      scheduleIdPrefix: `${h.prefix.toLowerCase()}-def-`,
-    },
-  };
-});
-
-afterAll(async () => {
-  await h?.[Symbol.asyncDispose]();
+beforeAll(() => {
+  ({ h, deps } = harness());
 });
 
 test('a jittered schedule fires within its bound, and the run records nominal time and jitter', async () => {

@@ -34,3 +34,30 @@ export async function connectNats(settings: NatsSettings): Promise<NatsConnectio
     reconnectTimeWait: 500,
   });
 }
+
+/** The connection variables every service reads (`SharedEnv` of @activity-core/runtime). */
+export interface NatsEnv {
+  readonly NATS_URL: string;
+  readonly NATS_USER?: string | undefined;
+  readonly NATS_PASSWORD?: string | undefined;
+  readonly NATS_TOKEN?: string | undefined;
+  readonly NATS_CREDS_FILE?: string | undefined;
+  readonly NATS_TLS_CA_FILE?: string | undefined;
+  readonly NATS_TLS_CERT_FILE?: string | undefined;
+  readonly NATS_TLS_KEY_FILE?: string | undefined;
+}
+
+/** Connection settings from a service's parsed config, named for the server's connection list. */
+export function natsSettingsFrom(env: NatsEnv, name: string): NatsSettings {
+  return {
+    url: env.NATS_URL,
+    name,
+    user: env.NATS_USER,
+    password: env.NATS_PASSWORD,
+    token: env.NATS_TOKEN,
+    credsFile: env.NATS_CREDS_FILE,
+    tlsCaFile: env.NATS_TLS_CA_FILE,
+    tlsCertFile: env.NATS_TLS_CERT_FILE,
+    tlsKeyFile: env.NATS_TLS_KEY_FILE,
+  };
+}

@@ -8,7 +8,7 @@ import {
   type RedriveResult,
 } from '@activity-core/api';
 import { createDb } from '@activity-core/db';
-import { connectNats, ensureStreams, topology } from '@activity-core/messaging';
+import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
 import { createLogger, type Logger, startOpsServer } from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -41,17 +41,7 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
     { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-api' },
     { onPoolError: (error) => logger.warn('idle database connection failed', { error }) },
   );
-  const nc = await connectNats({
-    url: config.NATS_URL,
-    name: 'activity-core-api',
-    user: config.NATS_USER,
-    password: config.NATS_PASSWORD,
-    token: config.NATS_TOKEN,
-    credsFile: config.NATS_CREDS_FILE,
-    tlsCaFile: config.NATS_TLS_CA_FILE,
-    tlsCertFile: config.NATS_TLS_CERT_FILE,
-    tlsKeyFile: config.NATS_TLS_KEY_FILE,
-  });
+  const nc = await connectNats(natsSettingsFrom(config, 'activity-core-api'));
   const t = topology(config.AC_STREAM_PREFIX);
   await ensureStreams(await jetstreamManager(nc), t);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });

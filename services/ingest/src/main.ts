@@ -6,7 +6,7 @@ import {
   DefinitionIndex,
   ensureIngestConsumer,
 } from '@activity-core/ingest';
-import { connectNats, ensureStreams, topology } from '@activity-core/messaging';
+import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
 import { createLogger, onShutdownSignal, startOpsServer } from '@activity-core/runtime';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
@@ -24,17 +24,7 @@ const db = createDb(
   { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-ingest' },
   { onPoolError: (error) => logger.warn('idle database connection failed', { error }) },
 );
-const nc = await connectNats({
-  url: config.NATS_URL,
-  name: 'activity-core-ingest',
-  user: config.NATS_USER,
-  password: config.NATS_PASSWORD,
-  token: config.NATS_TOKEN,
-  credsFile: config.NATS_CREDS_FILE,
-  tlsCaFile: config.NATS_TLS_CA_FILE,
-  tlsCertFile: config.NATS_TLS_CERT_FILE,
-  tlsKeyFile: config.NATS_TLS_KEY_FILE,
-});
+const nc = await connectNats(natsSettingsFrom(config, 'activity-core-ingest'));
 const jsm = await jetstreamManager(nc);
 await ensureStreams(jsm, t);
 await ensureIngestConsumer(jsm, t, {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { migrateToLatest } from '@activity-core/db';
-import { connectNats, ensureStreams, topology } from '@activity-core/messaging';
+import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
 import { createLogger, onShutdownSignal, startOpsServer } from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
@@ -29,17 +29,7 @@ const db = createWorkerDb(
 );
 // Safe beside other services doing the same: migrations run under an advisory lock.
 await migrateToLatest(db);
-const nc = await connectNats({
-  url: config.NATS_URL,
-  name: 'activity-core-worker',
-  user: config.NATS_USER,
-  password: config.NATS_PASSWORD,
-  token: config.NATS_TOKEN,
-  credsFile: config.NATS_CREDS_FILE,
-  tlsCaFile: config.NATS_TLS_CA_FILE,
-  tlsCertFile: config.NATS_TLS_CERT_FILE,
-  tlsKeyFile: config.NATS_TLS_KEY_FILE,
-});
+const nc = await connectNats(natsSettingsFrom(config, 'activity-core-worker'));
 const topo = topology(config.AC_STREAM_PREFIX);
 await ensureStreams(await jetstreamManager(nc), topo);
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
