@@ -49,6 +49,8 @@ const cases: Case[] = [
   { expression: '45 1 * * *', timezone: 'Australia/Lord_Howe', from: LHI_FALL },
   { expression: '0,30 1-2 * * *', timezone: 'Australia/Lord_Howe', from: LHI_FALL },
   { expression: '0 2 * * SUN', timezone: 'Australia/Lord_Howe', from: LHI_SPRING },
+  { expression: '15 1 * * *', timezone: 'Australia/Lord_Howe', from: LHI_FALL },
+  { expression: '*/20 2 * * *', timezone: 'Europe/Berlin', from: BERLIN_FALL },
   // Southern hemisphere, whole-hour shifts
   { expression: '30 2 * * *', timezone: 'Australia/Sydney', from: SYD_SPRING },
   { expression: '30 2 * * *', timezone: 'Australia/Sydney', from: SYD_FALL },

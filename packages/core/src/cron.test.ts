@@ -164,9 +164,9 @@ describe('previewSchedule', () => {
       'Australia/Lord_Howe',
       '15 1 * * *',
       '2025-04-05T00:00:00Z',
-      // Temporal revisits a repeated hour with a fixed one-hour shift, so in this 30-minute
-      // zone the 01:15 (+11) fire is followed by one at 01:45 (+10:30). Known, documented.
-      ['2025-04-05T14:15:00.000Z', '2025-04-05T15:15:00.000Z', '2025-04-06T14:45:00.000Z'],
+      // Temporal revisits a repeated hour with a fixed one-hour shift, which here would add a
+      // fire at 01:45 (+10:30); a skip entry removes it, so 01:15 fires once, at +11.
+      ['2025-04-05T14:15:00.000Z', '2025-04-06T14:45:00.000Z', '2025-04-07T14:45:00.000Z'],
     ],
     // America/Santiago (southern hemisphere, midnight transitions): 2025-09-07 00:00 -04 -> 01:00 -03; 2025-04-06 00:00 -03 -> 2025-04-05 23:00 -04
     [
@@ -319,6 +319,36 @@ describe('compileToScheduleSpec', () => {
       { year: 2025, month: 'OCTOBER', dayOfMonth: 5, hour: 2, minute: 30 },
     ]);
     expect(spec.skip).toMatchObject([{ year: 2025, month: 'OCTOBER', dayOfMonth: 5, hour: 2, minute: 45 }]);
+  });
+});
+
+describe('repeated hours never fire at a time the expression does not name', () => {
+  it.each([
+    ['Europe/Berlin', '*/20 2 * * *', '2027-10-30T12:00:00Z'],
+    ['Australia/Lord_Howe', '15 1 * * *', '2027-04-03T00:00:00Z'],
+    ['Australia/Lord_Howe', '*/10 1 * * *', '2027-04-03T00:00:00Z'],
+    ['America/New_York', '*/20 1 * * *', '2027-11-06T12:00:00Z'],
+  ])('%s %s', (timezone, expression, from) => {
+    const minutes = new Set(
+      expression.startsWith('*/')
+        ? Array.from(
+            { length: 60 / Number(expression.slice(2).split(' ')[0]) },
+            (_, i) => i * Number(expression.slice(2).split(' ')[0]),
+          )
+        : [Number(expression.split(' ')[0])],
+    );
+    const hour = Number(expression.split(' ')[1]);
+    const wall = new Intl.DateTimeFormat('en-GB', {
+      timeZone: timezone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    for (const t of previewSchedule({ expression, timezone }, new Date(from), 20)) {
+      const [h, m] = wall.format(t).split(':').map(Number);
+      expect(h).toBe(hour);
+      expect(minutes.has(m as number)).toBe(true);
+    }
   });
 });
 

@@ -32,8 +32,11 @@ import { compileTemporalSpec } from './temporal-calendar.ts';
  *     instants (01:30 EDT and 01:30 EST), which get distinct run ids;
  *   - zones ahead of UTC (Europe, Australia, …): it fires once, at the second instant
  *     (02:30 CET, not 02:30 CEST); an hourly job skips the repeated hour's second copy;
- *   - 30-minute zones (Australia/Lord_Howe): Temporal revisits the repeated half hour with a
- *     one-hour shift, so a 01:15 job also fires at 01:45 (+10:30) on that day.
+ *   Temporal revisits a repeated hour with a fixed one-hour shift; where that lands on times
+ *   the cron does not name (minute steps in the repeated hour east of UTC, or 30-minute zones
+ *   such as Australia/Lord_Howe, where a 01:15 job then fires once, at +11), the compile step
+ *   adds `skip` entries for those wall times: the schedule never fires at a time the
+ *   expression does not name.
  *   Jobs that must run exactly once a day should avoid the repeated hour or use UTC.
  */
 export type {
@@ -216,6 +219,10 @@ export function compileToScheduleSpec(
     jitter: (config.jitterSeconds ?? 0) * 1000,
   };
   if (skip.length > 0) spec.skip = skip;
+  const spurious = spuriousFallBackFires(cron, zone, spec, fromYear, toYear);
+  if (spurious.length > 0) {
+    spec.skip = [...skip, ...spurious.map((wall) => pinned(wall, `${cron.source}: DST repeat shift`))];
+  }
   return spec;
 }
 
@@ -243,7 +250,18 @@ interface Gap {
 
 /** Spring-forward transitions of `zone` between the years, found by weekly probes and bisection. */
 function findGaps(zone: IANAZone, fromYear: number, toYear: number): Gap[] {
-  const gaps: Gap[] = [];
+  return findTransitions(zone, fromYear, toYear)
+    .filter((t) => t.after > t.before)
+    .map((t) => ({ at: t.at, wallStart: t.at + t.before * MINUTE, wallEnd: t.at + t.after * MINUTE }));
+}
+
+/** Offset changes of `zone` between the years (offsets in minutes), by weekly probes and bisection. */
+function findTransitions(
+  zone: IANAZone,
+  fromYear: number,
+  toYear: number,
+): Array<{ at: number; before: number; after: number }> {
+  const out: Array<{ at: number; before: number; after: number }> = [];
   const end = Date.UTC(toYear + 1, 0, 1);
   const WEEK = 7 * DAY;
   let t = Date.UTC(fromYear, 0, 1) - DAY;
@@ -260,13 +278,38 @@ function findGaps(zone: IANAZone, fromYear: number, toYear: number): Gap[] {
         else hi = mid;
       }
       const at = hi * MINUTE;
-      const after = offsetAt(zone, at);
-      if (after > offset) gaps.push({ at, wallStart: at + offset * MINUTE, wallEnd: at + after * MINUTE });
+      out.push({ at, before: offset, after: offsetAt(zone, at) });
     }
     t = next;
     offset = nextOffset;
   }
-  return gaps;
+  return out;
+}
+
+/**
+ * Wall times at which Temporal would fire around a fall-back transition although the cron
+ * has no such time: its engine revisits a repeated hour with a fixed one-hour shift, which in
+ * a zone that falls back by 30 minutes (Australia/Lord_Howe) lands on times nobody asked for.
+ * Skipping them by wall-clock fields is safe: no real occurrence has those fields.
+ */
+function spuriousFallBackFires(
+  cron: ParsedCron,
+  zone: IANAZone,
+  spec: Pick<TemporalScheduleSpec, 'calendars' | 'skip' | 'timezone'>,
+  fromYear: number,
+  toYear: number,
+): number[] {
+  const out: number[] = [];
+  const engine = compileTemporalSpec(spec);
+  for (const t of findTransitions(zone, fromYear, toYear)) {
+    if (t.after >= t.before) continue;
+    const around = engine.next(new Date(t.at - 2 * 60 * MINUTE), 500, new Date(t.at + 2 * 60 * MINUTE));
+    for (const fire of around) {
+      const wall = wallOf(zone, fire.getTime());
+      if (!cronMatchesWall(cron, wall) && !out.includes(wall)) out.push(wall);
+    }
+  }
+  return out;
 }
 
 function cronMatchesWall(cron: ParsedCron, wallNaive: number): boolean {

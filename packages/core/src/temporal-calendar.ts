@@ -137,7 +137,12 @@ function daysInMonth(mo: number, y: number): number {
 }
 
 /** The server's `compiledCalendar.next`: the earliest matching instant after `after`. */
-function nextOfCalendar(cc: CompiledCalendar, zone: Zone, after: number): number | undefined {
+function nextOfCalendar(
+  cc: CompiledCalendar,
+  zone: Zone,
+  after: number,
+  until = Number.POSITIVE_INFINITY,
+): number | undefined {
   let { y, mo, d, h, m, s } = zone.wall(after);
   let dstOffset = 0;
   if (zone.wall(after - HOUR).h === h) dstOffset = HOUR;
@@ -172,6 +177,8 @@ function nextOfCalendar(cc: CompiledCalendar, zone: Zone, after: number): number
       mo = 1;
     }
     if (y > MAX_YEAR) return undefined;
+    // A bounded search (DST look-arounds) stops once the wall date is a day past the bound.
+    if (Date.UTC(y, mo - 1, d) > until + 86_400_000) return undefined;
     if (!cc.year(y)) {
       y++;
       mo = 1;
@@ -262,8 +269,8 @@ function matchesCalendar(cc: CompiledCalendar, zone: Zone, instant: number): boo
 }
 
 export interface CompiledTemporalSpec {
-  /** Nominal fire times (before jitter) strictly after `after`, at most `n`. */
-  next(after: Date, n: number): Date[];
+  /** Nominal fire times (before jitter) strictly after `after`, at most `n`, none after `until`. */
+  next(after: Date, n: number, until?: Date): Date[];
 }
 
 /**
@@ -278,30 +285,33 @@ export function compileTemporalSpec(
   const zone = new Zone(spec.timezone);
   const calendars = spec.calendars.map(compileCalendar);
   const skips = (spec.skip ?? []).map(compileCalendar);
-  const rawNext = (after: number): number | undefined => {
+  const rawNext = (after: number, until: number): number | undefined => {
     let best: number | undefined;
     for (const cc of calendars) {
-      const t = nextOfCalendar(cc, zone, after);
+      const t = nextOfCalendar(cc, zone, after, until);
       if (t !== undefined && (best === undefined || t < best)) best = t;
     }
     return best;
   };
   return {
-    next(afterDate, n) {
+    next(afterDate, n, untilDate) {
       const out: Date[] = [];
       // The server works in whole seconds.
       let after = Math.floor(afterDate.getTime() / SECOND) * SECOND;
       const startAt = window.startAt?.getTime();
       if (startAt !== undefined && after < startAt) after = startAt - SECOND;
-      const endAt = window.endAt?.getTime();
+      const endAt = Math.min(
+        window.endAt?.getTime() ?? Number.POSITIVE_INFINITY,
+        untilDate?.getTime() ?? Number.POSITIVE_INFINITY,
+      );
       while (out.length < n) {
         let nominal: number | undefined;
         do {
-          nominal = rawNext(after);
+          nominal = rawNext(after, endAt);
           if (nominal === undefined) return out;
           after = nominal;
         } while (skips.some((cc) => matchesCalendar(cc, zone, nominal as number)));
-        if (endAt !== undefined && nominal > endAt) return out;
+        if (nominal > endAt) return out;
         out.push(new Date(nominal));
       }
       return out;
