@@ -19,7 +19,11 @@ test('ensureStreams creates the contract streams and is safe to run concurrently
     const tasks = await jsm.streams.info(t.tasks.stream);
     expect(tasks.config.subjects).toEqual([`${t.prefix.toLowerCase()}.tasks.>`]);
     expect(tasks.config.duplicate_window).toBe(60 * 60 * 1e9);
-    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream]) await jsm.streams.delete(s);
+    const advisories = await jsm.streams.info(t.advisories.stream);
+    expect(advisories.config.subjects).toEqual([
+      `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${t.prefix.toUpperCase()}_AC_EVENTS.*`,
+    ]);
+    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream, t.advisories.stream]) await jsm.streams.delete(s);
   } finally {
     await nc.close();
   }
@@ -31,6 +35,10 @@ test('the unprefixed topology is the public contract', () => {
   expect(t.dlq).toEqual({ stream: 'AC_DLQ', subjectPrefix: 'dlq.events.', subjects: ['dlq.events.>'] });
   expect(t.tasks).toEqual({ stream: 'AC_TASKS', subjectPrefix: 'tasks.', subjects: ['tasks.>'] });
   expect(t.ingestConsumer).toBe('ac-ingest');
+  expect(t.advisories).toEqual({
+    stream: 'AC_ADVISORIES',
+    subjects: ['$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.AC_EVENTS.*'],
+  });
 });
 
 test('task events are sourced into the events stream under events.activitycore.task.*', async () => {

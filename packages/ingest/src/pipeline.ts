@@ -2,6 +2,7 @@ import { type EventEnvelope, type MatchedDefinition, normalizeMessage, type RawM
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import {
+  AckPolicy,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -9,7 +10,7 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { type DeadLetterReason, publishDeadLetter } from './dead-letter.ts';
 import { headerOf, headersToRecord, IdentityHeader } from './headers.ts';
 import type { IngestMetrics } from './metrics.ts';
@@ -89,7 +90,7 @@ class Pipeline implements IngestPipeline {
   #jsm: JetStreamManager | undefined;
   #messages: ConsumerMessages | undefined;
   #loop: Promise<void> | undefined;
-  #advisories: Subscription | undefined;
+  #advisories: ConsumerMessages | undefined;
   #advisoryLoop: Promise<void> | undefined;
   #stopping = false;
   #paused = false;
@@ -114,7 +115,7 @@ class Pipeline implements IngestPipeline {
     this.#jsm = await jetstreamManager(this.#deps.nc);
     // Fail fast on a missing stream or consumer rather than inside the loop.
     await this.#jsm.consumers.info(this.#deps.topology.events.stream, this.#options.consumer);
-    this.#watchMaxDeliveries();
+    await this.#watchMaxDeliveries();
     this.#loop = this.#run();
   }
 
@@ -136,7 +137,7 @@ class Pipeline implements IngestPipeline {
         inFlight: this.#slots.active,
       });
     }
-    this.#advisories?.unsubscribe();
+    this.#advisories?.stop();
     await this.#advisoryLoop;
   }
 
@@ -359,13 +360,30 @@ class Pipeline implements IngestPipeline {
     });
   }
 
-  #watchMaxDeliveries(): void {
-    const { nc, topology, logger } = this.#deps;
-    const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${topology.events.stream}.${this.#options.consumer}`;
-    const sub = nc.subscribe(subject);
-    this.#advisories = sub;
+  /**
+   * Dead-letters messages that ran out of deliveries. Their advisories are captured by the
+   * advisories stream and read through a durable consumer shared by all replicas, so one that
+   * fired while ingest was down is handled when it comes back; an advisory is acked only after
+   * its message is in the DLQ, and retried later otherwise.
+   */
+  async #watchMaxDeliveries(): Promise<void> {
+    const { topology, logger } = this.#deps;
+    const jsm = this.#jsm as JetStreamManager;
+    const durable = `${this.#options.consumer}-advisories`;
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(60_000),
+      filter_subject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${topology.events.stream}.${this.#options.consumer}`,
+    };
+    await jsm.consumers.add(topology.advisories.stream, config).catch(async (error: unknown) => {
+      if (!/already in use|already exists/i.test(String(error))) throw error;
+    });
+    const consumer = await (this.#js as JetStreamClient).consumers.get(topology.advisories.stream, durable);
+    const messages = await consumer.consume({ max_messages: 16 });
+    this.#advisories = messages;
     this.#advisoryLoop = (async () => {
-      for await (const advisory of sub) {
+      for await (const advisory of messages) {
         let seq: number | undefined;
         let deliveries = 0;
         try {
@@ -373,17 +391,22 @@ class Pipeline implements IngestPipeline {
           seq = body.stream_seq;
           deliveries = body.deliveries ?? 0;
         } catch (error) {
-          logger.warn('unreadable max-deliveries advisory', { error });
+          logger.warn('unreadable max-deliveries advisory; dropping it', { error });
+          advisory.term('unreadable');
           continue;
         }
-        if (typeof seq !== 'number') continue;
-        await this.#deadLetterStored(seq, deliveries);
+        if (typeof seq !== 'number') {
+          advisory.term('no stream_seq');
+          continue;
+        }
+        if (await this.#deadLetterStored(seq, deliveries)) advisory.ack();
+        else advisory.nak(30_000);
       }
     })();
   }
 
   /** Copies a message that ran out of deliveries from the events stream to the DLQ, then deletes it. */
-  async #deadLetterStored(seq: number, deliveries: number): Promise<void> {
+  async #deadLetterStored(seq: number, deliveries: number): Promise<boolean> {
     const { topology, logger, metrics } = this.#deps;
     const jsm = this.#jsm as JetStreamManager;
     const stream = topology.events.stream;
@@ -393,7 +416,7 @@ class Pipeline implements IngestPipeline {
           if (/no message found/i.test(String(error))) return null;
           throw error;
         });
-        if (!stored) return; // Another replica handled it already.
+        if (!stored) return true; // Another replica handled it already.
         await publishDeadLetter(this.#js as JetStreamClient, topology, {
           subject: stored.subject,
           data: stored.data,
@@ -410,13 +433,14 @@ class Pipeline implements IngestPipeline {
           if (!/no message found/i.test(String(error))) throw error;
         });
         logger.info('message dead-lettered after max deliveries', { seq, deliveries });
-        return;
+        return true;
       } catch (error) {
         logger.warn('cannot dead-letter a message that ran out of deliveries; retrying', { seq, attempt, error });
         await this.#sleepPlain(backoffDelayMs(attempt, 500, 10_000));
       }
     }
-    logger.error('gave up dead-lettering a message; it stays in the events stream', { seq, stream });
+    logger.error('cannot dead-letter a message yet; its advisory will come back', { seq, stream });
+    return false;
   }
 
   #sleepPlain(ms: number): Promise<void> {

@@ -86,6 +86,13 @@ export function streamConfigs(
       description: 'activity-core dead letters: events that could not be processed, with the reason in headers',
     } as StreamConfig,
     events,
+    {
+      ...base,
+      name: t.advisories.stream,
+      subjects: [...t.advisories.subjects],
+      max_age: nanos(limits.dlqMaxAgeMs),
+      description: 'MAX_DELIVERIES advisories of the events stream, kept until ingest has dead-lettered their messages',
+    } as StreamConfig,
   ];
 }
 

@@ -10,6 +10,12 @@ export interface Topology {
   readonly tasks: { readonly stream: string; readonly subjectPrefix: string; readonly subjects: readonly string[] };
   /** Durable pull consumer on the events stream that all ingest replicas share. */
   readonly ingestConsumer: string;
+  /**
+   * Captures JetStream's MAX_DELIVERIES advisories for the events stream. Advisories are plain
+   * core-NATS messages: without this stream, one that fires while no ingest is connected is
+   * gone, and its message would sit in the events stream with no one to dead-letter it.
+   */
+  readonly advisories: { readonly stream: string; readonly subjects: readonly string[] };
 }
 
 export function topology(prefix = ''): Topology {
@@ -24,6 +30,10 @@ export function topology(prefix = ''): Topology {
     dlq: { stream: `${streamPrefix}AC_DLQ`, subjectPrefix: dlq, subjects: [`${dlq}>`] },
     tasks: { stream: `${streamPrefix}AC_TASKS`, subjectPrefix: tasks, subjects: [`${tasks}>`] },
     ingestConsumer: 'ac-ingest',
+    advisories: {
+      stream: `${streamPrefix}AC_ADVISORIES`,
+      subjects: [`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${streamPrefix}AC_EVENTS.*`],
+    },
   };
 }
 
