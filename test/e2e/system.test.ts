@@ -15,8 +15,9 @@ import { topology } from '@activity-core/messaging';
 import { scheduleIdFor } from '@activity-core/schedules';
 import { freePort, REPO_ROOT } from '@activity-core/stack';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { CloudEvent, HTTP } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
 
@@ -68,6 +69,13 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined | fal
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** NATS headers from the record the cloudevents SDK's HTTP binding produces. */
+function natsHeadersOf(record: Record<string, unknown>) {
+  const out = natsHeaders();
+  for (const [k, v] of Object.entries(record)) if (v !== undefined) out.set(k, String(v));
+  return out;
 }
 
 async function streamSubjects(stream: string): Promise<string[]> {
@@ -182,20 +190,51 @@ describe('the whole system', () => {
     await js.publish(`${t.events.subjectPrefix}order.created`, JSON.stringify({ id: 'o-43', total: 5, lines: ['c'] }), {
       msgID: 'order-o-43',
     });
+    // The same kind of event as CloudEvents made by the official SDK, structured and binary.
+    const structured = HTTP.structured(
+      new CloudEvent({
+        source: 'urn:shop',
+        type: 'order.created',
+        id: 'o-44',
+        data: { id: 'o-44', total: 120, lines: ['d'] },
+      }),
+    );
+    await js.publish(`${t.events.subjectPrefix}order.created`, structured.body as string, {
+      headers: natsHeadersOf(structured.headers),
+    });
+    const binary = HTTP.binary(
+      new CloudEvent({
+        source: 'urn:shop',
+        type: 'order.created',
+        id: 'o-45',
+        datacontenttype: 'application/json',
+        data: { id: 'o-45', total: 130, lines: ['e'] },
+      }),
+    );
+    await js.publish(`${t.events.subjectPrefix}order.created`, binary.body as string, {
+      headers: natsHeadersOf(binary.headers),
+    });
     await ac.runs.trigger.mutate({ definitionId: looping.id, idempotencyKey: 'seed' });
 
-    const orderTasks = await waitFor('two order-line tasks', async () => {
+    const orderTasks = await waitFor('four order-line tasks', async () => {
       const items = (await listTasks(db, { definitionId: orders.id })).items;
-      return items.length === 2 ? items : undefined;
+      return items.length === 4 ? items : undefined;
     });
-    expect(orderTasks.map((task) => task.title).sort()).toEqual(['Check a of o-42', 'Check b of o-42']);
+    expect(orderTasks.map((task) => task.title).sort()).toEqual([
+      'Check a of o-42',
+      'Check b of o-42',
+      'Check d of o-44',
+      'Check e of o-45',
+    ]);
     const followTasks = await waitFor('a follow-up task per order-line task', async () => {
       const items = (await listTasks(db, { definitionId: followUp.id })).items;
-      return items.length === 2 ? items : undefined;
+      return items.length === 4 ? items : undefined;
     });
     expect(followTasks.map((task) => task.title).sort()).toEqual([
       'Follow up Check a of o-42',
       'Follow up Check b of o-42',
+      'Follow up Check d of o-44',
+      'Follow up Check e of o-45',
     ]);
 
     // The loop: manual run (depth 0) → task event depth 1 → run → depth 2 → run → depth 3: refused.
@@ -213,13 +252,13 @@ describe('the whole system', () => {
     // Every task went out on NATS exactly once.
     await waitFor('all task events published', async () => {
       const subjects = await streamSubjects(t.tasks.stream);
-      return subjects.length === 2 + 2 + MAX_DEPTH ? subjects : undefined;
+      return subjects.length === 4 + 4 + MAX_DEPTH ? subjects : undefined;
     });
     const published = await streamSubjects(t.tasks.stream);
-    expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${orders.key}`)).toHaveLength(2);
-    expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${followUp.key}`)).toHaveLength(2);
+    expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${orders.key}`)).toHaveLength(4);
+    expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${followUp.key}`)).toHaveLength(4);
     // The small order did not match the filter: acked, no run.
-    expect((await listRuns(db, { definitionId: orders.id })).items).toHaveLength(1);
+    expect((await listRuns(db, { definitionId: orders.id })).items).toHaveLength(3);
   });
 
   test('the worker keeps Schedules in line with definitions written without the API', async () => {
