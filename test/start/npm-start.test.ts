@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,18 @@ import { afterAll, expect, test } from 'vitest';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ac-start-'));
 chmodSync(dataDir, 0o755);
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+let cliProcess: ChildProcess | undefined;
+// A failed assertion must not leave the system running: stop it the way Ctrl-C would.
+afterAll(async () => {
+  if (cliProcess && cliProcess.exitCode === null && cliProcess.signalCode === null) {
+    const exited = new Promise((resolve) => cliProcess?.once('exit', resolve));
+    cliProcess.kill('SIGINT');
+    const timer = setTimeout(() => cliProcess?.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 function processes(): Array<{ pid: number; ppid: number; cmdline: string }> {
   const out: Array<{ pid: number; ppid: number; cmdline: string }> = [];
@@ -54,6 +65,7 @@ test('the start command brings up the stack and the services, and SIGINT leaves 
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  cliProcess = cli;
   let output = '';
   cli.stdout.on('data', (c: Buffer) => (output += c.toString()));
   cli.stderr.on('data', (c: Buffer) => (output += c.toString()));
