@@ -48,15 +48,45 @@ export function deadLetterHeaders(letter: DeadLetter, now = new Date()): MsgHdrs
   return hdrs;
 }
 
+/** Room kept for the protocol's own framing beside the headers and body. */
+const FRAMING_BYTES = 512;
+
+function headerBytes(hdrs: MsgHdrs): number {
+  let n = 0;
+  for (const [key, values] of hdrs) for (const value of values) n += key.length + value.length + 4;
+  return n;
+}
+
+export interface StoredDeadLetter {
+  readonly ack: PubAck;
+  /**
+   * True when the body did not fit under the server's `max_payload` beside the DLQ headers and
+   * was left out ({@link DlqHeader.bodyOmitted}): the original must then stay in the events
+   * stream, where redrive reads it.
+   */
+  readonly bodyOmitted: boolean;
+}
+
 /**
- * Stores a dead letter in the DLQ stream and resolves with the server's PubAck. The message
- * id `dlq:{stream sequence}` makes a retried store (after a lost PubAck, or from two
- * replicas handling the same max-deliveries advisory) a no-op within the duplicate window.
+ * Stores a dead letter in the DLQ stream. The message id `dlq:{stream sequence}` makes a
+ * retried store (after a lost PubAck, or from two replicas handling the same max-deliveries
+ * advisory) a no-op within the duplicate window. A body too large to travel with the DLQ
+ * headers (`maxPayload` is the server's limit) is stored by reference instead of failing the
+ * store forever.
  */
-export async function publishDeadLetter(js: JetStreamClient, t: Topology, letter: DeadLetter): Promise<PubAck> {
-  return js.publish(deadLetterSubject(t, letter.subject), letter.data, {
-    headers: deadLetterHeaders(letter),
+export async function publishDeadLetter(
+  js: JetStreamClient,
+  t: Topology,
+  letter: DeadLetter,
+  maxPayload = Number.POSITIVE_INFINITY,
+): Promise<StoredDeadLetter> {
+  const headers = deadLetterHeaders(letter);
+  const bodyOmitted = letter.data.length + headerBytes(headers) + FRAMING_BYTES > maxPayload;
+  if (bodyOmitted) headers.set(DlqHeader.bodyOmitted, String(letter.data.length));
+  const ack = await js.publish(deadLetterSubject(t, letter.subject), bodyOmitted ? new Uint8Array(0) : letter.data, {
+    headers,
     msgID: `dlq:${letter.streamSeq}`,
     expect: { streamName: t.dlq.stream },
   });
+  return { ack, bodyOmitted };
 }

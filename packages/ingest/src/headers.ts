@@ -12,6 +12,13 @@ export const DlqHeader = {
   /** The original `Nats-Msg-Id` (all `Nats-*` headers are moved aside, see {@link copyUserHeaders}). */
   msgId: 'Ac-Dlq-Msg-Id',
   time: 'Ac-Dlq-Time',
+  /**
+   * Set (to the body's size in bytes) when the body did not fit beside the DLQ headers under
+   * the server's max_payload: the dead letter then holds no body, and the original stays in
+   * the events stream at `Ac-Dlq-Stream-Seq` (until that stream's max age), where redrive
+   * reads it.
+   */
+  bodyOmitted: 'Ac-Dlq-Body-Omitted',
 } as const;
 
 /**

@@ -303,17 +303,24 @@ class Pipeline implements IngestPipeline {
     const { metrics, logger, topology } = this.#deps;
     metrics.rejected.inc({ reason });
     try {
-      await publishDeadLetter(this.#js as JetStreamClient, topology, {
-        subject: message.subject,
-        data: message.data,
-        headers: message.headers,
-        stream: message.info.stream,
-        streamSeq: message.seq,
-        deliveryCount: message.info.deliveryCount,
-        reason,
-        message: text,
-        field,
-      });
+      // A body stored by reference stays readable: `term` leaves the message in the events
+      // stream until its max age.
+      await publishDeadLetter(
+        this.#js as JetStreamClient,
+        topology,
+        {
+          subject: message.subject,
+          data: message.data,
+          headers: message.headers,
+          stream: message.info.stream,
+          streamSeq: message.seq,
+          deliveryCount: message.info.deliveryCount,
+          reason,
+          message: text,
+          field,
+        },
+        this.#maxPayload(),
+      );
     } catch (error) {
       logger.warn('dead letter not stored; the message will be redelivered', { seq: message.seq, reason, error });
       this.#nak(message, 'dlq_unavailable');
@@ -417,21 +424,29 @@ class Pipeline implements IngestPipeline {
           throw error;
         });
         if (!stored) return true; // Another replica handled it already.
-        await publishDeadLetter(this.#js as JetStreamClient, topology, {
-          subject: stored.subject,
-          data: stored.data,
-          headers: stored.header,
-          stream,
-          streamSeq: seq,
-          deliveryCount: deliveries,
-          reason: 'max_deliveries',
-          message: `not processed after ${deliveries} deliveries`,
-        });
+        const letter = await publishDeadLetter(
+          this.#js as JetStreamClient,
+          topology,
+          {
+            subject: stored.subject,
+            data: stored.data,
+            headers: stored.header,
+            stream,
+            streamSeq: seq,
+            deliveryCount: deliveries,
+            reason: 'max_deliveries',
+            message: `not processed after ${deliveries} deliveries`,
+          },
+          this.#maxPayload(),
+        );
         metrics.rejected.inc({ reason: 'max_deliveries' });
         metrics.deadLetters.inc({ reason: 'max_deliveries' });
-        await jsm.streams.deleteMessage(stream, seq).catch((error: unknown) => {
-          if (!/no message found/i.test(String(error))) throw error;
-        });
+        // A dead letter stored by reference needs the original where it is.
+        if (!letter.bodyOmitted) {
+          await jsm.streams.deleteMessage(stream, seq).catch((error: unknown) => {
+            if (!/no message found/i.test(String(error))) throw error;
+          });
+        }
         logger.info('message dead-lettered after max deliveries', { seq, deliveries });
         return true;
       } catch (error) {
@@ -441,6 +456,11 @@ class Pipeline implements IngestPipeline {
     }
     logger.error('cannot dead-letter a message yet; its advisory will come back', { seq, stream });
     return false;
+  }
+
+  /** The server's max_payload, as this connection was told. */
+  #maxPayload(): number {
+    return this.#deps.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
   }
 
   #sleepPlain(ms: number): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Topology } from '@activity-core/messaging';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamManager, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as createHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { deadLetterSubject, originalSubject } from './dead-letter.ts';
 import { copyUserHeaders, DlqHeader, headerOf, IdentityHeader } from './headers.ts';
@@ -75,7 +75,8 @@ export async function redriveDeadLetters(deps: RedriveDeps, options: RedriveOpti
       if (options.reason === undefined || reason === options.reason) {
         const subject = headerOf(letter.headers, DlqHeader.subject) ?? originalSubject(t, letter.subject);
         try {
-          await js.publish(subject, letter.data, {
+          const body = await bodyOf(jsm, letter);
+          await js.publish(subject, body, {
             headers: redriveHeaders(letter.headers),
             msgID: `redrive:${stream}:${letter.seq}`,
             expect: { streamName: t.events.stream },
@@ -92,6 +93,17 @@ export async function redriveDeadLetters(deps: RedriveDeps, options: RedriveOpti
     await reader.delete().catch(() => {});
   }
   return { scanned, redriven, failed };
+}
+
+/** The dead letter's body, read from the events stream when it was stored by reference. */
+async function bodyOf(jsm: JetStreamManager, letter: JsMsg): Promise<Uint8Array> {
+  if (headerOf(letter.headers, DlqHeader.bodyOmitted) === undefined) return letter.data;
+  const stream = headerOf(letter.headers, DlqHeader.stream);
+  const seq = Number(headerOf(letter.headers, DlqHeader.streamSeq));
+  if (!stream || !Number.isInteger(seq)) throw new Error('dead letter stored by reference names no original');
+  const original = await jsm.streams.getMessage(stream, { seq });
+  if (!original) throw new Error(`the original (${stream} #${seq}) is gone: past the events stream's max age`);
+  return original.data;
 }
 
 function qualify(t: Topology, subject: string): string {
