@@ -1,34 +1,18 @@
-import { startApiService } from '@activity-core/api-service';
-import { loadConfig } from '@activity-core/api-service/config';
-import { type ActivityCoreClient, createActivityCoreClient, TRPCClientError } from '@activity-core/client';
+import type { ApiService } from '@activity-core/api-service';
+import { type ActivityCoreClient, TRPCClientError } from '@activity-core/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { stackInfo } from '../support/stack.ts';
 import { createHarness, type Harness, waitFor } from '../worker/harness.ts';
-import { BOOTSTRAP_TOKEN, silentLogger } from './support.ts';
+import { startApiOnHarness } from './support.ts';
 
 // The API against a real worker: a manual run spawns tasks, and tasks.complete goes through the
 // task's workflow, which writes the row, the run log and the task.completed event.
 let h: Harness;
-let api: Awaited<ReturnType<typeof startApiService>>;
+let api: ApiService;
 let client: ActivityCoreClient;
 beforeAll(async () => {
   h = await createHarness();
   await h.startWorker();
-  const info = stackInfo();
-  api = await startApiService(
-    loadConfig({
-      DATABASE_URL: h.database.url,
-      NATS_URL: info.natsUrl,
-      TEMPORAL_ADDRESS: info.temporalAddress,
-      TEMPORAL_NAMESPACE: info.temporalNamespace,
-      TEMPORAL_TASK_QUEUE: h.taskQueue,
-      AC_STREAM_PREFIX: h.prefix,
-      AC_API_PORT: '0',
-      AC_API_TOKEN: BOOTSTRAP_TOKEN,
-    }),
-    { logger: silentLogger },
-  );
-  client = createActivityCoreClient({ url: `http://127.0.0.1:${api.port}/trpc`, token: BOOTSTRAP_TOKEN });
+  ({ api, client } = await startApiOnHarness(h));
 });
 afterAll(async () => {
   await api?.close();

@@ -6,6 +6,7 @@ import { createDb, type Database, migrateToLatest } from '@activity-core/db';
 import { topology } from '@activity-core/messaging';
 import type { Kysely } from 'kysely';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import type { Harness } from '../worker/harness.ts';
 
 export const BOOTSTRAP_TOKEN = 'test-bootstrap-token-0123456789';
 
@@ -72,6 +73,34 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
 }
 
 export const eventsTopology = (prefix: string) => topology(prefix);
+
+/**
+ * The API in-process over a worker harness's database, stream prefix and task queue, with
+ * its default definition hook (schedules reconciled at once) under a schedule-id prefix of
+ * the harness's own, and a client holding {@link BOOTSTRAP_TOKEN}.
+ */
+export async function startApiOnHarness(h: Harness): Promise<{ api: ApiService; client: ActivityCoreClient }> {
+  const info = stackInfo();
+  const api = await startApiService(
+    loadConfig({
+      DATABASE_URL: h.database.url,
+      NATS_URL: info.natsUrl,
+      TEMPORAL_ADDRESS: info.temporalAddress,
+      TEMPORAL_NAMESPACE: info.temporalNamespace,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+      AC_STREAM_PREFIX: h.prefix,
+      AC_API_PORT: '0',
+      AC_API_TOKEN: BOOTSTRAP_TOKEN,
+      AC_SCHEDULE_ID_PREFIX: `${h.prefix.toLowerCase()}-def-`,
+      LOG_LEVEL: 'error',
+    }),
+    { logger: silentLogger },
+  );
+  return {
+    api,
+    client: createActivityCoreClient({ url: `http://127.0.0.1:${api.port}/trpc`, token: BOOTSTRAP_TOKEN }),
+  };
+}
 
 const noop = () => {};
 /** Keeps expected error logs (fuzzing, 500 checks) out of the test output. */

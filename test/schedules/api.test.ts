@@ -1,15 +1,13 @@
-import { type ApiService, startApiService } from '@activity-core/api-service';
-import { loadConfig } from '@activity-core/api-service/config';
-import { type ActivityCoreClient, createActivityCoreClient, TRPCClientError } from '@activity-core/client';
+import type { ApiService } from '@activity-core/api-service';
+import { type ActivityCoreClient, TRPCClientError } from '@activity-core/client';
 import { listRuns, listTasks } from '@activity-core/db';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { silentLogger } from '../api/support.ts';
-import { stackInfo, uniqueId } from '../support/stack.ts';
+import { startApiOnHarness } from '../api/support.ts';
+import { uniqueId } from '../support/stack.ts';
 import { createHarness, type Harness, waitFor } from '../worker/harness.ts';
 
 // Schedules through the API, with its default definition hook (reconcile at once) and a real
 // worker on the same task queue.
-const TOKEN = 'schedules-test-token-0123456789';
 let h: Harness;
 let api: ApiService;
 let ac: ActivityCoreClient;
@@ -17,23 +15,7 @@ let ac: ActivityCoreClient;
 beforeAll(async () => {
   h = await createHarness();
   await h.startWorker();
-  const info = stackInfo();
-  api = await startApiService(
-    loadConfig({
-      DATABASE_URL: h.database.url,
-      NATS_URL: info.natsUrl,
-      TEMPORAL_ADDRESS: info.temporalAddress,
-      TEMPORAL_NAMESPACE: info.temporalNamespace,
-      TEMPORAL_TASK_QUEUE: h.taskQueue,
-      AC_STREAM_PREFIX: h.prefix,
-      AC_API_PORT: '0',
-      AC_API_TOKEN: TOKEN,
-      AC_SCHEDULE_ID_PREFIX: `${h.prefix.toLowerCase()}-def-`,
-      LOG_LEVEL: 'error',
-    }),
-    { logger: silentLogger },
-  );
-  ac = createActivityCoreClient({ url: `http://127.0.0.1:${api.port}/trpc`, token: TOKEN });
+  ({ api, client: ac } = await startApiOnHarness(h));
 });
 
 afterAll(async () => {
