@@ -1,20 +1,10 @@
-// Request latency of the API on the local stack: definitions.create and definitions.list over
-// HTTP (typed client, one call per request), against a baseline of the same repository call
-// made directly through kysely, so the ratio shows what HTTP + tRPC + auth + validation cost.
-//
-//   node bench/api-latency.ts [iterations=300]
-//
-// Starts its own stack (PostgreSQL, nats-server, Temporal dev server) in a temporary directory
-// and the API in-process. Prints p50/p95/mean per case and the ratios.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startApiService } from '@activity-core/api-service';
 import { loadConfig } from '@activity-core/api-service/config';
 import { createActivityCoreClient } from '@activity-core/client';
 import { ActivityDefinitionSpec } from '@activity-core/core';
 import { createApiToken, createDb, createDefinition, listDefinitions, migrateToLatest } from '@activity-core/db';
-import { REPO_ROOT, startStack } from '@activity-core/stack';
+import { runBench } from './support.ts';
 
 const iterations = Number(process.argv[2] ?? 300);
 const warmup = 30;
@@ -43,14 +33,8 @@ async function measure(name: string, n: number, fn: (i: number) => Promise<unkno
   return { name, n, p50: at(0.5), p95: at(0.95), mean };
 }
 
-const base = join(REPO_ROOT, '.tmp');
-mkdirSync(base, { recursive: true });
-const dataDir = mkdtempSync(join(base, 'bench-'));
-chmodSync(dataDir, 0o755);
-const stack = await startStack({ dataDir, database: 'bench' });
 const token = 'bench-bootstrap-token-0123456789';
-let exitCode = 0;
-try {
+await runBench(async (stack) => {
   const db = createDb({ url: stack.databaseUrl, poolMax: 4 });
   await migrateToLatest(db);
   const api = await startApiService(
@@ -100,11 +84,5 @@ try {
   }
   await api.close();
   await db.destroy();
-} catch (error) {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  exitCode = 1;
-} finally {
-  await stack.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-}
-process.exit(exitCode);
+  return true;
+});

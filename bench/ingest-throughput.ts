@@ -1,15 +1,3 @@
-// Ingest throughput on the local stack: events per second from AC_EVENTS into accepted
-// RunActivityWorkflow starts (normalize, match, start, ack), against the raw
-// `client.workflow.start` rate measured in the same run with the same concurrency and input,
-// so the ratio shows what ingest costs on top of Temporal's own start path.
-//
-//   node bench/ingest-throughput.ts [events=2000] [concurrency=64]
-//
-// Starts its own stack (PostgreSQL, nats-server, Temporal dev server) in a temporary
-// directory and ingest in-process. No worker polls the task queue: both figures are starts
-// accepted by Temporal, not runs executed.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ActivityDefinitionSpec, eventKey, runWorkflowIdForEvent } from '@activity-core/core';
 import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
@@ -22,11 +10,11 @@ import {
 } from '@activity-core/ingest';
 import { ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
-import { REPO_ROOT, startStack } from '@activity-core/stack';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import { Registry } from 'prom-client';
+import { runBench } from './support.ts';
 
 const events = Number(process.argv[2] ?? 2000);
 const concurrency = Number(process.argv[3] ?? 64);
@@ -44,13 +32,7 @@ async function pool(n: number, limit: number, fn: (i: number) => Promise<unknown
   return performance.now() - t0;
 }
 
-const base = join(REPO_ROOT, '.tmp');
-mkdirSync(base, { recursive: true });
-const dataDir = mkdtempSync(join(base, 'bench-'));
-chmodSync(dataDir, 0o755);
-const stack = await startStack({ dataDir, database: 'bench' });
-let exitCode = 0;
-try {
+await runBench(async (stack) => {
   const db = createDb({ url: stack.databaseUrl, poolMax: 4 });
   await migrateToLatest(db);
   const spec = ActivityDefinitionSpec.parse({
@@ -159,18 +141,10 @@ try {
       '',
     ].join('\n'),
   );
-  if (starts !== events) {
-    process.stderr.write(`expected ${events} starts, got ${starts}\n`);
-    exitCode = 1;
-  }
+  const allStarted = starts === events;
+  if (!allStarted) process.stderr.write(`expected ${events} starts, got ${starts}\n`);
   await nc.close();
   await connection.close();
   await db.destroy();
-} catch (error) {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  exitCode = 1;
-} finally {
-  await stack.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-}
-process.exit(exitCode);
+  return allStarted;
+});

@@ -1,22 +1,9 @@
-// Run duration on the local stack: a RunActivityWorkflow for an event that spawns 1 and 10
-// tasks, measured (a) start → run workflow complete (recorded, context, plan, children
-// started, finished) and (b) start → every task row written and every tasks.created message
-// in JetStream. Against the start → complete time of a trivial workflow measured in the same
-// run, so the ratio shows what a run costs on top of Temporal's floor.
-//
-//   node bench/run-duration.ts [iterations=20]
-//
-// Starts its own stack (PostgreSQL, nats-server, Temporal dev server) in a temporary
-// directory and the worker in-process. Runs are sequential.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ActivityDefinitionSpec, EventEnvelope } from '@activity-core/core';
 import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
 import { ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
-import { REPO_ROOT, startStack } from '@activity-core/stack';
 import { startWorker } from '@activity-core/worker-service/worker';
 import { startRunActivity } from '@activity-core/workflows';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
@@ -24,6 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { runBench } from './support.ts';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const iterations = Number(process.argv[2] ?? 20);
@@ -42,13 +30,7 @@ function stats(name: string, samples: number[]): Stats {
   return { name, p50: at(0.5), p95: at(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length };
 }
 
-const base = join(REPO_ROOT, '.tmp');
-mkdirSync(base, { recursive: true });
-const dataDir = mkdtempSync(join(base, 'bench-'));
-chmodSync(dataDir, 0o755);
-const stack = await startStack({ dataDir, database: 'bench' });
-let exitCode = 0;
-try {
+await runBench(async (stack) => {
   const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   const [bundle, trivialBundle] = await Promise.all([
     bundleWorkflows(),
@@ -180,11 +162,5 @@ try {
   await connection.close();
   await nc.close();
   await db.destroy();
-} catch (error) {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  exitCode = 1;
-} finally {
-  await stack.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-}
-process.exit(exitCode);
+  return true;
+});
