@@ -1,7 +1,7 @@
 import type { ApiService } from '@activity-core/api-service';
 import { type ActivityCoreClient, TRPCClientError } from '@activity-core/client';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createHarness, type Harness, waitFor } from '../worker/harness.ts';
+import { afterAll, expect, test } from 'vitest';
+import { type Harness, useWorkerHarness, waitFor } from '../worker/harness.ts';
 import { startApiOnHarness } from './support.ts';
 
 // The API against a real worker: a manual run spawns tasks, and tasks.complete goes through the
@@ -9,14 +9,12 @@ import { startApiOnHarness } from './support.ts';
 let h: Harness;
 let api: ApiService;
 let client: ActivityCoreClient;
-beforeAll(async () => {
-  h = await createHarness();
-  await h.startWorker();
+useWorkerHarness(async (harness) => {
+  h = harness;
   ({ api, client } = await startApiOnHarness(h));
 });
 afterAll(async () => {
   await api?.close();
-  await h?.[Symbol.asyncDispose]();
 });
 
 test('runs.trigger spawns tasks; tasks.complete and tasks.cancel act through the workflow', async () => {

@@ -1,10 +1,10 @@
 import type { ApiService } from '@activity-core/api-service';
 import { type ActivityCoreClient, TRPCClientError } from '@activity-core/client';
 import { listRuns, listTasks } from '@activity-core/db';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { startApiOnHarness } from '../api/support.ts';
 import { uniqueId } from '../support/stack.ts';
-import { createHarness, type Harness, waitFor } from '../worker/harness.ts';
+import { type Harness, useWorkerHarness, waitFor } from '../worker/harness.ts';
 
 // Schedules through the API, with its default definition hook (reconcile at once) and a real
 // worker on the same task queue.
@@ -12,15 +12,12 @@ let h: Harness;
 let api: ApiService;
 let ac: ActivityCoreClient;
 
-beforeAll(async () => {
-  h = await createHarness();
-  await h.startWorker();
+useWorkerHarness(async (harness) => {
+  h = harness;
   ({ api, client: ac } = await startApiOnHarness(h));
 });
-
 afterAll(async () => {
   await api?.close();
-  await h?.[Symbol.asyncDispose]();
 });
 
 function cronSpec(key: string, expression = '0 4 * * *') {

@@ -1,6 +1,5 @@
 import { DEFAULT_SCHEDULE_SETTINGS, type ScheduleDeps } from '@activity-core/schedules';
-import { afterAll, beforeAll } from 'vitest';
-import { createHarness, type Harness } from '../worker/harness.ts';
+import { type Harness, useWorkerHarness } from '../worker/harness.ts';
 
 /**
  * The worker harness (own database, topology, task queue, a real in-process worker) plus
@@ -9,18 +8,13 @@ import { createHarness, type Harness } from '../worker/harness.ts';
  */
 export function useScheduleHarness(): () => { h: Harness; deps: ScheduleDeps } {
   let current: { h: Harness; deps: ScheduleDeps } | undefined;
-  beforeAll(async () => {
-    const h = await createHarness();
-    await h.startWorker();
+  useWorkerHarness((h) => {
     const settings = {
       ...DEFAULT_SCHEDULE_SETTINGS,
       taskQueue: h.taskQueue,
       scheduleIdPrefix: `${h.prefix.toLowerCase()}-def-`,
     };
     current = { h, deps: { client: h.client, db: h.db, settings } };
-  });
-  afterAll(async () => {
-    await current?.h[Symbol.asyncDispose]();
   });
   return () => {
     if (!current) throw new Error('useScheduleHarness: used outside a test');

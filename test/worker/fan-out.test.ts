@@ -1,17 +1,13 @@
 import { getRunByWorkflowId, insertRunOrGet, listTasks, readRunLog } from '@activity-core/db';
 import { type RunActivityInput, type RunActivityResult, WorkflowTypes } from '@activity-core/workflows';
 import type { PlannedChild, RunSpawnState } from '@activity-core/workflows/worker';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
-import { createHarness, createOrderDefinition, type Harness, waitFor } from './harness.ts';
+import { createOrderDefinition, type Harness, useWorkerHarness, waitFor } from './harness.ts';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await createHarness();
-  await h.startWorker();
-});
-afterAll(async () => {
-  await h?.[Symbol.asyncDispose]();
+useWorkerHarness((harness) => {
+  h = harness;
 });
 
 describe('large fan-out', () => {

@@ -12,6 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
+import { afterAll, beforeAll } from 'vitest';
 import { type RunningWorker, startWorker } from '../../services/worker/src/worker.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
 
@@ -46,6 +47,23 @@ export interface Harness extends AsyncDisposable {
   taskMessages(): Promise<Array<{ subject: string; msgId: string | undefined; body: Record<string, unknown> }>>;
   /** Waits until the outbox is empty and the tasks stream holds at least `n` messages. */
   waitForTaskMessages(n: number, timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * This test file's harness with a started worker: made in `beforeAll` (then handed to
+ * `onReady`), disposed in `afterAll`. Hooks a file registers afterwards run before the
+ * dispose (vitest runs after-hooks in reverse order).
+ */
+export function useWorkerHarness(onReady: (h: Harness) => void | Promise<void>): void {
+  let h: Harness | undefined;
+  beforeAll(async () => {
+    h = await createHarness();
+    await h.startWorker();
+    await onReady(h);
+  });
+  afterAll(async () => {
+    await h?.[Symbol.asyncDispose]();
+  });
 }
 
 export async function createHarness(): Promise<Harness> {

@@ -7,16 +7,12 @@ import {
   TaskNotFoundError,
   taskStatusQuery,
 } from '@activity-core/workflows';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createHarness, createOrderDefinition, type Harness, orderEvent, waitFor } from './harness.ts';
+import { describe, expect, test } from 'vitest';
+import { createOrderDefinition, type Harness, orderEvent, useWorkerHarness, waitFor } from './harness.ts';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await createHarness();
-  await h.startWorker();
-});
-afterAll(async () => {
-  await h?.[Symbol.asyncDispose]();
+useWorkerHarness((harness) => {
+  h = harness;
 });
 
 /** Runs a one-task definition and returns the open task's workflow id. */

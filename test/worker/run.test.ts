@@ -2,17 +2,13 @@ import { ActivityDefinitionSpec } from '@activity-core/core';
 import { createDefinition, getRunByWorkflowId, listTasks, readRunLog } from '@activity-core/db';
 import { type RunActivityResult, startRunActivity } from '@activity-core/workflows';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
-import { createHarness, createOrderDefinition, type Harness, orderEvent, orderSpec, waitFor } from './harness.ts';
+import { createOrderDefinition, type Harness, orderEvent, orderSpec, useWorkerHarness, waitFor } from './harness.ts';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await createHarness();
-  await h.startWorker();
-});
-afterAll(async () => {
-  await h?.[Symbol.asyncDispose]();
+useWorkerHarness((harness) => {
+  h = harness;
 });
 
 describe('RunActivityWorkflow, event-triggered', () => {
