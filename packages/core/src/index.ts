@@ -45,7 +45,6 @@ export { assertNever, CoreError, CoreErrorCode, formatPath } from './errors.ts';
 export type { EventMatcher, MatchableDefinition, MatchExplanation, MatchedDefinition } from './event-matcher.ts';
 export { buildMatcher } from './event-matcher.ts';
 export { EventTriggerConfig, matchesSourcePattern, matchesTypePattern } from './event-trigger.ts';
-export { runWorkflowIdForCron, runWorkflowIdForEvent, runWorkflowIdForManual, taskWorkflowId } from './ids.ts';
 export type { MisfireDecision, MisfireInput } from './misfire.ts';
 export { decideMisfire, decideMisfireForSchedule } from './misfire.ts';
 export type { NormalizeError, NormalizeOptions, NormalizeResult, RawMessage } from './normalize-message.ts';
@@ -74,3 +73,15 @@ export type { CompiledTemplate, CompileTemplateResult } from './template.ts';
 export { compileTemplate, renderTemplate } from './template.ts';
 export type { CompiledTemporalSpec } from './temporal-calendar.ts';
 export { compileTemporalSpec } from './temporal-calendar.ts';
+export type { RunTriggerIdentity } from './workflow-ids.ts';
+export {
+  runTriggerKey,
+  runWorkflowId,
+  runWorkflowIdFor,
+  runWorkflowIdForCron,
+  runWorkflowIdForEvent,
+  runWorkflowIdForManual,
+  scheduledRunTriggerKey,
+  scheduledRunWorkflowIdBase,
+  taskWorkflowId,
+} from './workflow-ids.ts';

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ActivityDefinitionSpec } from './definition.ts';
-import { runWorkflowIdForCron, runWorkflowIdForEvent, runWorkflowIdForManual, taskWorkflowId } from './ids.ts';
 import { type PlanInput, planTasks } from './plan-tasks.ts';
 import { TaskInstance, taskEvent } from './task.ts';
+import { runWorkflowIdForCron, runWorkflowIdForEvent, runWorkflowIdForManual, taskWorkflowId } from './workflow-ids.ts';
 
 const spec = ActivityDefinitionSpec.parse({
   key: 'restock',

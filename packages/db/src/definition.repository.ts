@@ -8,11 +8,11 @@ import {
   PG_UNIQUE_VIOLATION,
   pgErrorCode,
 } from './errors.ts';
-import { isUuid, newId } from './ids.ts';
 import { parseColumn, toJson } from './json.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest, pageSize, toPage } from './pagination.ts';
 import type { DefinitionsTable, DefinitionVersionsTable } from './schema.ts';
 import { type Executor, inTransaction } from './transaction.ts';
+import { isUuid, newId } from './uuid.ts';
 
 /** A definition with the spec of its current version. */
 export interface DefinitionRecord {

@@ -38,7 +38,6 @@ export {
   MigrationError,
   NotFoundError,
 } from './errors.ts';
-export { isUuid, newId } from './ids.ts';
 export type { DefinitionListener, ListenDefinitionChangesOptions } from './listen.ts';
 export { DEFINITIONS_CHANNEL, listenForDefinitionChanges } from './listen.ts';
 export type { MigrationState, MigrationStep } from './migrator.ts';
@@ -115,4 +114,5 @@ export type { ApiTokenRecord, CreateApiTokenInput } from './token.repository.ts'
 export { createApiToken, listApiTokens, revokeApiToken, verifyApiToken } from './token.repository.ts';
 export type { Db, Executor } from './transaction.ts';
 export { inTransaction } from './transaction.ts';
+export { isUuid, newId } from './uuid.ts';
 export { JsonObject, JsonValue, OutboxHeaders } from './values.ts';

@@ -1,9 +1,9 @@
 import { type Selectable, sql } from 'kysely';
 import { CorruptRowError } from './errors.ts';
-import { newId } from './ids.ts';
 import { parseColumn, toJson } from './json.ts';
 import type { OutboxTable } from './schema.ts';
 import type { Executor } from './transaction.ts';
+import { newId } from './uuid.ts';
 import { JsonValue, OutboxHeaders } from './values.ts';
 
 /** A message to publish to NATS after the transaction that wrote it commits. */

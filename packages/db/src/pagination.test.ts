@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidCursorError } from './errors.ts';
-import { newId } from './ids.ts';
 import { decodeTimeCursor, encodeCursor, encodeTimeCursor, pageSize, toPage } from './pagination.ts';
+import { newId } from './uuid.ts';
 
 describe('time cursors', () => {
   it('round-trip any millisecond time and id', () => {

@@ -1,5 +1,5 @@
 import { InvalidCursorError } from './errors.ts';
-import { isUuid } from './ids.ts';
+import { isUuid } from './uuid.ts';
 
 /** One page of a keyset-paginated list. `nextCursor` is null on the last page. */
 export interface Page<T> {

@@ -1,10 +1,10 @@
 import { type Selectable, sql } from 'kysely';
 import { InvalidCursorError, NotFoundError } from './errors.ts';
-import { isUuid } from './ids.ts';
 import { parseColumn, toJson } from './json.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest, pageSize, toPage } from './pagination.ts';
 import type { RunLogEntriesTable, RunLogKind } from './schema.ts';
 import { type Executor, inTransaction } from './transaction.ts';
+import { isUuid } from './uuid.ts';
 import { JsonObject } from './values.ts';
 
 export interface RunLogEntryRecord {

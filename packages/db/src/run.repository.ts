@@ -1,11 +1,11 @@
 import { EventEnvelope } from '@activity-core/core';
 import { type Selectable, sql } from 'kysely';
 import { ConflictError, InvalidTransitionError, NotFoundError } from './errors.ts';
-import { isUuid, newId } from './ids.ts';
 import { parseColumn, toNullableJson } from './json.ts';
 import { decodeTimeCursor, encodeTimeCursor, type Page, type PageRequest, pageSize, toPage } from './pagination.ts';
 import type { RunStatus, RunsTable, RunTriggerKind } from './schema.ts';
 import type { Executor } from './transaction.ts';
+import { isUuid, newId } from './uuid.ts';
 import { JsonObject } from './values.ts';
 
 export interface RunRecord {

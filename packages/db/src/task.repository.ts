@@ -1,12 +1,12 @@
 import type { TaskInstance } from '@activity-core/core';
 import { type Selectable, sql } from 'kysely';
 import { InvalidTransitionError, NotFoundError } from './errors.ts';
-import { isUuid, newId } from './ids.ts';
 import { parseColumn, toJson } from './json.ts';
 import { enqueueOutbox, type NewOutboxMessage } from './outbox.repository.ts';
 import { decodeTimeCursor, encodeTimeCursor, type Page, type PageRequest, pageSize, toPage } from './pagination.ts';
 import type { TaskInstancesTable, TaskStatus } from './schema.ts';
 import { type Executor, inTransaction } from './transaction.ts';
+import { isUuid, newId } from './uuid.ts';
 import { JsonValue } from './values.ts';
 
 export interface TaskRecord {

@@ -1,9 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Selectable, sql } from 'kysely';
 import { NotFoundError } from './errors.ts';
-import { isUuid, newId } from './ids.ts';
 import type { ApiTokensTable } from './schema.ts';
 import type { Executor } from './transaction.ts';
+import { isUuid, newId } from './uuid.ts';
 
 /** A token as stored: never the secret, never its hash. */
 export interface ApiTokenRecord {

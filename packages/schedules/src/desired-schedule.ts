@@ -1,4 +1,4 @@
-import { type CronTriggerConfig, compileToScheduleSpec } from '@activity-core/core';
+import { type CronTriggerConfig, compileToScheduleSpec, scheduledRunWorkflowIdBase } from '@activity-core/core';
 import { type DefinitionRecord, isUuid } from '@activity-core/db';
 import { type ScheduledRunInput, WorkflowTypes } from '@activity-core/workflows';
 import type { ScheduleOptions, ScheduleOverlapPolicy, ScheduleSpec } from '@temporalio/client';
@@ -20,16 +20,6 @@ export function definitionIdOf(scheduleId: string, prefix: string = SCHEDULE_ID_
   if (!scheduleId.startsWith(prefix)) return undefined;
   const rest = scheduleId.slice(prefix.length);
   return isUuid(rest) ? rest : undefined;
-}
-
-/**
- * Base of the workflow id of scheduled runs. Temporal appends `-{nominal time}` (RFC 3339,
- * seconds) to it, so a cron run's workflow id is `run:{definitionId}:cron-2027-01-01T09:00:00Z`:
- * deterministic per occurrence, and two occurrences cannot collide (cron has minute
- * resolution, the suffix second resolution).
- */
-export function scheduledRunWorkflowIdBase(definitionId: string): string {
-  return `run:${definitionId}:cron`;
 }
 
 export interface ScheduleSettings {

@@ -4,7 +4,6 @@ export {
   definitionIdOf,
   desiredSchedule,
   SCHEDULE_ID_PREFIX,
-  scheduledRunWorkflowIdBase,
   scheduleIdFor,
 } from './desired-schedule.ts';
 export type { ScheduleState } from './operations.ts';

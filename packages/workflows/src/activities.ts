@@ -57,7 +57,7 @@ import type {
   TaskInstanceInput,
   TaskLifecycleStatus,
 } from './contract.ts';
-import { FailureTypes } from './definitions.ts';
+import { FailureTypes } from './failure-types.ts';
 
 export interface ActivityDeps {
   readonly db: Kysely<Database>;

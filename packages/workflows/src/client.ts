@@ -1,4 +1,6 @@
 // Helpers for the processes that start and drive workflows (ingest, API, schedules).
+
+import { runWorkflowIdFor } from '@activity-core/core';
 import {
   type Client,
   WorkflowExecutionAlreadyStartedError,
@@ -7,9 +9,9 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type RunActivityInput, type TaskActionInput, type TaskStatusView, WorkflowTypes } from './contract.ts';
-import { cancelTaskUpdate, completeTaskUpdate, FailureTypes } from './definitions.ts';
 import { TaskConflictError, TaskNotFoundError } from './errors.ts';
-import { runWorkflowIdFor } from './ids.ts';
+import { FailureTypes } from './failure-types.ts';
+import { cancelTaskUpdate, completeTaskUpdate } from './updates-and-queries.ts';
 
 export interface StartRunActivityOptions {
   readonly taskQueue: string;

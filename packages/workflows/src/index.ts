@@ -14,7 +14,8 @@ export type {
   TaskStatusView,
 } from './contract.ts';
 export { WorkflowTypes } from './contract.ts';
-export type { FailureType, RunProgress } from './definitions.ts';
-export { cancelTaskUpdate, completeTaskUpdate, FailureTypes, runStatusQuery, taskStatusQuery } from './definitions.ts';
 export { TaskConflictError, TaskNotFoundError, WorkflowClientErrorCode } from './errors.ts';
-export { runTriggerKey, runWorkflowIdFor } from './ids.ts';
+export type { FailureType } from './failure-types.ts';
+export { FailureTypes } from './failure-types.ts';
+export type { RunProgress } from './updates-and-queries.ts';
+export { cancelTaskUpdate, completeTaskUpdate, runStatusQuery, taskStatusQuery } from './updates-and-queries.ts';

@@ -13,8 +13,9 @@ import {
 import type { Activities, PlannedChild } from './activities.ts';
 import { causationOf } from './causation.ts';
 import type { RunActivityInput, RunActivityResult, ScheduledRunInput, TaskCausation } from './contract.ts';
-import { FailureTypes, type RunProgress, runStatusQuery } from './definitions.ts';
+import { FailureTypes } from './failure-types.ts';
 import { TaskInstanceWorkflow } from './task-instance.workflow.ts';
+import { type RunProgress, runStatusQuery } from './updates-and-queries.ts';
 
 const retryForever = { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '20 seconds' } as const;
 // Database-only steps run as local activities: no task-queue round trip per step (a run is

@@ -8,7 +8,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from './activities.ts';
 import type { TaskActionInput, TaskInstanceInput, TaskStatusView } from './contract.ts';
-import { cancelTaskUpdate, completeTaskUpdate, FailureTypes, taskStatusQuery } from './definitions.ts';
+import { FailureTypes } from './failure-types.ts';
+import { cancelTaskUpdate, completeTaskUpdate, taskStatusQuery } from './updates-and-queries.ts';
 
 // Database-only local activities (no task-queue round trip): transient failures (database
 // down) retry until it is back.

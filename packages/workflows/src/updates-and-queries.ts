@@ -1,5 +1,5 @@
-// Update and query definitions of the two workflows. Pure names and types: imported by the
-// workflow code and by clients (API, tests) alike.
+// The Temporal update and query handles of the two workflows (`defineUpdate` / `defineQuery`).
+// Pure names and types: imported by the workflow code and by clients (API, tests) alike.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { RunActivityResult, TaskActionInput, TaskStatusView } from './contract.ts';
 
@@ -19,18 +19,3 @@ export interface RunProgress {
   readonly result: RunActivityResult | null;
 }
 export const runStatusQuery = defineQuery<RunProgress>('status');
-
-/** ApplicationFailure types the workflows raise on purpose; clients switch on them. */
-export const FailureTypes = {
-  /** An update arrived for a task that is no longer open. */
-  taskNotOpen: 'TaskNotOpen',
-  /** The definition (or the pinned version) does not exist. */
-  definitionNotFound: 'DefinitionNotFound',
-  /** The stored definition does not validate. */
-  invalidDefinition: 'InvalidDefinition',
-  /** A rule or template failed to evaluate for this trigger. */
-  planFailed: 'PlanFailed',
-  /** A context source failed permanently (4xx, host not allowed, too large, bad config). */
-  contextFailed: 'ContextFailed',
-} as const;
-export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];

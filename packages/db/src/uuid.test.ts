@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isUuid, newId } from './ids.ts';
+import { isUuid, newId } from './uuid.ts';
 
 describe('newId', () => {
   it('is a version 7, variant 1 UUID carrying the time', () => {

@@ -1,0 +1,90 @@
+/**
+ * The id scheme of runs and tasks: deterministic workflow ids and trigger keys, the structural
+ * half of effectively-once processing. A retried start with the same id is recognised by
+ * Temporal, and a repeated trigger key by the runs table's unique `(definition_id, trigger_key)`.
+ * Pure: used by clients, activities and workflow code alike.
+ */
+import type { EventEnvelope } from './envelope.ts';
+import { eventKey } from './envelope.ts';
+import { assertNever } from './errors.ts';
+
+/** What a run's id derives from: the part of its trigger that identifies it. */
+export type RunTriggerIdentity =
+  | { readonly kind: 'event'; readonly envelope: Pick<EventEnvelope, 'source' | 'id'> }
+  | { readonly kind: 'cron'; readonly nominalTime: string }
+  | { readonly kind: 'manual'; readonly idempotencyKey: string };
+
+/** `run:{definitionId}:{triggerKey}`. */
+export function runWorkflowId(definitionId: string, triggerKey: string): string {
+  return `run:${definitionId}:${triggerKey}`;
+}
+
+/**
+ * The run's trigger key, unique per definition: the event key, `cron:{nominalTime}` or
+ * `manual:{idempotencyKey}`. A run started by a Temporal Schedule has the key Temporal formed
+ * instead ({@link scheduledRunTriggerKey}).
+ */
+export function runTriggerKey(trigger: RunTriggerIdentity): string {
+  switch (trigger.kind) {
+    case 'event':
+      return eventKey(trigger.envelope);
+    case 'cron':
+      return `cron:${new Date(trigger.nominalTime).toISOString()}`;
+    case 'manual':
+      return `manual:${trigger.idempotencyKey}`;
+    default:
+      return assertNever(trigger, 'run trigger');
+  }
+}
+
+/**
+ * The run's deterministic workflow id: `run:{definitionId}:{eventKey}`,
+ * `run:{definitionId}:cron:{nominalTime}` or `run:{definitionId}:manual:{idempotencyKey}`.
+ */
+export function runWorkflowIdFor(input: {
+  readonly definitionId: string;
+  readonly trigger: RunTriggerIdentity;
+}): string {
+  return runWorkflowId(input.definitionId, runTriggerKey(input.trigger));
+}
+
+/** `run:{definitionId}:{eventKey}` for an event-triggered run. */
+export function runWorkflowIdForEvent(definitionId: string, eventKey: string): string {
+  return runWorkflowId(definitionId, eventKey);
+}
+
+/** `run:{definitionId}:cron:{nominalTime}`; `nominalTime` as an ISO string or a Date (normalised to ISO UTC). */
+export function runWorkflowIdForCron(definitionId: string, nominalTime: string | Date): string {
+  const iso = typeof nominalTime === 'string' ? nominalTime : nominalTime.toISOString();
+  return runWorkflowId(definitionId, runTriggerKey({ kind: 'cron', nominalTime: iso }));
+}
+
+/** `run:{definitionId}:manual:{idempotencyKey}` for a run triggered through the API. */
+export function runWorkflowIdForManual(definitionId: string, idempotencyKey: string): string {
+  return runWorkflowId(definitionId, runTriggerKey({ kind: 'manual', idempotencyKey }));
+}
+
+/**
+ * Base of the workflow id of a Schedule's runs. Temporal appends `-{nominal time}` (RFC 3339,
+ * seconds) to it, so a cron run's workflow id is `run:{definitionId}:cron-2027-01-01T09:00:00Z`:
+ * deterministic per occurrence, and two occurrences cannot collide (cron has minute
+ * resolution, the suffix second resolution).
+ */
+export function scheduledRunWorkflowIdBase(definitionId: string): string {
+  return runWorkflowId(definitionId, 'cron');
+}
+
+/**
+ * The trigger key of a run a Temporal Schedule started for the occurrence `nominalTime`: the
+ * suffix Temporal gave its workflow id after `run:{definitionId}:` (`cron-` and the nominal
+ * time in RFC 3339 to the second, see {@link scheduledRunWorkflowIdBase}).
+ */
+export function scheduledRunTriggerKey(nominalTime: string | Date): string {
+  const iso = new Date(nominalTime).toISOString();
+  return `cron-${iso.slice(0, 19)}Z`;
+}
+
+/** `task:{runWorkflowId}:{templateKey}:{index}`; also the TaskInstance idempotency key. */
+export function taskWorkflowId(runWorkflowId: string, templateKey: string, index: number): string {
+  return `task:${runWorkflowId}:${templateKey}:${index}`;
+}
