@@ -57,6 +57,8 @@ test('a jittered schedule fires within its bound, and the run records nominal ti
     expect(run.triggerKind).toBe('cron');
     expect(run.nominalTime?.getUTCSeconds()).toBe(0);
     expect(run.workflowId).toBe(`run:${definition.id}:cron-${run.nominalTime?.toISOString().replace('.000Z', 'Z')}`);
+    // The trigger key the workflow derived from the nominal time is the suffix Temporal gave the id.
+    expect(`run:${definition.id}:${run.triggerKey}`).toBe(run.workflowId);
     expect(run.jitterMs).not.toBeNull();
     // Children insert their task after the run has started them.
     await waitFor(

@@ -75,6 +75,8 @@ export interface ActivityDeps {
 
 export interface RecordRunInput {
   readonly runWorkflowId: string;
+  /** Unique per definition: the key the run's workflow id was formed from (see `runTriggerKey`). */
+  readonly triggerKey: string;
   readonly definitionId: string;
   readonly version?: number;
   readonly trigger: RunTrigger;
@@ -211,7 +213,7 @@ export function createActivities(deps: ActivityDeps) {
         definitionId: definition.id,
         definitionVersion: input.version ?? definition.version,
         triggerKind: trigger.kind,
-        triggerKey: input.runWorkflowId.slice(`run:${input.definitionId}:`.length),
+        triggerKey: input.triggerKey,
         workflowId: input.runWorkflowId,
         nominalTime: trigger.kind === 'cron' ? new Date(trigger.nominalTime) : null,
         jitterMs: trigger.kind === 'cron' ? scheduleDelayMs(trigger.nominalTime, input.startedAt) : null,

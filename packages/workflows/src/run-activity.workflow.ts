@@ -1,3 +1,4 @@
+import { runTriggerKey, scheduledRunTriggerKey } from '@activity-core/core';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ActivityFailure,
@@ -67,7 +68,7 @@ export async function RunActivityWorkflow(
   // When this workflow task started: how late the run really is, even if Temporal started the
   // workflow on time while no worker was there to run it.
   const firstTaskTime = new Date(Date.now());
-  const input = resolveScheduledInput(scheduledOrInput);
+  const { input, triggerKey } = resolveScheduledInput(scheduledOrInput);
   const runWorkflowId = workflowInfo().workflowId;
   let progress: RunProgress = {
     step: resume ? 'spawning' : 'recording',
@@ -89,6 +90,7 @@ export async function RunActivityWorkflow(
   } else {
     const recorded = await db.recordRun({
       runWorkflowId,
+      triggerKey,
       definitionId: input.definitionId,
       ...(input.version !== undefined ? { version: input.version } : {}),
       trigger: input.trigger,
@@ -220,10 +222,17 @@ async function failRun(runId: string, error: unknown): Promise<ApplicationFailur
  * A Schedule's action carries no nominal time (see {@link ScheduledRunInput}); Temporal puts
  * it in the `TemporalScheduledStartTime` search attribute (before jitter) and in the workflow
  * id it derives (`{base}-{nominal}`). Reading it here keeps every later step, and a
- * continue-as-new, on a full {@link RunActivityInput}.
+ * continue-as-new, on a full {@link RunActivityInput}. The run's trigger key comes with it:
+ * the one its id was formed from, by the starter or, for a Schedule's run, by Temporal.
  */
-function resolveScheduledInput(input: RunActivityInput | ScheduledRunInput): RunActivityInput {
-  if (input.trigger.kind !== 'cron' || 'nominalTime' in input.trigger) return input as RunActivityInput;
+function resolveScheduledInput(input: RunActivityInput | ScheduledRunInput): {
+  input: RunActivityInput;
+  triggerKey: string;
+} {
+  if (input.trigger.kind !== 'cron' || 'nominalTime' in input.trigger) {
+    const full = input as RunActivityInput;
+    return { input: full, triggerKey: runTriggerKey(full.trigger) };
+  }
   const attribute = workflowInfo().searchAttributes?.TemporalScheduledStartTime;
   const value = Array.isArray(attribute) ? attribute[0] : undefined;
   const nominal = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
@@ -234,5 +243,8 @@ function resolveScheduledInput(input: RunActivityInput | ScheduledRunInput): Run
       nonRetryable: true,
     });
   }
-  return { ...input, trigger: { ...input.trigger, nominalTime: nominal.toISOString() } };
+  return {
+    input: { ...input, trigger: { ...input.trigger, nominalTime: nominal.toISOString() } },
+    triggerKey: scheduledRunTriggerKey(nominal),
+  };
 }
