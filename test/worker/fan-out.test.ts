@@ -1,6 +1,6 @@
 import { getRunByWorkflowId, insertRunOrGet, listTasks, readRunLog } from '@activity-core/db';
+import type { PlannedChild, RunSpawnState } from '@activity-core/workflows';
 import { type RunActivityInput, type RunActivityResult, WorkflowTypes } from '@activity-core/workflows';
-import type { PlannedChild, RunSpawnState } from '@activity-core/workflows/worker';
 import { describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
 import { createOrderDefinition, type Harness, useWorkerHarness, waitFor } from './harness.ts';

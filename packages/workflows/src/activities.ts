@@ -2,7 +2,6 @@
 // Each is idempotent (activities are retried): writes go through insert-if-absent,
 // same-transition-is-a-no-op repositories and run-log idempotency keys.
 import {
-  type ActivityDefinitionSpec,
   CronTriggerConfig,
   decideMisfireForSchedule,
   type EventEnvelope,
@@ -41,6 +40,18 @@ import type { Logger } from '@activity-core/runtime';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
+import type {
+  Activities,
+  CloseTaskInput,
+  CreateTaskResult,
+  FinishRunInput,
+  MisfireInput,
+  PlanRunInput,
+  PlanRunResult,
+  RecordRunInput,
+  RecordRunResult,
+  RunContextInput,
+} from './activity-contract.ts';
 import {
   type ContextResolverRegistry,
   ContextSourceError,
@@ -49,14 +60,7 @@ import {
   resolveContextSources,
   scrubSecrets,
 } from './context-sources.ts';
-import type {
-  PlannedTask,
-  RunActivityResult,
-  RunTrigger,
-  TaskActionInput,
-  TaskInstanceInput,
-  TaskLifecycleStatus,
-} from './contract.ts';
+import type { RunActivityResult, RunTrigger, TaskInstanceInput } from './contract.ts';
 import { FailureTypes } from './failure-types.ts';
 
 export interface ActivityDeps {
@@ -73,90 +77,8 @@ export interface ActivityDeps {
   readonly onOutboxWritten?: () => void;
 }
 
-export interface RecordRunInput {
-  readonly runWorkflowId: string;
-  /** Unique per definition: the key the run's workflow id was formed from (see `runTriggerKey`). */
-  readonly triggerKey: string;
-  readonly definitionId: string;
-  readonly version?: number;
-  readonly trigger: RunTrigger;
-  /**
-   * When Temporal started the run workflow. For a cron run, minus the nominal time, it is the
-   * delay the Schedule added (its jitter, plus the scheduler's own lateness of a few ms),
-   * recorded on the run as `jitterMs`.
-   */
-  readonly startedAt?: string;
-}
-
-export type RecordRunResult =
-  | {
-      readonly ok: true;
-      readonly runId: string;
-      readonly version: number;
-      readonly definitionKey: string;
-      readonly spec: ActivityDefinitionSpec;
-      /** Set when the run was already finished (a repeated start): return it unchanged. */
-      readonly finished: RunActivityResult['status'] | null;
-    }
-  | { readonly ok: false; readonly runId: string; readonly version: number; readonly error: string };
-
-export interface MisfireInput {
-  readonly runId: string;
-  readonly cron: unknown;
-  readonly nominalTime: string;
-  /** When the run workflow began (workflow start time): lateness is measured to it. */
-  readonly actualTime: string;
-}
-
-export interface RunContextInput {
-  readonly runId: string;
-  readonly definitionId: string;
-  readonly definitionKey: string;
-  readonly version: number;
-  readonly spec: ActivityDefinitionSpec;
-  readonly trigger: RunTrigger;
-  readonly now: string;
-}
-
-export interface PlanRunInput extends RunContextInput {
-  readonly runWorkflowId: string;
-  readonly context: Record<string, unknown>;
-}
-
-export interface PlannedChild {
-  readonly workflowId: string;
-  readonly task: PlannedTask;
-}
-
-export interface PlanRunResult {
-  readonly rules: ReadonlyArray<{ readonly name: string; readonly result: boolean }>;
-  readonly children: PlannedChild[];
-}
-
-export interface FinishRunInput {
-  readonly runId: string;
-  readonly status: 'succeeded' | 'failed';
-  readonly summary?: JsonObject;
-  readonly error?: { readonly type: string; readonly message: string };
-}
-
-export interface CreateTaskResult {
-  readonly taskId: string;
-  readonly status: TaskLifecycleStatus;
-  readonly by: string | null;
-  readonly reason: string | null;
-  readonly created: boolean;
-}
-
-export interface CloseTaskInput {
-  readonly task: TaskInstanceInput;
-  readonly taskId: string;
-  readonly to: 'completed' | 'cancelled' | 'expired';
-  readonly action?: TaskActionInput;
-}
-
 /** The activities, bound to their dependencies. Register the result on the worker. */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: ActivityDeps): Activities {
   const clock = deps.clock ?? (() => new Date());
   const resolvers = deps.resolvers ?? createContextResolverRegistry();
   const eventSource = deps.eventSource ?? 'urn:activity-core';
@@ -426,8 +348,6 @@ export function createActivities(deps: ActivityDeps) {
     },
   };
 }
-
-export type Activities = ReturnType<typeof createActivities>;
 
 /** The trigger as templates and rules see it (`trigger.kind`, `trigger.eventKey`, …). */
 function triggerVars(trigger: RunTrigger): Record<string, unknown> {

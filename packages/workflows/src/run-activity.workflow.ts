@@ -11,7 +11,7 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, PlannedChild } from './activities.ts';
+import type { Activities, PlannedChild } from './activity-contract.ts';
 import { causationOf } from './causation.ts';
 import type { RunActivityInput, RunActivityResult, ScheduledRunInput, TaskCausation } from './contract.ts';
 import { FailureTypes } from './failure-types.ts';

@@ -6,7 +6,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from './activities.ts';
+import type { Activities } from './activity-contract.ts';
 import type { TaskActionInput, TaskInstanceInput, TaskStatusView } from './contract.ts';
 import { FailureTypes } from './failure-types.ts';
 import { cancelTaskUpdate, completeTaskUpdate, taskStatusQuery } from './updates-and-queries.ts';

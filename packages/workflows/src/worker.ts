@@ -16,20 +16,7 @@ export async function bundleWorkflows(options: { quiet?: boolean } = {}): Promis
   return bundleWorkflowCode({ workflowsPath, ...(options.quiet !== false ? { logger: silent } : {}) });
 }
 
-export type {
-  Activities,
-  ActivityDeps,
-  CloseTaskInput,
-  CreateTaskResult,
-  FinishRunInput,
-  MisfireInput,
-  PlannedChild,
-  PlanRunInput,
-  PlanRunResult,
-  RecordRunInput,
-  RecordRunResult,
-  RunContextInput,
-} from './activities.ts';
+export type { ActivityDeps } from './activities.ts';
 export { createActivities } from './activities.ts';
 export type {
   ContextResolver,
@@ -46,4 +33,3 @@ export {
   resolveContextSources,
   scrubSecrets,
 } from './context-sources.ts';
-export type { RunSpawnState } from './run-activity.workflow.ts';

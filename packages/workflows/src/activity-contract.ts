@@ -1,0 +1,123 @@
+// The activities' side of the contract: what RunActivityWorkflow and TaskInstanceWorkflow ask
+// of their activities, and what they get back. Types only: workflow code proxies `Activities`
+// by type, and `@activity-core/activities` implements it.
+import type { ActivityDefinitionSpec, MisfireDecision } from '@activity-core/core';
+import type { JsonObject } from '@activity-core/db';
+import type {
+  PlannedTask,
+  RunActivityResult,
+  RunTrigger,
+  TaskActionInput,
+  TaskInstanceInput,
+  TaskLifecycleStatus,
+} from './contract.ts';
+
+export interface RecordRunInput {
+  readonly runWorkflowId: string;
+  /** Unique per definition: the key the run's workflow id was formed from (see `runTriggerKey`). */
+  readonly triggerKey: string;
+  readonly definitionId: string;
+  readonly version?: number;
+  readonly trigger: RunTrigger;
+  /**
+   * When Temporal started the run workflow. For a cron run, minus the nominal time, it is the
+   * delay the Schedule added (its jitter, plus the scheduler's own lateness of a few ms),
+   * recorded on the run as `jitterMs`.
+   */
+  readonly startedAt?: string;
+}
+
+export type RecordRunResult =
+  | {
+      readonly ok: true;
+      readonly runId: string;
+      readonly version: number;
+      readonly definitionKey: string;
+      readonly spec: ActivityDefinitionSpec;
+      /** Set when the run was already finished (a repeated start): return it unchanged. */
+      readonly finished: RunActivityResult['status'] | null;
+    }
+  | { readonly ok: false; readonly runId: string; readonly version: number; readonly error: string };
+
+export interface MisfireInput {
+  readonly runId: string;
+  readonly cron: unknown;
+  readonly nominalTime: string;
+  /** When the run workflow began (workflow start time): lateness is measured to it. */
+  readonly actualTime: string;
+}
+
+export interface RunContextInput {
+  readonly runId: string;
+  readonly definitionId: string;
+  readonly definitionKey: string;
+  readonly version: number;
+  readonly spec: ActivityDefinitionSpec;
+  readonly trigger: RunTrigger;
+  readonly now: string;
+}
+
+export interface PlanRunInput extends RunContextInput {
+  readonly runWorkflowId: string;
+  readonly context: Record<string, unknown>;
+}
+
+export interface PlannedChild {
+  readonly workflowId: string;
+  readonly task: PlannedTask;
+}
+
+export interface PlanRunResult {
+  readonly rules: ReadonlyArray<{ readonly name: string; readonly result: boolean }>;
+  readonly children: PlannedChild[];
+}
+
+export interface FinishRunInput {
+  readonly runId: string;
+  readonly status: 'succeeded' | 'failed';
+  readonly summary?: JsonObject;
+  readonly error?: { readonly type: string; readonly message: string };
+}
+
+export interface CreateTaskResult {
+  readonly taskId: string;
+  readonly status: TaskLifecycleStatus;
+  readonly by: string | null;
+  readonly reason: string | null;
+  readonly created: boolean;
+}
+
+export interface CloseTaskInput {
+  readonly task: TaskInstanceInput;
+  readonly taskId: string;
+  readonly to: 'completed' | 'cancelled' | 'expired';
+  readonly action?: TaskActionInput;
+}
+
+/** The run-side activities: everything RunActivityWorkflow does outside its sandbox. */
+export interface RunActivities {
+  /**
+   * Records the run (idempotent by trigger key) and loads the pinned definition version:
+   * the version in the run row wins, so a retried or repeated start never switches version.
+   */
+  recordRun(input: RecordRunInput): Promise<RecordRunResult>;
+  /** Applies the cron misfire policy; a skipped or coalesced occurrence is recorded and finished here. */
+  checkMisfire(input: MisfireInput): Promise<MisfireDecision>;
+  /** Resolves the context sources in order and snapshots them (secrets scrubbed) in the run log. */
+  resolveContext(input: RunContextInput): Promise<Record<string, unknown>>;
+  /** Evaluates rules and renders templates (core planTasks); the result lands in workflow history. */
+  planRun(input: PlanRunInput): Promise<PlanRunResult>;
+  /** Finishes the run (succeeded or failed) with its summary, and logs it. */
+  finishRun(input: FinishRunInput): Promise<void>;
+}
+
+/** The task-side activities: the TaskInstance row, its events and its run-log entries. */
+export interface TaskActivities {
+  /** Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then logs it. */
+  createTask(input: TaskInstanceInput): Promise<CreateTaskResult>;
+  /** Closes the task (completed / cancelled / expired): row, outbox event and log entry, each once. */
+  closeTask(input: CloseTaskInput): Promise<CreateTaskResult>;
+}
+
+/** Every activity the two workflows call; registered on the worker by `createActivities`. */
+export type Activities = RunActivities & TaskActivities;
