@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createContextResolverRegistry } from '@activity-core/activities';
 import { getRunByWorkflowId, listTasks, readRunLog } from '@activity-core/db';
 import { type RunActivityInput, startRunActivity } from '@activity-core/workflows';
-import { createContextResolverRegistry } from '@activity-core/workflows/worker';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createHarness, createOrderDefinition, type Harness, orderEvent, waitFor } from './harness.ts';
 

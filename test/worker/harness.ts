@@ -1,11 +1,12 @@
 // Shared set-up of the worker suites: a migrated database of its own, a NATS topology prefix
 // of its own, a Temporal task queue of its own, and the real worker (Temporal worker +
 // activities + outbox relay) in-process.
+
+import type { ContextResolverRegistry } from '@activity-core/activities';
 import { ActivityDefinitionSpec, EventEnvelope } from '@activity-core/core';
 import { createDb, createDefinition, type Database, migrateToLatest } from '@activity-core/db';
 import { ensureStreams, type Topology, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
-import type { ContextResolverRegistry } from '@activity-core/workflows/worker';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';

@@ -1,6 +1,6 @@
-// Worker-side entry (`@activity-core/workflows/worker`): activities, context resolvers and
-// workflow bundling. Kept apart from the main entry so clients (ingest, API) do not load the
-// Temporal worker, its native bridge or the bundler.
+// Worker-side entry (`@activity-core/workflows/worker`): workflow bundling. Kept apart from the
+// main entry so clients (ingest, API) do not load the Temporal worker, its native bridge or the
+// bundler. The activities the worker registers are in `@activity-core/activities`.
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
@@ -15,21 +15,3 @@ export async function bundleWorkflows(options: { quiet?: boolean } = {}): Promis
   const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   return bundleWorkflowCode({ workflowsPath, ...(options.quiet !== false ? { logger: silent } : {}) });
 }
-
-export type { ActivityDeps } from './activities.ts';
-export { createActivities } from './activities.ts';
-export type {
-  ContextResolver,
-  ContextResolverArgs,
-  ContextResolverRegistry,
-  HttpSourceSettings,
-  ResolvedContext,
-  SourceSnapshot,
-} from './context-sources.ts';
-export {
-  ContextSourceError,
-  createContextResolverRegistry,
-  isHostAllowed,
-  resolveContextSources,
-  scrubSecrets,
-} from './context-sources.ts';

@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 // activities only as types. This walks the value imports reachable from the entry module.
 const SRC = dirname(fileURLToPath(import.meta.url));
 const FORBIDDEN_PACKAGES = [
+  '@activity-core/activities',
   '@activity-core/db',
   '@activity-core/messaging',
   '@activity-core/runtime',

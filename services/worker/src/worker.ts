@@ -1,11 +1,7 @@
+import { type ContextResolverRegistry, createActivities, type HttpSourceSettings } from '@activity-core/activities';
 import type { Database } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
-import {
-  type ContextResolverRegistry,
-  createActivities,
-  type HttpSourceSettings,
-} from '@activity-core/workflows/worker';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';

@@ -37,21 +37,25 @@ import {
 } from '@activity-core/db';
 import { type Topology, taskSubject } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
+import {
+  type Activities,
+  type CloseTaskInput,
+  type CreateTaskResult,
+  FailureTypes,
+  type FinishRunInput,
+  type MisfireInput,
+  type PlanRunInput,
+  type PlanRunResult,
+  type RecordRunInput,
+  type RecordRunResult,
+  type RunActivityResult,
+  type RunContextInput,
+  type RunTrigger,
+  type TaskInstanceInput,
+} from '@activity-core/workflows';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
-import type {
-  Activities,
-  CloseTaskInput,
-  CreateTaskResult,
-  FinishRunInput,
-  MisfireInput,
-  PlanRunInput,
-  PlanRunResult,
-  RecordRunInput,
-  RecordRunResult,
-  RunContextInput,
-} from './activity-contract.ts';
 import {
   type ContextResolverRegistry,
   ContextSourceError,
@@ -60,8 +64,6 @@ import {
   resolveContextSources,
   scrubSecrets,
 } from './context-sources.ts';
-import type { RunActivityResult, RunTrigger, TaskInstanceInput } from './contract.ts';
-import { FailureTypes } from './failure-types.ts';
 
 export interface ActivityDeps {
   readonly db: Kysely<Database>;
