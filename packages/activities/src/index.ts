@@ -1,4 +1,3 @@
-export type { ActivityDeps } from './activities.ts';
 export { createActivities } from './activities.ts';
 export type {
   ContextResolver,
@@ -15,3 +14,6 @@ export {
   resolveContextSources,
   scrubSecrets,
 } from './context-sources.ts';
+export type { ActivityDeps } from './deps.ts';
+export { createRunActivities } from './run-activities.ts';
+export { createTaskActivities } from './task-activities.ts';

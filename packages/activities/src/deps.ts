@@ -1,0 +1,26 @@
+import type { Database, JsonObject, RunLogKind } from '@activity-core/db';
+import { appendRunLog } from '@activity-core/db';
+import type { Topology } from '@activity-core/messaging';
+import type { Logger } from '@activity-core/runtime';
+import type { Kysely } from 'kysely';
+import type { ContextResolverRegistry, HttpSourceSettings } from './context-sources.ts';
+
+export interface ActivityDeps {
+  readonly db: Kysely<Database>;
+  readonly logger: Logger;
+  /** Subjects of task events (`tasks.created.{key}` under the installation's prefix). */
+  readonly topology: Topology;
+  readonly http: HttpSourceSettings;
+  readonly resolvers?: ContextResolverRegistry;
+  readonly clock?: () => Date;
+  /** CloudEvents `source` of the task events. Default `urn:activity-core`. */
+  readonly eventSource?: string;
+  /** Called after a transaction wrote outbox rows, so an in-process relay can publish at once. */
+  readonly onOutboxWritten?: () => void;
+}
+
+/** Appends a run-log entry once per idempotency key (a retried activity writes nothing twice). */
+export function runLogWriter(deps: Pick<ActivityDeps, 'db'>) {
+  return (runId: string, kind: RunLogKind, data: JsonObject, idempotencyKey: string) =>
+    appendRunLog(deps.db, { runId, kind, data, idempotencyKey });
+}

@@ -1,0 +1,220 @@
+// The run-side activities of RunActivityWorkflow: record the run and load its pinned version,
+// decide a cron misfire, resolve context, plan the tasks, finish the run. Each is idempotent
+// (activities are retried): run rows are insert-if-absent, transitions to the same state are
+// no-ops, run-log entries carry idempotency keys.
+import {
+  CronTriggerConfig,
+  decideMisfireForSchedule,
+  type MisfireDecision,
+  planTasks,
+  taskWorkflowId,
+  validateDefinitionSpec,
+} from '@activity-core/core';
+import {
+  CorruptRowError,
+  getDefinition,
+  getDefinitionVersion,
+  insertRunOrGet,
+  isFinishedRunStatus,
+  type JsonValue,
+  NotFoundError,
+  type RunLogKind,
+  type RunStatus,
+  transitionRun,
+} from '@activity-core/db';
+import {
+  FailureTypes,
+  type FinishRunInput,
+  type MisfireInput,
+  type PlanRunInput,
+  type PlanRunResult,
+  type RecordRunInput,
+  type RecordRunResult,
+  type RunActivities,
+  type RunActivityResult,
+  type RunContextInput,
+} from '@activity-core/workflows';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  ContextSourceError,
+  createContextResolverRegistry,
+  resolveContextSources,
+  scrubSecrets,
+} from './context-sources.ts';
+import { type ActivityDeps, runLogWriter } from './deps.ts';
+import { describeTrigger, scheduleDelayMs, triggerVars } from './run-trigger.ts';
+
+/** The run-side activities, bound to their dependencies. */
+export function createRunActivities(deps: ActivityDeps): RunActivities {
+  const resolvers = deps.resolvers ?? createContextResolverRegistry();
+  const log = runLogWriter(deps);
+
+  return {
+    /**
+     * Records the run (idempotent by trigger key) and loads the pinned definition version:
+     * the version in the run row wins, so a retried or repeated start never switches version.
+     */
+    async recordRun(input: RecordRunInput): Promise<RecordRunResult> {
+      const definition = await getDefinition(deps.db, input.definitionId).catch((error: unknown) => {
+        if (error instanceof NotFoundError) {
+          throw ApplicationFailure.create({
+            type: FailureTypes.definitionNotFound,
+            message: `definition ${input.definitionId} does not exist`,
+            nonRetryable: true,
+          });
+        }
+        if (error instanceof CorruptRowError) {
+          throw ApplicationFailure.create({
+            type: FailureTypes.invalidDefinition,
+            message: `definition ${input.definitionId} is unreadable: ${error.message}`,
+            nonRetryable: true,
+          });
+        }
+        throw error;
+      });
+      const trigger = input.trigger;
+      const { run, created } = await insertRunOrGet(deps.db, {
+        definitionId: definition.id,
+        definitionVersion: input.version ?? definition.version,
+        triggerKind: trigger.kind,
+        triggerKey: input.triggerKey,
+        workflowId: input.runWorkflowId,
+        nominalTime: trigger.kind === 'cron' ? new Date(trigger.nominalTime) : null,
+        jitterMs: trigger.kind === 'cron' ? scheduleDelayMs(trigger.nominalTime, input.startedAt) : null,
+        event: trigger.kind === 'event' ? trigger.envelope : null,
+      }).catch((error: unknown) => {
+        // The pinned version does not exist (foreign key on definition_versions).
+        if (input.version !== undefined && /foreign key/i.test(String(error))) {
+          throw ApplicationFailure.create({
+            type: FailureTypes.definitionNotFound,
+            message: `definition ${input.definitionId} has no version ${input.version}`,
+            nonRetryable: true,
+          });
+        }
+        throw error;
+      });
+      await log(
+        run.id,
+        'triggered',
+        { trigger: describeTrigger(trigger), version: run.definitionVersion },
+        'triggered',
+      );
+      if (created) deps.logger.info('run recorded', { runId: run.id, workflowId: input.runWorkflowId });
+      const stored =
+        run.definitionVersion === definition.version
+          ? definition.spec
+          : (await getDefinitionVersion(deps.db, definition.id, run.definitionVersion)).spec;
+      const validated = validateDefinitionSpec(stored);
+      if (!validated.ok) {
+        const error = `definition ${definition.key} version ${run.definitionVersion} is invalid: ${validated.errors
+          .map((e) => `${e.path}: ${e.message}`)
+          .join('; ')}`;
+        return { ok: false, runId: run.id, version: run.definitionVersion, error };
+      }
+      return {
+        ok: true,
+        runId: run.id,
+        version: run.definitionVersion,
+        definitionKey: definition.key,
+        spec: validated.spec,
+        finished: isFinishedRunStatus(run.status) ? (run.status as RunActivityResult['status']) : null,
+      };
+    },
+
+    /** Applies the cron misfire policy; a skipped or coalesced occurrence is recorded and finished here. */
+    async checkMisfire(input: MisfireInput): Promise<MisfireDecision> {
+      const cron = CronTriggerConfig.parse(input.cron);
+      const decision = decideMisfireForSchedule(cron, new Date(input.nominalTime), new Date(input.actualTime));
+      if (decision.action === 'run') return decision;
+      const status: RunStatus = decision.action === 'skip' ? 'skipped' : 'coalesced';
+      const kind: RunLogKind = decision.action === 'skip' ? 'misfire_skipped' : 'misfire_coalesced';
+      const data = { nominalTime: input.nominalTime, actualTime: input.actualTime, ...decision };
+      await log(input.runId, kind, data, kind);
+      await transitionRun(deps.db, { id: input.runId, to: status, summary: data });
+      return decision;
+    },
+
+    /** Resolves the context sources in order and snapshots them (secrets scrubbed) in the run log. */
+    async resolveContext(input: RunContextInput): Promise<Record<string, unknown>> {
+      await transitionRun(deps.db, { id: input.runId, to: 'running' });
+      try {
+        const resolved = await resolveContextSources(
+          { db: deps.db, http: deps.http, resolvers },
+          {
+            spec: input.spec,
+            definition: { id: input.definitionId, key: input.definitionKey, version: input.version },
+            trigger: triggerVars(input.trigger),
+            event: input.trigger.kind === 'event' ? input.trigger.envelope : undefined,
+            now: input.now,
+          },
+          Context.current().cancellationSignal,
+        );
+        const snapshot = scrubSecrets(resolved.snapshot, resolved.secrets);
+        await log(input.runId, 'context_resolved', { sources: snapshot as unknown as JsonValue }, 'context_resolved');
+        return scrubSecrets(resolved.context, resolved.secrets);
+      } catch (error) {
+        if (error instanceof ContextSourceError) {
+          throw ApplicationFailure.create({
+            type: FailureTypes.contextFailed,
+            message: error.message,
+            nonRetryable: !error.retryable,
+          });
+        }
+        throw error;
+      }
+    },
+
+    /** Evaluates rules and renders templates (core planTasks); the result lands in workflow history. */
+    async planRun(input: PlanRunInput): Promise<PlanRunResult> {
+      const result = planTasks({
+        spec: input.spec,
+        event: input.trigger.kind === 'event' ? input.trigger.envelope : undefined,
+        context: input.context,
+        trigger: triggerVars(input.trigger),
+        definition: { id: input.definitionId, key: input.definitionKey, version: input.version },
+        now: input.now,
+      });
+      if (!result.ok) {
+        throw ApplicationFailure.create({
+          type: FailureTypes.planFailed,
+          message: `${result.error.code} at ${result.error.path || '(definition)'}: ${result.error.message}`,
+          nonRetryable: true,
+        });
+      }
+      const { rules, tasks } = result.plan;
+      await log(input.runId, 'rules_evaluated', { rules, tasksPlanned: tasks.length }, 'rules_evaluated');
+      return {
+        rules,
+        children: tasks.map((t) => ({
+          workflowId: taskWorkflowId(input.runWorkflowId, t.templateKey, t.index),
+          task: {
+            templateKey: t.templateKey,
+            index: t.index,
+            title: t.title,
+            description: t.description ?? null,
+            assignee: t.assignee ?? null,
+            priority: t.priority ?? null,
+            labels: t.labels,
+            payload: t.payload ?? null,
+            dedupeKey: t.dedupeKey ?? null,
+            dueAt: t.dueAt ?? null,
+            expiresAt: t.expiresAt ?? null,
+          },
+        })),
+      };
+    },
+
+    /** Finishes the run (succeeded or failed) with its summary, and logs it. */
+    async finishRun(input: FinishRunInput): Promise<void> {
+      if (input.status === 'succeeded') {
+        await log(input.runId, 'run_finished', { status: 'succeeded', ...(input.summary ?? {}) }, 'run_finished');
+        await transitionRun(deps.db, { id: input.runId, to: 'succeeded', summary: input.summary ?? null });
+      } else {
+        const error = input.error ?? { type: 'Error', message: 'run failed' };
+        await log(input.runId, 'run_failed', { error, ...(input.summary ?? {}) }, 'run_failed');
+        await transitionRun(deps.db, { id: input.runId, to: 'failed', error, summary: input.summary ?? null });
+      }
+    },
+  };
+}

@@ -1,0 +1,57 @@
+// What the run-side activities make of a run's trigger: the variables templates and rules see,
+// the run-log description, and the delay a Schedule added to a cron start. Pure.
+import { type EventEnvelope, eventKey } from '@activity-core/core';
+import type { JsonObject } from '@activity-core/db';
+import type { RunTrigger } from '@activity-core/workflows';
+
+/** The trigger as templates and rules see it (`trigger.kind`, `trigger.eventKey`, …). */
+export function triggerVars(trigger: RunTrigger): Record<string, unknown> {
+  switch (trigger.kind) {
+    case 'event':
+      return { kind: 'event', eventKey: eventKey(trigger.envelope), type: trigger.envelope.type };
+    case 'cron':
+      return { kind: 'cron', nominalTime: trigger.nominalTime, scheduleId: trigger.scheduleId };
+    case 'manual':
+      return {
+        kind: 'manual',
+        requestedBy: trigger.requestedBy,
+        idempotencyKey: trigger.idempotencyKey,
+        payload: trigger.payload ?? null,
+      };
+    default:
+      return assertNeverTrigger(trigger);
+  }
+}
+
+/**
+ * The delay the Schedule added to a cron start (jitter plus scheduler latency), or null when
+ * the start is later than any jitter could explain (backfill, catch-up after an outage, a
+ * manual start of an old occurrence): that is lateness, which the misfire entry records.
+ */
+export function scheduleDelayMs(nominalTime: string, startedAt: string | undefined): number | null {
+  if (startedAt === undefined) return null;
+  const delay = Math.max(0, Date.parse(startedAt) - Date.parse(nominalTime));
+  return delay <= MAX_JITTER_MS ? delay : null;
+}
+
+/** CronTriggerConfig allows jitter up to an hour; a minute more covers scheduler latency. */
+const MAX_JITTER_MS = 3_600_000 + 60_000;
+
+export function describeTrigger(trigger: RunTrigger): JsonObject {
+  switch (trigger.kind) {
+    case 'event': {
+      const e: EventEnvelope = trigger.envelope;
+      return { kind: 'event', id: e.id, source: e.source, type: e.type, eventKey: eventKey(e) };
+    }
+    case 'cron':
+      return { kind: 'cron', nominalTime: trigger.nominalTime, scheduleId: trigger.scheduleId };
+    case 'manual':
+      return { kind: 'manual', requestedBy: trigger.requestedBy, idempotencyKey: trigger.idempotencyKey };
+    default:
+      return assertNeverTrigger(trigger);
+  }
+}
+
+function assertNeverTrigger(trigger: never): never {
+  throw new TypeError(`unknown run trigger ${JSON.stringify(trigger)}`);
+}

@@ -1,0 +1,128 @@
+// The task-side activities of TaskInstanceWorkflow: the TaskInstance row, its outbox event and
+// its run-log entry, written once each however often an activity is retried.
+import { type TaskEventKind, taskEvent } from '@activity-core/core';
+import {
+  InvalidTransitionError,
+  insertTaskIfAbsent,
+  type JsonValue,
+  type NewOutboxMessage,
+  newId,
+  type RunLogKind,
+  type TaskRecord,
+  toTaskInstance,
+  transitionTask,
+} from '@activity-core/db';
+import { taskSubject } from '@activity-core/messaging';
+import {
+  type CloseTaskInput,
+  type CreateTaskResult,
+  FailureTypes,
+  type TaskActivities,
+  type TaskInstanceInput,
+} from '@activity-core/workflows';
+import { ApplicationFailure } from '@temporalio/common';
+import { type ActivityDeps, runLogWriter } from './deps.ts';
+
+/** The task-side activities, bound to their dependencies. */
+export function createTaskActivities(deps: ActivityDeps): TaskActivities {
+  const clock = deps.clock ?? (() => new Date());
+  const eventSource = deps.eventSource ?? 'urn:activity-core';
+  const log = runLogWriter(deps);
+
+  const outboxFor =
+    (kind: TaskEventKind, input: TaskInstanceInput) =>
+    (record: TaskRecord): NewOutboxMessage => {
+      const id = newId();
+      const task = toTaskInstance(record);
+      const { envelope } = taskEvent(kind, task, {
+        source: eventSource,
+        id,
+        time: (kind === 'created' ? record.createdAt : (record.completedAt ?? record.updatedAt)).toISOString(),
+        causationDepth: input.causation.depth,
+        ...(input.causation.causationId ? { causationId: input.causation.causationId } : {}),
+        correlationId: input.causation.correlationId ?? input.runWorkflowId,
+        ...(input.causation.traceparent ? { traceparent: input.causation.traceparent } : {}),
+      });
+      return {
+        id,
+        subject: taskSubject(deps.topology, kind, input.definitionKey),
+        headers: { 'content-type': 'application/cloudevents+json' },
+        body: envelope as JsonValue,
+      };
+    };
+
+  return {
+    /** Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then logs it. */
+    async createTask(input: TaskInstanceInput): Promise<CreateTaskResult> {
+      const planned = input.task;
+      const { task, created } = await insertTaskIfAbsent(
+        deps.db,
+        {
+          runId: input.runId,
+          definitionId: input.definitionId,
+          definitionKey: input.definitionKey,
+          definitionVersion: input.definitionVersion,
+          templateKey: planned.templateKey,
+          index: planned.index,
+          idempotencyKey: input.workflowId,
+          workflowId: input.workflowId,
+          dedupeKey: planned.dedupeKey,
+          title: planned.title,
+          description: planned.description,
+          assignee: planned.assignee,
+          priority: planned.priority,
+          labels: planned.labels,
+          payload: (planned.payload ?? null) as JsonValue,
+          dueAt: planned.dueAt ? new Date(planned.dueAt) : null,
+          expiresAt: planned.expiresAt ? new Date(planned.expiresAt) : null,
+        },
+        outboxFor('created', input),
+      );
+      if (created) deps.onOutboxWritten?.();
+      await log(
+        input.runId,
+        'task_created',
+        { taskId: task.id, workflowId: input.workflowId, templateKey: planned.templateKey, index: planned.index },
+        `task_created:${input.workflowId}`,
+      );
+      return { taskId: task.id, status: task.status, by: task.completedBy, reason: task.reason, created };
+    },
+
+    /** Closes the task (completed / cancelled / expired): row, outbox event and log entry, each once. */
+    async closeTask(input: CloseTaskInput): Promise<CreateTaskResult> {
+      try {
+        const { task, changed } = await transitionTask(
+          deps.db,
+          { id: input.taskId, to: input.to, by: input.action?.by ?? 'system', reason: input.action?.reason ?? null },
+          outboxFor(input.to, input.task),
+        );
+        if (changed) deps.onOutboxWritten?.();
+        const kind: RunLogKind =
+          input.to === 'completed' ? 'task_completed' : input.to === 'cancelled' ? 'task_cancelled' : 'task_expired';
+        await log(
+          input.task.runId,
+          kind,
+          {
+            taskId: task.id,
+            workflowId: input.task.workflowId,
+            by: task.completedBy,
+            reason: task.reason,
+            ...(input.action?.result !== undefined ? { result: input.action.result as JsonValue } : {}),
+            at: (task.completedAt ?? clock()).toISOString(),
+          },
+          `${kind}:${input.task.workflowId}`,
+        );
+        return { taskId: task.id, status: task.status, by: task.completedBy, reason: task.reason, created: false };
+      } catch (error) {
+        if (error instanceof InvalidTransitionError) {
+          throw ApplicationFailure.create({
+            type: FailureTypes.taskNotOpen,
+            message: error.message,
+            nonRetryable: true,
+          });
+        }
+        throw error;
+      }
+    },
+  };
+}
