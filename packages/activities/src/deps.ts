@@ -3,7 +3,8 @@ import { appendRunLog } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import type { Kysely } from 'kysely';
-import type { ContextResolverRegistry, HttpSourceSettings } from './context-sources.ts';
+import type { ContextResolverRegistry } from './context-sources/custom.ts';
+import type { HttpSourceSettings } from './context-sources/http.ts';
 
 export interface ActivityDeps {
   readonly db: Kysely<Database>;

@@ -1,19 +1,17 @@
 export { createActivities } from './activities.ts';
+export type { ContextResolver, ContextResolverArgs, ContextResolverRegistry } from './context-sources/custom.ts';
+export { createContextResolverRegistry } from './context-sources/custom.ts';
+export { ContextSourceError } from './context-sources/errors.ts';
+export type { HttpSourceSettings } from './context-sources/http.ts';
+export { isHostAllowed } from './context-sources/http.ts';
+export type { ContextSourceDeps } from './context-sources/registry.ts';
+export { contextSourceResolvers } from './context-sources/registry.ts';
+export type { ResolveContextInput, ResolvedContext, SourceSnapshot } from './context-sources/resolve.ts';
+export { resolveContextSources } from './context-sources/resolve.ts';
+export { scrubSecrets } from './context-sources/secrets.ts';
 export type {
-  ContextResolver,
-  ContextResolverArgs,
-  ContextResolverRegistry,
-  HttpSourceSettings,
-  ResolvedContext,
-  SourceSnapshot,
-} from './context-sources.ts';
-export {
-  ContextSourceError,
-  createContextResolverRegistry,
-  isHostAllowed,
-  resolveContextSources,
-  scrubSecrets,
-} from './context-sources.ts';
-export type { ActivityDeps } from './deps.ts';
-export { createRunActivities } from './run-activities.ts';
-export { createTaskActivities } from './task-activities.ts';
+  SourceResolution,
+  SourceResolver,
+  SourceResolvers,
+  SourceScope,
+} from './context-sources/source-resolver.ts';

@@ -36,12 +36,10 @@ import {
 } from '@activity-core/workflows';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  ContextSourceError,
-  createContextResolverRegistry,
-  resolveContextSources,
-  scrubSecrets,
-} from './context-sources.ts';
+import { createContextResolverRegistry } from './context-sources/custom.ts';
+import { ContextSourceError } from './context-sources/errors.ts';
+import { resolveContextSources } from './context-sources/resolve.ts';
+import { scrubSecrets } from './context-sources/secrets.ts';
 import { type ActivityDeps, runLogWriter } from './deps.ts';
 import { describeTrigger, scheduleDelayMs, triggerVars } from './run-trigger.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { isHostAllowed, scrubSecrets } from './context-sources.ts';
+import { isHostAllowed } from './http.ts';
 
 describe('isHostAllowed', () => {
   const allowed = ['api.example.com', 'localhost:8080', '*.internal.test'];
@@ -23,21 +23,5 @@ describe('isHostAllowed', () => {
   test('an empty allow-list allows nothing', () => {
     expect(isHostAllowed(new URL('https://api.example.com'), [])).toBe(false);
     expect(isHostAllowed(new URL('https://api.example.com'), [' ', ''])).toBe(false);
-  });
-});
-
-describe('scrubSecrets', () => {
-  test('replaces every occurrence at any depth and leaves the rest alone', () => {
-    const value = { a: 'Bearer s3cr3t-value', b: ['x', { c: 's3cr3t-value s3cr3t-value' }], n: 1, z: null };
-    expect(scrubSecrets(value, ['s3cr3t-value'])).toEqual({
-      a: 'Bearer [redacted]',
-      b: ['x', { c: '[redacted] [redacted]' }],
-      n: 1,
-      z: null,
-    });
-  });
-
-  test('ignores values too short to be secrets, so it cannot blank out ordinary text', () => {
-    expect(scrubSecrets({ a: 'abc' }, ['a'])).toEqual({ a: 'abc' });
   });
 });

@@ -1,0 +1,115 @@
+// Resolution of a definition's context sources, in declaration order (a later source may use
+// an earlier one as `context.<name>`). Runs inside the resolveContext activity; each kind's
+// resolver is in the file of that kind, found through the registry.
+import {
+  type ActivityDefinitionSpec,
+  type CompiledDefinition,
+  type ContextSource,
+  compileDefinition,
+  toCelValue,
+} from '@activity-core/core';
+import { ContextSourceError } from './errors.ts';
+import { type ContextSourceDeps, contextSourceResolvers } from './registry.ts';
+import type {
+  ContextSourceKind,
+  SourceOfKind,
+  SourceResolution,
+  SourceResolvers,
+  SourceScope,
+} from './source-resolver.ts';
+import { renderCompiled } from './templates.ts';
+
+export interface ResolveContextInput {
+  readonly spec: ActivityDefinitionSpec;
+  readonly definition: { readonly id: string; readonly key: string; readonly version: number };
+  readonly trigger: Record<string, unknown>;
+  readonly event: unknown;
+  /** RFC 3339: `now` in templates. */
+  readonly now: string;
+}
+
+/** The snapshot of one source as written to the run log (no secrets: see `scrubSecrets`). */
+export interface SourceSnapshot {
+  readonly name: string;
+  readonly kind: ContextSource['kind'];
+  readonly value: unknown;
+  readonly detail?: Record<string, unknown>;
+}
+
+export interface ResolvedContext {
+  readonly context: Record<string, unknown>;
+  readonly snapshot: SourceSnapshot[];
+  /** Secret values used; the caller scrubs them from anything it logs or returns. */
+  readonly secrets: string[];
+}
+
+export async function resolveContextSources(
+  deps: ContextSourceDeps,
+  input: ResolveContextInput,
+  signal: AbortSignal,
+): Promise<ResolvedContext> {
+  const resolvers = contextSourceResolvers(deps);
+  const context: Record<string, unknown> = {};
+  const snapshot: SourceSnapshot[] = [];
+  const secrets: string[] = [];
+  let compiled: CompiledDefinition | undefined;
+  const templates = () => {
+    if (!compiled) {
+      const result = compileDefinition(input.spec);
+      if (!result.ok) {
+        throw new ContextSourceError('*', `definition does not compile: ${result.errors[0]?.message ?? ''}`, {
+          retryable: false,
+        });
+      }
+      compiled = result.compiled;
+    }
+    return compiled.contextTemplates;
+  };
+  for (const source of input.spec.contextSources) {
+    const vars = () => ({
+      event: toCelValue(input.event ?? {}),
+      context: toCelValue(context),
+      trigger: toCelValue(input.trigger),
+      definition: toCelValue(input.definition),
+      now: new Date(input.now),
+    });
+    const scope: SourceScope = {
+      definition: input.definition,
+      trigger: input.trigger,
+      event: input.event,
+      context,
+      render: () => {
+        const value = templates().get(source.name);
+        if (!value) return {};
+        return renderCompiled(value, vars(), source.name) as Record<string, unknown>;
+      },
+      signal,
+    };
+    const resolved = await resolveWith(resolvers, source.kind, source, scope);
+    if (resolved.secrets) secrets.push(...resolved.secrets);
+    context[source.name] = resolved.value;
+    snapshot.push({
+      name: source.name,
+      kind: source.kind,
+      value: resolved.value,
+      ...(resolved.detail ? { detail: resolved.detail } : {}),
+    });
+  }
+  return { context, snapshot, secrets };
+}
+
+/** Calls the resolver of `kind` (the kind and the source are correlated, which TypeScript checks here). */
+function resolveWith<K extends ContextSourceKind>(
+  resolvers: SourceResolvers,
+  kind: K,
+  source: SourceOfKind[K],
+  scope: SourceScope,
+): Promise<SourceResolution> {
+  const resolver: SourceResolvers[K] | undefined = resolvers[kind];
+  if (!resolver) {
+    throw new ContextSourceError(source.name, `unknown context source kind ${JSON.stringify(kind)}`, {
+      retryable: false,
+    });
+  }
+  return resolver(source, scope);
+}
