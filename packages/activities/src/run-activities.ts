@@ -145,6 +145,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
             trigger: triggerVars(input.trigger),
             event: input.trigger.kind === 'event' ? input.trigger.envelope : undefined,
             now: input.now,
+            attempt: Context.current().info.attempt,
           },
           Context.current().cancellationSignal,
         );

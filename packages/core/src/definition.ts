@@ -34,6 +34,9 @@ export const HttpContextSource = z.object({
   headers: z.record(z.string().min(1), Template).optional(),
   body: z.unknown().optional().describe('JSON; every string in it is a template'),
   timeoutMs: z.number().int().min(1).max(60_000).default(5_000),
+  // Retries of the resolveContext activity after a transient failure (network, timeout, 408,
+  // 429, 5xx): Temporal's retry policy makes them, one request per attempt; the largest value
+  // among a definition's remote sources applies.
   retries: z.number().int().min(0).max(10).default(2),
   maxResponseBytes: z
     .number()

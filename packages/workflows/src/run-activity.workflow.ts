@@ -1,4 +1,4 @@
-import { runTriggerKey, scheduledRunTriggerKey } from '@activity-core/core';
+import { type ActivityDefinitionSpec, runTriggerKey, scheduledRunTriggerKey } from '@activity-core/core';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ActivityFailure,
@@ -23,13 +23,34 @@ const retryForever = { initialInterval: '500 ms', backoffCoefficient: 2, maximum
 // several times faster), results still recorded in history as markers, and transient
 // failures (database down) retry until it is back.
 const db = proxyLocalActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: retryForever });
-// Sources that call other systems (http, custom) run as a regular activity: they may take
-// long, and a few attempts (each with the source's own retries) are enough before the run
-// fails with the reason in its log rather than hanging forever.
-const remote = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { ...retryForever, maximumAttempts: 3 },
-});
+
+/** Retries a `custom` source gets (it declares none): the default of an http source's `retries`. */
+const CUSTOM_SOURCE_RETRIES = 2;
+
+/**
+ * Sources that call other systems (http, custom) resolve in a regular activity: they may take
+ * long. Temporal's retry policy is the only retry around them (the http client makes one
+ * request per attempt): as many attempts as the most demanding source asks for (`retries` + 1;
+ * three for a custom source), then the run fails with the reason in its log instead of hanging
+ * forever. What retrying cannot fix (a 4xx, a host not allowed) is non-retryable and fails at
+ * once. The timeout leaves every http source its whole `timeoutMs`, one after the other.
+ */
+function remoteContextActivities(spec: ActivityDefinitionSpec): Activities {
+  let retries = 0;
+  let httpMs = 0;
+  for (const source of spec.contextSources) {
+    if (source.kind === 'http') {
+      retries = Math.max(retries, source.retries);
+      httpMs += source.timeoutMs;
+    } else if (source.kind === 'custom') {
+      retries = Math.max(retries, CUSTOM_SOURCE_RETRIES);
+    }
+  }
+  return proxyActivities<Activities>({
+    startToCloseTimeout: Math.max(120_000, httpMs + 30_000),
+    retry: { ...retryForever, maximumAttempts: retries + 1 },
+  });
+}
 
 /** Children started concurrently per batch; bounds pending commands and each workflow task's size. */
 const CHILD_BATCH = 50;
@@ -128,7 +149,7 @@ export async function RunActivityWorkflow(
       const base = { runId, definitionId: input.definitionId, definitionKey, version, spec, trigger, now };
       progress = { ...progress, step: 'context' };
       const callsOut = spec.contextSources.some((source) => source.kind === 'http' || source.kind === 'custom');
-      const resolved = await (callsOut ? remote : db).resolveContext(base);
+      const resolved = await (callsOut ? remoteContextActivities(spec) : db).resolveContext(base);
       progress = { ...progress, step: 'planning' };
       const plan = await db.planRun({ ...base, runWorkflowId, context: resolved });
       progress = { ...progress, tasksPlanned: plan.children.length };

@@ -1,5 +1,7 @@
 // The `http` context source: an allow-listed GET or POST whose JSON (or text) answer becomes
-// the source's value. Secret headers come from the worker's AC_SECRET_* variables.
+// the source's value. Secret headers come from the worker's AC_SECRET_* variables. One request
+// per activity attempt: the resolveContext activity's retry policy is the only retry, and a
+// failure retrying cannot fix is thrown as non-retryable.
 import { ContextSourceError } from './errors.ts';
 import type { SourceOfKind, SourceResolver } from './source-resolver.ts';
 
@@ -20,7 +22,7 @@ export function httpSource(settings: HttpSourceSettings): SourceResolver<'http'>
   return async (source, scope) => {
     const rendered = scope.render() as { url?: unknown; headers?: Record<string, unknown>; body?: unknown };
     const secrets: string[] = [];
-    const result = await fetchJson(settings, source, rendered, scope.signal, secrets);
+    const result = await fetchJson(settings, source, rendered, scope.signal, scope.attempt, secrets);
     return { value: result.value, detail: result.detail, secrets };
   };
 }
@@ -42,6 +44,7 @@ async function fetchJson(
   source: SourceOfKind['http'],
   rendered: { url?: unknown; headers?: Record<string, unknown>; body?: unknown },
   signal: AbortSignal,
+  attempt: number,
   secrets: string[],
 ): Promise<{ value: unknown; detail: Record<string, unknown> }> {
   const name = source.name;
@@ -87,53 +90,53 @@ async function fetchJson(
   }
   const doFetch = settings.fetch ?? fetch;
   const detail: Record<string, unknown> = { method: source.method, url: url.toString() };
-  let lastError: unknown;
-  for (let attempt = 0; attempt <= source.retries; attempt++) {
-    if (attempt > 0) await delay(Math.min(200 * 2 ** (attempt - 1), 5_000), signal);
-    const started = Date.now();
+  const started = Date.now();
+  let response: Response;
+  let text: string;
+  try {
+    response = await doFetch(url, {
+      method: source.method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(source.timeoutMs)]),
+      redirect: 'manual',
+    });
+    text = await readCapped(response, source.maxResponseBytes, name);
+  } catch (error) {
+    if (error instanceof ContextSourceError || signal.aborted) throw error;
+    // Network errors and timeouts are transient: the activity's retry policy tries again.
+    throw new ContextSourceError(name, `request to ${url.host} failed: ${describe(error)}`, {
+      retryable: true,
+      cause: error,
+    });
+  }
+  detail.status = response.status;
+  detail.bytes = Buffer.byteLength(text);
+  detail.ms = Date.now() - started;
+  detail.attempts = attempt;
+  if (response.status >= 300) {
+    throw new ContextSourceError(name, `HTTP ${response.status} from ${url.host}`, {
+      retryable: isRetryableStatus(response.status),
+    });
+  }
+  const type = response.headers.get('content-type') ?? '';
+  if (text === '') return { value: null, detail };
+  if (/json/i.test(type)) {
     try {
-      const response = await doFetch(url, {
-        method: source.method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(source.timeoutMs)]),
-        redirect: 'manual',
-      });
-      const text = await readCapped(response, source.maxResponseBytes, name);
-      detail.status = response.status;
-      detail.bytes = Buffer.byteLength(text);
-      detail.ms = Date.now() - started;
-      detail.attempts = attempt + 1;
-      if (response.status >= 500 || response.status === 429) {
-        lastError = new ContextSourceError(name, `HTTP ${response.status}`, { retryable: true });
-        continue;
-      }
-      if (response.status >= 300) {
-        throw new ContextSourceError(name, `HTTP ${response.status} from ${url.host}`, { retryable: false });
-      }
-      const type = response.headers.get('content-type') ?? '';
-      if (text === '') return { value: null, detail };
-      if (/json/i.test(type)) {
-        try {
-          return { value: JSON.parse(text) as unknown, detail };
-        } catch (error) {
-          throw new ContextSourceError(name, 'response is not valid JSON', { retryable: false, cause: error });
-        }
-      }
-      return { value: text, detail };
+      return { value: JSON.parse(text) as unknown, detail };
     } catch (error) {
-      if (error instanceof ContextSourceError && !error.retryable) throw error;
-      if (signal.aborted) throw error;
-      // Network errors and timeouts are transient.
-      lastError = error;
+      throw new ContextSourceError(name, 'response is not valid JSON', { retryable: false, cause: error });
     }
   }
-  throw lastError instanceof ContextSourceError
-    ? lastError
-    : new ContextSourceError(name, `request failed after ${source.retries + 1} attempts: ${describe(lastError)}`, {
-        retryable: true,
-        cause: lastError,
-      });
+  return { value: text, detail };
+}
+
+/**
+ * Whether a failed answer may succeed when asked again: 408 (timeout), 429 (rate limited) and
+ * 5xx. Every other status (redirects are not followed, 4xx) fails the same way each time.
+ */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
 }
 
 function describe(error: unknown): string {
@@ -164,18 +167,4 @@ async function readCapped(response: Response, maxBytes: number, source: string):
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }

@@ -26,6 +26,8 @@ export interface ResolveContextInput {
   readonly event: unknown;
   /** RFC 3339: `now` in templates. */
   readonly now: string;
+  /** Which attempt of the resolveContext activity this is (1 on the first); the run log records it. */
+  readonly attempt: number;
 }
 
 /** The snapshot of one source as written to the run log (no secrets: see `scrubSecrets`). */
@@ -84,6 +86,7 @@ export async function resolveContextSources(
         return renderCompiled(value, vars(), source.name) as Record<string, unknown>;
       },
       signal,
+      attempt: input.attempt,
     };
     const resolved = await resolveWith(resolvers, source.kind, source, scope);
     if (resolved.secrets) secrets.push(...resolved.secrets);

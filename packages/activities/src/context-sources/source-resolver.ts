@@ -14,6 +14,8 @@ export interface SourceScope {
   /** The source's templated fields rendered against the run's variables; `{}` when it has none. */
   render(): Record<string, unknown>;
   readonly signal: AbortSignal;
+  /** Which attempt of the resolveContext activity this is (1 on the first). */
+  readonly attempt: number;
 }
 
 /** One resolved source: its value, what the run log records beside it, and secrets to scrub. */
