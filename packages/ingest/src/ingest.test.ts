@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { redeliveryBackoffMs } from './consumer.ts';
 import { deadLetterHeaders, deadLetterSubject, originalSubject } from './dead-letter.ts';
 import { DlqHeader, IdentityHeader } from './headers.ts';
-import { toRawMessage } from './pipeline.ts';
+import { toRawMessage } from './raw-message.ts';
 import { redriveHeaders } from './redrive.ts';
 import { isUnavailableError } from './run-starter.ts';
 import { backoffDelayMs, Slots } from './slots.ts';

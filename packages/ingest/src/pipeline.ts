@@ -1,21 +1,31 @@
-import { type EventEnvelope, type MatchedDefinition, normalizeMessage, type RawMessage } from '@activity-core/core';
+// The consume loop of ingest: pull from the durable consumer with at most `maxInFlight`
+// messages in hand, process each, and carry out what message-decision.ts decides. The breaker,
+// the dead-lettering and the MAX_DELIVERIES consumer are rooms of their own.
+import { assertNever, type EventEnvelope, type MatchedDefinition, normalizeMessage } from '@activity-core/core';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import {
-  AckPolicy,
   type ConsumerMessages,
   type JetStreamClient,
-  type JetStreamManager,
   type JsMsg,
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { type NatsConnection, nanos } from '@nats-io/transport-node';
-import { type DeadLetterReason, publishDeadLetter } from './dead-letter.ts';
-import { headerOf, headersToRecord, IdentityHeader } from './headers.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { PauseBreaker } from './breaker.ts';
+import { createDeadLettering, type DeadLettering } from './dead-lettering.ts';
+import { type MaxDeliveriesConsumer, startMaxDeliveriesConsumer } from './max-deliveries.ts';
+import {
+  decideMessage,
+  type MessageDecision,
+  type MessageOutcome,
+  type NakCause,
+  nakDelayMs,
+} from './message-decision.ts';
 import type { IngestMetrics } from './metrics.ts';
+import { toRawMessage } from './raw-message.ts';
 import { isUnavailableError, type RunStarter } from './run-starter.ts';
-import { backoffDelayMs, Slots } from './slots.ts';
+import { Slots } from './slots.ts';
 
 /** What the pipeline needs from the definition index (see `DefinitionIndex`). */
 export interface DefinitionSource {
@@ -86,24 +96,40 @@ class Pipeline implements IngestPipeline {
   readonly #deps: IngestPipelineDeps;
   readonly #options: IngestPipelineOptions;
   readonly #slots: Slots;
+  readonly #breaker: PauseBreaker;
   #js: JetStreamClient | undefined;
-  #jsm: JetStreamManager | undefined;
+  #deadLetters: DeadLettering | undefined;
+  #maxDeliveries: MaxDeliveriesConsumer | undefined;
   #messages: ConsumerMessages | undefined;
   #loop: Promise<void> | undefined;
-  #advisories: ConsumerMessages | undefined;
-  #advisoryLoop: Promise<void> | undefined;
   #stopping = false;
-  #paused = false;
   #wake: (() => void) | undefined;
 
   constructor(deps: IngestPipelineDeps, options: IngestPipelineOptions) {
     this.#deps = deps;
     this.#options = options;
     this.#slots = new Slots(options.maxInFlight);
+    this.#breaker = new PauseBreaker({
+      probe: async () => {
+        await deps.starter.probe();
+        if (!deps.definitions.isFresh()) throw new Error('the definition index is stale');
+      },
+      ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
+      sleep: (ms) => this.#sleep(ms),
+      onPause: (reason) => {
+        deps.metrics.breakerOpen.set(1);
+        deps.logger.warn('pausing consumption until dependencies answer', { reason });
+        this.#messages?.stop();
+      },
+      onResume: () => {
+        deps.metrics.breakerOpen.set(0);
+        deps.logger.info('dependencies answer again; resuming consumption');
+      },
+    });
   }
 
   get paused(): boolean {
-    return this.#paused;
+    return this.#breaker.paused;
   }
 
   get inFlight(): number {
@@ -111,11 +137,18 @@ class Pipeline implements IngestPipeline {
   }
 
   async start(): Promise<void> {
-    this.#js = jetstream(this.#deps.nc);
-    this.#jsm = await jetstreamManager(this.#deps.nc);
+    const { nc, topology, logger, metrics } = this.#deps;
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    this.#js = js;
     // Fail fast on a missing stream or consumer rather than inside the loop.
-    await this.#jsm.consumers.info(this.#deps.topology.events.stream, this.#options.consumer);
-    await this.#watchMaxDeliveries();
+    await jsm.consumers.info(topology.events.stream, this.#options.consumer);
+    const maxPayload = () => nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    this.#deadLetters = createDeadLettering({ js, topology, logger, metrics, maxPayload });
+    this.#maxDeliveries = await startMaxDeliveriesConsumer(
+      { js, jsm, topology, logger, metrics, maxPayload },
+      { consumer: this.#options.consumer },
+    );
     this.#loop = this.#run();
   }
 
@@ -137,15 +170,15 @@ class Pipeline implements IngestPipeline {
         inFlight: this.#slots.active,
       });
     }
-    this.#advisories?.stop();
-    await this.#advisoryLoop;
+    await this.#maxDeliveries?.stop();
   }
 
   async #run(): Promise<void> {
     const { topology, logger } = this.#deps;
     const js = this.#js as JetStreamClient;
+    const holding = () => this.#breaker.paused || this.#stopping;
     while (!this.#stopping) {
-      await this.#waitUntilHealthy();
+      await this.#breaker.waitUntilClosed(() => this.#stopping);
       if (this.#stopping) break;
       try {
         const consumer = await js.consumers.get(topology.events.stream, this.#options.consumer);
@@ -153,14 +186,14 @@ class Pipeline implements IngestPipeline {
         // one batch waits here while `maxInFlight` are being processed: no unbounded buffering.
         const messages = await consumer.consume({ max_messages: this.#options.maxInFlight });
         this.#messages = messages;
-        if (this.#paused || this.#stopping) messages.stop();
+        if (holding()) messages.stop();
         for await (const message of messages) {
-          if (this.#paused || this.#stopping) {
+          if (holding()) {
             this.#handBack(message);
             continue;
           }
           await this.#slots.acquire();
-          if (this.#paused || this.#stopping) {
+          if (holding()) {
             this.#slots.release();
             this.#handBack(message);
             continue;
@@ -196,13 +229,22 @@ class Pipeline implements IngestPipeline {
         seq: message.seq,
         subject: message.subject,
       });
-      this.#nak(message, 'error');
+      await this.#carryOut(message, this.#decide(message, { kind: 'error' }));
     } finally {
       metrics.inFlight.dec();
     }
   }
 
   async #process(message: JsMsg): Promise<void> {
+    const outcome = await this.#outcome(message);
+    if (outcome.kind === 'start_failed') this.#startFailed(message, outcome);
+    const decision = this.#decide(message, outcome);
+    if (outcome.kind === 'started') this.#options.afterStarts?.(message);
+    await this.#carryOut(message, decision);
+  }
+
+  /** Normalizes, checks the depth, matches and starts: how processing this message went. */
+  async #outcome(message: JsMsg): Promise<MessageOutcome> {
     const { metrics, definitions, starter, topology } = this.#deps;
     const result = normalizeMessage(toRawMessage(message), {
       defaultSource: this.#options.defaultSource,
@@ -210,8 +252,7 @@ class Pipeline implements IngestPipeline {
       subjectPrefix: topology.events.subjectPrefix,
     });
     if (!result.ok) {
-      await this.#deadLetter(message, result.error.code, result.error.message, result.error.field);
-      return;
+      return { kind: 'invalid', code: result.error.code, message: result.error.message, field: result.error.field };
     }
     metrics.normalized.inc();
     const envelope: EventEnvelope = result.envelope.delivery
@@ -223,24 +264,13 @@ class Pipeline implements IngestPipeline {
         }
       : result.envelope;
     if (envelope.causationdepth >= this.#options.maxCausationDepth) {
-      await this.#deadLetter(
-        message,
-        'max_depth',
-        `causation depth ${envelope.causationdepth} reaches the limit ${this.#options.maxCausationDepth}`,
-        'causationdepth',
-      );
-      return;
+      return { kind: 'too_deep', depth: envelope.causationdepth, limit: this.#options.maxCausationDepth };
     }
-    if (!definitions.isFresh()) {
-      this.#pause('the definition index is stale (database unavailable)');
-      this.#nak(message, 'unavailable');
-      return;
-    }
+    if (!definitions.isFresh()) return { kind: 'index_stale' };
     const matches = definitions.match(envelope);
     if (matches.length === 0) {
       metrics.unmatched.inc();
-      await this.#ack(message);
-      return;
+      return { kind: 'unmatched' };
     }
     metrics.matched.inc(matches.length);
     try {
@@ -254,38 +284,49 @@ class Pipeline implements IngestPipeline {
         }),
       );
     } catch (error) {
-      await this.#startFailed(message, error);
-      return;
+      return { kind: 'start_failed', unavailable: isUnavailableError(error), error };
     }
-    this.#options.afterStarts?.(message);
-    await this.#ack(message);
+    return { kind: 'started' };
   }
 
-  async #startFailed(message: JsMsg, error: unknown): Promise<void> {
-    const { metrics, logger } = this.#deps;
-    const unavailable = isUnavailableError(error);
-    metrics.startFailures.inc({ kind: unavailable ? 'unavailable' : 'error' });
-    if (unavailable) this.#pause('Temporal is unavailable');
-    if (message.info.deliveryCount >= this.#options.maxDeliver) {
-      await this.#deadLetter(
-        message,
-        'max_deliveries',
-        `start failed on delivery ${message.info.deliveryCount} of ${this.#options.maxDeliver}: ${errorText(error)}`,
-      );
-      return;
+  #startFailed(message: JsMsg, outcome: Extract<MessageOutcome, { kind: 'start_failed' }>): void {
+    this.#deps.metrics.startFailures.inc({ kind: outcome.unavailable ? 'unavailable' : 'error' });
+    if (message.info.deliveryCount < this.#options.maxDeliver) {
+      this.#deps.logger.warn('start failed; the message will be redelivered', {
+        seq: message.seq,
+        deliveryCount: message.info.deliveryCount,
+        unavailable: outcome.unavailable,
+        error: outcome.error,
+      });
     }
-    logger.warn('start failed; the message will be redelivered', {
-      seq: message.seq,
-      deliveryCount: message.info.deliveryCount,
-      unavailable,
-      error,
-    });
-    this.#nak(message, unavailable ? 'unavailable' : 'start_error');
   }
 
-  #nak(message: JsMsg, cause: string): void {
-    // The consumer's backoff does not apply to nak: compute the delay here.
-    message.nak(backoffDelayMs(message.info.deliveryCount, this.#options.nakDelayMs, this.#options.nakMaxDelayMs));
+  #decide(message: JsMsg, outcome: MessageOutcome): MessageDecision {
+    return decideMessage(outcome, { deliveryCount: message.info.deliveryCount }, this.#options);
+  }
+
+  async #carryOut(message: JsMsg, decision: MessageDecision): Promise<void> {
+    switch (decision.action) {
+      case 'ack':
+        await this.#ack(message);
+        return;
+      case 'nak':
+        if (decision.pause !== undefined) this.#breaker.pause(decision.pause);
+        this.#nak(message, decision.cause, decision.delayMs);
+        return;
+      case 'dead_letter': {
+        if (decision.pause !== undefined) this.#breaker.pause(decision.pause);
+        const stored = await (this.#deadLetters as DeadLettering).park(message, decision);
+        if (!stored) this.#nak(message, 'dlq_unavailable', nakDelayMs(message.info.deliveryCount, this.#options));
+        return;
+      }
+      default:
+        assertNever(decision, 'message decision');
+    }
+  }
+
+  #nak(message: JsMsg, cause: NakCause, delayMs: number): void {
+    message.nak(delayMs);
     this.#deps.metrics.naks.inc({ cause });
   }
 
@@ -295,64 +336,6 @@ class Pipeline implements IngestPipeline {
     } catch (error) {
       // Not confirmed: the message comes back and its starts are recognised as duplicates.
       this.#deps.logger.warn('ack not confirmed; the message may be redelivered', { seq: message.seq, error });
-    }
-  }
-
-  /** Stores the dead letter, and only once the DLQ stream acknowledged it, terminates the original. */
-  async #deadLetter(message: JsMsg, reason: DeadLetterReason, text: string, field?: string): Promise<void> {
-    const { metrics, logger, topology } = this.#deps;
-    metrics.rejected.inc({ reason });
-    try {
-      // A body stored by reference stays readable: `term` leaves the message in the events
-      // stream until its max age.
-      await publishDeadLetter(
-        this.#js as JetStreamClient,
-        topology,
-        {
-          subject: message.subject,
-          data: message.data,
-          headers: message.headers,
-          stream: message.info.stream,
-          streamSeq: message.seq,
-          deliveryCount: message.info.deliveryCount,
-          reason,
-          message: text,
-          field,
-        },
-        this.#maxPayload(),
-      );
-    } catch (error) {
-      logger.warn('dead letter not stored; the message will be redelivered', { seq: message.seq, reason, error });
-      this.#nak(message, 'dlq_unavailable');
-      return;
-    }
-    metrics.deadLetters.inc({ reason });
-    logger.info('message dead-lettered', { seq: message.seq, subject: message.subject, reason, detail: text });
-    message.term(reason);
-  }
-
-  #pause(reason: string): void {
-    if (this.#paused) return;
-    this.#paused = true;
-    this.#deps.metrics.breakerOpen.set(1);
-    this.#deps.logger.warn('pausing consumption until dependencies answer', { reason });
-    this.#messages?.stop();
-  }
-
-  async #waitUntilHealthy(): Promise<void> {
-    let delay = this.#options.probeIntervalMs ?? 250;
-    while (this.#paused && !this.#stopping) {
-      await this.#sleep(delay);
-      if (this.#stopping) return;
-      try {
-        await this.#deps.starter.probe();
-        if (!this.#deps.definitions.isFresh()) throw new Error('the definition index is stale');
-        this.#paused = false;
-        this.#deps.metrics.breakerOpen.set(0);
-        this.#deps.logger.info('dependencies answer again; resuming consumption');
-      } catch {
-        delay = Math.min(delay * 2, 5000);
-      }
     }
   }
 
@@ -366,143 +349,4 @@ class Pipeline implements IngestPipeline {
       this.#wake = done;
     });
   }
-
-  /**
-   * Dead-letters messages that ran out of deliveries. Their advisories are captured by the
-   * advisories stream and read through a durable consumer shared by all replicas, so one that
-   * fired while ingest was down is handled when it comes back; an advisory is acked only after
-   * its message is in the DLQ, and retried later otherwise.
-   */
-  async #watchMaxDeliveries(): Promise<void> {
-    const { topology, logger } = this.#deps;
-    const jsm = this.#jsm as JetStreamManager;
-    const durable = `${this.#options.consumer}-advisories`;
-    const config = {
-      durable_name: durable,
-      ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(60_000),
-      filter_subject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${topology.events.stream}.${this.#options.consumer}`,
-    };
-    await jsm.consumers.add(topology.advisories.stream, config).catch(async (error: unknown) => {
-      if (!/already in use|already exists/i.test(String(error))) throw error;
-    });
-    const consumer = await (this.#js as JetStreamClient).consumers.get(topology.advisories.stream, durable);
-    const messages = await consumer.consume({ max_messages: 16 });
-    this.#advisories = messages;
-    this.#advisoryLoop = (async () => {
-      for await (const advisory of messages) {
-        let seq: number | undefined;
-        let deliveries = 0;
-        try {
-          const body = advisory.json<{ stream_seq?: number; deliveries?: number }>();
-          seq = body.stream_seq;
-          deliveries = body.deliveries ?? 0;
-        } catch (error) {
-          logger.warn('unreadable max-deliveries advisory; dropping it', { error });
-          advisory.term('unreadable');
-          continue;
-        }
-        if (typeof seq !== 'number') {
-          advisory.term('no stream_seq');
-          continue;
-        }
-        if (await this.#deadLetterStored(seq, deliveries)) advisory.ack();
-        else advisory.nak(30_000);
-      }
-    })();
-  }
-
-  /** Copies a message that ran out of deliveries from the events stream to the DLQ, then deletes it. */
-  async #deadLetterStored(seq: number, deliveries: number): Promise<boolean> {
-    const { topology, logger, metrics } = this.#deps;
-    const jsm = this.#jsm as JetStreamManager;
-    const stream = topology.events.stream;
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      try {
-        const stored = await jsm.streams.getMessage(stream, { seq }).catch((error: unknown) => {
-          if (/no message found/i.test(String(error))) return null;
-          throw error;
-        });
-        if (!stored) return true; // Another replica handled it already.
-        const letter = await publishDeadLetter(
-          this.#js as JetStreamClient,
-          topology,
-          {
-            subject: stored.subject,
-            data: stored.data,
-            headers: stored.header,
-            stream,
-            streamSeq: seq,
-            deliveryCount: deliveries,
-            reason: 'max_deliveries',
-            message: `not processed after ${deliveries} deliveries`,
-          },
-          this.#maxPayload(),
-        );
-        metrics.rejected.inc({ reason: 'max_deliveries' });
-        metrics.deadLetters.inc({ reason: 'max_deliveries' });
-        // A dead letter stored by reference needs the original where it is.
-        if (!letter.bodyOmitted) {
-          await jsm.streams.deleteMessage(stream, seq).catch((error: unknown) => {
-            if (!/no message found/i.test(String(error))) throw error;
-          });
-        }
-        logger.info('message dead-lettered after max deliveries', { seq, deliveries });
-        return true;
-      } catch (error) {
-        logger.warn('cannot dead-letter a message that ran out of deliveries; retrying', { seq, attempt, error });
-        await this.#sleepPlain(backoffDelayMs(attempt, 500, 10_000));
-      }
-    }
-    logger.error('cannot dead-letter a message yet; its advisory will come back', { seq, stream });
-    return false;
-  }
-
-  /** The server's max_payload, as this connection was told. */
-  #maxPayload(): number {
-    return this.#deps.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-  }
-
-  #sleepPlain(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-  }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * The transport-neutral view core normalizes. For a redriven message, the identity headers
- * written by redrive replace its own `Nats-Msg-Id` and stream sequence, so a plain JSON
- * event derives the same `id` (and event key) as on its first delivery.
- */
-export function toRawMessage(
-  message: Pick<JsMsg, 'subject' | 'headers' | 'data' | 'seq' | 'info' | 'time'>,
-): RawMessage {
-  const headers = headersToRecord(message.headers);
-  let stream = message.info.stream;
-  let streamSequence = message.seq;
-  const originalMsgId = headerOf(message.headers, IdentityHeader.msgId);
-  const originalStream = headerOf(message.headers, IdentityHeader.stream);
-  const originalSeq = headerOf(message.headers, IdentityHeader.streamSeq);
-  if (originalMsgId !== undefined || originalSeq !== undefined) {
-    for (const key of Object.keys(headers)) if (key.toLowerCase() === 'nats-msg-id') delete headers[key];
-    if (originalMsgId !== undefined) headers['Nats-Msg-Id'] = [originalMsgId];
-    if (originalStream !== undefined && originalSeq !== undefined && /^\d{1,15}$/.test(originalSeq)) {
-      stream = originalStream;
-      streamSequence = Number(originalSeq);
-    }
-  }
-  return {
-    subject: message.subject,
-    headers,
-    data: message.data,
-    info: {
-      stream,
-      streamSequence,
-      deliveryCount: message.info.deliveryCount,
-      receivedAt: message.time.toISOString(),
-    },
-  };
 }

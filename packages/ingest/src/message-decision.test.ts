@@ -1,0 +1,76 @@
+import { describe, expect, test } from 'vitest';
+import { decideMessage, type MessageOutcome, nakDelayMs } from './message-decision.ts';
+
+const policy = { maxDeliver: 5, nakDelayMs: 1000, nakMaxDelayMs: 60_000 };
+const on = (deliveryCount: number) => ({ deliveryCount });
+
+describe('what happens to a message, per outcome', () => {
+  test('an invalid event is dead-lettered with its normalization code and field', () => {
+    const outcome: MessageOutcome = { kind: 'invalid', code: 'invalid_json', message: 'bad', field: 'data' };
+    expect(decideMessage(outcome, on(1), policy)).toEqual({
+      action: 'dead_letter',
+      reason: 'invalid_json',
+      message: 'bad',
+      field: 'data',
+    });
+  });
+
+  test('an event at the causation limit is dead-lettered as max_depth', () => {
+    expect(decideMessage({ kind: 'too_deep', depth: 8, limit: 8 }, on(1), policy)).toEqual({
+      action: 'dead_letter',
+      reason: 'max_depth',
+      message: 'causation depth 8 reaches the limit 8',
+      field: 'causationdepth',
+    });
+  });
+
+  test('matched-and-started and unmatched events are acked', () => {
+    expect(decideMessage({ kind: 'started' }, on(3), policy)).toEqual({ action: 'ack' });
+    expect(decideMessage({ kind: 'unmatched' }, on(1), policy)).toEqual({ action: 'ack' });
+  });
+
+  test('a stale definition index naks and pauses: an empty index must not ack events as unmatched', () => {
+    expect(decideMessage({ kind: 'index_stale' }, on(2), policy)).toEqual({
+      action: 'nak',
+      cause: 'unavailable',
+      delayMs: 2000,
+      pause: 'the definition index is stale (database unavailable)',
+    });
+  });
+
+  test('a failed start naks with a growing delay; Temporal unavailable also pauses', () => {
+    const refused: MessageOutcome = { kind: 'start_failed', unavailable: false, error: new Error('refused') };
+    const down: MessageOutcome = { kind: 'start_failed', unavailable: true, error: new Error('UNAVAILABLE') };
+    expect(decideMessage(refused, on(1), policy)).toEqual({ action: 'nak', cause: 'start_error', delayMs: 1000 });
+    expect(decideMessage(down, on(3), policy)).toEqual({
+      action: 'nak',
+      cause: 'unavailable',
+      delayMs: 4000,
+      pause: 'Temporal is unavailable',
+    });
+  });
+
+  test('a start that fails on the last delivery is dead-lettered as max_deliveries, with the error', () => {
+    const refused: MessageOutcome = { kind: 'start_failed', unavailable: false, error: new Error('refused') };
+    expect(decideMessage(refused, on(5), policy)).toEqual({
+      action: 'dead_letter',
+      reason: 'max_deliveries',
+      message: 'start failed on delivery 5 of 5: refused',
+    });
+    const down: MessageOutcome = { kind: 'start_failed', unavailable: true, error: 'timeout' };
+    expect(decideMessage(down, on(6), policy)).toMatchObject({
+      action: 'dead_letter',
+      reason: 'max_deliveries',
+      message: 'start failed on delivery 6 of 5: timeout',
+      pause: 'Temporal is unavailable',
+    });
+  });
+
+  test('an unexpected error naks for a redelivery', () => {
+    expect(decideMessage({ kind: 'error' }, on(1), policy)).toEqual({ action: 'nak', cause: 'error', delayMs: 1000 });
+  });
+
+  test('the nak delay doubles per delivery up to its cap', () => {
+    expect([1, 2, 3, 6, 7, 40].map((n) => nakDelayMs(n, policy))).toEqual([1000, 2000, 4000, 32_000, 60_000, 60_000]);
+  });
+});

@@ -1,0 +1,109 @@
+// What ingest does with a delivered message once it knows how processing went: ack it, nak it
+// for a later redelivery, or park it in the DLQ; and whether consumption pauses. Pure, so every
+// outcome's handling is decided (and tested) in one place.
+import { assertNever, type NormalizeErrorCode } from '@activity-core/core';
+import type { DeadLetterReason } from './dead-letter.ts';
+import { backoffDelayMs } from './slots.ts';
+
+/** How processing one message went. */
+export type MessageOutcome =
+  /** It is not a valid event (normalization failed). */
+  | {
+      readonly kind: 'invalid';
+      readonly code: NormalizeErrorCode;
+      readonly message: string;
+      readonly field?: string | undefined;
+    }
+  /** Its causation depth reached the limit: a loop of definitions triggering each other. */
+  | { readonly kind: 'too_deep'; readonly depth: number; readonly limit: number }
+  /** The definition index may miss definitions (database unavailable): it cannot be matched now. */
+  | { readonly kind: 'index_stale' }
+  /** It matched no enabled definition. */
+  | { readonly kind: 'unmatched' }
+  /** Temporal accepted the start of every matched definition. */
+  | { readonly kind: 'started' }
+  /** A start failed; `unavailable` when Temporal was unreachable or overloaded. */
+  | { readonly kind: 'start_failed'; readonly unavailable: boolean; readonly error: unknown }
+  /** Something unexpected threw while handling it. */
+  | { readonly kind: 'error' };
+
+/** Why a message was handed back (the `cause` label of `ac_ingest_naks_total`). */
+export type NakCause = 'error' | 'unavailable' | 'start_error' | 'dlq_unavailable' | 'paused' | 'shutdown';
+
+export type MessageDecision =
+  | { readonly action: 'ack' }
+  | { readonly action: 'nak'; readonly cause: NakCause; readonly delayMs: number; readonly pause?: string }
+  | {
+      readonly action: 'dead_letter';
+      readonly reason: DeadLetterReason;
+      readonly message: string;
+      readonly field?: string | undefined;
+      readonly pause?: string;
+    };
+
+export interface DecisionPolicy {
+  /** The consumer's `max_deliver`: a failed start on the last delivery is dead-lettered. */
+  readonly maxDeliver: number;
+  /** First nak delay; doubles per delivery up to `nakMaxDelayMs`. */
+  readonly nakDelayMs: number;
+  readonly nakMaxDelayMs: number;
+}
+
+/**
+ * The decision for one outcome on the given delivery. `pause` is set when consumption should
+ * stop until the dependencies answer again (a message waits in the stream instead of burning
+ * its deliveries). Naks carry a delay: the consumer's backoff does not apply to nak.
+ */
+export function decideMessage(
+  outcome: MessageOutcome,
+  delivery: { readonly deliveryCount: number },
+  policy: DecisionPolicy,
+): MessageDecision {
+  const nak = (cause: NakCause, pause?: string): MessageDecision => ({
+    action: 'nak',
+    cause,
+    delayMs: nakDelayMs(delivery.deliveryCount, policy),
+    ...(pause !== undefined ? { pause } : {}),
+  });
+  switch (outcome.kind) {
+    case 'invalid':
+      return { action: 'dead_letter', reason: outcome.code, message: outcome.message, field: outcome.field };
+    case 'too_deep':
+      return {
+        action: 'dead_letter',
+        reason: 'max_depth',
+        message: `causation depth ${outcome.depth} reaches the limit ${outcome.limit}`,
+        field: 'causationdepth',
+      };
+    case 'index_stale':
+      return nak('unavailable', 'the definition index is stale (database unavailable)');
+    case 'unmatched':
+    case 'started':
+      return { action: 'ack' };
+    case 'start_failed': {
+      const pause = outcome.unavailable ? 'Temporal is unavailable' : undefined;
+      if (delivery.deliveryCount >= policy.maxDeliver) {
+        return {
+          action: 'dead_letter',
+          reason: 'max_deliveries',
+          message: `start failed on delivery ${delivery.deliveryCount} of ${policy.maxDeliver}: ${errorText(outcome.error)}`,
+          ...(pause !== undefined ? { pause } : {}),
+        };
+      }
+      return nak(outcome.unavailable ? 'unavailable' : 'start_error', pause);
+    }
+    case 'error':
+      return nak('error');
+    default:
+      return assertNever(outcome, 'message outcome');
+  }
+}
+
+/** The redelivery delay of a nak on delivery `deliveryCount`: `nakDelayMs × 2^(n-1)`, capped. */
+export function nakDelayMs(deliveryCount: number, policy: Omit<DecisionPolicy, 'maxDeliver'>): number {
+  return backoffDelayMs(deliveryCount, policy.nakDelayMs, policy.nakMaxDelayMs);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
