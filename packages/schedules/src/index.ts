@@ -10,3 +10,5 @@ export type { ScheduleState } from './operations.ts';
 export { backfillSchedule, describeSchedule, triggerScheduleNow } from './operations.ts';
 export type { ReconcileOutcome, ReconcileReport, ScheduleDeps } from './reconcile.ts';
 export { reconcileAll, reconcileDefinition, reconcileFrom, startReconcileLoop } from './reconcile.ts';
+export type { ScheduleSync, ScheduleSyncOptions } from './schedule-sync.ts';
+export { startScheduleSync } from './schedule-sync.ts';

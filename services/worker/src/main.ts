@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { migrateToLatest } from '@activity-core/db';
 import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
 import { createLogger, onShutdownSignal, startOpsServer } from '@activity-core/runtime';
-import { DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
+import { DEFAULT_SCHEDULE_SETTINGS, startScheduleSync } from '@activity-core/schedules';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
@@ -10,7 +10,6 @@ import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { loadConfig } from './config.ts';
 import { createWorkerDb } from './database.ts';
-import { startScheduleSync } from './schedule-sync.ts';
 import { startWorker } from './worker.ts';
 
 const config = loadConfig();

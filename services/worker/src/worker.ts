@@ -1,13 +1,13 @@
 import { type ContextResolverRegistry, createActivities, type HttpSourceSettings } from '@activity-core/activities';
 import type { Database } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
+import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from '@activity-core/outbox-relay';
 import type { Logger } from '@activity-core/runtime';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
-import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from './outbox-relay.ts';
 
 export interface StartWorkerOptions {
   readonly connection: NativeConnection;

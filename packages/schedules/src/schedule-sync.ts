@@ -1,13 +1,8 @@
 import { type Db, listenForDefinitionChanges } from '@activity-core/db';
 import type { Logger } from '@activity-core/runtime';
-import {
-  reconcileAll,
-  reconcileDefinition,
-  type ScheduleDeps,
-  type ScheduleSettings,
-  startReconcileLoop,
-} from '@activity-core/schedules';
 import type { Client } from '@temporalio/client';
+import type { ScheduleSettings } from './desired-schedule.ts';
+import { reconcileAll, reconcileDefinition, type ScheduleDeps, startReconcileLoop } from './reconcile.ts';
 
 export interface ScheduleSyncOptions {
   readonly client: Client;
@@ -18,14 +13,19 @@ export interface ScheduleSyncOptions {
   readonly logger: Logger;
 }
 
+export interface ScheduleSync {
+  /** Stops listening and the periodic pass. */
+  stop(): Promise<void>;
+}
+
 /**
- * Keeps the Temporal Schedules of cron definitions in line with the database from the worker:
+ * Keeps the Temporal Schedules of cron definitions in line with the database (the worker runs it):
  * a full pass now and every `intervalMs` (creates, updates, pauses, deletes, removes orphans),
  * and a single-definition pass within a second of any definition change (PostgreSQL NOTIFY).
  * The API reconciles on its own writes too; both are idempotent, so running several workers
  * and APIs is safe.
  */
-export async function startScheduleSync(options: ScheduleSyncOptions): Promise<{ stop(): Promise<void> }> {
+export async function startScheduleSync(options: ScheduleSyncOptions): Promise<ScheduleSync> {
   const deps: ScheduleDeps = {
     client: options.client,
     db: options.db,

@@ -1,0 +1,2 @@
+export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
+export { startOutboxRelay } from './outbox-relay.ts';
