@@ -82,7 +82,7 @@ await runBench(async (stack) => {
       `\nratio API/raw p50: list ${(apiList.p50 / rawList.p50).toFixed(2)}x, create ${(apiCreate.p50 / rawCreate.p50).toFixed(2)}x\n`,
     );
   }
-  await api.close();
+  await api.stop();
   await db.destroy();
   return true;
 });

@@ -1,19 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { ActivityDefinitionSpec, eventKey, runWorkflowIdForEvent } from '@activity-core/core';
 import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
-import {
-  createIngestMetrics,
-  createIngestPipeline,
-  createTemporalRunStarter,
-  DefinitionIndex,
-  ensureIngestConsumer,
-} from '@activity-core/ingest';
+import { startIngestService } from '@activity-core/ingest-service';
+import { loadConfig } from '@activity-core/ingest-service/config';
 import { ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
-import { Registry } from 'prom-client';
 import { runBench } from './support.ts';
 
 const events = Number(process.argv[2] ?? 2000);
@@ -47,13 +41,6 @@ await runBench(async (stack) => {
   const js = jetstream(nc);
   const t = topology('BENCH');
   await ensureStreams(jsm, t);
-  await ensureIngestConsumer(jsm, t, {
-    name: 'ac-ingest',
-    ackWaitMs: 30_000,
-    maxDeliver: 20,
-    maxBackoffMs: 300_000,
-    maxAckPending: 1000,
-  });
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: stack.temporalNamespace });
   const taskQueue = 'bench-ingest';
@@ -88,40 +75,32 @@ await runBench(async (stack) => {
   //    until every message is acked.
   const subject = `${t.events.subjectPrefix}order.created`;
   await pool(events, 256, (i) => js.publish(subject, body(i, 'evt'), { msgID: `evt-${i}` }));
-  const registry = new Registry();
-  const metrics = createIngestMetrics(registry);
-  const index = new DefinitionIndex({ db, databaseUrl: stack.databaseUrl, logger, metrics, refreshIntervalMs: 30_000 });
-  await index.start();
-  const pipeline = createIngestPipeline(
-    {
-      nc,
-      topology: t,
-      definitions: index,
-      starter: createTemporalRunStarter({ client, taskQueue, timeoutMs: 10_000 }),
-      logger,
-      metrics,
-    },
-    {
-      consumer: 'ac-ingest',
-      maxInFlight: concurrency,
-      maxDeliver: 20,
-      maxCausationDepth: 8,
-      maxPayloadBytes: 256 * 1024,
-      defaultSource: 'urn:activity-core:nats',
-      nakDelayMs: 1000,
-      nakMaxDelayMs: 60_000,
-    },
-  );
+  // The real ingest service, as `node services/ingest/src/main.ts` runs it (it creates the
+  // durable consumer `ac-ingest`). The clock includes its start-up: its own connections and
+  // the definition index's first load.
   const t0 = performance.now();
-  await pipeline.start();
+  const ingest = await startIngestService(
+    loadConfig({
+      DATABASE_URL: stack.databaseUrl,
+      NATS_URL: stack.natsUrl,
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      TEMPORAL_NAMESPACE: stack.temporalNamespace,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      AC_STREAM_PREFIX: 'BENCH',
+      AC_INGEST_PORT: '0',
+      AC_INGEST_MAX_IN_FLIGHT: String(concurrency),
+      LOG_LEVEL: 'error',
+    }),
+    { logger },
+  );
   for (;;) {
     const info = await jsm.consumers.info(t.events.stream, 'ac-ingest');
     if (info.num_pending === 0 && info.num_ack_pending === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const ingestMs = performance.now() - t0;
-  await pipeline.stop();
-  await index.close();
+  const { metrics } = ingest;
+  await ingest.stop();
   const value = async (c: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
     (await c.get()).values.reduce((a, v) => a + v.value, 0);
   const starts = await value(metrics.starts);

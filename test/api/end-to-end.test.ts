@@ -14,7 +14,7 @@ useWorkerHarness(async (harness) => {
   ({ api, client } = await startApiOnHarness(h));
 });
 afterAll(async () => {
-  await api?.close();
+  await api?.stop();
 });
 
 test('runs.trigger spawns tasks; tasks.complete and tasks.cancel act through the workflow', async () => {

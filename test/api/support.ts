@@ -55,7 +55,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
   });
   const url = `http://127.0.0.1:${service.port}`;
   const close = async () => {
-    await service.close();
+    await service.stop();
     await db.destroy();
     await database.drop();
   };

@@ -1,21 +1,13 @@
 // Shared set-up of the ingest suites: a migrated database, a NATS topology prefix and a
 // Temporal task queue of their own, a stand-in RunActivityWorkflow worker, and ingest either
-// in-process (createIngestPipeline) or as child processes of services/ingest/src/main.ts.
+// in-process (startIngestService) or as child processes of services/ingest/src/main.ts.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ActivityDefinitionSpec, type EventTriggerConfig, eventKey, runWorkflowIdForEvent } from '@activity-core/core';
 import { createDb, createDefinition, type Database, type DefinitionRecord, migrateToLatest } from '@activity-core/db';
-import {
-  createIngestMetrics,
-  createIngestPipeline,
-  createTemporalRunStarter,
-  DefinitionIndex,
-  DlqHeader,
-  ensureIngestConsumer,
-  type IngestMetrics,
-  type IngestPipeline,
-  type IngestPipelineOptions,
-} from '@activity-core/ingest';
+import { DlqHeader, ensureIngestConsumer } from '@activity-core/ingest';
+import { type IngestService, startIngestService } from '@activity-core/ingest-service';
+import { loadConfig } from '@activity-core/ingest-service/config';
 import { ensureStreams, type Topology, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
 import {
@@ -29,7 +21,6 @@ import { connect, Match, type MsgHdrs, type NatsConnection } from '@nats-io/tran
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
-import { Registry } from 'prom-client';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
 import { createStandInActivities } from './stand-in.activities.ts';
 
@@ -55,13 +46,8 @@ function standInBundle(): Promise<WorkflowBundle> {
   return bundle;
 }
 
-export interface InProcessIngest {
-  readonly pipeline: IngestPipeline;
-  readonly index: DefinitionIndex;
-  readonly metrics: IngestMetrics;
-  readonly registry: Registry;
-  stop(): Promise<void>;
-}
+/** The real ingest service, in-process on the harness's database, prefix and task queue. */
+export type InProcessIngest = IngestService;
 
 export interface ChildIngest {
   readonly process: ChildProcess;
@@ -91,7 +77,8 @@ export interface IngestHarness extends AsyncDisposable {
   defineEvent(trigger: EventTriggerConfig, key?: string): Promise<DefinitionRecord>;
   /** Runs the stand-in RunActivityWorkflow worker on the harness's task queue until dispose. */
   startWorker(): Promise<void>;
-  startInProcess(options?: Partial<IngestPipelineOptions>): Promise<InProcessIngest>;
+  /** Starts the ingest service in-process (stopped on dispose), with these settings changed. */
+  startInProcess(options?: { maxDeliver?: number; maxPayloadBytes?: number }): Promise<InProcessIngest>;
   spawnIngest(env?: Record<string, string>): ChildIngest;
   /** Whether a workflow with this id exists on the harness's Temporal. */
   workflowExists(workflowId: string, client?: Client): Promise<boolean>;
@@ -184,47 +171,36 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
       });
     },
     async startInProcess(overrides = {}) {
-      const registry = new Registry();
-      const metrics = createIngestMetrics(registry);
-      const index = new DefinitionIndex({
-        db,
-        databaseUrl: database.url,
-        logger: quietLogger,
-        metrics,
-        refreshIntervalMs: 30_000,
-      });
-      await index.start();
-      const pipeline = createIngestPipeline(
-        {
-          nc,
-          topology: t,
-          definitions: index,
-          starter: createTemporalRunStarter({ client, taskQueue, timeoutMs: 5000 }),
-          logger: quietLogger,
-          metrics,
-        },
-        {
-          consumer: CONSUMER,
-          maxInFlight: 16,
-          maxDeliver: CONSUMER_SETTINGS.maxDeliver,
-          maxCausationDepth: 8,
-          maxPayloadBytes: 256 * 1024,
-          defaultSource: DEFAULT_SOURCE,
-          nakDelayMs: 200,
-          nakMaxDelayMs: 2000,
-          ...overrides,
-        },
+      const service = await startIngestService(
+        loadConfig({
+          DATABASE_URL: database.url,
+          DATABASE_POOL_MAX: '4',
+          NATS_URL: info.natsUrl,
+          TEMPORAL_ADDRESS: temporalAddress,
+          TEMPORAL_NAMESPACE: info.temporalNamespace,
+          TEMPORAL_TASK_QUEUE: taskQueue,
+          AC_STREAM_PREFIX: prefix,
+          AC_INGEST_PORT: '0',
+          AC_INGEST_CONSUMER: CONSUMER,
+          AC_INGEST_ACK_WAIT_MS: String(CONSUMER_SETTINGS.ackWaitMs),
+          AC_INGEST_MAX_BACKOFF_MS: String(CONSUMER_SETTINGS.maxBackoffMs),
+          AC_INGEST_MAX_ACK_PENDING: String(CONSUMER_SETTINGS.maxAckPending),
+          AC_INGEST_MAX_DELIVER: String(overrides.maxDeliver ?? CONSUMER_SETTINGS.maxDeliver),
+          AC_INGEST_MAX_IN_FLIGHT: '16',
+          AC_INGEST_MAX_PAYLOAD_BYTES: String(overrides.maxPayloadBytes ?? 256 * 1024),
+          AC_INGEST_DEFAULT_SOURCE: DEFAULT_SOURCE,
+          AC_INGEST_NAK_DELAY_MS: '200',
+          AC_INGEST_NAK_MAX_DELAY_MS: '2000',
+          AC_INGEST_START_TIMEOUT_MS: '5000',
+          AC_INGEST_REFRESH_INTERVAL_MS: '30000',
+          AC_INGEST_SHUTDOWN_TIMEOUT_MS: '10000',
+          AC_MAX_CAUSATION_DEPTH: '8',
+          LOG_LEVEL: 'error',
+        }),
+        { logger: quietLogger },
       );
-      await pipeline.start();
-      let stopped = false;
-      const stop = async () => {
-        if (stopped) return;
-        stopped = true;
-        await pipeline.stop(10_000);
-        await index.close();
-      };
-      cleanups.push(stop);
-      return { pipeline, index, metrics, registry, stop };
+      cleanups.push(() => service.stop());
+      return service;
     },
     spawnIngest(env = {}) {
       const log: string[] = [];

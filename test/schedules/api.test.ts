@@ -17,7 +17,7 @@ useWorkerHarness(async (harness) => {
   ({ api, client: ac } = await startApiOnHarness(h));
 });
 afterAll(async () => {
-  await api?.close();
+  await api?.stop();
 });
 
 function cronSpec(key: string, expression = '0 4 * * *') {

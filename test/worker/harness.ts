@@ -7,6 +7,7 @@ import { ActivityDefinitionSpec, EventEnvelope } from '@activity-core/core';
 import { createDb, createDefinition, type Database, migrateToLatest } from '@activity-core/db';
 import { ensureStreams, type Topology, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
+import { type RunningWorker, startWorker } from '@activity-core/worker-service/worker';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -14,7 +15,6 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll } from 'vitest';
-import { type RunningWorker, startWorker } from '../../services/worker/src/worker.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
 
 export const quietLogger = createLogger({ level: 'error', base: { service: 'worker-test' } });

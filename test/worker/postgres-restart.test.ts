@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { ActivityDefinitionSpec } from '@activity-core/core';
 import { createDefinition, type Db, getRunByWorkflowId, listTasks, migrateToLatest } from '@activity-core/db';
 import { freePort, type RunningPostgres, startPostgres } from '@activity-core/stack';
+import { createWorkerDb } from '@activity-core/worker-service/database';
 import { startRunActivity } from '@activity-core/workflows';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createWorkerDb } from '../../services/worker/src/database.ts';
 import { uniqueId } from '../support/stack.ts';
 import { createHarness, type Harness, orderEvent, orderSpec, waitFor } from './harness.ts';
 

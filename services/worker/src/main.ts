@@ -1,98 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import { migrateToLatest } from '@activity-core/db';
-import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
-import { createLogger, onShutdownSignal, startOpsServer } from '@activity-core/runtime';
-import { DEFAULT_SCHEDULE_SETTINGS, startScheduleSync } from '@activity-core/schedules';
-import { bundleWorkflows } from '@activity-core/workflows/worker';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
-import { Registry } from 'prom-client';
+import { createLogger, onShutdownSignal } from '@activity-core/runtime';
 import { loadConfig } from './config.ts';
-import { createWorkerDb } from './database.ts';
-import { startWorker } from './worker.ts';
+import { startWorkerService } from './service.ts';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'worker' } });
-const t0 = Date.now();
-const workflowBundle: WorkflowBundle = config.AC_WORKFLOW_BUNDLE
-  ? { code: await readFile(config.AC_WORKFLOW_BUNDLE, 'utf8') }
-  : await bundleWorkflows();
-logger.info('workflow code loaded', {
-  ms: Date.now() - t0,
-  from: config.AC_WORKFLOW_BUNDLE ?? 'bundled at start',
-});
-const db = createWorkerDb(
-  { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-worker' },
-  (error) => logger.warn('database connection lost', { error: error.message }),
-);
-// Safe beside other services doing the same: migrations run under an advisory lock.
-await migrateToLatest(db);
-const nc = await connectNats(natsSettingsFrom(config, 'activity-core-worker'));
-const topo = topology(config.AC_STREAM_PREFIX);
-await ensureStreams(await jetstreamManager(nc), topo);
-const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-const metrics = new Registry();
-const running = await startWorker({
-  connection,
-  namespace: config.TEMPORAL_NAMESPACE,
-  taskQueue: config.TEMPORAL_TASK_QUEUE,
-  workflowBundle,
-  db,
-  nc,
-  topology: topo,
-  logger,
-  http: { allowedHosts: config.AC_HTTP_ALLOWED_HOSTS, env: process.env },
-  eventSource: config.AC_EVENT_SOURCE,
-  relay: {
-    batchSize: config.AC_OUTBOX_BATCH_SIZE,
-    leaseMs: config.AC_OUTBOX_LEASE_MS,
-    pollIntervalMs: config.AC_OUTBOX_POLL_MS,
-    baseDelayMs: config.AC_OUTBOX_RETRY_BASE_MS,
-    maxDelayMs: config.AC_OUTBOX_RETRY_MAX_MS,
-  },
-  metrics,
-  ...(config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES !== undefined
-    ? { maxConcurrentActivityTaskExecutions: config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES }
-    : {}),
-});
-const clientConnection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
-const schedules = await startScheduleSync({
-  client: new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE }),
-  db,
-  databaseUrl: config.DATABASE_URL,
-  settings: {
-    ...DEFAULT_SCHEDULE_SETTINGS,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    catchupWindowMs: config.AC_SCHEDULE_CATCHUP_WINDOW_MS,
-    scheduleIdPrefix: config.AC_SCHEDULE_ID_PREFIX,
-  },
-  intervalMs: config.AC_SCHEDULE_RECONCILE_INTERVAL_MS,
-  logger,
-});
-const ops = await startOpsServer({
-  port: config.AC_WORKER_PORT,
-  metrics,
-  readiness: {
-    worker: async () => {
-      const state = running.worker.getState();
-      if (state !== 'RUNNING') throw new Error(`temporal worker is ${state}`);
-    },
-    postgres: async () => void (await db.selectNoFrom((eb) => eb.lit(1).as('one')).execute()),
-    nats: () => nc.flush(),
-  },
-});
-logger.info('worker ready', { port: ops.port, taskQueue: config.TEMPORAL_TASK_QUEUE, prefix: config.AC_STREAM_PREFIX });
-running.done.catch((error: unknown) => {
+const worker = await startWorkerService(config, { logger });
+worker.done.catch((error: unknown) => {
   logger.error('temporal worker failed', { error });
   process.exitCode = 1;
 });
-onShutdownSignal(async () => {
-  await schedules.stop();
-  await running.shutdown();
-  await ops.close();
-  await connection.close();
-  await clientConnection.close();
-  await nc.drain();
-  await db.destroy();
-}, logger);
+onShutdownSignal(() => worker.stop(), logger);

@@ -27,7 +27,7 @@ export interface ApiService {
   readonly port: number;
   readonly deps: ApiDeps;
   /** Stops taking requests, lets in-flight ones finish, then closes the connections. */
-  close(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /**
@@ -101,18 +101,18 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
   });
   logger.info('api ready', { port: ops.port, trpc: `http://${config.AC_API_HOST}:${ops.port}/trpc` });
 
-  let closing: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
   return {
     port: ops.port,
     deps,
-    close: () => {
-      closing ??= (async () => {
+    stop: () => {
+      stopping ??= (async () => {
         await ops.close();
         await nc.drain();
         await connection.close();
         await db.destroy();
       })();
-      return closing;
+      return stopping;
     },
   };
 }
