@@ -135,6 +135,22 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
   const cleanups: Array<() => Promise<void>> = [];
   const children: ChildIngest[] = [];
 
+  /** The ingest service's settings on this harness, in-process and as a child alike. */
+  const ingestEnv = (): Record<string, string> => ({
+    DATABASE_URL: database.url,
+    DATABASE_POOL_MAX: '4',
+    NATS_URL: info.natsUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: info.temporalNamespace,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    AC_STREAM_PREFIX: prefix,
+    AC_INGEST_PORT: '0',
+    AC_INGEST_ACK_WAIT_MS: String(CONSUMER_SETTINGS.ackWaitMs),
+    AC_INGEST_MAX_BACKOFF_MS: String(CONSUMER_SETTINGS.maxBackoffMs),
+    AC_INGEST_NAK_DELAY_MS: '200',
+    AC_INGEST_NAK_MAX_DELAY_MS: '2000',
+  });
+
   const harness: IngestHarness = {
     database,
     db,
@@ -173,24 +189,13 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
     async startInProcess(overrides = {}) {
       const service = await startIngestService(
         loadConfig({
-          DATABASE_URL: database.url,
-          DATABASE_POOL_MAX: '4',
-          NATS_URL: info.natsUrl,
-          TEMPORAL_ADDRESS: temporalAddress,
-          TEMPORAL_NAMESPACE: info.temporalNamespace,
-          TEMPORAL_TASK_QUEUE: taskQueue,
-          AC_STREAM_PREFIX: prefix,
-          AC_INGEST_PORT: '0',
+          ...ingestEnv(),
           AC_INGEST_CONSUMER: CONSUMER,
-          AC_INGEST_ACK_WAIT_MS: String(CONSUMER_SETTINGS.ackWaitMs),
-          AC_INGEST_MAX_BACKOFF_MS: String(CONSUMER_SETTINGS.maxBackoffMs),
           AC_INGEST_MAX_ACK_PENDING: String(CONSUMER_SETTINGS.maxAckPending),
           AC_INGEST_MAX_DELIVER: String(overrides.maxDeliver ?? CONSUMER_SETTINGS.maxDeliver),
           AC_INGEST_MAX_IN_FLIGHT: '16',
           AC_INGEST_MAX_PAYLOAD_BYTES: String(overrides.maxPayloadBytes ?? 256 * 1024),
           AC_INGEST_DEFAULT_SOURCE: DEFAULT_SOURCE,
-          AC_INGEST_NAK_DELAY_MS: '200',
-          AC_INGEST_NAK_MAX_DELAY_MS: '2000',
           AC_INGEST_START_TIMEOUT_MS: '5000',
           AC_INGEST_REFRESH_INTERVAL_MS: '30000',
           AC_INGEST_SHUTDOWN_TIMEOUT_MS: '10000',
@@ -207,19 +212,8 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
       const proc = spawn(process.execPath, [MAIN], {
         env: {
           ...process.env,
-          DATABASE_URL: database.url,
-          DATABASE_POOL_MAX: '4',
-          NATS_URL: info.natsUrl,
-          TEMPORAL_ADDRESS: temporalAddress,
-          TEMPORAL_NAMESPACE: info.temporalNamespace,
-          TEMPORAL_TASK_QUEUE: taskQueue,
-          AC_STREAM_PREFIX: prefix,
-          AC_INGEST_PORT: '0',
-          AC_INGEST_ACK_WAIT_MS: String(CONSUMER_SETTINGS.ackWaitMs),
+          ...ingestEnv(),
           AC_INGEST_MAX_DELIVER: String(CONSUMER_SETTINGS.maxDeliver),
-          AC_INGEST_MAX_BACKOFF_MS: String(CONSUMER_SETTINGS.maxBackoffMs),
-          AC_INGEST_NAK_DELAY_MS: '200',
-          AC_INGEST_NAK_MAX_DELAY_MS: '2000',
           AC_INGEST_START_TIMEOUT_MS: '3000',
           LOG_LEVEL: 'info',
           ...env,
