@@ -3,6 +3,7 @@ export const StackErrorCode = {
   start_failed: 'start_failed',
   binary_missing: 'binary_missing',
   config_invalid: 'config_invalid',
+  data_dir_in_use: 'data_dir_in_use',
 } as const;
 export type StackErrorCode = keyof typeof StackErrorCode;
 

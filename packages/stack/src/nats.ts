@@ -55,6 +55,6 @@ export async function startNats(options: NatsOptions): Promise<RunningNats> {
     url: `nats://127.0.0.1:${options.port}`,
     monitorUrl,
     process: proc,
-    stop: () => proc.stop('SIGTERM', 10_000),
+    stop: () => proc.stop(),
   };
 }

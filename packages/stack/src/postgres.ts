@@ -97,6 +97,9 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
     ],
     logFile: join(options.dir, 'postgres.log'),
     env,
+    // PostgreSQL's "fast shutdown": roll back sessions, checkpoint, exit. (SIGTERM would wait
+    // for every client to disconnect.)
+    stopSignal: 'SIGINT',
     ...ids,
   });
   const adminUrl = `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`;
@@ -118,8 +121,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
     adminUrl,
     urlFor: (database) => `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${database}`,
     process: proc,
-    // SIGINT is PostgreSQL's "fast shutdown": roll back sessions, checkpoint, exit.
-    stop: () => proc.stop('SIGINT', 15_000),
+    stop: () => proc.stop(),
   };
 }
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ManagedProcess } from './managed-process.ts';
+import { StackError } from './errors.ts';
+import { type ManagedProcess, type StopOptions, stopProcesses } from './managed-process.ts';
 import { startNats } from './nats.ts';
 import { freePort } from './ports.ts';
 import { ensureDatabase, startPostgres } from './postgres.ts';
@@ -51,13 +52,15 @@ export interface StackInfo {
 }
 
 export interface RunningStack extends StackInfo {
-  /** Stops the servers this stack started, newest dependency last. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Stops the servers this stack started, together: each gets its stop signal, and whatever
+   * still runs after the grace period (default 15 s) is killed. Idempotent.
+   */
+  stop(options?: StopOptions): Promise<void>;
 }
 
 interface Stoppable {
   readonly process: ManagedProcess;
-  stop(): Promise<void>;
 }
 
 const PID_FILE = 'stack.pids.json';
@@ -71,7 +74,7 @@ const PID_FILE = 'stack.pids.json';
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const log = options.log ?? (() => undefined);
   mkdirSync(options.dataDir, { recursive: true });
-  killStaleProcesses(options.dataDir, log);
+  await killStaleProcesses(options.dataDir, log);
   const ports: StackPorts = {
     postgres: options.ports?.postgres ?? (await freePort()),
     nats: options.ports?.nats ?? (await freePort()),
@@ -87,10 +90,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     writePids(options.dataDir, started);
     return server;
   };
-  const stopAll = async (): Promise<void> => {
-    const servers = started.splice(0);
-    await Promise.all(servers.map((s) => s.stop()));
-    rmSync(join(options.dataDir, PID_FILE), { force: true });
+  let stopping: Promise<void> | undefined;
+  const stopAll = (stopOptions?: StopOptions): Promise<void> => {
+    stopping ??= (async () => {
+      await stopProcesses(
+        started.map((s) => s.process),
+        stopOptions,
+      );
+      rmSync(join(options.dataDir, PID_FILE), { force: true });
+    })();
+    return stopping;
   };
 
   const t0 = Date.now();
@@ -142,7 +151,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const nats = natsResult.value;
   const temporal = temporalResult.value;
   const logs: Record<string, string> = {};
-  for (const s of started) logs[s.process.name] = s.process.logFile;
+  for (const s of started) if (s.process.logFile) logs[s.process.name] = s.process.logFile;
   return {
     databaseUrl: pg ? pg.urlFor(database) : (external.databaseUrl as string),
     adminDatabaseUrl: pg?.adminUrl,
@@ -156,37 +165,71 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   };
 }
 
+interface PidFile {
+  /** The process that started the servers (and whose death ends them, see ManagedProcess). */
+  readonly owner: number;
+  readonly servers: ReadonlyArray<{ name: string; pid: number }>;
+}
+
 function writePids(dataDir: string, servers: readonly Stoppable[]): void {
-  const pids = servers.flatMap((s) =>
-    s.process.pid === undefined ? [] : [{ name: s.process.name, pid: s.process.pid }],
-  );
+  const pids: PidFile = {
+    owner: process.pid,
+    servers: servers.flatMap((s) =>
+      s.process.pid === undefined ? [] : [{ name: s.process.name, pid: s.process.pid }],
+    ),
+  };
   writeFileSync(join(dataDir, PID_FILE), JSON.stringify(pids));
 }
 
+function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * A stack whose owner was killed with SIGKILL leaves its servers running (they are in their
- * own process groups). The next start in the same data directory stops them first.
+ * Another live stack on the same data directory is refused (its servers hold the ports and the
+ * files). Servers whose owner died without stopping them, if their lifeline guards did not
+ * get to end them (the guards were killed too), are killed here, and waited for, before
+ * anything else touches their files.
  */
-function killStaleProcesses(dataDir: string, log: (message: string) => void): void {
+async function killStaleProcesses(dataDir: string, log: (message: string) => void): Promise<void> {
   const file = join(dataDir, PID_FILE);
   if (!existsSync(file)) return;
-  const entries = JSON.parse(readFileSync(file, 'utf8')) as Array<{ name: string; pid: number }>;
-  for (const { name, pid } of entries) {
-    const cmdline = `/proc/${pid}/cmdline`;
-    if (!existsSync(cmdline)) continue;
-    const command = readFileSync(cmdline, 'utf8');
-    const binary = name === 'nats-server' ? 'nats-server' : name;
-    if (!command.includes(binary)) continue;
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as PidFile | PidFile['servers'];
+  // Files from before the owner was recorded hold the server list alone.
+  const { owner, servers }: { owner?: number; servers: PidFile['servers'] } = Array.isArray(parsed)
+    ? { servers: parsed }
+    : (parsed as PidFile);
+  if (owner !== undefined && owner !== process.pid) {
+    const ownerCommand = commandLine(owner);
+    const live = servers.filter(({ name, pid }) => commandLine(pid)?.includes(name));
+    if (ownerCommand !== undefined && live.length > 0) {
+      throw new StackError(
+        'data_dir_in_use',
+        `the data directory ${dataDir} is in use by a running stack (pid ${owner}: ${ownerCommand.trim()}); stop that one first, or use another AC_DATA_DIR`,
+      );
+    }
+  }
+  const killed: number[] = [];
+  for (const { name, pid } of servers) {
+    if (!commandLine(pid)?.includes(name)) continue;
     log(`stopping ${name} (pid ${pid}) left over from an earlier run`);
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
+    for (const target of [-pid, pid]) {
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(target, 'SIGKILL');
+        break;
       } catch {
-        // gone meanwhile
+        // not a group leader any more, or gone meanwhile
       }
     }
+    killed.push(pid);
+  }
+  const deadline = Date.now() + 10_000;
+  while (killed.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   rmSync(file, { force: true });
 }

@@ -88,6 +88,6 @@ export async function startTemporal(options: TemporalOptions): Promise<RunningTe
     namespace,
     uiUrl: options.uiPort === undefined ? undefined : `http://127.0.0.1:${options.uiPort}`,
     process: proc,
-    stop: () => proc.stop('SIGTERM', 15_000),
+    stop: () => proc.stop(),
   };
 }
