@@ -2,18 +2,19 @@
 // The local system in one command (`npm start` runs `cli.ts start` after set-up):
 // PostgreSQL, nats-server and the Temporal dev server with data under .data/, migrations,
 // then the three services, each waited for until healthy. Ctrl-C stops the services first,
-// then the servers, and leaves no process behind.
+// then the servers, and leaves no process behind; so does the death of this process, through
+// each child's lifeline guard (see managed-process.ts).
 //
-//   cli.ts start   the whole system
-//   cli.ts up      only the servers; prints the environment to point services at them
-import { type ChildProcess, spawn } from 'node:child_process';
+//   cli.ts start               the whole system
+//   cli.ts start --print-env   `export …` lines for the system running from the same data
+//                              directory (starts nothing)
+//   cli.ts up                  only the servers; prints the environment to point services at them
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { pollUntil } from './managed-process.ts';
+import { type Endpoints, formatExports, formatSummary, type ServiceName } from './endpoints.ts';
+import { ManagedProcess, pollUntil, stopProcesses } from './managed-process.ts';
 import { freePort } from './ports.ts';
-import { startSelectedStack } from './provider.ts';
 import type { RunningStack } from './stack.ts';
 import { REPO_ROOT, traversableByOthers } from './tools.ts';
 
@@ -32,126 +33,233 @@ function portFromEnv(name: string, fallback: number): number | undefined {
   return port === 0 ? undefined : port;
 }
 
+/** `AC_STOP_GRACE_SECONDS`: how long each stop stage (services, then servers) may take. */
+export const DEFAULT_STOP_GRACE_SECONDS = 15;
+function stopGraceMs(): number {
+  const raw = env.AC_STOP_GRACE_SECONDS;
+  if (raw === undefined || raw === '') return DEFAULT_STOP_GRACE_SECONDS * 1000;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new Error(`AC_STOP_GRACE_SECONDS must be a positive number of seconds, got "${raw}"`);
+  }
+  return seconds * 1000;
+}
+
 interface ServiceSpec {
-  readonly name: 'api' | 'ingest' | 'worker';
+  readonly name: ServiceName;
   readonly portVariable: string;
   readonly port: number;
 }
 
-/** The bootstrap admin token: from AC_API_TOKEN, or made once and kept in the data dir. */
-function apiToken(dataDir: string): string {
-  if (env.AC_API_TOKEN) return env.AC_API_TOKEN;
-  const file = join(dataDir, 'api-token');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const token = `ac_admin_${randomBytes(24).toString('base64url')}`;
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
-}
-
-function pipeWithPrefix(child: ChildProcess, prefix: string): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix} ${line}\n`));
-  }
-}
-
-function runNode(script: string, childEnv: NodeJS.ProcessEnv, prefix: string): ChildProcess {
-  const child = spawn(process.execPath, [script], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT });
-  pipeWithPrefix(child, prefix);
-  return child;
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-async function migrate(childEnv: NodeJS.ProcessEnv): Promise<void> {
-  const script = join(REPO_ROOT, 'packages', 'db', 'src', 'migrate-cli.ts');
-  if (!existsSync(script)) {
-    say('no migrations package yet; skipping migrations');
-    return;
-  }
-  const child = spawn(process.execPath, [script, 'up'], {
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: REPO_ROOT,
-  });
-  pipeWithPrefix(child, '[migrate]');
-  const code = await exitOf(child);
-  if (code !== 0) throw new Error(`migrations failed (exit code ${code}); see the [migrate] lines above`);
-}
-
-async function waitHealthy(service: ServiceSpec, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const exited = exitOf(child).then((code) => {
-    throw new Error(`${service.name} exited during start-up (code ${code}); see the [${service.name}] lines above`);
-  });
-  try {
-    await Promise.race([
-      pollUntil(async () => (await fetch(`http://127.0.0.1:${service.port}/readyz`)).ok, controller.signal, 200),
-      exited,
-    ]);
-    if (controller.signal.aborted) throw new Error(`${service.name} was not ready after ${timeoutMs} ms`);
-  } finally {
-    clearTimeout(timer);
-    exited.catch(() => undefined);
-  }
-}
-
-async function main(): Promise<void> {
-  const command = process.argv[2] ?? 'start';
-  if (command !== 'start' && command !== 'up') {
-    process.stderr.write('usage: cli.ts start | up\n');
-    process.exit(2);
-  }
-  let dataDir = resolve(env.AC_DATA_DIR ?? join(REPO_ROOT, '.data'));
+function dataDirectory(): string {
+  const dataDir = resolve(env.AC_DATA_DIR ?? join(REPO_ROOT, '.data'));
   // As root, PostgreSQL runs as `postgres`, which must be able to enter the data directory. A
   // checkout under a private home cannot host it; /var/tmp survives reboots and lets it in.
   if (process.getuid?.() === 0 && !env.AC_DATA_DIR && !traversableByOthers(dataDir)) {
     const key = createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12);
-    dataDir = join('/var/tmp', `activity-core-data-${key}`);
+    return join('/var/tmp', `activity-core-data-${key}`);
+  }
+  return dataDir;
+}
+
+/** The bootstrap admin token: from AC_API_TOKEN, or made once and kept in the data dir. */
+function apiToken(tokenFile: string): string {
+  if (env.AC_API_TOKEN) return env.AC_API_TOKEN;
+  if (existsSync(tokenFile)) return readFileSync(tokenFile, 'utf8').trim();
+  const token = `ac_admin_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+/**
+ * `<data dir>/running.json`: who runs the system from this data directory and, once it is
+ * ready, where everything listens. `--print-env` reads it; a second start is refused by it.
+ * It holds no secret (the token stays in its own file).
+ */
+interface RunningFile {
+  readonly pid: number;
+  readonly endpoints?: Endpoints;
+}
+const runningFile = (dataDir: string): string => join(dataDir, 'running.json');
+
+/** The start command running from `dataDir`, if any (a live pid whose command is this CLI). */
+function runningOwner(dataDir: string): RunningFile | undefined {
+  const file = runningFile(dataDir);
+  if (!existsSync(file)) return undefined;
+  let running: RunningFile;
+  try {
+    running = JSON.parse(readFileSync(file, 'utf8')) as RunningFile;
+  } catch {
+    return undefined;
+  }
+  if (running.pid === process.pid) return undefined;
+  try {
+    if (!readFileSync(`/proc/${running.pid}/cmdline`, 'utf8').includes('cli.ts')) return undefined;
+  } catch {
+    return undefined;
+  }
+  return running;
+}
+
+function printEnv(dataDir: string): number {
+  const running = runningOwner(dataDir);
+  if (!running) {
+    process.stderr.write(
+      `[activity-core] nothing is running from ${dataDir}; start it with \`npm start\` (--print-env starts nothing)\n`,
+    );
+    return 1;
+  }
+  if (!running.endpoints) {
+    process.stderr.write(
+      `[activity-core] the system in ${dataDir} (pid ${running.pid}) is still starting; try again once it prints "ready"\n`,
+    );
+    return 1;
+  }
+  const tokenFile = running.endpoints.tokenFile;
+  const token = tokenFile && existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined;
+  process.stdout.write(formatExports(running.endpoints, token));
+  return 0;
+}
+
+async function waitHealthy(service: ServiceSpec, child: ManagedProcess, timeoutMs: number): Promise<void> {
+  try {
+    await child.waitReady(
+      (signal) =>
+        pollUntil(async () => (await fetch(`http://127.0.0.1:${service.port}/readyz`, { signal })).ok, signal, 200),
+      timeoutMs,
+    );
+  } catch {
+    throw new Error(
+      child.running
+        ? `${service.name} was not ready after ${timeoutMs} ms; see the [${service.name}] lines above`
+        : `${service.name} exited during start-up; see the [${service.name}] lines above`,
+    );
+  }
+}
+
+function runNode(name: string, args: readonly string[], childEnv: NodeJS.ProcessEnv, graceMs: number): ManagedProcess {
+  const prefix = `[${name}]`;
+  return new ManagedProcess({
+    name,
+    command: process.execPath,
+    args,
+    env: childEnv,
+    cwd: REPO_ROOT,
+    onLine: (line) => process.stdout.write(`${prefix} ${line}\n`),
+    orphanGraceMs: graceMs,
+  });
+}
+
+async function migrate(childEnv: NodeJS.ProcessEnv, graceMs: number, children: ManagedProcess[]): Promise<void> {
+  const script = join(REPO_ROOT, 'packages', 'db', 'src', 'migrate-cli.ts');
+  const child = runNode('migrate', [script, 'up'], childEnv, graceMs);
+  children.push(child);
+  const { code } = await child.exited;
+  if (code !== 0) throw new Error(`migrations failed (exit code ${code}); see the [migrate] lines above`);
+}
+
+/**
+ * Ends this process when the one that started it is gone (npm or set-up killed with SIGKILL):
+ * the start command is then nobody's, and stops like on Ctrl-C. Only when set-up asked for it
+ * (`AC_PARENT_PID`), so `node cli.ts start &` under nohup keeps running after its shell.
+ */
+function stopWithParent(stop: (reason: string) => void): void {
+  const parent = Number(env.AC_PARENT_PID);
+  if (!Number.isInteger(parent) || parent !== process.ppid) return;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop(`the process that started it (pid ${parent}) is gone`);
+  }, 500);
+  timer.unref();
+}
+
+async function main(): Promise<number | undefined> {
+  const command = process.argv[2] ?? 'start';
+  const flags = process.argv.slice(3);
+  const unknown = flags.filter((f) => f !== '--print-env');
+  if ((command !== 'start' && command !== 'up') || unknown.length > 0) {
+    process.stderr.write('usage: cli.ts start [--print-env] | up\n');
+    return 2;
+  }
+  const dataDir = dataDirectory();
+  if (flags.includes('--print-env')) return printEnv(dataDir);
+
+  const other = runningOwner(dataDir);
+  if (other) {
+    throw new Error(
+      `activity-core is already running from ${dataDir} (pid ${other.pid}). Stop it first, or point other tools at it with \`npm start --silent -- --print-env\`.`,
+    );
+  }
+  if (dataDir !== resolve(env.AC_DATA_DIR ?? join(REPO_ROOT, '.data'))) {
     say(`${join(REPO_ROOT, '.data')} is not reachable by the postgres user; keeping data in ${dataDir} instead`);
   }
   mkdirSync(dataDir, { recursive: true });
   chmodSync(dataDir, 0o755);
+  writeFileSync(runningFile(dataDir), JSON.stringify({ pid: process.pid } satisfies RunningFile));
+  const graceMs = stopGraceMs();
 
-  const t0 = Date.now();
-  say(`starting the local stack (data in ${dataDir})`);
-  const stack: RunningStack = await startSelectedStack({
-    dataDir,
-    temporalUi: true,
-    ports: {
-      postgres: portFromEnv('AC_POSTGRES_PORT', 5432),
-      nats: portFromEnv('AC_NATS_PORT', 4222),
-      natsMonitor: portFromEnv('AC_NATS_MONITOR_PORT', 8222),
-      temporal: portFromEnv('AC_TEMPORAL_PORT', 7233),
-      temporalUi: portFromEnv('AC_TEMPORAL_UI_PORT', 8233),
-    },
-    external: { databaseUrl: env.DATABASE_URL, natsUrl: env.NATS_URL, temporalAddress: env.TEMPORAL_ADDRESS },
-    log: say,
-  });
-
-  const children: ChildProcess[] = [];
+  const children: ManagedProcess[] = [];
+  let stackStarting: Promise<RunningStack> | undefined;
   let stopping: Promise<void> | undefined;
+  const hurry = new AbortController();
   const stopAll = (reason: string): Promise<void> => {
     stopping ??= (async () => {
-      say(`stopping (${reason})`);
-      for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-      await Promise.all(children.map((c) => exitOf(c)));
-      await stack.stop();
+      say(`stopping (${reason}); each stage gets ${graceMs / 1000} s before what is left is killed`);
+      const running = children.filter((c) => c.running);
+      if (running.length > 0) {
+        say(`stopping ${running.map((c) => c.name).join(', ')}`);
+        await stopProcesses(running, { graceMs, log: say, hurry: hurry.signal });
+      }
+      // A stop during start-up waits for the servers to be up (or to have failed) first.
+      const stack = await stackStarting?.catch(() => undefined);
+      if (stack) {
+        say('stopping the servers');
+        await stack.stop({ graceMs, log: say, hurry: hurry.signal });
+      }
+      rmSync(runningFile(dataDir), { force: true });
       say('stopped');
     })();
     return stopping;
   };
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
-    void stopAll(signal).then(() => process.exit(0));
+    if (stopping === undefined) {
+      firstSignalAt = Date.now();
+      void stopAll(signal).then(() => process.exit(0));
+      return;
+    }
+    // One Ctrl-C can arrive twice (from the terminal and forwarded by npm/set-up): only a
+    // later one means "stop waiting".
+    if (signal === 'SIGINT' && Date.now() - firstSignalAt > 1000 && !hurry.signal.aborted) {
+      say('second Ctrl-C');
+      hurry.abort();
+    }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  stopWithParent((reason) => void stopAll(reason).then(() => process.exit(1)));
 
+  const t0 = Date.now();
   try {
+    say(`starting the local stack (data in ${dataDir})`);
+    // Imported here: `--print-env` must not pay for loading the server drivers.
+    const { startSelectedStack } = await import('./provider.ts');
+    stackStarting = startSelectedStack({
+      dataDir,
+      temporalUi: true,
+      ports: {
+        postgres: portFromEnv('AC_POSTGRES_PORT', 5432),
+        nats: portFromEnv('AC_NATS_PORT', 4222),
+        natsMonitor: portFromEnv('AC_NATS_MONITOR_PORT', 8222),
+        temporal: portFromEnv('AC_TEMPORAL_PORT', 7233),
+        temporalUi: portFromEnv('AC_TEMPORAL_UI_PORT', 8233),
+      },
+      external: { databaseUrl: env.DATABASE_URL, natsUrl: env.NATS_URL, temporalAddress: env.TEMPORAL_ADDRESS },
+      log: say,
+    });
+    const stack = await stackStarting;
+    if (stopping !== undefined) return undefined;
     const baseEnv: NodeJS.ProcessEnv = {
       ...env,
       DATABASE_URL: stack.databaseUrl,
@@ -159,15 +267,19 @@ async function main(): Promise<void> {
       TEMPORAL_ADDRESS: stack.temporalAddress,
       TEMPORAL_NAMESPACE: stack.temporalNamespace,
     };
+    delete baseEnv.AC_PARENT_PID;
     say('running migrations');
-    await migrate(baseEnv);
+    const tMigrate = Date.now();
+    await migrate(baseEnv, graceMs, children);
+    say(`migrations done (${Date.now() - tMigrate} ms)`);
 
     if (command === 'up') {
       say(`stack ready in ${Date.now() - t0} ms. Environment for the services:`);
       for (const key of ['DATABASE_URL', 'NATS_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE']) {
         process.stdout.write(`  ${key}=${baseEnv[key] ?? ''}\n`);
       }
-      return;
+      say('press Ctrl-C to stop');
+      return undefined;
     }
 
     const services: ServiceSpec[] = [
@@ -183,40 +295,66 @@ async function main(): Promise<void> {
       },
       { name: 'api', portVariable: 'AC_API_PORT', port: portFromEnv('AC_API_PORT', 3000) ?? (await freePort()) },
     ];
-    const token = apiToken(dataDir);
-    for (const service of services) {
+    const tokenFile = join(dataDir, 'api-token');
+    const token = apiToken(tokenFile);
+    const tServices = Date.now();
+    const started = services.map((service) => {
       const child = runNode(
-        join(REPO_ROOT, 'services', service.name, 'src', 'main.ts'),
+        service.name,
+        [join(REPO_ROOT, 'services', service.name, 'src', 'main.ts')],
         { ...baseEnv, [service.portVariable]: String(service.port), AC_API_TOKEN: token },
-        `[${service.name}]`,
+        graceMs,
       );
       children.push(child);
-      void exitOf(child).then((code) => {
-        if (!stopping) void stopAll(`${service.name} exited with code ${code}`).then(() => process.exit(1));
+      void child.exited.then(({ code, signal }) => {
+        if (stopping === undefined) {
+          void stopAll(`${service.name} exited (code ${code}, signal ${signal})`).then(() => process.exit(1));
+        }
       });
-    }
-    await Promise.all(services.map((s, i) => waitHealthy(s, children[i] as ChildProcess, 60_000)));
-    const api = services.find((s) => s.name === 'api') as ServiceSpec;
+      return { service, child };
+    });
+    await Promise.all(
+      started.map(async ({ service, child }) => {
+        await waitHealthy(service, child, 60_000);
+        say(`${service.name} ready on 127.0.0.1:${service.port} (${Date.now() - tServices} ms)`);
+      }),
+    );
+    const port = (name: ServiceName): number => (services.find((s) => s.name === name) as ServiceSpec).port;
+    const endpoints: Endpoints = {
+      apiUrl: `http://127.0.0.1:${port('api')}/trpc`,
+      tokenFile: env.AC_API_TOKEN ? undefined : tokenFile,
+      services: {
+        api: `http://127.0.0.1:${port('api')}`,
+        ingest: `http://127.0.0.1:${port('ingest')}`,
+        worker: `http://127.0.0.1:${port('worker')}`,
+      },
+      temporalAddress: stack.temporalAddress,
+      temporalNamespace: stack.temporalNamespace,
+      temporalTaskQueue: env.TEMPORAL_TASK_QUEUE || 'activity-core',
+      temporalUiUrl: stack.temporalUiUrl,
+      natsUrl: stack.natsUrl,
+      natsMonitorUrl: stack.natsMonitorUrl,
+      databaseUrl: stack.databaseUrl,
+      externalDatabase: Boolean(env.DATABASE_URL),
+    };
+    writeFileSync(runningFile(dataDir), JSON.stringify({ pid: process.pid, endpoints } satisfies RunningFile));
     say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const lines = [
-      ['API (tRPC)', `http://127.0.0.1:${api.port}/trpc`],
-      ['API health', `http://127.0.0.1:${api.port}/readyz`],
-      ['API token', env.AC_API_TOKEN ? '(from AC_API_TOKEN)' : `${token}  (kept in ${join(dataDir, 'api-token')})`],
-      ['Temporal UI', stack.temporalUiUrl ?? '(external Temporal)'],
-      ['Temporal', stack.temporalAddress],
-      ['NATS', stack.natsUrl],
-      ['NATS monitoring', stack.natsMonitorUrl ?? '(external NATS)'],
-      ['PostgreSQL', stack.databaseUrl.replace(/\/\/[^@]*@/, '//')],
-    ];
-    for (const [name, value] of lines) process.stdout.write(`  ${(name ?? '').padEnd(16)} ${value}\n`);
+    process.stdout.write(formatSummary(endpoints));
+    say('the same as `export` lines, for other tools: eval "$(npm start --silent -- --print-env)"');
     say('press Ctrl-C to stop');
+    return undefined;
   } catch (error) {
-    await stopAll('start-up failed');
+    if (stopping === undefined) await stopAll('start-up failed');
     throw error;
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`[activity-core] ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => {
+    if (code !== undefined) process.exit(code);
+  },
+  (error: unknown) => {
+    process.stderr.write(`[activity-core] ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

