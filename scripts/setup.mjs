@@ -8,7 +8,19 @@
 //
 // Everything it installs lives under .tools/ (git-ignored) and is reused on the next run.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +34,9 @@ export const PINS = Object.freeze({
   pnpm: '10.34.8',
   temporalCli: '1.9.1',
   natsServer: '2.15.1',
+  // The NATS CLI: only the README's shell snippets need it (test/start/readme.test.ts), so only
+  // `npm test` and plain set-up provision it, never `npm start`.
+  natsCli: '0.5.0',
 });
 // Node runs the services' TypeScript sources directly; type stripping is on by default from 22.18.
 const MIN_NODE = [22, 18, 0];
@@ -33,8 +48,10 @@ const thenCommand = thenIndex >= 0 ? args[thenIndex + 1] : undefined;
 const passThrough = thenIndex >= 0 ? args.slice(thenIndex + 2) : [];
 
 const started = Date.now();
+// `npm start -- --print-env` prints shell lines for `eval`: set-up's own lines go to stderr then.
+const logStream = passThrough.includes('--print-env') ? process.stderr : process.stdout;
 function log(message) {
-  process.stdout.write(`[setup] ${message}\n`);
+  logStream.write(`[setup] ${message}\n`);
 }
 function fail(message, howToFix) {
   process.stderr.write(`\n[setup] FAILED: ${message}\n`);
@@ -105,14 +122,29 @@ function ensureNode() {
 }
 
 // Runs a child with inherited stdio, passes SIGINT/SIGTERM on to it and exits with its
-// status once it has finished its own clean-up (so Ctrl-C never leaves orphans behind).
+// status once it has finished its own clean-up (so Ctrl-C never leaves orphans behind). The
+// child learns our pid (AC_PARENT_PID) and stops by itself if we are killed; we do the same
+// for npm when npm started us.
 function runForwardingSignals(bin, binArgs, env) {
-  const child = spawn(bin, binArgs, { stdio: 'inherit', env, cwd: ROOT });
+  const child = spawn(bin, binArgs, {
+    stdio: 'inherit',
+    env: { ...env, AC_PARENT_PID: String(process.pid) },
+    cwd: ROOT,
+  });
   const forward = (signal) => {
     if (child.exitCode === null) child.kill(signal);
   };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
+  const parent = process.ppid;
+  if (process.env.npm_lifecycle_event || process.env.AC_PARENT_PID === String(parent)) {
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(watch);
+      forward('SIGTERM');
+    }, 500);
+    watch.unref();
+  }
   child.on('exit', (code, signal) => {
     process.exit(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1));
   });
@@ -122,7 +154,9 @@ function runForwardingSignals(bin, binArgs, env) {
 function ensurePnpm() {
   const pnpmDir = join(TOOLS, 'pnpm');
   const pnpmJs = join(pnpmDir, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
-  const have = existsSync(pnpmJs) ? run(process.execPath, [pnpmJs, '--version']).out.trim() : '';
+  // The installed version from its package.json: running pnpm just to ask costs seconds.
+  const manifest = join(pnpmDir, 'node_modules', 'pnpm', 'package.json');
+  const have = existsSync(pnpmJs) && existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')).version : '';
   if (have !== PINS.pnpm) {
     log(`installing pnpm ${PINS.pnpm} into .tools/pnpm`);
     mkdirSync(pnpmDir, { recursive: true });
@@ -143,7 +177,35 @@ function ensurePnpm() {
   return pnpmJs;
 }
 
+// What the installed node_modules were made from: the lockfile, the workspace and every
+// package.json in it, and the Node and pnpm versions. Equal stamp, nothing to install.
+function workspaceStamp() {
+  const hash = createHash('sha256').update(`${process.version}\n${PINS.pnpm}\n`);
+  const files = ['pnpm-lock.yaml', 'pnpm-workspace.yaml', 'package.json'];
+  const workspace = readFileSync(join(ROOT, 'pnpm-workspace.yaml'), 'utf8');
+  for (const [, pattern] of workspace.matchAll(/^\s+-\s+["']?([^"'\s#]+)["']?\s*$/gm)) {
+    const dirs = pattern.endsWith('/*')
+      ? readdirSync(join(ROOT, pattern.slice(0, -2)), { withFileTypes: true })
+          .filter((d) => d.isDirectory())
+          .map((d) => join(pattern.slice(0, -2), d.name))
+          .sort()
+      : [pattern];
+    for (const dir of dirs) if (existsSync(join(ROOT, dir, 'package.json'))) files.push(join(dir, 'package.json'));
+  }
+  for (const file of files) {
+    hash.update(`${file}\n`);
+    hash.update(existsSync(join(ROOT, file)) ? readFileSync(join(ROOT, file)) : '');
+  }
+  return hash.digest('hex');
+}
+
 function installDependencies(pnpmJs) {
+  const stampFile = join(ROOT, 'node_modules', '.activity-core-setup-stamp');
+  const stamp = workspaceStamp();
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
+    log('dependencies up to date (lockfile and package.json files unchanged since the last install)');
+    return;
+  }
   log('pnpm install --frozen-lockfile');
   const r = spawnSync(process.execPath, [pnpmJs, 'install', '--frozen-lockfile', '--reporter=append-only'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -153,6 +215,7 @@ function installDependencies(pnpmJs) {
   });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   if (r.status !== 0) fail(`pnpm install failed:\n${tail(out, 30)}`, 'run `pnpm install` and read its error');
+  writeFileSync(stampFile, stamp);
 }
 
 // 3. Server binaries: Temporal CLI and nats-server. PATH first, then the project venv.
@@ -242,6 +305,72 @@ function ensureNats() {
   );
 }
 
+// The NATS CLI is not on PyPI or npm; the Go module proxy has its source, which takes minutes
+// of CPU to build. So it is built at most once per machine and version (kept beside Go's own
+// build cache, under the user cache directory), copied into .tools/bin for each checkout, and
+// built in the background while the rest of set-up and the typecheck run.
+function natsCliVersionOk(bin) {
+  const v = existsSync(bin) ? binVersion(bin) : undefined;
+  return v !== undefined && v.join('.') === PINS.natsCli;
+}
+
+function ensureNatsCli() {
+  const fromEnv = process.env.AC_NATS_CLI_BIN;
+  if (fromEnv && existsSync(fromEnv)) return Promise.resolve(fromEnv);
+  const local = join(TOOLS, 'bin', 'nats');
+  if (natsCliVersionOk(local)) return Promise.resolve(local);
+  const onPath = which('nats');
+  if (onPath && natsCliVersionOk(onPath)) return Promise.resolve(onPath);
+  const cacheDir = join(
+    process.env.XDG_CACHE_HOME || join(homedir(), '.cache'),
+    'activity-core',
+    `natscli-${PINS.natsCli}`,
+  );
+  const cached = join(cacheDir, 'nats');
+  const install = () => {
+    mkdirSync(join(TOOLS, 'bin'), { recursive: true });
+    copyFileSync(cached, `${local}.tmp`);
+    renameSync(`${local}.tmp`, local);
+    return local;
+  };
+  if (natsCliVersionOk(cached)) return Promise.resolve(install());
+  const go = which('go');
+  if (!go) {
+    log(
+      `WARNING: the NATS CLI ${PINS.natsCli} is not available and there is no Go toolchain to build it; the README snippet test will fail. Put \`nats\` ${PINS.natsCli} on PATH or set AC_NATS_CLI_BIN.`,
+    );
+    return Promise.resolve(undefined);
+  }
+  const module = `github.com/nats-io/natscli/nats@v${PINS.natsCli}`;
+  log(`building the NATS CLI ${PINS.natsCli} (go install ${module}) in the background; once per machine`);
+  const t0 = Date.now();
+  // Its output goes to a file: set-up's other steps block the event loop meanwhile.
+  const buildLog = join(TOOLS, 'natscli-build.log');
+  const logFd = openSync(buildLog, 'w');
+  return new Promise((resolve) => {
+    const child = spawn(go, ['install', module], {
+      cwd: ROOT,
+      env: { ...process.env, GOBIN: cacheDir, GOFLAGS: `${process.env.GOFLAGS ?? ''} -trimpath`.trim() },
+      stdio: ['ignore', logFd, logFd],
+    });
+    closeSync(logFd);
+    const out = () => readFileSync(buildLog, 'utf8');
+    child.on('error', (error) => {
+      log(`go install ${module} failed: ${error.message}`);
+      resolve(undefined);
+    });
+    child.on('exit', (code) => {
+      if (code !== 0 || !natsCliVersionOk(cached)) {
+        log(`go install ${module} failed:\n${tail(out())}`);
+        resolve(undefined);
+        return;
+      }
+      log(`NATS CLI built in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      resolve(install());
+    });
+  });
+}
+
 function checkStep(name, cmdArgs, env) {
   const t0 = Date.now();
   const r = spawnSync(process.execPath, cmdArgs, { stdio: 'inherit', env, cwd: ROOT });
@@ -256,27 +385,49 @@ function timed(name, fn) {
   return result;
 }
 
-function main() {
+async function main() {
   if (ensureNode()) return;
+  if (thenCommand === 'start' && passThrough.includes('--print-env')) {
+    // It reads what a running `npm start` wrote: nothing to provision, only Node to run it.
+    runForwardingSignals(
+      process.execPath,
+      [join(ROOT, 'packages', 'stack', 'src', 'cli.ts'), 'start', ...passThrough],
+      process.env,
+    );
+    return;
+  }
   log(`Node.js ${process.versions.node} (${process.execPath})`);
   mkdirSync(TOOLS, { recursive: true });
+  const natsCliReady = thenCommand === 'start' ? Promise.resolve(undefined) : ensureNatsCli();
   const pnpmJs = timed(`pnpm ${PINS.pnpm}`, ensurePnpm);
   timed('dependencies', () => installDependencies(pnpmJs));
   const temporal = timed('Temporal CLI', ensureTemporal);
   const nats = timed('nats-server', ensureNats);
+  const toolsFile = join(TOOLS, 'tools.json');
+  // `npm start` does not provision the NATS CLI; it keeps what an earlier set-up found.
+  const earlier = existsSync(toolsFile) ? JSON.parse(readFileSync(toolsFile, 'utf8')) : {};
   const tools = { node: process.execPath, pnpm: pnpmJs, temporal, natsServer: nats };
-  writeFileSync(join(TOOLS, 'tools.json'), `${JSON.stringify(tools, null, 2)}\n`);
+  if (thenCommand === 'start' && earlier.natsCli && existsSync(earlier.natsCli)) tools.natsCli = earlier.natsCli;
+  writeFileSync(toolsFile, `${JSON.stringify(tools, null, 2)}\n`);
   log(`temporal: ${temporal}`);
   log(`nats-server: ${nats}`);
-  log(`set-up finished in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-
-  if (!thenCommand) return;
   const env = {
     ...process.env,
     PATH: `${dirname(process.execPath)}${delimiter}${join(ROOT, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}`,
     AC_TEMPORAL_BIN: temporal,
     AC_NATS_SERVER_BIN: nats,
   };
+  const finish = async () => {
+    const natsCli = await natsCliReady;
+    if (natsCli) {
+      log(`nats (CLI): ${natsCli}`);
+      env.AC_NATS_CLI_BIN = natsCli;
+      writeFileSync(toolsFile, `${JSON.stringify({ ...tools, natsCli }, null, 2)}\n`);
+    }
+    log(`set-up finished in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  };
+  if (thenCommand !== 'test') await finish();
+  if (!thenCommand) return;
   let cmd;
   switch (thenCommand) {
     case 'test':
@@ -287,6 +438,7 @@ function main() {
         env,
       );
       checkStep('lint (biome ci)', [join(ROOT, 'node_modules', '@biomejs', 'biome', 'bin', 'biome'), 'ci', '.'], env);
+      await finish();
       cmd = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...passThrough];
       break;
     case 'start':
@@ -298,4 +450,4 @@ function main() {
   runForwardingSignals(process.execPath, cmd, env);
 }
 
-if (process.argv[1] === SELF) main();
+if (process.argv[1] === SELF) await main();
