@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { expect, test } from 'vitest';
+import { ManagedProcess, stopProcesses } from './managed-process.ts';
+
+// A process that ignores its stop signal, as a service stuck in its shutdown would.
+function stubborn(name: string): ManagedProcess {
+  return new ManagedProcess({ name, command: 'sh', args: ['-c', "trap '' TERM; echo up; while :; do sleep 1; done"] });
+}
+
+function alive(pid: number | undefined): boolean {
+  try {
+    return pid !== undefined && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+test('a process that ignores its stop signal is reported while awaited and killed after the grace period', async () => {
+  const p = stubborn('stuck');
+  const log: string[] = [];
+  // The report is due before the deadline, so it comes first however late the timers run.
+  await stopProcesses([p], { graceMs: 1200, reportEveryMs: 100, log: (m) => log.push(m) });
+  expect(p.running).toBe(false);
+  expect(log[0]).toMatch(new RegExp(`^waiting for stuck \\(pid ${p.pid}\\) \\(\\d+ s\\)$`));
+  expect(log.at(-1)).toBe(`still running after the 1.2 s grace period; killing stuck (pid ${p.pid})`);
+  expect((await p.exited).signal).toBe('SIGKILL');
+});
+
+test('hurrying ends the wait at once', async () => {
+  const p = stubborn('slow');
+  const hurry = new AbortController();
+  const log: string[] = [];
+  const stopped = stopProcesses([p], { graceMs: 600_000, log: (m) => log.push(m), hurry: hurry.signal });
+  hurry.abort();
+  await stopped;
+  expect(log).toEqual([`not waiting any longer; killing slow (pid ${p.pid})`]);
+});
+
+test('the lifeline guard exits with its process, and a clean exit is not reported', async () => {
+  const p = new ManagedProcess({ name: 'quick', command: 'sh', args: ['-c', 'exit 0'] });
+  const guard = p.guardPid;
+  expect(guard).toBeDefined();
+  expect((await p.exited).code).toBe(0);
+  const deadline = Date.now() + 10_000;
+  while (alive(guard) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(alive(guard)).toBe(false);
+  const log: string[] = [];
+  await stopProcesses([p], { log: (m) => log.push(m) });
+  expect(log).toEqual([]);
+});
