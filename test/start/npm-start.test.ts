@@ -15,6 +15,9 @@ const dataDir = mkdtempSync(join(tmpdir(), 'ac-start-'));
 chmodSync(dataDir, 0o755);
 const cliPath = join(REPO_ROOT, 'packages', 'stack', 'src', 'cli.ts');
 let current: StartCommand | undefined;
+// Each test starts the whole system once or twice; on a loaded 2-core machine one start can
+// take a minute. A harness deadline, not a claim about speed (bench/start-times.ts measures).
+const START_TEST_TIMEOUT_MS = 420_000;
 
 // A failed assertion must not leave the system running: stop it the way Ctrl-C would.
 afterEach(async () => {
@@ -101,108 +104,120 @@ function kinds(tree: readonly Proc[]): Record<string, Proc[]> {
   };
 }
 
-test('start prints every URL (each works), --print-env prints the same, a second start is refused, and a stuck service is killed after the grace period', async () => {
-  const cli = start({ dataDir, env: { AC_STOP_GRACE_SECONDS: '5' } });
-  const summary = await cli.ready();
+test(
+  'start prints every URL (each works), --print-env prints the same, a second start is refused, and a stuck service is killed after the grace period',
+  async () => {
+    const cli = start({ dataDir, env: { AC_STOP_GRACE_SECONDS: '5' } });
+    const summary = await cli.ready();
 
-  // Every service's health and metrics answer.
-  for (const service of ['api', 'ingest', 'worker']) {
-    for (const what of ['health', 'metrics']) {
-      const url = summary.get(`${service} ${what}`);
-      expect(url, `${service} ${what} in the summary`).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/(readyz|metrics)$/);
-      expect((await fetch(url as string)).status, `${service} ${what}`).toBe(200);
+    // Every service's health and metrics answer.
+    for (const service of ['api', 'ingest', 'worker']) {
+      for (const what of ['health', 'metrics']) {
+        const url = summary.get(`${service} ${what}`);
+        expect(url, `${service} ${what} in the summary`).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/(readyz|metrics)$/);
+        expect((await fetch(url as string)).status, `${service} ${what}`).toBe(200);
+      }
     }
-  }
-  for (const label of ['Temporal UI', 'NATS monitoring']) {
-    expect((await fetch(summary.get(label) as string)).ok, label).toBe(true);
-  }
-  // The PostgreSQL URL works as it is printed, credentials included.
-  const db = new pg.Client({ connectionString: summary.get('PostgreSQL') });
-  await db.connect();
-  expect((await db.query('select count(*)::int as n from definitions')).rows).toEqual([{ n: 0 }]);
-  await db.end();
-  // The token file holds the token the API takes.
-  const tokenFile = /^in (\S+)$/.exec(summary.get('API token') ?? '')?.[1] as string;
-  const token = readFileSync(tokenFile, 'utf8').trim();
-  const list = await fetch(`${summary.get('API (tRPC)')}/definitions.list?input=${encodeURIComponent('{}')}`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  expect(list.status).toBe(200);
+    for (const label of ['Temporal UI', 'NATS monitoring']) {
+      expect((await fetch(summary.get(label) as string)).ok, label).toBe(true);
+    }
+    // The PostgreSQL URL works as it is printed, credentials included.
+    const db = new pg.Client({ connectionString: summary.get('PostgreSQL') });
+    await db.connect();
+    expect((await db.query('select count(*)::int as n from definitions')).rows).toEqual([{ n: 0 }]);
+    await db.end();
+    // The token file holds the token the API takes.
+    const tokenFile = /^in (\S+)$/.exec(summary.get('API token') ?? '')?.[1] as string;
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    const list = await fetch(`${summary.get('API (tRPC)')}/definitions.list?input=${encodeURIComponent('{}')}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(list.status).toBe(200);
 
-  // --print-env from another process: the same endpoints as export lines that a shell reads.
-  const { stdout } = await promisify(execFile)(process.execPath, [cliPath, 'start', '--print-env'], {
-    env: { ...process.env, AC_DATA_DIR: dataDir },
-  });
-  const exported = await promisify(execFile)('sh', [
-    '-c',
-    `${stdout}\nprintf '%s\\n' "$AC_API_URL" "$AC_API_TOKEN" "$AC_WORKER_METRICS_URL" "$DATABASE_URL" "$NATS_URL" "$TEMPORAL_ADDRESS"`,
-  ]);
-  expect(exported.stdout.trim().split('\n')).toEqual([
-    summary.get('API (tRPC)'),
-    token,
-    summary.get('worker metrics'),
-    summary.get('PostgreSQL'),
-    summary.get('NATS'),
-    summary.get('Temporal')?.split(' ')[0],
-  ]);
+    // --print-env from another process: the same endpoints as export lines that a shell reads.
+    const { stdout } = await promisify(execFile)(process.execPath, [cliPath, 'start', '--print-env'], {
+      env: { ...process.env, AC_DATA_DIR: dataDir },
+    });
+    const exported = await promisify(execFile)('sh', [
+      '-c',
+      `${stdout}\nprintf '%s\\n' "$AC_API_URL" "$AC_API_TOKEN" "$AC_WORKER_METRICS_URL" "$DATABASE_URL" "$NATS_URL" "$TEMPORAL_ADDRESS"`,
+    ]);
+    expect(exported.stdout.trim().split('\n')).toEqual([
+      summary.get('API (tRPC)'),
+      token,
+      summary.get('worker metrics'),
+      summary.get('PostgreSQL'),
+      summary.get('NATS'),
+      summary.get('Temporal')?.split(' ')[0],
+    ]);
 
-  // A second start on the same data folder is refused and leaves the first one alone.
-  const second = spawnStartCommand({ dataDir });
-  expect((await second.exited).code).toBe(1);
-  expect(second.output()).toContain(`activity-core is already running from ${dataDir}`);
-  expect((await fetch(summary.get('api health') as string)).status).toBe(200);
+    // A second start on the same data folder is refused and leaves the first one alone.
+    const second = spawnStartCommand({ dataDir });
+    expect((await second.exited).code).toBe(1);
+    expect(second.output()).toContain(`activity-core is already running from ${dataDir}`);
+    expect((await fetch(summary.get('api health') as string)).status).toBe(200);
 
-  // Stopping: a worker that cannot react (SIGSTOP) is reported while awaited, then killed.
-  const tree = treeOf(cli.child.pid as number);
-  const found = kinds(tree);
-  expect(found.services?.length).toBe(3);
-  for (const kind of ['postgres', 'nats', 'temporal'] as const) expect(found[kind]?.length, kind).toBeGreaterThan(0);
-  expect(found.guards?.length).toBe(6);
-  const worker = found.services?.find((p) => p.cmdline.includes('services/worker/')) as Proc;
-  process.kill(worker.pid, 'SIGSTOP');
-  cli.child.kill('SIGINT');
-  expect(await cli.exited).toEqual({ code: 0, signal: null });
-  const out = cli.output();
-  expect(out).toMatch(new RegExp(`waiting for worker \\(pid ${worker.pid}\\) \\(\\d+ s\\)`));
-  expect(out).toContain(`still running after the 5 s grace period; killing worker (pid ${worker.pid})`);
-  expect(out).toContain('[activity-core] stopped');
-  await expectAllGone(tree, 'processes left after the stop');
+    // Stopping: a worker that cannot react (SIGSTOP) is reported while awaited, then killed.
+    const tree = treeOf(cli.child.pid as number);
+    const found = kinds(tree);
+    expect(found.services?.length).toBe(3);
+    for (const kind of ['postgres', 'nats', 'temporal'] as const) expect(found[kind]?.length, kind).toBeGreaterThan(0);
+    expect(found.guards?.length).toBe(6);
+    const worker = found.services?.find((p) => p.cmdline.includes('services/worker/')) as Proc;
+    process.kill(worker.pid, 'SIGSTOP');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    const out = cli.output();
+    expect(out).toMatch(new RegExp(`waiting for worker \\(pid ${worker.pid}\\) \\(\\d+ s\\)`));
+    expect(out).toContain(`still running after the 5 s grace period; killing worker (pid ${worker.pid})`);
+    expect(out).toContain('[activity-core] stopped');
+    await expectAllGone(tree, 'processes left after the stop');
 
-  const after = await promisify(execFile)(process.execPath, [cliPath, 'start', '--print-env'], {
-    env: { ...process.env, AC_DATA_DIR: dataDir },
-  }).catch((error: { code: number; stderr: string }) => error);
-  expect(after).toMatchObject({ code: 1 });
-  expect((after as { stderr: string }).stderr).toContain(`nothing is running from ${dataDir}`);
-});
+    const after = await promisify(execFile)(process.execPath, [cliPath, 'start', '--print-env'], {
+      env: { ...process.env, AC_DATA_DIR: dataDir },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect(after).toMatchObject({ code: 1 });
+    expect((after as { stderr: string }).stderr).toContain(`nothing is running from ${dataDir}`);
+  },
+  START_TEST_TIMEOUT_MS,
+);
 
-test('SIGKILL of the start command: its servers and services end with it, and the next start is clean', async () => {
-  const cli = start();
-  await cli.ready();
-  const tree = treeOf(cli.child.pid as number);
-  const found = kinds(tree);
-  expect(found.services?.length).toBe(3);
-  for (const kind of ['postgres', 'nats', 'temporal'] as const) expect(found[kind]?.length, kind).toBeGreaterThan(0);
-  // Each in its own process group: none is in the start command's, so no group signal reached them.
-  for (const p of [...(found.services ?? []), ...(found.nats ?? []), ...(found.temporal ?? [])]) {
-    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-    expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]), p.cmdline).toBe(p.pid);
-  }
+test(
+  'SIGKILL of the start command: its servers and services end with it, and the next start is clean',
+  async () => {
+    const cli = start();
+    await cli.ready();
+    const tree = treeOf(cli.child.pid as number);
+    const found = kinds(tree);
+    expect(found.services?.length).toBe(3);
+    for (const kind of ['postgres', 'nats', 'temporal'] as const) expect(found[kind]?.length, kind).toBeGreaterThan(0);
+    // Each in its own process group: none is in the start command's, so no group signal reached them.
+    for (const p of [...(found.services ?? []), ...(found.nats ?? []), ...(found.temporal ?? [])]) {
+      const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+      expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]), p.cmdline).toBe(p.pid);
+    }
 
-  cli.child.kill('SIGKILL');
-  await cli.exited;
-  await expectAllGone(tree, 'processes that outlived the SIGKILLed start command');
+    cli.child.kill('SIGKILL');
+    await cli.exited;
+    await expectAllGone(tree, 'processes that outlived the SIGKILLed start command');
 
-  const again = start();
-  await again.ready();
-  expect(again.output()).not.toContain('left over from an earlier run');
-});
+    const again = start();
+    await again.ready();
+    expect(again.output()).not.toContain('left over from an earlier run');
+  },
+  START_TEST_TIMEOUT_MS,
+);
 
-test('SIGKILL of set-up (the process npm start runs): the start command under it notices and stops everything', async () => {
-  const setup = start({ dataDir, via: 'setup' });
-  await setup.ready();
-  const tree = treeOf(setup.child.pid as number);
-  expect(kinds(tree).services?.length).toBe(3);
-  setup.child.kill('SIGKILL');
-  await setup.exited;
-  await expectAllGone(tree, 'processes that outlived the SIGKILLed set-up');
-});
+test(
+  'SIGKILL of set-up (the process npm start runs): the start command under it notices and stops everything',
+  async () => {
+    const setup = start({ dataDir, via: 'setup' });
+    await setup.ready();
+    const tree = treeOf(setup.child.pid as number);
+    expect(kinds(tree).services?.length).toBe(3);
+    setup.child.kill('SIGKILL');
+    await setup.exited;
+    await expectAllGone(tree, 'processes that outlived the SIGKILLed set-up');
+  },
+  START_TEST_TIMEOUT_MS,
+);

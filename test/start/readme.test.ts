@@ -17,11 +17,12 @@ chmodSync(dataDir, 0o755);
 const envFile = join(dataDir, 'snippet-env.sh');
 let system: StartCommand | undefined;
 
+// A start can take a minute on a loaded 2-core machine.
 beforeAll(async () => {
   system = spawnStartCommand({ dataDir });
-  await system.ready();
+  await system.ready(360_000);
   writeFileSync(envFile, '');
-});
+}, 420_000);
 
 afterAll(async () => {
   if (system && system.child.exitCode === null) {

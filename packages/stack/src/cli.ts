@@ -45,6 +45,12 @@ function stopGraceMs(): number {
   return seconds * 1000;
 }
 
+/**
+ * How long a service may take to answer /readyz. The worker bundles its workflow code at start,
+ * which took 35 s on a 2-core machine at load average 20; 60 s was not enough there.
+ */
+const SERVICE_READY_TIMEOUT_MS = 180_000;
+
 interface ServiceSpec {
   readonly name: ServiceName;
   readonly portVariable: string;
@@ -315,7 +321,7 @@ async function main(): Promise<number | undefined> {
     });
     await Promise.all(
       started.map(async ({ service, child }) => {
-        await waitHealthy(service, child, 60_000);
+        await waitHealthy(service, child, SERVICE_READY_TIMEOUT_MS);
         say(`${service.name} ready on 127.0.0.1:${service.port} (${Date.now() - tServices} ms)`);
       }),
     );
