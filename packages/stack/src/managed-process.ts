@@ -236,6 +236,8 @@ export async function stopProcesses(processes: readonly ManagedProcess[], option
   const kill = (why: string): void => {
     const left = running();
     if (left.length === 0) return;
+    // Once killed there is nothing left to wait for: no more "waiting for" lines after this one.
+    clearInterval(report);
     log(`${why}; killing ${describe(left)}`);
     for (const p of left) p.signal('SIGKILL');
   };
