@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type StackInfo, startSelectedStack } from '@activity-core/stack';
 import type { TestProject } from 'vitest/node';
+import { stablePort } from './support/ports.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -22,7 +23,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // PostgreSQL runs as the `postgres` user when we are root; it must be able to enter here.
   chmodSync(dataDir, 0o755);
   const t0 = Date.now();
-  const stack = await startSelectedStack({ dataDir });
+  // Ports below the kernel's ephemeral range: between the pick and the servers' binds no
+  // outgoing connection or listen(0) on this busy machine can take them (see stablePort).
+  const ports = {
+    postgres: await stablePort(),
+    nats: await stablePort(),
+    natsMonitor: await stablePort(),
+    temporal: await stablePort(),
+    temporalUi: await stablePort(),
+  };
+  const stack = await startSelectedStack({ dataDir, ports });
   process.stdout.write(`[integration] stack ready in ${Date.now() - t0} ms (data: ${dataDir})\n`);
   const { stop, ...info } = stack;
   project.provide('stack', info);

@@ -1,7 +1,8 @@
 import type { ApiService } from '@activity-core/api-service';
 import { type ActivityCoreClient, TRPCClientError } from '@activity-core/client';
 import { afterAll, expect, test } from 'vitest';
-import { type Harness, useWorkerHarness, waitFor } from '../worker/harness.ts';
+import { waitFor } from '../support/wait.ts';
+import { type Harness, useWorkerHarness } from '../worker/harness.ts';
 import { startApiOnHarness } from './support.ts';
 
 // The API against a real worker: a manual run spawns tasks, and tasks.complete goes through the
@@ -36,12 +37,8 @@ test('runs.trigger spawns tasks; tasks.complete and tasks.cancel act through the
   expect(started).toBe(true);
 
   const tasks = await waitFor(
-    'two open tasks',
-    async () => {
-      const page = await client.tasks.list.query({ definitionId: definition.id, status: 'open' });
-      return page.items.length === 2 && page.items;
-    },
-    60_000,
+    async () => (await client.tasks.list.query({ definitionId: definition.id, status: 'open' })).items,
+    { what: `two open tasks of run ${workflowId}`, until: (items) => items.length === 2, timeoutMs: 60_000 },
   );
   const first = tasks.find((t) => t.templateKey === 'first');
   const second = tasks.find((t) => t.templateKey === 'second');

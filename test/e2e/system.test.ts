@@ -13,13 +13,15 @@ import {
 } from '@activity-core/db';
 import { topology } from '@activity-core/messaging';
 import { scheduleIdFor } from '@activity-core/schedules';
-import { freePort, REPO_ROOT } from '@activity-core/stack';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { REPO_ROOT } from '@activity-core/stack';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { storedMessages } from '../support/nats.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { outlasting, PROCESS_START_MS, WAIT_MS, waitFor, within } from '../support/wait.ts';
 
 // The whole system as separate processes, the way `npm start` runs it: worker, ingest and
 // api services over the shared test stack, with their own database, stream prefix and
@@ -35,40 +37,53 @@ let env: NodeJS.ProcessEnv;
 const prefix = uniqueId('E');
 const t = topology(prefix);
 const SCHEDULE_PREFIX = `${prefix.toLowerCase()}-def-`;
+/** A chain across the three processes (NATS in, runs, tasks, outbox, NATS out, sourcing back). */
+const CHAIN_WAIT_MS = 60_000;
 
-async function startService(name: 'worker' | 'ingest' | 'api', port: number): Promise<void> {
+const logsOf = (name?: string) =>
+  children
+    .filter((c) => name === undefined || c.name === name)
+    .map((c) => `--- ${c.name} (pid ${c.process.pid})\n${c.output.join('').slice(-3000)}`)
+    .join('\n');
+
+/**
+ * Starts a service on a port it picks itself (0: nothing can take it between a pick and the
+ * bind), reads the port from its "ready" log line, then waits for /readyz.
+ */
+async function startService(name: 'worker' | 'ingest' | 'api'): Promise<number> {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
-    env: { ...env, [`AC_${name.toUpperCase()}_PORT`]: String(port) },
+    env: { ...env, [`AC_${name.toUpperCase()}_PORT`]: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const entry = { name, process: child, output: [] as string[] };
   children.push(entry);
   child.stdout?.on('data', (c: Buffer) => entry.output.push(c.toString()));
   child.stderr?.on('data', (c: Buffer) => entry.output.push(c.toString()));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}):\n${entry.output.join('')}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${name} not ready:\n${entry.output.join('')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) {
-      const logs = children.map((c) => `--- ${c.name}\n${c.output.join('').slice(-3000)}`).join('\n');
-      throw new Error(`timed out waiting for ${what}\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const context = () => logsOf(name);
+  const port = await waitFor(
+    () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}):\n${context()}`);
+      }
+      // Complete lines only: the last one may still be arriving.
+      const line = entry.output
+        .join('')
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.includes(`"${name} ready"`));
+      return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port;
+    },
+    { what: `${name} (pid ${child.pid}) to log "${name} ready"`, timeoutMs: PROCESS_START_MS, context },
+  );
+  await waitFor(
+    () =>
+      fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.status,
+        (error: unknown) => String(error),
+      ),
+    { what: `${name} on port ${port} to answer /readyz with 200`, until: (status) => status === 200, context },
+  );
+  return port;
 }
 
 /** NATS headers from the record the cloudevents SDK's HTTP binding produces. */
@@ -79,17 +94,7 @@ function natsHeadersOf(record: Record<string, unknown>) {
 }
 
 async function streamSubjects(stream: string): Promise<string[]> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(stream);
-  if (info.state.messages === 0) return [];
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const out: string[] = [];
-  for await (const m of await consumer.fetch({ max_messages: info.state.messages, expires: 5_000 })) {
-    out.push(m.subject);
-    if (out.length >= info.state.messages) break;
-  }
-  await consumer.delete().catch(() => undefined);
-  return out;
+  return (await storedMessages(await jetstreamManager(nc), stream)).map((m) => m.subject);
 }
 
 beforeAll(async () => {
@@ -110,17 +115,26 @@ beforeAll(async () => {
     AC_MAX_CAUSATION_DEPTH: String(MAX_DEPTH),
     AC_SCHEDULE_ID_PREFIX: SCHEDULE_PREFIX,
     AC_OUTBOX_POLL_MS: '100',
-    LOG_LEVEL: 'warn',
+    // Longer than any wait here: a Schedule that follows a definition in time came through NOTIFY.
+    AC_SCHEDULE_RECONCILE_INTERVAL_MS: String(10 * 60_000),
+    // The "ready" lines carry the ports; the output is kept in memory and shown on failure.
+    LOG_LEVEL: 'info',
   };
-  const apiPort = await freePort();
-  await Promise.all([startService('worker', await freePort()), startService('api', apiPort)]);
+  const [, apiPort] = await Promise.all([startService('worker'), startService('api')]);
   ac = createActivityCoreClient({ url: `http://127.0.0.1:${apiPort}/trpc`, token: TOKEN });
 });
 
 afterAll(async () => {
   for (const c of children) c.process.kill('SIGTERM');
   await Promise.all(
-    children.map((c) => (c.process.exitCode !== null ? undefined : new Promise((r) => c.process.once('exit', r)))),
+    children.map((c) =>
+      c.process.exitCode !== null || c.process.signalCode !== null
+        ? undefined
+        : within(new Promise((r) => c.process.once('exit', r)), {
+            what: `${c.name} (pid ${c.process.pid}) to exit after SIGTERM`,
+            context: () => logsOf(c.name),
+          }),
+    ),
   );
   const jsm = await jetstreamManager(nc);
   for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream]) await jsm.streams.delete(s).catch(() => undefined);
@@ -130,136 +144,154 @@ afterAll(async () => {
 });
 
 describe('the whole system', () => {
-  test('event in on NATS → tasks in PostgreSQL and out on NATS; task events trigger definitions; loops stop at the depth limit', async () => {
-    const orders = await ac.definitions.create.mutate({
-      spec: {
-        key: uniqueId('orders-'),
-        name: 'Review order lines',
-        trigger: { kind: 'event', event: { types: ['order.created'], filter: 'event.data.total > 100' } },
-        taskTemplates: [{ key: 'line', forEach: 'event.data.lines', title: 'Check {{ item }} of {{ event.data.id }}' }],
-      },
-    });
-    const followUp = await ac.definitions.create.mutate({
-      spec: {
-        key: uniqueId('follow-'),
-        name: 'Follow up every order-line task',
-        trigger: {
-          kind: 'event',
-          event: { types: ['activitycore.task.created'], filter: `event.data.definitionKey == '${orders.key}'` },
+  test(
+    'event in on NATS → tasks in PostgreSQL and out on NATS; task events trigger definitions; loops stop at the depth limit',
+    async () => {
+      const orders = await ac.definitions.create.mutate({
+        spec: {
+          key: uniqueId('orders-'),
+          name: 'Review order lines',
+          trigger: { kind: 'event', event: { types: ['order.created'], filter: 'event.data.total > 100' } },
+          taskTemplates: [
+            { key: 'line', forEach: 'event.data.lines', title: 'Check {{ item }} of {{ event.data.id }}' },
+          ],
         },
-        taskTemplates: [{ key: 'follow', title: 'Follow up {{ event.data.title }}' }],
-      },
-    });
-    const looping = await ac.definitions.create.mutate({
-      spec: {
-        key: uniqueId('loop-'),
-        name: 'Triggers itself',
-        trigger: {
-          kind: 'event',
-          event: { types: ['activitycore.task.created'], filter: `event.data.definitionKey == '${uniqueId('x')}'` },
+      });
+      const followUp = await ac.definitions.create.mutate({
+        spec: {
+          key: uniqueId('follow-'),
+          name: 'Follow up every order-line task',
+          trigger: {
+            kind: 'event',
+            event: { types: ['activitycore.task.created'], filter: `event.data.definitionKey == '${orders.key}'` },
+          },
+          taskTemplates: [{ key: 'follow', title: 'Follow up {{ event.data.title }}' }],
         },
-        taskTemplates: [{ key: 'again', title: 'Again' }],
-      },
-    });
-    // Make the loop definition trigger on its own task events (its key is known now).
-    await ac.definitions.update.mutate({
-      id: looping.id,
-      expectedVersion: 1,
-      spec: {
-        key: looping.key,
-        name: 'Triggers itself',
-        trigger: {
-          kind: 'event',
-          event: { types: ['activitycore.task.created'], filter: `event.data.definitionKey == '${looping.key}'` },
+      });
+      const looping = await ac.definitions.create.mutate({
+        spec: {
+          key: uniqueId('loop-'),
+          name: 'Triggers itself',
+          trigger: {
+            kind: 'event',
+            event: { types: ['activitycore.task.created'], filter: `event.data.definitionKey == '${uniqueId('x')}'` },
+          },
+          taskTemplates: [{ key: 'again', title: 'Again' }],
         },
-        taskTemplates: [{ key: 'again', title: 'Again' }],
-      },
-    });
-    // Ingest starts after the definitions exist, so its first load sees them all.
-    await startService('ingest', await freePort());
+      });
+      // Make the loop definition trigger on its own task events (its key is known now).
+      await ac.definitions.update.mutate({
+        id: looping.id,
+        expectedVersion: 1,
+        spec: {
+          key: looping.key,
+          name: 'Triggers itself',
+          trigger: {
+            kind: 'event',
+            event: { types: ['activitycore.task.created'], filter: `event.data.definitionKey == '${looping.key}'` },
+          },
+          taskTemplates: [{ key: 'again', title: 'Again' }],
+        },
+      });
+      // Ingest starts after the definitions exist, so its first load sees them all.
+      await startService('ingest');
 
-    // A producer with nothing but a NATS client: plain JSON; type from the subject, id from Nats-Msg-Id.
-    const js = jetstream(nc);
-    await js.publish(
-      `${t.events.subjectPrefix}order.created`,
-      JSON.stringify({ id: 'o-42', total: 250, lines: ['a', 'b'] }),
-      {
-        msgID: 'order-o-42',
-      },
-    );
-    await js.publish(`${t.events.subjectPrefix}order.created`, JSON.stringify({ id: 'o-43', total: 5, lines: ['c'] }), {
-      msgID: 'order-o-43',
-    });
-    // The same kind of event as CloudEvents made by the official SDK, structured and binary.
-    const structured = HTTP.structured(
-      new CloudEvent({
-        source: 'urn:shop',
-        type: 'order.created',
-        id: 'o-44',
-        data: { id: 'o-44', total: 120, lines: ['d'] },
-      }),
-    );
-    await js.publish(`${t.events.subjectPrefix}order.created`, structured.body as string, {
-      headers: natsHeadersOf(structured.headers),
-    });
-    const binary = HTTP.binary(
-      new CloudEvent({
-        source: 'urn:shop',
-        type: 'order.created',
-        id: 'o-45',
-        datacontenttype: 'application/json',
-        data: { id: 'o-45', total: 130, lines: ['e'] },
-      }),
-    );
-    await js.publish(`${t.events.subjectPrefix}order.created`, binary.body as string, {
-      headers: natsHeadersOf(binary.headers),
-    });
-    await ac.runs.trigger.mutate({ definitionId: looping.id, idempotencyKey: 'seed' });
+      // A producer with nothing but a NATS client: plain JSON; type from the subject, id from Nats-Msg-Id.
+      const js = jetstream(nc);
+      await js.publish(
+        `${t.events.subjectPrefix}order.created`,
+        JSON.stringify({ id: 'o-42', total: 250, lines: ['a', 'b'] }),
+        {
+          msgID: 'order-o-42',
+        },
+      );
+      await js.publish(
+        `${t.events.subjectPrefix}order.created`,
+        JSON.stringify({ id: 'o-43', total: 5, lines: ['c'] }),
+        {
+          msgID: 'order-o-43',
+        },
+      );
+      // The same kind of event as CloudEvents made by the official SDK, structured and binary.
+      const structured = HTTP.structured(
+        new CloudEvent({
+          source: 'urn:shop',
+          type: 'order.created',
+          id: 'o-44',
+          data: { id: 'o-44', total: 120, lines: ['d'] },
+        }),
+      );
+      await js.publish(`${t.events.subjectPrefix}order.created`, structured.body as string, {
+        headers: natsHeadersOf(structured.headers),
+      });
+      const binary = HTTP.binary(
+        new CloudEvent({
+          source: 'urn:shop',
+          type: 'order.created',
+          id: 'o-45',
+          datacontenttype: 'application/json',
+          data: { id: 'o-45', total: 130, lines: ['e'] },
+        }),
+      );
+      await js.publish(`${t.events.subjectPrefix}order.created`, binary.body as string, {
+        headers: natsHeadersOf(binary.headers),
+      });
+      await ac.runs.trigger.mutate({ definitionId: looping.id, idempotencyKey: 'seed' });
 
-    const orderTasks = await waitFor('four order-line tasks', async () => {
-      const items = (await listTasks(db, { definitionId: orders.id })).items;
-      return items.length === 4 ? items : undefined;
-    });
-    expect(orderTasks.map((task) => task.title).sort()).toEqual([
-      'Check a of o-42',
-      'Check b of o-42',
-      'Check d of o-44',
-      'Check e of o-45',
-    ]);
-    const followTasks = await waitFor('a follow-up task per order-line task', async () => {
-      const items = (await listTasks(db, { definitionId: followUp.id })).items;
-      return items.length === 4 ? items : undefined;
-    });
-    expect(followTasks.map((task) => task.title).sort()).toEqual([
-      'Follow up Check a of o-42',
-      'Follow up Check b of o-42',
-      'Follow up Check d of o-44',
-      'Follow up Check e of o-45',
-    ]);
+      const orderTasks = await waitFor(async () => (await listTasks(db, { definitionId: orders.id })).items, {
+        what: `four order-line tasks of definition ${orders.key}`,
+        until: (items) => items.length === 4,
+        timeoutMs: CHAIN_WAIT_MS,
+        context: () => logsOf(),
+      });
+      expect(orderTasks.map((task) => task.title).sort()).toEqual([
+        'Check a of o-42',
+        'Check b of o-42',
+        'Check d of o-44',
+        'Check e of o-45',
+      ]);
+      const followTasks = await waitFor(async () => (await listTasks(db, { definitionId: followUp.id })).items, {
+        what: `a follow-up task (definition ${followUp.key}) per order-line task`,
+        until: (items) => items.length === 4,
+        timeoutMs: CHAIN_WAIT_MS,
+        context: () => logsOf(),
+      });
+      expect(followTasks.map((task) => task.title).sort()).toEqual([
+        'Follow up Check a of o-42',
+        'Follow up Check b of o-42',
+        'Follow up Check d of o-44',
+        'Follow up Check e of o-45',
+      ]);
 
-    // The loop: manual run (depth 0) → task event depth 1 → run → depth 2 → run → depth 3: refused.
-    const dead = await waitFor('the loop to reach the depth limit', async () => {
-      const subjects = await streamSubjects(t.dlq.stream);
-      return subjects.length > 0 ? subjects : undefined;
-    });
-    expect(dead).toEqual([`${t.dlq.subjectPrefix}activitycore.task.created.${looping.key}`]);
-    const dlq = await (await jetstreamManager(nc)).streams.getMessage(t.dlq.stream, { seq: 1 });
-    expect(dlq?.header.get('Ac-Dlq-Reason')).toBe('max_depth');
-    const loopRuns = (await listRuns(db, { definitionId: looping.id })).items;
-    expect(loopRuns).toHaveLength(MAX_DEPTH);
-    expect((await listTasks(db, { definitionId: looping.id })).items).toHaveLength(MAX_DEPTH);
+      // The loop: manual run (depth 0) → task event depth 1 → run → depth 2 → run → depth 3: refused.
+      const dead = await waitFor(() => streamSubjects(t.dlq.stream), {
+        what: `the loop of definition ${looping.key} to reach depth ${MAX_DEPTH} and its event in ${t.dlq.stream}`,
+        until: (subjects) => subjects.length > 0,
+        timeoutMs: CHAIN_WAIT_MS,
+        context: () => logsOf(),
+      });
+      expect(dead).toEqual([`${t.dlq.subjectPrefix}activitycore.task.created.${looping.key}`]);
+      const dlq = await (await jetstreamManager(nc)).streams.getMessage(t.dlq.stream, { seq: 1 });
+      expect(dlq?.header.get('Ac-Dlq-Reason')).toBe('max_depth');
+      const loopRuns = (await listRuns(db, { definitionId: looping.id })).items;
+      expect(loopRuns).toHaveLength(MAX_DEPTH);
+      expect((await listTasks(db, { definitionId: looping.id })).items).toHaveLength(MAX_DEPTH);
 
-    // Every task went out on NATS exactly once.
-    await waitFor('all task events published', async () => {
-      const subjects = await streamSubjects(t.tasks.stream);
-      return subjects.length === 4 + 4 + MAX_DEPTH ? subjects : undefined;
-    });
-    const published = await streamSubjects(t.tasks.stream);
-    expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${orders.key}`)).toHaveLength(4);
-    expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${followUp.key}`)).toHaveLength(4);
-    // The small order did not match the filter: acked, no run.
-    expect((await listRuns(db, { definitionId: orders.id })).items).toHaveLength(3);
-  });
+      // Every task went out on NATS exactly once.
+      await waitFor(() => streamSubjects(t.tasks.stream), {
+        what: `all ${4 + 4 + MAX_DEPTH} task events in ${t.tasks.stream}`,
+        until: (subjects) => subjects.length === 4 + 4 + MAX_DEPTH,
+        timeoutMs: CHAIN_WAIT_MS,
+        context: () => logsOf(),
+      });
+      const published = await streamSubjects(t.tasks.stream);
+      expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${orders.key}`)).toHaveLength(4);
+      expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${followUp.key}`)).toHaveLength(4);
+      // The small order did not match the filter: acked, no run.
+      expect((await listRuns(db, { definitionId: orders.id })).items).toHaveLength(3);
+    },
+    outlasting(PROCESS_START_MS, WAIT_MS, CHAIN_WAIT_MS, CHAIN_WAIT_MS, CHAIN_WAIT_MS, CHAIN_WAIT_MS),
+  );
 
   test('the worker keeps Schedules in line with definitions written without the API', async () => {
     const info = stackInfo();
@@ -277,10 +309,15 @@ describe('the whole system', () => {
       const handle = client.schedule.getHandle(scheduleIdFor(definition.id, SCHEDULE_PREFIX));
       const describe = () =>
         handle.describe().catch((e: unknown) => (e instanceof ScheduleNotFoundError ? undefined : Promise.reject(e)));
-      // NOTIFY reaches the worker's listener; well inside the periodic pass's minute.
-      await waitFor('the schedule to be created', describe, 10_000);
+      // The worker's periodic pass is ten minutes away: only its NOTIFY listener can do this.
+      const scheduleId = scheduleIdFor(definition.id, SCHEDULE_PREFIX);
+      await waitFor(describe, { what: `the worker to create Schedule ${scheduleId}`, context: () => logsOf('worker') });
       await setDefinitionEnabled(db, definition.id, false);
-      await waitFor('the schedule to be paused', async () => (await describe())?.state.paused === true, 10_000);
+      await waitFor(async () => (await describe())?.state.paused, {
+        what: `the worker to pause Schedule ${scheduleId}`,
+        until: (paused) => paused === true,
+        context: () => logsOf('worker'),
+      });
     } finally {
       await connection.close();
     }

@@ -10,18 +10,15 @@ import { type IngestService, startIngestService } from '@activity-core/ingest-se
 import { loadConfig } from '@activity-core/ingest-service/config';
 import { ensureStreams, type Topology, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
-import {
-  DeliverPolicy,
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstream,
-  jetstreamManager,
-} from '@nats-io/jetstream';
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, Match, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
+import { storedMessages } from '../support/nats.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { executionCount } from '../support/temporal.ts';
+import { PROCESS_START_MS, within } from '../support/wait.ts';
 import { createStandInActivities } from './stand-in.activities.ts';
 
 export const quietLogger = createLogger({ level: 'error', base: { service: 'ingest-test' } });
@@ -51,7 +48,7 @@ export type InProcessIngest = IngestService;
 
 export interface ChildIngest {
   readonly process: ChildProcess;
-  /** Resolves with the ops port once the child logged `ingest ready`. */
+  /** Resolves with the ops port once the child logged `ingest ready`; fails after {@link PROCESS_START_MS}. */
   readonly ready: Promise<number>;
   /** Resolves with the exit code or signal. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -99,21 +96,6 @@ export interface DeadLetterView {
 /** The run workflow id ingest must use for an event. */
 export function expectedRunId(definitionId: string, source: string, id: string): string {
   return runWorkflowIdForEvent(definitionId, eventKey({ source, id }));
-}
-
-/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
-export async function waitFor(
-  check: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 25;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 250);
-  }
 }
 
 export async function createIngestHarness(options: { temporalAddress?: string } = {}): Promise<IngestHarness> {
@@ -197,7 +179,9 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
           AC_INGEST_MAX_PAYLOAD_BYTES: String(overrides.maxPayloadBytes ?? 256 * 1024),
           AC_INGEST_DEFAULT_SOURCE: DEFAULT_SOURCE,
           AC_INGEST_START_TIMEOUT_MS: '5000',
-          AC_INGEST_REFRESH_INTERVAL_MS: '30000',
+          // Longer than any wait of a test: a change that reaches the index within a test came
+          // through LISTEN/NOTIFY, however slow the machine.
+          AC_INGEST_REFRESH_INTERVAL_MS: String(10 * 60_000),
           AC_INGEST_SHUTDOWN_TIMEOUT_MS: '10000',
           AC_MAX_CAUSATION_DEPTH: '8',
           LOG_LEVEL: 'error',
@@ -222,10 +206,14 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
       });
       let resolvePort: (port: number) => void = () => {};
       let rejectPort: (error: Error) => void = () => {};
-      const ready = new Promise<number>((resolve, reject) => {
-        resolvePort = resolve;
-        rejectPort = reject;
-      });
+      const logTail = () => `--- ingest (pid ${proc.pid}) stderr, last lines:\n${log.slice(-20).join('\n')}`;
+      const ready = within(
+        new Promise<number>((resolve, reject) => {
+          resolvePort = resolve;
+          rejectPort = reject;
+        }),
+        { what: `ingest (pid ${proc.pid}) to log "ingest ready"`, timeoutMs: PROCESS_START_MS, context: logTail },
+      );
       ready.catch(() => {});
       let buffer = '';
       proc.stderr?.setEncoding('utf8');
@@ -262,7 +250,7 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
         },
         async stop() {
           if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-          await exited;
+          await within(exited, { what: `ingest (pid ${proc.pid}) to exit after SIGTERM`, context: logTail });
         },
       };
       children.push(child);
@@ -277,33 +265,17 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
         throw error;
       }
     },
-    async runCount(workflowId, c = client) {
-      let n = 0;
-      for await (const _ of c.workflow.list({ query: `WorkflowId = "${workflowId}"` })) n++;
-      return n;
+    runCount(workflowId, c = client) {
+      return executionCount(c, workflowId);
     },
     async deadLetters() {
-      const si = await jsm.streams.info(t.dlq.stream);
-      if (si.state.messages === 0) return [];
-      const reader = await js.consumers.get(t.dlq.stream, { deliver_policy: DeliverPolicy.All });
-      const out: DeadLetterView[] = [];
-      try {
-        for (;;) {
-          const m = await reader.next({ expires: 1000 });
-          if (!m) break;
-          out.push({
-            seq: m.seq,
-            subject: m.subject,
-            data: m.data,
-            headers: m.headers,
-            header: (name) => m.headers?.get(name, Match.IgnoreCase) || undefined,
-          });
-          if (m.info.pending === 0) break;
-        }
-      } finally {
-        await reader.delete().catch(() => {});
-      }
-      return out;
+      return (await storedMessages(jsm, t.dlq.stream)).map((m) => ({
+        seq: m.seq,
+        subject: m.subject,
+        data: m.data,
+        headers: m.header,
+        header: (name: string) => m.header.get(name, Match.IgnoreCase) || undefined,
+      }));
     },
     async [Symbol.asyncDispose]() {
       await Promise.all(children.map((c) => c.stop()));

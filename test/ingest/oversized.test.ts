@@ -1,6 +1,7 @@
 import { DlqHeader, redriveDeadLetters } from '@activity-core/ingest';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createIngestHarness, type IngestHarness, waitFor } from './harness.ts';
+import { waitFor } from '../support/wait.ts';
+import { createIngestHarness, type IngestHarness } from './harness.ts';
 
 // A message the server accepted but that cannot travel again with the DLQ headers beside it:
 // the dead letter is stored by reference, the original stays in AC_EVENTS, and redrive reads
@@ -24,7 +25,10 @@ test('a dead letter too large to store with its headers is kept by reference and
   const ack = await h.js.publish(`${h.topology.events.subjectPrefix}blob.stored`, body, { msgID: 'big-1' });
   await h.startInProcess({ maxPayloadBytes: 64 * 1024 });
 
-  await waitFor(async () => (await h.deadLetters()).length === 1, 'the dead letter', 15_000);
+  await waitFor(async () => (await h.deadLetters()).length, {
+    what: `the dead letter (by reference) of stream sequence ${ack.seq}`,
+    until: (n) => n === 1,
+  });
   const [letter] = await h.deadLetters();
   expect(letter?.header(DlqHeader.reason)).toBe('payload_too_large');
   expect(letter?.header(DlqHeader.bodyOmitted)).toBe(String(body.length));

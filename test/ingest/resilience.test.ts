@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startTemporal } from '@activity-core/stack';
+import { startTemporal } from '@activity-core/stack';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { stablePort } from '../support/ports.ts';
 import { stackInfo } from '../support/stack.ts';
+import { outlasting, PROCESS_START_MS, sleep, WAIT_MS, waitFor, within } from '../support/wait.ts';
 import {
   type ChildIngest,
   CONSUMER,
@@ -12,10 +14,15 @@ import {
   DEFAULT_SOURCE,
   expectedRunId,
   type IngestHarness,
-  waitFor,
 } from './harness.ts';
 
 // Ingest as real child processes of services/ingest/src/main.ts, sharing one consumer.
+const PAIR_ACKED_MS = 60_000;
+const OUTAGE_ACKED_MS = 60_000;
+/** How long nothing may happen while Temporal is away (a few of ingest's probe rounds). */
+const OBSERVE_DOWN_MS = 3_000;
+const TEMPORAL_START_MS = 60_000;
+const TEMPORAL_STOP_MS = 15_000;
 let h: IngestHarness;
 
 beforeAll(async () => {
@@ -29,37 +36,58 @@ const subject = (type: string) => `${h.topology.events.subjectPrefix}${type}`;
 const sum = async (children: ChildIngest[], name: string, labels?: string) =>
   (await Promise.all(children.map((c) => c.metric(name, labels)))).reduce((a, b) => a + b, 0);
 
-test('kill -9 after the start and before the ack: the message is redelivered and there is still one run', async () => {
-  const def = await h.defineEvent({ types: ['crash.test'] });
-  const crasher = h.spawnIngest({ AC_INGEST_CRASH_AFTER_START: 'true' });
-  await crasher.ready;
-  await h.js.publish(subject('crash.test'), JSON.stringify({ n: 1 }), { msgID: 'crash-1' });
-  const exit = await crasher.exited;
-  expect(exit.signal).toBe('SIGKILL');
-  const runId = expectedRunId(def.id, DEFAULT_SOURCE, 'crash-1');
-  expect(await h.workflowExists(runId)).toBe(true);
-  expect((await h.jsm.consumers.info(h.topology.events.stream, CONSUMER)).num_ack_pending).toBe(1);
+// Counters are bounds here, not exact counts. On a busy machine a start can outlive ingest's
+// client deadline (AC_INGEST_START_TIMEOUT_MS, 3 s in these tests) although Temporal took it:
+// it counts as a failure, and its redelivery as a duplicate. A message can also outlive the
+// short ack wait in a buffer and be delivered and acked twice. What never bends is Temporal's
+// count of executions per run id: exactly one.
 
-  const survivor = h.spawnIngest();
-  await waitFor(async () => (await survivor.metric('ac_ingest_acks_total')) === 1, 'the redelivered message acked');
-  expect(await survivor.metric('ac_ingest_redeliveries_total')).toBe(1);
-  expect(await survivor.metric('ac_ingest_duplicate_starts_total')).toBe(1);
-  expect(await survivor.metric('ac_ingest_starts_total')).toBe(0);
-  expect(await h.runCount(runId)).toBe(1);
-  const info = await h.jsm.consumers.info(h.topology.events.stream, CONSUMER);
-  expect(info.num_ack_pending + info.num_pending).toBe(0);
-  await survivor.stop();
-});
+test(
+  'kill -9 after the start and before the ack: the message is redelivered and there is still one run',
+  async () => {
+    const def = await h.defineEvent({ types: ['crash.test'] });
+    const crasher = h.spawnIngest({ AC_INGEST_CRASH_AFTER_START: 'true' });
+    await crasher.ready;
+    await h.js.publish(subject('crash.test'), JSON.stringify({ n: 1 }), { msgID: 'crash-1' });
+    const exit = await within(crasher.exited, {
+      what: `ingest (pid ${crasher.process.pid}) to kill itself after the start of crash-1`,
+    });
+    expect(exit.signal).toBe('SIGKILL');
+    const runId = expectedRunId(def.id, DEFAULT_SOURCE, 'crash-1');
+    expect(await h.workflowExists(runId)).toBe(true);
+    expect((await h.jsm.consumers.info(h.topology.events.stream, CONSUMER)).num_ack_pending).toBe(1);
 
-test('two ingest processes on one consumer share the work and never start a run twice', async () => {
-  const def = await h.defineEvent({ types: ['pair.event'] });
-  const children = [h.spawnIngest(), h.spawnIngest()];
-  try {
-    await twoProcesses(def.id, children);
-  } finally {
-    await Promise.all(children.map((c) => c.stop()));
-  }
-});
+    const survivor = h.spawnIngest();
+    await survivor.ready;
+    await waitFor(() => survivor.metric('ac_ingest_acks_total'), {
+      what: `the ack of crash-1, redelivered to ingest (pid ${survivor.process.pid})`,
+      until: (acks) => acks >= 1,
+    });
+    expect(await survivor.metric('ac_ingest_redeliveries_total')).toBeGreaterThanOrEqual(1);
+    expect(await survivor.metric('ac_ingest_duplicate_starts_total')).toBeGreaterThanOrEqual(1);
+    // The run existed before the survivor saw the message: it never starts one.
+    expect(await survivor.metric('ac_ingest_starts_total')).toBe(0);
+    expect(await h.runCount(runId)).toBe(1);
+    const info = await h.jsm.consumers.info(h.topology.events.stream, CONSUMER);
+    expect(info.num_ack_pending + info.num_pending).toBe(0);
+    await survivor.stop();
+  },
+  outlasting(PROCESS_START_MS, WAIT_MS, PROCESS_START_MS, WAIT_MS, WAIT_MS),
+);
+
+test(
+  'two ingest processes on one consumer share the work and never start a run twice',
+  async () => {
+    const def = await h.defineEvent({ types: ['pair.event'] });
+    const children = [h.spawnIngest(), h.spawnIngest()];
+    try {
+      await twoProcesses(def.id, children);
+    } finally {
+      await Promise.all(children.map((c) => c.stop()));
+    }
+  },
+  outlasting(PROCESS_START_MS, PAIR_ACKED_MS, WAIT_MS, WAIT_MS, WAIT_MS),
+);
 
 async function twoProcesses(definitionId: string, children: ChildIngest[]): Promise<void> {
   await Promise.all(children.map((c) => c.ready));
@@ -78,62 +106,121 @@ async function twoProcesses(definitionId: string, children: ChildIngest[]): Prom
   await waitFor(
     async () => {
       const info = await h.jsm.consumers.info(h.topology.events.stream, CONSUMER);
-      return info.num_pending === 0 && info.num_ack_pending === 0;
+      return { pending: info.num_pending, ackPending: info.num_ack_pending };
     },
-    'every message acked',
-    60_000,
+    {
+      what: `all ${2 * events} pair.event messages delivered and acked on ${CONSUMER}`,
+      until: (seen) => seen.pending === 0 && seen.ackPending === 0,
+      timeoutMs: PAIR_ACKED_MS,
+    },
   );
-  await waitFor(async () => (await sum(children, 'ac_ingest_acks_total')) >= 2 * events, 'the ack counters');
-  expect(await sum(children, 'ac_ingest_starts_total')).toBe(events);
-  expect(await sum(children, 'ac_ingest_duplicate_starts_total')).toBeGreaterThanOrEqual(events);
+  await waitFor(() => sum(children, 'ac_ingest_acks_total'), {
+    what: `ack counters of both ingest processes to reach ${2 * events}`,
+    until: (acks) => acks >= 2 * events,
+  });
+  const starts = await sum(children, 'ac_ingest_starts_total');
+  const duplicates = await sum(children, 'ac_ingest_duplicate_starts_total');
+  expect(starts).toBeGreaterThan(0);
+  expect(starts).toBeLessThanOrEqual(events);
+  // Every copy of every event was resolved against Temporal before its ack.
+  expect(starts + duplicates).toBeGreaterThanOrEqual(2 * events);
   for (const child of children) expect(await child.metric('ac_ingest_received_total')).toBeGreaterThan(0);
-  for (const i of [0, 37, 74, 149]) {
-    expect(await h.runCount(expectedRunId(definitionId, 'urn:test:pair', `pair-${i}`))).toBe(1);
-  }
+  const runIds = Array.from({ length: events }, (_, i) => expectedRunId(definitionId, 'urn:test:pair', `pair-${i}`));
+  const counts = await waitFor(() => executionCounts(runIds), {
+    what: `all ${events} pair runs in Temporal's visibility`,
+    until: (seen) => seen.every((n) => n >= 1),
+    intervalMs: 500,
+  });
+  expect(runIds.filter((_, i) => counts[i] !== 1)).toEqual([]);
 }
 
-test('Temporal down: messages wait (none dead-lettered) and all flow when it returns', async () => {
-  const def = await h.defineEvent({ types: ['outage.event'] });
-  const dir = mkdtempSync(join(tmpdir(), 'ac-ingest-temporal-'));
-  const port = await freePort();
-  let temporal = await startTemporal({ dir, port, namespace: stackInfo().temporalNamespace });
-  let cleanup = async () => {};
-  try {
-    const child = h.spawnIngest({ TEMPORAL_ADDRESS: temporal.address });
-    cleanup = () => child.stop();
-    await child.ready;
-    await temporal.stop();
-
-    const events = 20;
-    for (let i = 0; i < events; i++) {
-      await h.js.publish(subject('outage.event'), JSON.stringify({ i }), { msgID: `outage-${i}` });
-    }
-    await waitFor(async () => (await child.metric('ac_ingest_paused')) === 1, 'ingest to pause', 30_000);
-    expect(await child.metric('ac_ingest_start_failures_total', 'kind="unavailable"')).toBeGreaterThan(0);
-    // Nothing may happen while Temporal is away: observe for a few probe rounds.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    const waiting = await h.jsm.consumers.info(h.topology.events.stream, CONSUMER);
-    expect(waiting.num_pending + waiting.num_ack_pending).toBe(events);
-    expect(await h.deadLetters()).toEqual([]);
-    expect(await child.metric('ac_ingest_acks_total')).toBe(0);
-
-    temporal = await startTemporal({ dir, port, namespace: stackInfo().temporalNamespace });
-    await waitFor(async () => (await child.metric('ac_ingest_acks_total')) === events, 'every message acked', 60_000);
-    expect(await child.metric('ac_ingest_paused')).toBe(0);
-    expect(await h.deadLetters()).toEqual([]);
-    const connection = await Connection.connect({ address: temporal.address });
-    try {
-      const client = new Client({ connection, namespace: temporal.namespace });
-      for (let i = 0; i < events; i++) {
-        expect(await h.workflowExists(expectedRunId(def.id, DEFAULT_SOURCE, `outage-${i}`), client)).toBe(true);
-      }
-    } finally {
-      await connection.close();
-    }
-    await child.stop();
-  } finally {
-    await cleanup();
-    await temporal.stop();
-    rmSync(dir, { recursive: true, force: true });
+/** Executions per run id, a few lookups at a time. */
+async function executionCounts(runIds: string[]): Promise<number[]> {
+  const counts: number[] = [];
+  for (let i = 0; i < runIds.length; i += 25) {
+    counts.push(...(await Promise.all(runIds.slice(i, i + 25).map((id) => h.runCount(id)))));
   }
-});
+  return counts;
+}
+
+test(
+  'Temporal down: messages wait (none dead-lettered) and all flow when it returns',
+  async () => {
+    const def = await h.defineEvent({ types: ['outage.event'] });
+    const dir = mkdtempSync(join(tmpdir(), 'ac-ingest-temporal-'));
+    // Temporal comes back on the same port, and nothing else may take it while it is down.
+    const port = await stablePort();
+    const start = () =>
+      startTemporal({ dir, port, namespace: stackInfo().temporalNamespace, startTimeoutMs: TEMPORAL_START_MS });
+    let temporal = await start();
+    let cleanup = async () => {};
+    try {
+      const child = h.spawnIngest({ TEMPORAL_ADDRESS: temporal.address });
+      cleanup = () => child.stop();
+      await child.ready;
+      await temporal.stop();
+
+      const events = 20;
+      for (let i = 0; i < events; i++) {
+        await h.js.publish(subject('outage.event'), JSON.stringify({ i }), { msgID: `outage-${i}` });
+      }
+      await waitFor(() => child.metric('ac_ingest_paused'), {
+        what: `ingest (pid ${child.process.pid}) to pause while Temporal is down`,
+        until: (paused) => paused === 1,
+      });
+      expect(await child.metric('ac_ingest_start_failures_total', 'kind="unavailable"')).toBeGreaterThan(0);
+      // Nothing may happen while Temporal is away: observe for a few probe rounds.
+      await sleep(OBSERVE_DOWN_MS);
+      const waiting = await h.jsm.consumers.info(h.topology.events.stream, CONSUMER);
+      expect(waiting.num_pending + waiting.num_ack_pending).toBe(events);
+      expect(await h.deadLetters()).toEqual([]);
+      expect(await child.metric('ac_ingest_acks_total')).toBe(0);
+
+      temporal = await start();
+      await waitFor(
+        async () => {
+          const info = await h.jsm.consumers.info(h.topology.events.stream, CONSUMER);
+          return { pending: info.num_pending, ackPending: info.num_ack_pending };
+        },
+        {
+          what: `all ${events} outage.event messages acked after Temporal returned`,
+          until: (seen) => seen.pending === 0 && seen.ackPending === 0,
+          timeoutMs: OUTAGE_ACKED_MS,
+        },
+      );
+      expect(await child.metric('ac_ingest_acks_total')).toBeGreaterThanOrEqual(events);
+      // A start slower than its deadline pauses ingest too, until a probe succeeds.
+      await waitFor(() => child.metric('ac_ingest_paused'), {
+        what: `ingest (pid ${child.process.pid}) to resume`,
+        until: (paused) => paused === 0,
+      });
+      expect(await h.deadLetters()).toEqual([]);
+      const connection = await Connection.connect({ address: temporal.address });
+      try {
+        const client = new Client({ connection, namespace: temporal.namespace });
+        for (let i = 0; i < events; i++) {
+          expect(await h.workflowExists(expectedRunId(def.id, DEFAULT_SOURCE, `outage-${i}`), client)).toBe(true);
+        }
+      } finally {
+        await connection.close();
+      }
+      await child.stop();
+    } finally {
+      await cleanup();
+      await temporal.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  outlasting(
+    TEMPORAL_START_MS,
+    PROCESS_START_MS,
+    TEMPORAL_STOP_MS,
+    WAIT_MS,
+    OBSERVE_DOWN_MS,
+    TEMPORAL_START_MS,
+    OUTAGE_ACKED_MS,
+    WAIT_MS,
+    WAIT_MS,
+    TEMPORAL_STOP_MS,
+  ),
+);

@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { expect, test } from 'vitest';
 import { stackInfo, uniqueId } from '../support/stack.ts';
+import { waitFor } from '../support/wait.ts';
 
 test('ensureStreams creates the contract streams and is safe to run concurrently and again', async () => {
   const nc = await connect({ servers: stackInfo().natsUrl });
@@ -57,13 +58,12 @@ test('task events are sourced into the events stream under events.activitycore.t
     );
     const subject = taskEventSubjectInEvents(t, 'created', 'nightly-sweep');
     expect(subject).toBe(`${t.prefix.toLowerCase()}.events.activitycore.task.created.nightly-sweep`);
-    const deadline = Date.now() + 10_000;
-    let sourced: { subject: string } | null | undefined;
-    while (!sourced && Date.now() < deadline) {
-      sourced = await jsm.streams.getMessage(t.events.stream, { last_by_subj: subject }).catch(() => undefined);
-      if (!sourced) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(sourced?.subject).toBe(subject);
+    // Sourcing is asynchronous in the server. Before the message arrives a lookup by subject
+    // answers "no message found".
+    const sourced = await waitFor(() => jsm.streams.getMessage(t.events.stream, { last_by_subj: subject }), {
+      what: `the task event sourced into ${t.events.stream} on ${subject}`,
+    });
+    expect(sourced.subject).toBe(subject);
     for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream]) await jsm.streams.delete(s);
   } finally {
     await nc.close();

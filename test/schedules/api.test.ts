@@ -4,7 +4,8 @@ import { listRuns, listTasks } from '@activity-core/db';
 import { afterAll, describe, expect, test } from 'vitest';
 import { startApiOnHarness } from '../api/support.ts';
 import { uniqueId } from '../support/stack.ts';
-import { type Harness, useWorkerHarness, waitFor } from '../worker/harness.ts';
+import { waitFor } from '../support/wait.ts';
+import { type Harness, useWorkerHarness } from '../worker/harness.ts';
 
 // Schedules through the API, with its default definition hook (reconcile at once) and a real
 // worker on the same task queue.
@@ -57,15 +58,16 @@ describe('schedules through the API', () => {
   test('trigger now starts a cron run that spawns its task', async () => {
     const definition = await ac.definitions.create.mutate({ spec: cronSpec(uniqueId('t-')) });
     await ac.schedules.trigger.mutate({ definitionId: definition.id });
-    const run = await waitFor('the triggered run', async () =>
-      (await listRuns(h.db, { definitionId: definition.id })).items.find((r) => r.status === 'succeeded'),
+    const run = await waitFor(
+      async () => (await listRuns(h.db, { definitionId: definition.id })).items.find((r) => r.status === 'succeeded'),
+      { what: `a succeeded run of definition ${definition.id}, triggered now` },
     );
     expect(run.triggerKind).toBe('cron');
     // Children insert their task after the run has started them.
-    await waitFor(
-      'the task of the triggered run',
-      async () => (await listTasks(h.db, { runId: run.id })).items.length === 1,
-    );
+    await waitFor(async () => (await listTasks(h.db, { runId: run.id })).items.length, {
+      what: `the task row of the triggered run ${run.id}`,
+      until: (n) => n === 1,
+    });
     const state = await ac.schedules.describe.query({ definitionId: definition.id });
     expect(state.firesTaken).toBe(1);
     expect(state.runsByStatus).toEqual({ succeeded: 1 });

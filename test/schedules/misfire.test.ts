@@ -3,7 +3,8 @@ import { createDefinition, listRuns, listTasks, type RunRecord, readRunLog } fro
 import { backfillSchedule, reconcileDefinition, type ScheduleDeps } from '@activity-core/schedules';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
-import { type Harness, waitFor } from '../worker/harness.ts';
+import { waitFor } from '../support/wait.ts';
+import type { Harness } from '../worker/harness.ts';
 import { useScheduleHarness } from './support.ts';
 
 // Misfire policies on the real stack: a Schedule, the real worker, and a backfill of past
@@ -52,11 +53,16 @@ async function backfillAndSettle(definitionId: string, window: { first: Date; la
     start: new Date(window.first.getTime() - 30_000),
     end: new Date(window.last.getTime() + 30_000),
   });
-  return waitFor('four finished runs', async () => {
-    const page = await listRuns(h.db, { definitionId, limit: 50 });
-    const finished = page.items.filter((r) => ['succeeded', 'skipped', 'coalesced', 'failed'].includes(r.status));
-    return finished.length === 4 ? finished : undefined;
-  });
+  return waitFor(
+    async () => {
+      const page = await listRuns(h.db, { definitionId, limit: 50 });
+      return page.items.filter((r) => ['succeeded', 'skipped', 'coalesced', 'failed'].includes(r.status));
+    },
+    {
+      what: `four finished runs of definition ${definitionId}, backfilled ${window.first.toISOString()}–${window.last.toISOString()}`,
+      until: (finished) => finished.length === 4,
+    },
+  );
 }
 
 /**
@@ -64,9 +70,9 @@ async function backfillAndSettle(definitionId: string, window: { first: Date; la
  * skipped or coalesced runs start no children, so only the spawning runs' rows can appear.
  */
 async function tasksOf(definitionId: string, n: number) {
-  return waitFor(`${n} task rows`, async () => {
-    const items = (await listTasks(h.db, { definitionId })).items;
-    return items.length >= n ? items : undefined;
+  return waitFor(async () => (await listTasks(h.db, { definitionId })).items, {
+    what: `${n} task rows of definition ${definitionId}`,
+    until: (items) => items.length >= n,
   });
 }
 

@@ -6,6 +6,7 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import pg from 'pg';
 import { describe, expect, test } from 'vitest';
 import { createTestDatabase, stackInfo, uniqueId } from '../support/stack.ts';
+import { within } from '../support/wait.ts';
 import * as activities from './echo.activities.ts';
 
 // These prove the stack is real: each talks to a live server over loopback.
@@ -28,8 +29,10 @@ describe('local stack', () => {
         activities,
       });
       const client = new Client({ connection, namespace: info.temporalNamespace });
-      const result = await worker.runUntil(
-        client.workflow.execute('echo', { taskQueue, workflowId: uniqueId('echo-'), args: ['hello'] }),
+      const workflowId = uniqueId('echo-');
+      const result = await within(
+        worker.runUntil(client.workflow.execute('echo', { taskQueue, workflowId, args: ['hello'] })),
+        { what: `workflow ${workflowId} to return through its activity` },
       );
       expect(result).toBe('HELLO');
     } finally {

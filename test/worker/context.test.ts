@@ -3,8 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { createContextResolverRegistry } from '@activity-core/activities';
 import { getRunByWorkflowId, listTasks, readRunLog } from '@activity-core/db';
 import { type RunActivityInput, startRunActivity } from '@activity-core/workflows';
+import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createHarness, createOrderDefinition, type Harness, orderEvent, waitFor } from './harness.ts';
+import { workflowResult } from '../support/temporal.ts';
+import { waitFor } from '../support/wait.ts';
+import { createHarness, createOrderDefinition, type Harness, orderEvent } from './harness.ts';
 
 const SECRET = 'sk-live-0123456789abcdef';
 
@@ -62,13 +65,13 @@ afterAll(async () => {
 async function runOnce(definitionId: string, envelope = orderEvent(1)) {
   const input: RunActivityInput = { definitionId, trigger: { kind: 'event', envelope } };
   const { workflowId } = await startRunActivity(h.client, { taskQueue: h.taskQueue, input });
-  const outcome = await h.client.workflow
-    .getHandle(workflowId)
-    .result()
-    .then(
-      () => 'completed' as const,
-      () => 'failed' as const,
-    );
+  const outcome = await workflowResult(h.client, workflowId).then(
+    () => 'completed' as const,
+    (error: unknown) => {
+      if (error instanceof WorkflowFailedError) return 'failed' as const;
+      throw error;
+    },
+  );
   const run = await getRunByWorkflowId(h.db, workflowId);
   return { outcome, run, log: await readRunLog(h.db, run.id) };
 }
@@ -117,7 +120,10 @@ describe('context sources', () => {
       ],
     });
     expect(JSON.stringify(log)).not.toContain(SECRET);
-    await waitFor('the task', async () => (await listTasks(h.db, { runId: run.id })).items.length === 1);
+    await waitFor(async () => (await listTasks(h.db, { runId: run.id })).items.length, {
+      what: `the task row of run ${run.id}`,
+      until: (n) => n === 1,
+    });
     const [task] = (await listTasks(h.db, { runId: run.id })).items;
     expect(task?.title).toBe('gold customer');
   });
@@ -183,7 +189,10 @@ describe('context sources', () => {
     });
     const first = orderEvent(1);
     const a = await runOnce(definition.id, first);
-    await waitFor('the first task', async () => (await listTasks(h.db, { runId: a.run.id })).items.length === 1);
+    await waitFor(async () => (await listTasks(h.db, { runId: a.run.id })).items.length, {
+      what: `the task row of the first run ${a.run.id}`,
+      until: (n) => n === 1,
+    });
     const again = orderEvent(1, { data: first.data });
     const b = await runOnce(definition.id, again);
     expect(b.outcome).toBe('completed');

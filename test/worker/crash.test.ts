@@ -7,9 +7,13 @@ import { getRunByWorkflowId, listTasks } from '@activity-core/db';
 import { startRunActivity } from '@activity-core/workflows';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { stackInfo } from '../support/stack.ts';
-import { createHarness, createOrderDefinition, type Harness, orderEvent, waitFor, workflowBundle } from './harness.ts';
+import { workflowResult } from '../support/temporal.ts';
+import { outlasting, PROCESS_START_MS, WAIT_MS, waitFor, within } from '../support/wait.ts';
+import { createHarness, createOrderDefinition, type Harness, orderEvent, workflowBundle } from './harness.ts';
 
 const MAIN = fileURLToPath(new URL('../../services/worker/src/main.ts', import.meta.url));
+/** Each step of the crashed run: rows before the kill, the run's end, rows and messages after. */
+const STEP_MS = 60_000;
 
 let h: Harness;
 let dir: string;
@@ -49,59 +53,75 @@ async function spawnWorker(): Promise<ChildProcess & { readyLine: Record<string,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let output = '';
-  const readyLine = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const line = output.split('\n').find((l) => l.includes('"worker ready"'));
-      if (line) resolve(JSON.parse(line) as Record<string, unknown>);
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output}`)));
-  });
+  const readyLine = await within(
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      child.stderr?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const line = output.split('\n').find((l) => l.includes('"worker ready"'));
+        if (line) resolve(JSON.parse(line) as Record<string, unknown>);
+      });
+      child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output}`)));
+    }),
+    {
+      what: `the worker process (pid ${child.pid}) to log "worker ready"`,
+      timeoutMs: PROCESS_START_MS,
+      context: () => `--- worker stderr:\n${output.slice(-3000)}`,
+    },
+  );
   return Object.assign(child, { readyLine });
 }
 
 describe('worker crash', () => {
-  test('kill -9 mid-run of a 10-task run; a new worker finishes it: 10 rows, 10 distinct task.created', async () => {
-    const definition = await createOrderDefinition(h.db);
-    const worker = await spawnWorker();
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      worker.once('exit', (_code, signal) => resolve(signal)),
-    );
-    const { workflowId } = await startRunActivity(h.client, {
-      taskQueue: h.taskQueue,
-      input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(10) } },
-    });
-    // Some children have started and written their rows, not all of them.
-    const before = await waitFor(
-      'some task rows',
-      async () => {
-        const count = await h.db
-          .selectFrom('task_instances')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow();
-        return Number(count.n) >= 2 && Number(count.n);
-      },
-      60_000,
-    );
-    worker.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
-    expect(before).toBeLessThan(10);
+  test(
+    'kill -9 mid-run of a 10-task run; a new worker finishes it: 10 rows, 10 distinct task.created',
+    async () => {
+      const definition = await createOrderDefinition(h.db);
+      const worker = await spawnWorker();
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        worker.once('exit', (_code, signal) => resolve(signal)),
+      );
+      const { workflowId } = await startRunActivity(h.client, {
+        taskQueue: h.taskQueue,
+        input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(10) } },
+      });
+      // Some children have started and written their rows, not all of them.
+      const before = await waitFor(
+        async () => {
+          const count = await h.db
+            .selectFrom('task_instances')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow();
+          return Number(count.n);
+        },
+        { what: `at least 2 task rows of run ${workflowId} before the kill`, until: (n) => n >= 2, timeoutMs: STEP_MS },
+      );
+      worker.kill('SIGKILL');
+      expect(await within(exited, { what: `the worker process (pid ${worker.pid}) to die of SIGKILL` })).toBe(
+        'SIGKILL',
+      );
+      expect(before).toBeLessThan(10);
 
-    await h.startWorker();
-    const result = await h.client.workflow.getHandle(workflowId).result();
-    expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 10, tasksStarted: 10 });
-    const run = await getRunByWorkflowId(h.db, workflowId);
-    await waitFor('10 task rows', async () => (await listTasks(h.db, { runId: run.id })).items.length >= 10, 60_000);
-    await h.waitForTaskMessages(10, 60_000);
+      await h.startWorker();
+      const result = await workflowResult(h.client, workflowId, STEP_MS);
+      expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 10, tasksStarted: 10 });
+      const run = await getRunByWorkflowId(h.db, workflowId);
+      await waitFor(async () => (await listTasks(h.db, { runId: run.id })).items.length, {
+        what: `10 task rows of run ${run.id}`,
+        until: (n) => n >= 10,
+        timeoutMs: STEP_MS,
+      });
+      await h.waitForTaskMessages(10, STEP_MS);
 
-    const tasks = (await listTasks(h.db, { runId: run.id, limit: 100 })).items;
-    expect(tasks).toHaveLength(10);
-    expect(new Set(tasks.map((t) => t.index))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
-    const created = (await h.taskMessages()).filter((m) => m.body.type === 'activitycore.task.created');
-    expect(created).toHaveLength(10);
-    expect(new Set(created.map((m) => (m.body.data as { id: string }).id))).toEqual(new Set(tasks.map((t) => t.id)));
-    expect(new Set(created.map((m) => m.msgId)).size).toBe(10);
-  });
+      const tasks = (await listTasks(h.db, { runId: run.id, limit: 100 })).items;
+      expect(tasks).toHaveLength(10);
+      expect(new Set(tasks.map((t) => t.index))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+      const created = (await h.taskMessages()).filter((m) => m.body.type === 'activitycore.task.created');
+      expect(created).toHaveLength(10);
+      expect(new Set(created.map((m) => (m.body.data as { id: string }).id))).toEqual(new Set(tasks.map((t) => t.id)));
+      expect(new Set(created.map((m) => m.msgId)).size).toBe(10);
+    },
+    outlasting(PROCESS_START_MS, STEP_MS, WAIT_MS, STEP_MS, STEP_MS, STEP_MS),
+  );
 
   test('health endpoints answer, and SIGTERM shuts the process down cleanly', async () => {
     const worker = await spawnWorker();
@@ -112,6 +132,6 @@ describe('worker crash', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready' });
     worker.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await within(exited, { what: `the worker process (pid ${worker.pid}) to exit after SIGTERM` })).toBe(0);
   });
 });

@@ -3,7 +3,9 @@ import type { PlannedChild, RunSpawnState } from '@activity-core/workflows';
 import { type RunActivityInput, type RunActivityResult, WorkflowTypes } from '@activity-core/workflows';
 import { describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
-import { createOrderDefinition, type Harness, useWorkerHarness, waitFor } from './harness.ts';
+import { executionCount, workflowResult } from '../support/temporal.ts';
+import { waitFor } from '../support/wait.ts';
+import { createOrderDefinition, type Harness, useWorkerHarness } from './harness.ts';
 
 let h: Harness;
 useWorkerHarness((harness) => {
@@ -58,19 +60,21 @@ describe('large fan-out', () => {
       workflowId: runWorkflowId,
       args: [input, resume],
     });
-    const result: RunActivityResult = await handle.result();
+    const result: RunActivityResult = await workflowResult(h.client, runWorkflowId);
     expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 12, tasksStarted: 12 });
 
     // 5 + 5 + 2: three runs in the chain.
-    const runs = await waitFor('three runs in the chain', async () => {
-      const ids: string[] = [];
-      for await (const w of h.client.workflow.list({ query: `WorkflowId = '${runWorkflowId}'` })) ids.push(w.runId);
-      return ids.length === 3 && ids;
+    // Continue-as-new keeps the workflow id: each link of the chain is an execution under it.
+    await waitFor(() => executionCount(h.client, runWorkflowId), {
+      what: `three executions (the continue-as-new chain) of ${runWorkflowId} in visibility`,
+      until: (n) => n === 3,
     });
-    expect(new Set(runs).size).toBe(3);
     expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
 
-    await waitFor('12 task rows', async () => (await listTasks(h.db, { runId: run.id })).items.length === 12);
+    await waitFor(async () => (await listTasks(h.db, { runId: run.id, limit: 100 })).items.length, {
+      what: `12 task rows of run ${run.id}`,
+      until: (n) => n === 12,
+    });
     const tasks = (await listTasks(h.db, { runId: run.id })).items;
     expect(new Set(tasks.map((t) => t.index)).size).toBe(12);
     expect((await getRunByWorkflowId(h.db, runWorkflowId)).status).toBe('succeeded');

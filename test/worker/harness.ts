@@ -9,13 +9,15 @@ import { ensureStreams, type Topology, topology } from '@activity-core/messaging
 import { createLogger } from '@activity-core/runtime';
 import { type RunningWorker, startWorker } from '@activity-core/worker-service/worker';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
-import { DeliverPolicy, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll } from 'vitest';
+import { storedMessages } from '../support/nats.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { WAIT_MS, waitFor } from '../support/wait.ts';
 
 export const quietLogger = createLogger({ level: 'error', base: { service: 'worker-test' } });
 
@@ -111,35 +113,29 @@ export async function createHarness(): Promise<Harness> {
       return running;
     },
     async taskMessages() {
-      const js = jetstream(nc);
-      const stream = await jsm.streams.info(topo.tasks.stream);
-      const total = stream.state.messages;
-      const out: Array<{ subject: string; msgId: string | undefined; body: Record<string, unknown> }> = [];
-      if (total === 0) return out;
-      const consumer = await js.consumers.get(topo.tasks.stream, { deliver_policy: DeliverPolicy.All });
-      const batch = await consumer.fetch({ max_messages: total, expires: 5_000 });
-      for await (const m of batch) {
-        out.push({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), body: m.json<Record<string, unknown>>() });
-        if (out.length >= total) break;
-      }
-      await consumer.delete().catch(() => undefined);
-      return out;
+      return (await storedMessages(jsm, topo.tasks.stream)).map((m) => ({
+        subject: m.subject,
+        msgId: m.header.get('Nats-Msg-Id') || undefined,
+        body: m.json<Record<string, unknown>>(),
+      }));
     },
-    async waitForTaskMessages(n, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const pending = await db
-          .selectFrom('outbox')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('published_at', 'is', null)
-          .executeTakeFirstOrThrow();
-        const stream = await jsm.streams.info(topo.tasks.stream);
-        if (Number(pending.n) === 0 && stream.state.messages >= n) return;
-        if (Date.now() > deadline) {
-          throw new Error(`timed out: ${pending.n} outbox rows pending, ${stream.state.messages}/${n} task messages`);
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    async waitForTaskMessages(n, timeoutMs = WAIT_MS) {
+      await waitFor(
+        async () => {
+          const pending = await db
+            .selectFrom('outbox')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('published_at', 'is', null)
+            .executeTakeFirstOrThrow();
+          const stream = await jsm.streams.info(topo.tasks.stream);
+          return { outboxPending: Number(pending.n), taskMessages: stream.state.messages };
+        },
+        {
+          what: `an empty outbox and ${n} messages in ${topo.tasks.stream}`,
+          until: (seen) => seen.outboxPending === 0 && seen.taskMessages >= n,
+          timeoutMs,
+        },
+      );
     },
     async [Symbol.asyncDispose]() {
       for (const w of workers) await w.shutdown();
@@ -196,19 +192,4 @@ export function orderEvent(items: number, extra: Partial<EventEnvelope> = {}): E
     causationdepth: 0,
     ...extra,
   });
-}
-
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

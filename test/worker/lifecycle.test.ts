@@ -8,28 +8,35 @@ import {
   taskStatusQuery,
 } from '@activity-core/workflows';
 import { describe, expect, test } from 'vitest';
-import { createOrderDefinition, type Harness, orderEvent, useWorkerHarness, waitFor } from './harness.ts';
+import { workflowResult } from '../support/temporal.ts';
+import { outlasting, WAIT_MS, waitFor } from '../support/wait.ts';
+import { createOrderDefinition, type Harness, orderEvent, useWorkerHarness } from './harness.ts';
 
 let h: Harness;
 useWorkerHarness((harness) => {
   h = harness;
 });
 
-/** Runs a one-task definition and returns the open task's workflow id. */
-async function openTask(overrides: Record<string, unknown> = {}) {
+/** Runs a one-task definition to its end; the task's workflow has started by then. */
+async function runOneTask(overrides: Record<string, unknown> = {}) {
   const definition = await createOrderDefinition(h.db, overrides);
   const { workflowId } = await startRunActivity(h.client, {
     taskQueue: h.taskQueue,
     input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(1) } },
   });
-  await h.client.workflow.getHandle(workflowId).result();
+  await workflowResult(h.client, workflowId);
   const run = await getRunByWorkflowId(h.db, workflowId);
-  const taskWorkflowId = `task:${workflowId}:review:0`;
-  await waitFor('the task to be open', async () => {
-    const view = await h.client.workflow.getHandle(taskWorkflowId).query(taskStatusQuery);
-    return view.status === 'open';
+  return { definition, run, taskWorkflowId: `task:${workflowId}:review:0` };
+}
+
+/** Runs a one-task definition and returns the open task's workflow id. */
+async function openTask(overrides: Record<string, unknown> = {}) {
+  const started = await runOneTask(overrides);
+  await waitFor(async () => (await h.client.workflow.getHandle(started.taskWorkflowId).query(taskStatusQuery)).status, {
+    what: `task workflow ${started.taskWorkflowId} to be open`,
+    until: (status) => status === 'open',
   });
-  return { definition, run, taskWorkflowId };
+  return started;
 }
 
 /** Messages of one task in the tasks stream, by kind. */
@@ -72,7 +79,10 @@ describe('TaskInstanceWorkflow lifecycle', () => {
     expect(view).toMatchObject({ status: 'cancelled', by: 'carol', reason: 'duplicate order' });
     const row = await getTaskByIdempotencyKey(h.db, taskWorkflowId);
     expect(row).toMatchObject({ status: 'cancelled', completedBy: 'carol', reason: 'duplicate order' });
-    await waitFor('the cancelled event', async () => (await eventsOf(row.id)).length === 2);
+    await waitFor(() => eventsOf(row.id), {
+      what: `the cancelled event of task ${row.id}`,
+      until: (e) => e.length === 2,
+    });
     expect(await eventsOf(row.id)).toEqual(['created', 'cancelled']);
     expect(await logKinds(run.id)).toEqual(['task_created', 'task_cancelled']);
   });
@@ -88,25 +98,38 @@ describe('TaskInstanceWorkflow lifecycle', () => {
     expect(rejected).toHaveLength(1);
     expect(rejected[0]?.reason).toBeInstanceOf(TaskConflictError);
     const row = await getTaskByIdempotencyKey(h.db, taskWorkflowId);
-    await waitFor('the closing event', async () => (await eventsOf(row.id)).length === 2);
+    await waitFor(() => eventsOf(row.id), {
+      what: `the closing event of task ${row.id}`,
+      until: (e) => e.length === 2,
+    });
     expect(await logKinds(run.id)).toHaveLength(2);
   });
 
-  test('expiry: due time plus grace closes the task as expired, exactly once', async () => {
-    const { run, taskWorkflowId } = await openTask({
-      taskTemplates: [{ key: 'review', title: 'Quick look', due: 'PT1S', dueGraceSeconds: 1 }],
-    });
-    const handle = h.client.workflow.getHandle(taskWorkflowId);
-    const view = await handle.result();
-    expect(view).toMatchObject({ status: 'expired', by: 'system' });
-    const row = await getTaskByIdempotencyKey(h.db, taskWorkflowId);
-    expect(row.status).toBe('expired');
-    expect(row.expiresAt?.getTime()).toBe(row.dueAt ? row.dueAt.getTime() + 1000 : Number.NaN);
-    await waitFor('the expired event', async () => (await eventsOf(row.id)).length === 2);
-    expect(await eventsOf(row.id)).toEqual(['created', 'expired']);
-    expect(await logKinds(run.id)).toEqual(['task_created', 'task_expired']);
-    await expect(completeTask(h.client, taskWorkflowId, { by: 'late' })).rejects.toBeInstanceOf(TaskConflictError);
-  });
+  // The run, the task's own end, and its expired event. Not openTask: the task may well have
+  // expired (2 s) before a loaded machine gets to look at it.
+  const expiryTimeout = outlasting(WAIT_MS, WAIT_MS, WAIT_MS);
+  test(
+    'expiry: due time plus grace closes the task as expired, exactly once',
+    async () => {
+      const { run, taskWorkflowId } = await runOneTask({
+        taskTemplates: [{ key: 'review', title: 'Quick look', due: 'PT1S', dueGraceSeconds: 1 }],
+      });
+      // Due after 1 s, expired 1 s later: the task workflow's durable timer, not a sleep here.
+      const view = await workflowResult(h.client, taskWorkflowId);
+      expect(view).toMatchObject({ status: 'expired', by: 'system' });
+      const row = await getTaskByIdempotencyKey(h.db, taskWorkflowId);
+      expect(row.status).toBe('expired');
+      expect(row.expiresAt?.getTime()).toBe(row.dueAt ? row.dueAt.getTime() + 1000 : Number.NaN);
+      await waitFor(() => eventsOf(row.id), {
+        what: `the expired event of task ${row.id}`,
+        until: (e) => e.length === 2,
+      });
+      expect(await eventsOf(row.id)).toEqual(['created', 'expired']);
+      expect(await logKinds(run.id)).toEqual(['task_created', 'task_expired']);
+      await expect(completeTask(h.client, taskWorkflowId, { by: 'late' })).rejects.toBeInstanceOf(TaskConflictError);
+    },
+    expiryTimeout,
+  );
 
   test('an unknown task id is NOT_FOUND', async () => {
     const error = await completeTask(h.client, 'task:run:nope:review:0', { by: 'x' }).catch((e: unknown) => e);

@@ -4,11 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { ActivityDefinitionSpec } from '@activity-core/core';
 import { createDefinition } from '@activity-core/db';
 import { cancelTask, completeTask, startRunActivity, taskStatusQuery } from '@activity-core/workflows';
+import { WorkflowFailedError } from '@temporalio/client';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
-import { createHarness, createOrderDefinition, orderEvent, orderSpec, waitFor, workflowBundle } from './harness.ts';
+import { workflowResult } from '../support/temporal.ts';
+import { waitFor } from '../support/wait.ts';
+import { createHarness, createOrderDefinition, orderEvent, orderSpec, workflowBundle } from './harness.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const RECORD = process.env.AC_RECORD_FIXTURES === '1';
@@ -49,28 +52,28 @@ describe('replay of recorded histories', () => {
           taskQueue: h.taskQueue,
           input: { definitionId, trigger },
         });
-        await h.client.workflow
-          .getHandle(workflowId)
-          .result()
-          .catch(() => undefined);
+        // Some of these runs fail on purpose; anything else (a timeout) is an error.
+        await workflowResult(h.client, workflowId).catch((error: unknown) => {
+          if (!(error instanceof WorkflowFailedError)) throw error;
+        });
         return workflowId;
       };
       const open = async (taskWorkflowId: string) =>
-        waitFor(
-          'task open',
-          async () => (await h.client.workflow.getHandle(taskWorkflowId).query(taskStatusQuery)).status === 'open',
-        );
+        waitFor(async () => (await h.client.workflow.getHandle(taskWorkflowId).query(taskStatusQuery)).status, {
+          what: `task workflow ${taskWorkflowId} to be open`,
+          until: (status) => status === 'open',
+        });
 
       const orders = await createOrderDefinition(h.db);
       const eventRun = await run(orders.id, { kind: 'event', envelope: orderEvent(3) });
       await save('run-event-3-tasks', eventRun);
       await open(`task:${eventRun}:review:0`);
       await completeTask(h.client, `task:${eventRun}:review:0`, { by: 'alice', reason: 'ok', result: { n: 1 } });
-      await h.client.workflow.getHandle(`task:${eventRun}:review:0`).result();
+      await workflowResult(h.client, `task:${eventRun}:review:0`);
       await save('task-completed', `task:${eventRun}:review:0`);
       await open(`task:${eventRun}:review:1`);
       await cancelTask(h.client, `task:${eventRun}:review:1`, { by: 'bob', reason: 'dup' });
-      await h.client.workflow.getHandle(`task:${eventRun}:review:1`).result();
+      await workflowResult(h.client, `task:${eventRun}:review:1`);
       await save('task-cancelled', `task:${eventRun}:review:1`);
 
       const expiring = await createOrderDefinition(h.db, {
@@ -83,7 +86,7 @@ describe('replay of recorded histories', () => {
         idempotencyKey: uniqueId('m-'),
       });
       await save('run-manual-1-task', expiringRun);
-      await h.client.workflow.getHandle(`task:${expiringRun}:review:0`).result();
+      await workflowResult(h.client, `task:${expiringRun}:review:0`);
       await save('task-expired', `task:${expiringRun}:review:0`);
 
       const broken = await createOrderDefinition(h.db, {

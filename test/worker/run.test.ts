@@ -4,7 +4,9 @@ import { type RunActivityResult, startRunActivity } from '@activity-core/workflo
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
-import { createOrderDefinition, type Harness, orderEvent, orderSpec, useWorkerHarness, waitFor } from './harness.ts';
+import { workflowResult } from '../support/temporal.ts';
+import { waitFor } from '../support/wait.ts';
+import { createOrderDefinition, type Harness, orderEvent, orderSpec, useWorkerHarness } from './harness.ts';
 
 let h: Harness;
 useWorkerHarness((harness) => {
@@ -23,7 +25,7 @@ describe('RunActivityWorkflow, event-triggered', () => {
     const again = await startRunActivity(h.client, { taskQueue: h.taskQueue, input });
     expect(again).toEqual({ workflowId: first.workflowId, started: false });
 
-    const result: RunActivityResult = await h.client.workflow.getHandle(first.workflowId).result();
+    const result: RunActivityResult = await workflowResult(h.client, first.workflowId);
     expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 3, tasksStarted: 3 });
 
     const run = await getRunByWorkflowId(h.db, first.workflowId);
@@ -62,9 +64,9 @@ describe('RunActivityWorkflow, event-triggered', () => {
     }
     expect(new Set(messages.map((m) => (m.body.data as { id: string }).id))).toEqual(new Set(tasks.map((t) => t.id)));
 
-    const log = await waitFor('3 task_created entries', async () => {
-      const entries = await readRunLog(h.db, run.id);
-      return entries.filter((e) => e.kind === 'task_created').length === 3 && entries;
+    const log = await waitFor(() => readRunLog(h.db, run.id), {
+      what: `3 task_created entries in the log of run ${run.id}`,
+      until: (entries) => entries.filter((e) => e.kind === 'task_created').length === 3,
     });
     const kinds = log.map((e) => e.kind);
     expect(kinds.slice(0, 3)).toEqual(['triggered', 'context_resolved', 'rules_evaluated']);
@@ -82,7 +84,7 @@ describe('RunActivityWorkflow, event-triggered', () => {
       taskQueue: h.taskQueue,
       input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(0) } },
     });
-    const result = await h.client.workflow.getHandle(workflowId).result();
+    const result = await workflowResult(h.client, workflowId);
     expect(result).toMatchObject({ status: 'succeeded', tasksPlanned: 0, tasksStarted: 0 });
     const run = await getRunByWorkflowId(h.db, workflowId);
     const log = await readRunLog(h.db, run.id);
@@ -99,10 +101,7 @@ describe('RunActivityWorkflow, event-triggered', () => {
       taskQueue: h.taskQueue,
       input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(1) } },
     });
-    const error = await h.client.workflow
-      .getHandle(workflowId)
-      .result()
-      .catch((e: unknown) => e);
+    const error = await workflowResult(h.client, workflowId).catch((e: unknown) => e);
     // Failed, not retrying: the plan activity's failure is non-retryable, and so is the run's.
     expect(error).toBeInstanceOf(WorkflowFailedError);
     const runFailure = (error as WorkflowFailedError).cause;
@@ -132,7 +131,7 @@ describe('RunActivityWorkflow, event-triggered', () => {
         trigger: { kind: 'event', envelope: orderEvent(1) },
       },
     });
-    await expect(h.client.workflow.getHandle(workflowId).result()).rejects.toThrow(/WorkflowFailedError|failed/);
+    await expect(workflowResult(h.client, workflowId)).rejects.toBeInstanceOf(WorkflowFailedError);
   });
 });
 
@@ -144,7 +143,9 @@ describe('RunActivityWorkflow, cron misfire', () => {
         orderSpec(key, {
           trigger: {
             kind: 'cron',
-            cron: { expression: '0 * * * *', timezone: 'UTC', misfire: { policy, graceSeconds: 60, maxCatchUp: 2 } },
+            // A grace of an hour: "on time" below must hold however long a loaded machine takes
+            // to start the run; "late" occurrences are months old.
+            cron: { expression: '0 * * * *', timezone: 'UTC', misfire: { policy, graceSeconds: 3600, maxCatchUp: 2 } },
           },
           rules: [],
           taskTemplates: [{ key: 'hourly', title: 'Check {{ trigger.nominalTime }}' }],
@@ -157,7 +158,7 @@ describe('RunActivityWorkflow, cron misfire', () => {
       taskQueue: h.taskQueue,
       input: { definitionId, trigger: { kind: 'cron', nominalTime, scheduleId: 'sched-test' } },
     });
-    return { workflowId, result: await h.client.workflow.getHandle(workflowId).result() };
+    return { workflowId, result: await workflowResult(h.client, workflowId) };
   };
 
   test('skip: a late occurrence is recorded as skipped and spawns nothing', async () => {
