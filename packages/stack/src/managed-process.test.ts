@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { ManagedProcess, stopProcesses } from './managed-process.ts';
 
@@ -47,4 +49,25 @@ test('the lifeline guard exits with its process, and a clean exit is not reporte
   const log: string[] = [];
   await stopProcesses([p], { log: (m) => log.push(m) });
   expect(log).toEqual([]);
+});
+
+// A process's 'exit' can come before the last of its output: here a child still holds the
+// pipe and writes after its parent exited. stop() must not end the log under that output
+// (which lost it, or crashed the owner with "write after end" when it landed mid-close).
+test('stop() keeps output that arrives after the exit in the log, and does not crash', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ac-managed-process-'));
+  try {
+    const logFile = join(dir, 'out.log');
+    const proc = new ManagedProcess({
+      name: 'sh',
+      command: 'sh',
+      args: ['-c', '(sleep 0.3; echo late) & echo early'],
+      logFile,
+    });
+    await proc.exited;
+    await proc.stop();
+    expect(readFileSync(logFile, 'utf8')).toBe('early\nlate\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
