@@ -57,8 +57,9 @@ async function timeoutError(
   timeoutMs: number,
   last: { checked: boolean; value: unknown },
   context: (() => string | Promise<string>) | undefined,
+  unsettled = 'the check never completed',
 ): Promise<WaitTimeoutError> {
-  let detail = last.checked ? `; last seen: ${show(last.value)}` : '; the check never completed';
+  let detail = last.checked ? `; last seen: ${show(last.value)}` : `; ${unsettled}`;
   if (context) {
     const extra = await Promise.resolve()
       .then(context)
@@ -120,7 +121,13 @@ export async function within<T>(
   const timeoutMs = options.timeoutMs ?? WAIT_MS;
   const outcome = await raceDeadline(promise, timeoutMs);
   if (outcome.settled) return outcome.value;
-  throw await timeoutError(options.what, timeoutMs, { checked: false, value: undefined }, options.context);
+  throw await timeoutError(
+    options.what,
+    timeoutMs,
+    { checked: false, value: undefined },
+    options.context,
+    'it was still pending',
+  );
 }
 
 /**
