@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ExecFileOptions, execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,11 +6,33 @@ import { promisify } from 'node:util';
 import { REPO_ROOT } from '@activity-core/stack';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { stackInfo } from '../support/stack.ts';
+import { outlasting, WaitTimeoutError, within } from '../support/wait.ts';
 import { BOOTSTRAP_TOKEN, startTestApi, type TestApi } from './support.ts';
 
 const run = promisify(execFile);
 const PNPM = join(REPO_ROOT, '.tools/pnpm/node_modules/pnpm/bin/pnpm.cjs');
 const CLIENT = join(REPO_ROOT, 'packages/client');
+// Five child processes one after another; about 100 s on a busy machine, more than the
+// default test timeout could hold. Each has a deadline of its own and says which step hung.
+const BUILD_MS = 60_000;
+const PACK_MS = 60_000;
+const INSTALL_MS = 120_000;
+const TYPECHECK_MS = 120_000;
+const MAIN_MS = 60_000;
+
+/** `node file ...args`, killed and named after `timeoutMs`. */
+async function step(what: string, timeoutMs: number, args: string[], options: ExecFileOptions) {
+  const controller = new AbortController();
+  try {
+    return await within(run(process.execPath, args, { ...options, signal: controller.signal, encoding: 'utf8' }), {
+      what,
+      timeoutMs,
+    });
+  } catch (error) {
+    if (error instanceof WaitTimeoutError) controller.abort();
+    throw error;
+  }
+}
 
 let api: TestApi;
 let dir: string;
@@ -24,50 +46,63 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('an outside project installs the packed client, typechecks and runs against the API', async () => {
-  await run(process.execPath, [join(CLIENT, 'scripts/build.mjs')], { cwd: CLIENT });
-  const packs = join(dir, 'packs');
-  await run(process.execPath, [PNPM, 'pack', '--pack-destination', packs], { cwd: CLIENT });
-  const [tarball] = readdirSync(packs).filter((f) => f.endsWith('.tgz'));
-  expect(tarball).toBeDefined();
+test(
+  'an outside project installs the packed client, typechecks and runs against the API',
+  async () => {
+    await step('the build of packages/client', BUILD_MS, [join(CLIENT, 'scripts/build.mjs')], { cwd: CLIENT });
+    const packs = join(dir, 'packs');
+    await step('pnpm pack of packages/client', PACK_MS, [PNPM, 'pack', '--pack-destination', packs], { cwd: CLIENT });
+    const [tarball] = readdirSync(packs).filter((f) => f.endsWith('.tgz'));
+    expect(tarball).toBeDefined();
 
-  const project = join(dir, 'consumer');
-  cpSync(join(REPO_ROOT, 'examples/consumer'), project, { recursive: true });
-  const manifestPath = join(project, 'package.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  manifest.dependencies['@activity-core/client'] = `file:${join(packs, tarball as string)}`;
-  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
-  await run(process.execPath, [PNPM, 'install', '--ignore-workspace', '--prefer-offline', '--reporter=silent'], {
-    cwd: project,
-  });
-  // The installed package carries only its build output: no TypeScript sources of the workspace.
-  const installed = join(project, 'node_modules/@activity-core/client');
-  expect(readdirSync(installed).sort()).toEqual(['dist', 'package.json']);
+    const project = join(dir, 'consumer');
+    cpSync(join(REPO_ROOT, 'examples/consumer'), project, { recursive: true });
+    const manifestPath = join(project, 'package.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    manifest.dependencies['@activity-core/client'] = `file:${join(packs, tarball as string)}`;
+    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    await step(
+      `pnpm install in the consumer project ${project}`,
+      INSTALL_MS,
+      [PNPM, 'install', '--ignore-workspace', '--prefer-offline', '--reporter=silent'],
+      { cwd: project },
+    );
+    // The installed package carries only its build output: no TypeScript sources of the workspace.
+    const installed = join(project, 'node_modules/@activity-core/client');
+    expect(readdirSync(installed).sort()).toEqual(['dist', 'package.json']);
 
-  // The consumer's own TypeScript; a failure prints the diagnostics.
-  await run(process.execPath, [join(project, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
-    cwd: project,
-  }).catch((error: { stdout?: string }) => {
-    throw new Error(`consumer typecheck failed:\n${error.stdout ?? String(error)}`);
-  });
+    // The consumer's own TypeScript; a failure prints the diagnostics.
+    await step(
+      'the consumer typecheck',
+      TYPECHECK_MS,
+      [join(project, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'],
+      {
+        cwd: project,
+      },
+    ).catch((error: unknown) => {
+      if (error instanceof WaitTimeoutError) throw error;
+      throw new Error(`consumer typecheck failed:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
+    });
 
-  const { stdout } = await run(process.execPath, ['src/main.ts'], {
-    cwd: project,
-    env: {
-      PATH: process.env.PATH,
-      AC_API_URL: api.trpcUrl,
-      AC_API_TOKEN: BOOTSTRAP_TOKEN,
-      NATS_URL: stackInfo().natsUrl,
-      AC_STREAM_PREFIX: api.prefix,
-    },
-  });
-  const report = JSON.parse(stdout);
-  expect(report).toMatchObject({
-    created: { version: 1 },
-    listed: true,
-    dryRun: { wouldTrigger: true, titles: ['Review order A-1'] },
-    conflict: 'CONFLICT',
-    fieldPaths: ['spec.key'],
-    published: { subject: `${api.prefix.toLowerCase()}.events.order.created`, duplicate: true },
-  });
-});
+    const { stdout } = await step('the consumer program against the API', MAIN_MS, ['src/main.ts'], {
+      cwd: project,
+      env: {
+        PATH: process.env.PATH,
+        AC_API_URL: api.trpcUrl,
+        AC_API_TOKEN: BOOTSTRAP_TOKEN,
+        NATS_URL: stackInfo().natsUrl,
+        AC_STREAM_PREFIX: api.prefix,
+      },
+    });
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({
+      created: { version: 1 },
+      listed: true,
+      dryRun: { wouldTrigger: true, titles: ['Review order A-1'] },
+      conflict: 'CONFLICT',
+      fieldPaths: ['spec.key'],
+      published: { subject: `${api.prefix.toLowerCase()}.events.order.created`, duplicate: true },
+    });
+  },
+  outlasting(BUILD_MS, PACK_MS, INSTALL_MS, TYPECHECK_MS, MAIN_MS),
+);
