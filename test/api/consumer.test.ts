@@ -1,15 +1,13 @@
-import { type ExecFileOptions, execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { REPO_ROOT } from '@activity-core/stack';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { runNode } from '../support/process.ts';
 import { stackInfo } from '../support/stack.ts';
-import { outlasting, WaitTimeoutError, within } from '../support/wait.ts';
+import { outlasting, WaitTimeoutError } from '../support/wait.ts';
 import { BOOTSTRAP_TOKEN, startTestApi, type TestApi } from './support.ts';
 
-const run = promisify(execFile);
 const PNPM = join(REPO_ROOT, '.tools/pnpm/node_modules/pnpm/bin/pnpm.cjs');
 const CLIENT = join(REPO_ROOT, 'packages/client');
 // Five child processes one after another; about 100 s on a busy machine, more than the
@@ -19,20 +17,6 @@ const PACK_MS = 60_000;
 const INSTALL_MS = 120_000;
 const TYPECHECK_MS = 120_000;
 const MAIN_MS = 60_000;
-
-/** `node file ...args`, killed and named after `timeoutMs`. */
-async function step(what: string, timeoutMs: number, args: string[], options: ExecFileOptions) {
-  const controller = new AbortController();
-  try {
-    return await within(run(process.execPath, args, { ...options, signal: controller.signal, encoding: 'utf8' }), {
-      what,
-      timeoutMs,
-    });
-  } catch (error) {
-    if (error instanceof WaitTimeoutError) controller.abort();
-    throw error;
-  }
-}
 
 let api: TestApi;
 let dir: string;
@@ -49,9 +33,14 @@ afterAll(async () => {
 test(
   'an outside project installs the packed client, typechecks and runs against the API',
   async () => {
-    await step('the build of packages/client', BUILD_MS, [join(CLIENT, 'scripts/build.mjs')], { cwd: CLIENT });
+    await runNode('the build of packages/client', [join(CLIENT, 'scripts/build.mjs')], { cwd: CLIENT }, BUILD_MS);
     const packs = join(dir, 'packs');
-    await step('pnpm pack of packages/client', PACK_MS, [PNPM, 'pack', '--pack-destination', packs], { cwd: CLIENT });
+    await runNode(
+      'pnpm pack of packages/client',
+      [PNPM, 'pack', '--pack-destination', packs],
+      { cwd: CLIENT },
+      PACK_MS,
+    );
     const [tarball] = readdirSync(packs).filter((f) => f.endsWith('.tgz'));
     expect(tarball).toBeDefined();
 
@@ -61,39 +50,44 @@ test(
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
     manifest.dependencies['@activity-core/client'] = `file:${join(packs, tarball as string)}`;
     writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
-    await step(
+    await runNode(
       `pnpm install in the consumer project ${project}`,
-      INSTALL_MS,
       [PNPM, 'install', '--ignore-workspace', '--prefer-offline', '--reporter=silent'],
       { cwd: project },
+      INSTALL_MS,
     );
     // The installed package carries only its build output: no TypeScript sources of the workspace.
     const installed = join(project, 'node_modules/@activity-core/client');
     expect(readdirSync(installed).sort()).toEqual(['dist', 'package.json']);
 
     // The consumer's own TypeScript; a failure prints the diagnostics.
-    await step(
+    await runNode(
       'the consumer typecheck',
-      TYPECHECK_MS,
       [join(project, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'],
       {
         cwd: project,
       },
+      TYPECHECK_MS,
     ).catch((error: unknown) => {
       if (error instanceof WaitTimeoutError) throw error;
       throw new Error(`consumer typecheck failed:\n${(error as { stdout?: string }).stdout ?? String(error)}`);
     });
 
-    const { stdout } = await step('the consumer program against the API', MAIN_MS, ['src/main.ts'], {
-      cwd: project,
-      env: {
-        PATH: process.env.PATH,
-        AC_API_URL: api.trpcUrl,
-        AC_API_TOKEN: BOOTSTRAP_TOKEN,
-        NATS_URL: stackInfo().natsUrl,
-        AC_STREAM_PREFIX: api.prefix,
+    const { stdout } = await runNode(
+      'the consumer program against the API',
+      ['src/main.ts'],
+      {
+        cwd: project,
+        env: {
+          PATH: process.env.PATH,
+          AC_API_URL: api.trpcUrl,
+          AC_API_TOKEN: BOOTSTRAP_TOKEN,
+          NATS_URL: stackInfo().natsUrl,
+          AC_STREAM_PREFIX: api.prefix,
+        },
       },
-    });
+      MAIN_MS,
+    );
     const report = JSON.parse(stdout);
     expect(report).toMatchObject({
       created: { version: 1 },

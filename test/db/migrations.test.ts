@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createDb, MigrationError, migrateDown, migrateToLatest, migrationStatus } from '@activity-core/db';
 import { REPO_ROOT } from '@activity-core/stack';
 import { describe, expect, it } from 'vitest';
+import { runNode } from '../support/process.ts';
 import { createTestDatabase } from '../support/stack.ts';
+import { outlasting, WAIT_MS } from '../support/wait.ts';
 import { rawQuery } from './fixture.ts';
 
-const run = promisify(execFile);
 const TABLES = [
   'api_tokens',
   'definition_versions',
@@ -81,19 +80,24 @@ describe('migrations', () => {
     }
   });
 
-  it('the migrate command runs up, status and down against DATABASE_URL', async () => {
-    await using tdb = await createTestDatabase();
-    const cli = join(REPO_ROOT, 'packages/db/src/migrate-cli.ts');
-    const env = { ...process.env, DATABASE_URL: tdb.url };
-    const up = await run(process.execPath, [cli, 'up'], { env });
-    expect(up.stdout).toContain('applied 2026-11-26T1400_initial');
-    const status = await run(process.execPath, [cli, 'status'], { env });
-    expect(status.stdout).toMatch(/^\d{4}-\d\d-\d\dT.*2026-11-26T1400_initial$/m);
-    const down = await run(process.execPath, [cli, 'down'], { env });
-    expect(down.stdout).toContain('reverted 2026-11-26T1400_initial');
-    const bad = await run(process.execPath, [cli, 'sideways'], { env }).catch(
-      (e: { code: number; stderr: string }) => e,
-    );
-    expect(bad).toMatchObject({ code: 2 });
-  });
+  // Four runs of the CLI, each a process of its own.
+  it(
+    'the migrate command runs up, status and down against DATABASE_URL',
+    async () => {
+      await using tdb = await createTestDatabase();
+      const cli = join(REPO_ROOT, 'packages/db/src/migrate-cli.ts');
+      const env = { ...process.env, DATABASE_URL: tdb.url };
+      const up = await runNode('migrate-cli up', [cli, 'up'], { env });
+      expect(up.stdout).toContain('applied 2026-11-26T1400_initial');
+      const status = await runNode('migrate-cli status', [cli, 'status'], { env });
+      expect(status.stdout).toMatch(/^\d{4}-\d\d-\d\dT.*2026-11-26T1400_initial$/m);
+      const down = await runNode('migrate-cli down', [cli, 'down'], { env });
+      expect(down.stdout).toContain('reverted 2026-11-26T1400_initial');
+      const bad = await runNode('migrate-cli sideways', [cli, 'sideways'], { env }).catch(
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(bad).toMatchObject({ code: 2 });
+    },
+    outlasting(WAIT_MS, WAIT_MS, WAIT_MS, WAIT_MS),
+  );
 });
