@@ -65,13 +65,16 @@ async function startService(name: 'worker' | 'ingest' | 'api'): Promise<number> 
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}):\n${context()}`);
       }
-      // Complete lines only: the last one may still be arriving.
-      const line = entry.output
-        .join('')
-        .split('\n')
-        .slice(0, -1)
-        .find((l) => l.includes(`"${name} ready"`));
-      return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port;
+      // Complete JSON lines only: the last one may still be arriving.
+      for (const line of entry.output.join('').split('\n').slice(0, -1)) {
+        if (!line.includes(`"${name} ready"`)) continue;
+        try {
+          return (JSON.parse(line) as { port: number }).port;
+        } catch {
+          // not a log line of its own (stdout and stderr interleaved)
+        }
+      }
+      return undefined;
     },
     { what: `${name} (pid ${child.pid}) to log "${name} ready"`, timeoutMs: PROCESS_START_MS, context },
   );

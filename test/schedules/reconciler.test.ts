@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ActivityDefinitionSpec, previewSchedule } from '@activity-core/core';
 import { archiveDefinition, createDefinition, setDefinitionEnabled, updateDefinition } from '@activity-core/db';
 import {
@@ -134,9 +135,10 @@ describe('schedule reconciler', () => {
   });
 
   test('reconcileAll removes orphan schedules carrying our prefix and leaves others alone', async () => {
-    const orphanId = scheduleIdFor('00000000-0000-7000-8000-000000000000', PREFIX);
+    // Fresh ids: a stack reused between runs (an external Temporal) may still hold a fixed one.
+    const orphanId = scheduleIdFor(randomUUID(), PREFIX);
     // Another installation's schedule (default prefix) and someone else's entirely.
-    const otherInstallation = scheduleIdFor('00000000-0000-7000-8000-000000000001');
+    const otherInstallation = scheduleIdFor(randomUUID());
     const foreignId = uniqueId('someone-elses-');
     for (const scheduleId of [orphanId, otherInstallation, foreignId]) {
       await deps.client.schedule.create({
