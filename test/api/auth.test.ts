@@ -234,7 +234,11 @@ describe('HTTP edges', () => {
     expect((await fetch(`${small.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${small.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', nats: 'ok', temporal: 'ok' } });
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      checks: { postgres: 'ok', nats: 'ok', temporal: 'ok' },
+      tzdata: process.versions.tz,
+    });
     const metrics = await (await fetch(`${small.url}/metrics`)).text();
     expect(metrics).toContain('ac_api_request_duration_seconds_bucket');
     expect((await fetch(`${small.url}/elsewhere`)).status).toBe(404);

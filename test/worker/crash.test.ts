@@ -130,7 +130,11 @@ describe('worker crash', () => {
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ready' });
+    expect(await ready.json()).toMatchObject({
+      status: 'ready',
+      checks: { schedules: 'ok' },
+      tzdata: process.versions.tz,
+    });
     worker.kill('SIGTERM');
     expect(await within(exited, { what: `the worker process (pid ${worker.pid}) to exit after SIGTERM` })).toBe(0);
   });

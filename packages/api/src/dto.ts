@@ -1,4 +1,4 @@
-import type { ActivityDefinitionSpec } from '@activity-core/core';
+import type { ActivityDefinitionSpec, PreviewOccurrence, ResolvedDstPolicy } from '@activity-core/core';
 import type {
   ApiTokenRecord,
   DefinitionRecord,
@@ -13,6 +13,18 @@ import type {
 
 const iso = (d: Date): string => d.toISOString();
 const isoOrNull = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+
+/** `definitions.previewSchedule`: the engine's next fires, with what the DST policy did to each. */
+export interface SchedulePreview {
+  readonly timezone: string;
+  /** The trigger's DST policy with `auto` resolved. */
+  readonly dst: ResolvedDstPolicy;
+  /** tz data version of the process that answered (the API's); the worker compiles with its own. */
+  readonly tzdata: string;
+  /** The fire instants, ISO 8601 UTC (the same as `occurrences[].at`). */
+  readonly times: string[];
+  readonly occurrences: PreviewOccurrence[];
+}
 
 export interface Definition {
   readonly id: string;

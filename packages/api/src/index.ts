@@ -10,7 +10,16 @@ export type {
 export { createContextFactory } from './context.ts';
 export type { CreateApiDepsOptions } from './deps.ts';
 export { createApiDeps } from './deps.ts';
-export type { ApiToken, Definition, DefinitionVersion, Page, Run, RunLogEntry, Task } from './dto.ts';
+export type {
+  ApiToken,
+  Definition,
+  DefinitionVersion,
+  Page,
+  Run,
+  RunLogEntry,
+  SchedulePreview,
+  Task,
+} from './dto.ts';
 export type { ErrorData, FieldError } from './errors.ts';
 export { FieldValidationError, toTRPCError } from './errors.ts';
 export type { ApiHandlerOptions } from './http.ts';

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { isValidTimezone } from './time-zone.ts';
+
+export { isValidTimezone } from './time-zone.ts';
 
 /**
  * A parsed 5-field cron expression. Every set is sorted and deduplicated; day of week uses
@@ -14,6 +17,11 @@ export interface ParsedCron {
   /** The field does not start with `*` or `?`: it restricts days (see the POSIX rule). */
   readonly domRestricted: boolean;
   readonly dowRestricted: boolean;
+  /**
+   * The minute or the hour field starts with `*` (`*`, `*&#47;15`, …): a "wildcard job" in
+   * Vixie/ISC cron's sense, which follows the clock through DST changes (see {@link DstPolicy}).
+   */
+  readonly wildcardTime: boolean;
 }
 
 export const CRON_FIELDS = ['minute', 'hour', 'day-of-month', 'month', 'day-of-week'] as const;
@@ -113,6 +121,7 @@ export function parseCron(expression: string): ParseCronResult {
       daysOfWeek,
       domRestricted: !(domField.startsWith('*') || domField.startsWith('?')),
       dowRestricted: !(dowField.startsWith('*') || dowField.startsWith('?')),
+      wildcardTime: (fields[0] as string).startsWith('*') || (fields[1] as string).startsWith('*'),
     },
   };
 }
@@ -181,17 +190,6 @@ export function cronNeverFires(cron: ParsedCron): boolean {
   return !cron.months.some((m) => cron.daysOfMonth.some((d) => d <= (DAYS_IN_MONTH_MAX[m - 1] ?? 31)));
 }
 
-/** True when a timezone name is known to this runtime's IANA database (via `Intl`, no IO). */
-export function isValidTimezone(timezone: string): boolean {
-  if (timezone === '' || timezone.length > 64) return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export const MisfirePolicy = z.enum(['skip', 'fire_once', 'fire_all']);
 export type MisfirePolicy = z.infer<typeof MisfirePolicy>;
 
@@ -210,11 +208,34 @@ export const MisfireConfig = z.object({
 });
 export type MisfireConfig = z.infer<typeof MisfireConfig>;
 
-/** When a cron definition fires: expression, zone, jitter bound and misfire policy. */
+/**
+ * What a cron trigger does with local times that a DST change skips (`gap`) or repeats (`fold`):
+ * - every named local time that exists once fires exactly once, at its instant;
+ * - `gap: 'shift'`: a named local time that does not exist fires once, at the first instant
+ *   after the gap, merged with any other fire at that instant; `'skip'`: it does not fire;
+ * - `fold: 'first' | 'last' | 'both'`: a named local time that occurs twice fires at its first
+ *   instant, its second, or both;
+ * - `'auto'` (the default, per side) is Vixie/ISC cron's rule: a job whose minute or hour field
+ *   starts with `*` follows the clock (`gap: 'skip'`, `fold: 'both'`); any other job is a
+ *   fixed-time job (`gap: 'shift'`, `fold: 'first'`).
+ *
+ * Nothing else ever fires.
+ */
+export const DstPolicy = z
+  .object({
+    gap: z.enum(['shift', 'skip', 'auto']).default('auto').describe('local times a DST change skips'),
+    fold: z.enum(['first', 'last', 'both', 'auto']).default('auto').describe('local times a DST change repeats'),
+  })
+  .strict();
+export type DstPolicy = z.infer<typeof DstPolicy>;
+export type DstPolicyInput = z.input<typeof DstPolicy>;
+
+/** When a cron definition fires: expression, zone, DST policy, jitter bound and misfire policy. */
 export const CronTriggerConfig = z
   .object({
     expression: z.string().min(1).max(256).describe('5-field cron: minute hour day-of-month month day-of-week'),
     timezone: z.string().default('UTC').describe('IANA timezone, e.g. Europe/Berlin'),
+    dst: DstPolicy.default({ gap: 'auto', fold: 'auto' }),
     jitterSeconds: z.number().int().min(0).max(3_600).default(0),
     misfire: MisfireConfig.default({ policy: 'fire_once', graceSeconds: 60, maxCatchUp: 10 }),
   })

@@ -19,8 +19,26 @@ export {
   templateEnvironment,
   toCelValue,
 } from './cel.ts';
-export type { CronField, CronParseError, ParseCronResult, ParsedCron } from './cron.ts';
-export { CronTriggerConfig, cronNeverFires, isValidTimezone, MisfireConfig, MisfirePolicy, parseCron } from './cron.ts';
+export type { CronField, CronParseError, DstPolicyInput, ParseCronResult, ParsedCron } from './cron.ts';
+export {
+  CronTriggerConfig,
+  cronNeverFires,
+  DstPolicy,
+  isValidTimezone,
+  MisfireConfig,
+  MisfirePolicy,
+  parseCron,
+} from './cron.ts';
+export type {
+  CronSchedule,
+  CronScheduleConfig,
+  FoldPolicy,
+  GapPolicy,
+  Occurrence,
+  OccurrenceKind,
+  ResolvedDstPolicy,
+} from './cron-engine.ts';
+export { cronSchedule, nextOccurrences, occurrencesBetween, resolveDstPolicy } from './cron-engine.ts';
 export type {
   ActivityDefinitionSpecInput,
   CompileDefinitionResult,
@@ -52,7 +70,9 @@ export { NormalizeErrorCode, normalizeMessage } from './normalize-message.ts';
 export type { Plan, PlanError, PlanInput, PlannedTask, PlanResult } from './plan-tasks.ts';
 export { DEFAULT_MAX_OUTPUT_BYTES, PlanErrorCode, planTasks } from './plan-tasks.ts';
 export type {
-  CompileScheduleOptions,
+  CompileConfig,
+  CompileWindow,
+  PreviewOccurrence,
   ScheduleRange,
   TemporalCalendarSpec,
   TemporalDayOfWeek,
@@ -62,8 +82,9 @@ export type {
 export {
   compileToScheduleSpec,
   isScheduledTime,
+  previewOccurrences,
   previewSchedule,
-  SCHEDULE_HORIZON_YEARS,
+  scheduledTimesBetween,
   TEMPORAL_DAYS_OF_WEEK,
   TEMPORAL_MONTHS,
 } from './schedule.ts';
@@ -71,8 +92,8 @@ export type { TaskEventOptions } from './task.ts';
 export { TaskEventKind, TaskInstance, TaskStatus, taskEvent } from './task.ts';
 export type { CompiledTemplate, CompileTemplateResult } from './template.ts';
 export { compileTemplate, renderTemplate } from './template.ts';
-export type { CompiledTemporalSpec } from './temporal-calendar.ts';
-export { compileTemporalSpec } from './temporal-calendar.ts';
+export type { ZoneTransition } from './time-zone.ts';
+export { TimeZone } from './time-zone.ts';
 export type { RunTriggerIdentity } from './workflow-ids.ts';
 export {
   runTriggerKey,

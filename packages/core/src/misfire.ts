@@ -1,6 +1,6 @@
 import type { CronTriggerConfig, MisfireConfig } from './cron.ts';
+import { cronSchedule, nextOccurrences } from './cron-engine.ts';
 import { assertNever } from './errors.ts';
-import { previewSchedule } from './schedule.ts';
 
 export type MisfireDecision =
   | { action: 'run'; lateBySeconds: number }
@@ -16,7 +16,7 @@ export interface MisfireInput extends MisfireConfig {
   jitterSeconds?: number;
   /**
    * The schedule's next occurrences after `nominalTime`, oldest first, at least
-   * `maxCatchUp` of them (e.g. `previewSchedule(config, nominalTime, maxCatchUp)`).
+   * `maxCatchUp` of them (the engine's: `nextOccurrences(cronSchedule(config), nominal, maxCatchUp)`).
    * Those at or before `actualTime` are "already due": they tell fire_once and fire_all
    * whether this occurrence is the newest of a late streak.
    */
@@ -56,13 +56,18 @@ export function decideMisfire(input: MisfireInput): MisfireDecision {
   }
 }
 
-/** {@link decideMisfire} with the following occurrences computed from the trigger config. */
+/**
+ * {@link decideMisfire} with the following occurrences from the local-time engine, DST policy
+ * included, so "a newer occurrence is already due" means one the Schedule really fires.
+ */
 export function decideMisfireForSchedule(
   config: CronTriggerConfig,
   nominalTime: Date,
   actualTime: Date,
 ): MisfireDecision {
-  const followingTimes = previewSchedule(config, nominalTime, config.misfire.maxCatchUp);
+  const followingTimes = nextOccurrences(cronSchedule(config), nominalTime.getTime(), config.misfire.maxCatchUp).map(
+    (o) => new Date(o.at),
+  );
   return decideMisfire({
     ...config.misfire,
     nominalTime,

@@ -32,11 +32,16 @@ export interface TemporalCalendarSpec {
   comment?: string;
 }
 
-/** Structurally compatible with `ScheduleSpec` of `@temporalio/client` (jitter in milliseconds). */
+/**
+ * Structurally compatible with `ScheduleSpec` of `@temporalio/client` (jitter in milliseconds).
+ * No `timezone`: every field is UTC, so the server's tz database is never consulted.
+ */
 export interface TemporalScheduleSpec {
   calendars: TemporalCalendarSpec[];
-  skip?: TemporalCalendarSpec[];
-  timezone: string;
+  /** First instant of the compiled window. */
+  startAt: Date;
+  /** Last second of the compiled window (inclusive, as Temporal reads it). */
+  endAt: Date;
   jitter: number;
 }
 

@@ -1,5 +1,14 @@
-import { IANAZone } from 'luxon';
-import { type CronTriggerConfig, type ParsedCron, parseCron } from './cron.ts';
+import type { CronTriggerConfig, DstPolicyInput } from './cron.ts';
+import {
+  type CronSchedule,
+  type CronScheduleConfig,
+  cronSchedule,
+  dayMatches,
+  nextOccurrences,
+  type Occurrence,
+  occurrencesBetween,
+  type ResolvedDstPolicy,
+} from './cron-engine.ts';
 import { CoreError, CoreErrorCode } from './errors.ts';
 import {
   type Loose,
@@ -11,34 +20,24 @@ import {
   type TemporalMonth,
   type TemporalScheduleSpec,
 } from './schedule-types.ts';
-import { compileTemporalSpec } from './temporal-calendar.ts';
+import { MS_PER_DAY } from './time-zone.ts';
 
 /**
- * DST behaviour. `previewSchedule` runs the compiled Schedule spec through a model of
- * Temporal's calendar engine (temporal-calendar.ts), so the preview is what the Schedule does;
- * test/schedules checks it against a real server on 40+ configs around transitions.
+ * Previews and compiles cron triggers, both from the local-time engine (cron-engine.ts).
  *
- * - **Non-existent local time** (spring forward): our choice. An occurrence whose wall-clock
- *   time falls in the gap fires once at the first instant after the gap (02:30 on the US
- *   spring-forward day fires at 03:00 EDT). Several occurrences in one gap (`*&#47;15 2 * * *`)
- *   collapse into that one firing, which also merges with an occurrence due at that instant
- *   anyway. A daily job never loses a day. Temporal alone would drop such times, so the
- *   compile step adds, for every gap in the horizon where the cron has a time, a one-off
- *   calendar entry pinned to the first wall-clock time after the gap, plus `skip` entries
- *   where Go's normalisation of a non-existent time would fire on its own (30-minute zones).
- * - **Repeated local time** (fall back): Temporal's engine decides, and no spec can change it
- *   (a `skip` entry matches wall-clock fields, so it drops both instants or neither):
- *   - zones behind UTC (the Americas): an occurrence in the repeated hour fires at both
- *     instants (01:30 EDT and 01:30 EST), which get distinct run ids;
- *   - zones ahead of UTC (Europe, Australia, …): it fires once, at the second instant
- *     (02:30 CET, not 02:30 CEST); an hourly job skips the repeated hour's second copy;
- *   Temporal revisits a repeated hour with a fixed one-hour shift; where that lands on times
- *   the cron does not name (minute steps in the repeated hour east of UTC, or 30-minute zones
- *   such as Australia/Lord_Howe, where a 01:15 job then fires once, at +11), the compile step
- *   adds `skip` entries for those wall times: the schedule never fires at a time the
- *   expression does not name.
- *   Jobs that must run exactly once a day should avoid the repeated hour or use UTC.
+ * The compiled Temporal Schedule never makes Temporal interpret local time: its calendars are
+ * in UTC (no `timezone`), with explicit years, months and days, valid over a window (a horizon
+ * the schedule reconciler renews). Over that window the UTC days split into:
+ * - days on which the zone's offset is constant and no DST change has any effect: their fire
+ *   times are the expression's local times moved by that offset, compiled as structured
+ *   calendars per run of such days (day-of-week and day-of-month structure kept, the day
+ *   shift of times that cross UTC midnight accounted for);
+ * - days a transition touches (the transition, and a fold's repeated instants): their fire
+ *   times are taken from the engine one by one and pinned.
+ * A final pass merges calendars that differ in one field only. Every calendar is checked against
+ * the engine as it is built, so the Schedule fires exactly the engine's occurrences.
  */
+
 export type {
   ScheduleRange,
   TemporalCalendarSpec,
@@ -48,93 +47,471 @@ export type {
 } from './schedule-types.ts';
 export { TEMPORAL_DAYS_OF_WEEK, TEMPORAL_MONTHS } from './schedule-types.ts';
 
-const MINUTE = 60_000;
-const DAY = 86_400_000;
-function parseOrThrow(expression: string): ParsedCron {
-  const parsed = parseCron(expression);
-  if (!parsed.ok) throw new CoreError(CoreErrorCode.invalidArgument, parsed.error.message);
-  return parsed.cron;
-}
+type PreviewConfig = CronScheduleConfig;
 
-function zoneOf(timezone: string): IANAZone {
-  const zone = IANAZone.create(timezone);
-  if (!zone.isValid) throw new CoreError(CoreErrorCode.invalidArgument, `unknown IANA timezone "${timezone}"`);
-  return zone;
-}
-
-/** Offset in minutes at an instant. */
-function offsetAt(zone: IANAZone, ms: number): number {
-  return zone.offset(ms);
-}
-
-interface CivilDate {
-  year: number;
-  month: number;
-  day: number;
-  /** 0 = Sunday */
-  weekday: number;
-  /** Date.UTC of the civil midnight: "naive" milliseconds. */
-  naive: number;
-}
-
-function civilFromNaive(naive: number): CivilDate {
-  const d = new Date(naive);
-  return {
-    year: d.getUTCFullYear(),
-    month: d.getUTCMonth() + 1,
-    day: d.getUTCDate(),
-    weekday: d.getUTCDay(),
-    naive: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()),
-  };
-}
-
-function dayMatches(cron: ParsedCron, date: CivilDate): boolean {
-  if (!cron.months.includes(date.month)) return false;
-  const dom = cron.daysOfMonth.includes(date.day);
-  const dow = cron.daysOfWeek.includes(date.weekday);
-  if (cron.domRestricted && cron.dowRestricted) return dom || dow;
-  return dom && dow;
-}
-
-function wallOf(zone: IANAZone, instant: number): number {
-  return instant + offsetAt(zone, instant) * MINUTE;
+function validFrom(from: Date): number {
+  const ms = from.getTime();
+  if (Number.isNaN(ms)) throw new CoreError(CoreErrorCode.invalidArgument, 'from is not a valid date');
+  return ms;
 }
 
 /**
- * Years of DST fix-ups a compiled spec carries, counted from the year it is compiled in.
- * The schedule reconciler re-compiles every year; the preview uses the same horizon, so the
- * two agree for every time in it.
- */
-export const SCHEDULE_HORIZON_YEARS = 10;
-
-/**
- * The next `n` fire times strictly after `from`: exactly the nominal times (before jitter) at
- * which the Temporal Schedule compiled by {@link compileToScheduleSpec} fires, DST corners
- * included, because it runs that spec through a model of Temporal's calendar engine. See the
- * module comment for the resulting DST behaviour.
+ * The next `n` fire times strictly after `from` (nominal, before jitter), as the engine decides
+ * them: the times the compiled Schedule fires.
  *
  * @example previewSchedule({ expression: '0 9 * * MON-FRI', timezone: 'Europe/Berlin' }, new Date(), 5)
  */
-export function previewSchedule(
-  config: Pick<CronTriggerConfig, 'expression' | 'timezone'>,
-  from: Date,
-  n: number,
-): Date[] {
-  const fromMs = from.getTime();
-  if (Number.isNaN(fromMs)) throw new CoreError(CoreErrorCode.invalidArgument, 'from is not a valid date');
-  if (n <= 0) return [];
-  const fromYear = from.getUTCFullYear();
-  const spec = compileToScheduleSpec(
-    { ...config, jitterSeconds: 0 },
-    { fromYear, toYear: fromYear + SCHEDULE_HORIZON_YEARS },
-  );
-  return compileTemporalSpec(spec).next(from, n);
+export function previewSchedule(config: PreviewConfig, from: Date, n: number): Date[] {
+  return nextOccurrences(cronSchedule(config), validFrom(from), n).map((o) => new Date(o.at));
 }
 
-/** True when `instant` is one of the schedule's fire times (useful to validate a nominal time). */
-export function isScheduledTime(config: Pick<CronTriggerConfig, 'expression' | 'timezone'>, instant: Date): boolean {
-  const [next] = previewSchedule(config, new Date(instant.getTime() - 1), 1);
-  return next?.getTime() === instant.getTime();
+/** One previewed fire, with what the DST policy did to it. */
+export interface PreviewOccurrence {
+  /** The instant, ISO 8601 UTC. */
+  readonly at: string;
+  /** The local wall time at that instant with its offset, e.g. `2027-03-14T03:00:00-04:00`. */
+  readonly local: string;
+  /**
+   * Set when the DST policy touched this fire: `shifted` (named local times that do not exist
+   * fire here, at the end of the gap; listed in `shiftedFrom`), `repeated` (a named local time
+   * that occurs twice; `fold` says which instant this is).
+   */
+  readonly dst?: 'shifted' | 'repeated';
+  readonly shiftedFrom?: readonly string[];
+  readonly fold?: 'first' | 'second';
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+function wallString(wall: number, seconds: boolean): string {
+  const d = new Date(wall);
+  const date = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  return `${date}T${time}${seconds ? `:${pad(d.getUTCSeconds())}` : ''}`;
+}
+
+function offsetString(offsetMs: number): string {
+  const sign = offsetMs < 0 ? '-' : '+';
+  const minutes = Math.abs(Math.round(offsetMs / 60_000));
+  return `${sign}${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}`;
+}
+
+function toPreview(schedule: CronSchedule, o: Occurrence): PreviewOccurrence {
+  const offset = schedule.zone.offsetAt(o.at);
+  const base = { at: new Date(o.at).toISOString(), local: `${wallString(o.at + offset, true)}${offsetString(offset)}` };
+  switch (o.kind) {
+    case 'exact':
+      return base;
+    case 'repeated':
+      return { ...base, dst: 'repeated', ...(o.fold ? { fold: o.fold } : {}) };
+    case 'shifted':
+      return { ...base, dst: 'shifted', shiftedFrom: (o.shiftedFrom ?? []).map((w) => wallString(w, false)) };
+  }
+}
+
+/** {@link previewSchedule} with each fire's local time and DST marks, and the resolved policy. */
+export function previewOccurrences(
+  config: PreviewConfig,
+  from: Date,
+  n: number,
+): { dst: ResolvedDstPolicy; occurrences: PreviewOccurrence[] } {
+  const schedule = cronSchedule(config);
+  return {
+    dst: schedule.dst,
+    occurrences: nextOccurrences(schedule, validFrom(from), n).map((o) => toPreview(schedule, o)),
+  };
+}
+
+/** Fire times (nominal) with `start <= t <= end`, ascending. */
+export function scheduledTimesBetween(config: PreviewConfig, start: Date, end: Date): Date[] {
+  return occurrencesBetween(cronSchedule(config), validFrom(start) - 1, validFrom(end)).map((o) => new Date(o.at));
+}
+
+/** True when `instant` is one of the trigger's fire times (useful to validate a nominal time). */
+export function isScheduledTime(config: PreviewConfig, instant: Date): boolean {
+  const ms = validFrom(instant);
+  return occurrencesBetween(cronSchedule(config), ms - 1, ms).length === 1;
+}
+
+/** The UTC interval a compiled spec covers: `start` inclusive, `end` exclusive, both UTC midnights. */
+export interface CompileWindow {
+  readonly start: Date;
+  readonly end: Date;
+}
+
+export type CompileConfig = Pick<CronTriggerConfig, 'expression' | 'timezone' | 'jitterSeconds'> & {
+  dst?: DstPolicyInput;
+};
+
+/**
+ * Compiles a cron trigger into a Temporal `ScheduleSpec` in UTC that fires exactly the engine's
+ * occurrences inside `window` and nothing outside it (`startAt`/`endAt` are the window). The
+ * server's tz database and DST logic are never consulted. Renew before `window.end`.
+ */
+export function compileToScheduleSpec(config: CompileConfig, window: CompileWindow): TemporalScheduleSpec {
+  const schedule = cronSchedule(config);
+  const start = window.start.getTime();
+  const end = window.end.getTime();
+  if (Number.isNaN(start) || Number.isNaN(end) || start % MS_PER_DAY !== 0 || end % MS_PER_DAY !== 0 || end <= start) {
+    throw new CoreError(CoreErrorCode.invalidArgument, 'compile window: start < end, both UTC midnights');
+  }
+  const calendars = mergeCalendars(compileCalendars(schedule, start / MS_PER_DAY, end / MS_PER_DAY)).map(toTemporal);
+  return {
+    calendars,
+    startAt: new Date(start),
+    endAt: new Date(end - 1000),
+    jitter: (config.jitterSeconds ?? 0) * 1000,
+  };
+}
+
+/** A calendar as sets: it matches the instants whose UTC fields are all in their sets. */
+interface Cal {
+  year: number[];
+  month: number[];
+  dom: number[];
+  dow: number[];
+  hour: number[];
+  minute: number[];
+}
+type CalField = keyof Cal;
+const CAL_FIELDS: readonly CalField[] = ['year', 'month', 'dom', 'dow', 'hour', 'minute'];
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const ALL_MONTHS = range(1, 12);
+const ALL_DOMS = range(1, 31);
+const ALL_DOWS = range(0, 6);
+const FULL: Record<Exclude<CalField, 'year'>, number> = { month: 12, dom: 31, dow: 7, hour: 24, minute: 60 };
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/** UTC day index (days since the epoch) → civil fields. */
+function civil(day: number): { year: number; month: number; dom: number; dow: number } {
+  const d = new Date(day * MS_PER_DAY);
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, dom: d.getUTCDate(), dow: d.getUTCDay() };
+}
+
+function compileCalendars(schedule: CronSchedule, firstDay: number, endDay: number): Cal[] {
+  const { zone } = schedule;
+  const transitions = zone.transitions((firstDay - 2) * MS_PER_DAY, (endDay + 2) * MS_PER_DAY);
+  // Days a transition touches: the transition's own, and those of a fold's repeated instants.
+  const special = new Set<number>();
+  for (const t of transitions) {
+    const reach = Math.max(0, t.before - t.after);
+    for (let day = Math.floor((t.at - reach) / MS_PER_DAY); day <= Math.floor((t.at + reach) / MS_PER_DAY); day++) {
+      special.add(day);
+    }
+  }
+  const out: Cal[] = [];
+  let runStart: number | undefined;
+  let runOffset = 0;
+  const flush = (runEnd: number): void => {
+    if (runStart === undefined) return;
+    out.push(...runCalendars(schedule, runOffset, runStart, runEnd));
+    runStart = undefined;
+  };
+  for (let day = firstDay; day < endDay; day++) {
+    const offset = zone.offsetAt(day * MS_PER_DAY);
+    // Offsets with seconds (local mean time, before 1972) do not keep minutes: pin those days.
+    if (special.has(day) || offset % 60_000 !== 0) {
+      flush(day - 1);
+      out.push(...pinnedDay(schedule, day));
+      continue;
+    }
+    if (runStart !== undefined && offset !== runOffset) flush(day - 1);
+    if (runStart === undefined) {
+      runStart = day;
+      runOffset = offset;
+    }
+  }
+  flush(endDay - 1);
+  return out;
+}
+
+/** Hours × minutes products that cover exactly `times` (minutes of the day). */
+function timeProducts(times: Iterable<number>): Array<{ hour: number[]; minute: number[] }> {
+  const byHour = new Map<number, number[]>();
+  for (const t of times) {
+    const hour = Math.floor(t / 60);
+    const minutes = byHour.get(hour) ?? [];
+    minutes.push(t % 60);
+    byHour.set(hour, minutes);
+  }
+  const byMinutes = new Map<string, { hour: number[]; minute: number[] }>();
+  for (const [hour, minutes] of [...byHour].sort((a, b) => a[0] - b[0])) {
+    const minute = [...new Set(minutes)].sort((a, b) => a - b);
+    const key = minute.join(',');
+    const product = byMinutes.get(key) ?? { hour: [], minute };
+    product.hour.push(hour);
+    byMinutes.set(key, product);
+  }
+  return [...byMinutes.values()];
+}
+
+/** A transition day: the engine's fires on it, pinned to the date. */
+function pinnedDay(schedule: CronSchedule, day: number): Cal[] {
+  const fires = occurrencesBetween(schedule, day * MS_PER_DAY - 1, (day + 1) * MS_PER_DAY - 1);
+  if (fires.length === 0) return [];
+  const { year, month, dom } = civil(day);
+  const times = fires.map((o) => Math.floor((o.at - day * MS_PER_DAY) / 60_000));
+  if (fires.some((o) => o.at % 60_000 !== 0)) {
+    throw new CoreError(CoreErrorCode.invalidArgument, `${schedule.zone.name}: a fire at a fractional minute`);
+  }
+  return timeProducts(times).map((p) => ({ year: [year], month: [month], dom: [dom], dow: ALL_DOWS, ...p }));
+}
+
+interface Box {
+  readonly year: number;
+  readonly months: number[];
+  readonly domFrom: number;
+  readonly domTo: number;
+}
+
+/** Splits the UTC days [first, last] into boxes of whole months or parts of one month. */
+function boxes(first: number, last: number): Box[] {
+  const out: Box[] = [];
+  let day = first;
+  while (day <= last) {
+    const { year, month, dom } = civil(day);
+    const monthEnd = day + daysInMonth(year, month) - dom;
+    if (dom === 1 && monthEnd <= last) {
+      let toMonth = month;
+      let next = monthEnd + 1;
+      while (toMonth < 12 && next + daysInMonth(year, toMonth + 1) - 1 <= last) {
+        toMonth++;
+        next += daysInMonth(year, toMonth);
+      }
+      out.push({ year, months: range(month, toMonth), domFrom: 1, domTo: 31 });
+      day = next;
+    } else {
+      const to = Math.min(last, monthEnd);
+      out.push({ year, months: [month], domFrom: dom, domTo: dom + (to - day) });
+      day = to + 1;
+    }
+  }
+  return out;
+}
+
+/** A set of dates of one year: months × days of month × weekdays (real dates only). */
+interface DateProduct {
+  months: number[];
+  doms: number[];
+  dows: number[];
+}
+
+interface BoxDate {
+  readonly month: number;
+  readonly dom: number;
+  readonly dow: number;
+  readonly wanted: boolean;
+}
+
+/**
+ * Calendars for a run of UTC days on which the zone keeps one offset and no DST change acts.
+ * A local time λ of local date D fires at UTC λ − offset, which is on UTC date D − k for the
+ * carry k of that time; so UTC date U fires the times of carry k when D = U + k matches.
+ */
+function runCalendars(schedule: CronSchedule, offsetMs: number, firstDay: number, lastDay: number): Cal[] {
+  const offset = offsetMs / 60_000;
+  const byCarry = new Map<number, number[]>();
+  for (const local of schedule.times) {
+    const raw = local - offset;
+    const carry = -Math.floor(raw / 1440);
+    const utc = ((raw % 1440) + 1440) % 1440;
+    const times = byCarry.get(carry);
+    if (times) times.push(utc);
+    else byCarry.set(carry, [utc]);
+  }
+  const out: Cal[] = [];
+  for (const box of boxes(firstDay, lastDay)) {
+    for (const [carry, times] of byCarry) {
+      const dates: BoxDate[] = [];
+      for (const month of box.months) {
+        const to = Math.min(box.domTo, daysInMonth(box.year, month));
+        for (let dom = box.domFrom; dom <= to; dom++) {
+          const utcDay = Date.UTC(box.year, month - 1, dom) / MS_PER_DAY;
+          const local = civil(utcDay + carry);
+          dates.push({
+            month,
+            dom,
+            dow: new Date(utcDay * MS_PER_DAY).getUTCDay(),
+            wanted: dayMatches(schedule, local.month, local.dom, local.dow),
+          });
+        }
+      }
+      const products = coverDates(box, dates, hints(schedule, carry));
+      const timeSets = timeProducts(times);
+      for (const p of products) {
+        for (const t of timeSets) {
+          out.push({ year: [box.year], month: p.months, dom: p.doms, dow: p.dows, ...t });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const shiftValues = (values: readonly number[], by: number, lo: number, hi: number): number[] =>
+  values.map((v) => v + by).filter((v) => v >= lo && v <= hi);
+const rotateDows = (values: readonly number[], by: number): number[] =>
+  [...new Set(values.map((v) => (((v + by) % 7) + 7) % 7))].sort((a, b) => a - b);
+
+/** Shapes the dates of one carry are likely to take: the expression's own day fields, shifted. */
+function hints(schedule: CronSchedule, carry: number): DateProduct[] {
+  const { cron } = schedule;
+  const dows = rotateDows(cron.daysOfWeek, -carry);
+  const out: DateProduct[] = [{ months: ALL_MONTHS, doms: ALL_DOMS, dows: ALL_DOWS }];
+  if (cron.domRestricted && cron.dowRestricted) {
+    out.push({ months: cron.months.slice(), doms: ALL_DOMS, dows });
+    out.push({ months: cron.months.slice(), doms: shiftValues(cron.daysOfMonth, -carry, 1, 31), dows: ALL_DOWS });
+  } else {
+    out.push({ months: cron.months.slice(), doms: shiftValues(cron.daysOfMonth, -carry, 1, 31), dows });
+  }
+  return out;
+}
+
+function inProduct(p: DateProduct, d: BoxDate): boolean {
+  return p.months.includes(d.month) && p.doms.includes(d.dom) && p.dows.includes(d.dow);
+}
+
+/**
+ * Date products that together cover exactly the wanted dates of a box: the hints, shrunk until
+ * they hold no unwanted date, and what they leave listed month by month.
+ */
+function coverDates(box: Box, dates: readonly BoxDate[], shapes: readonly DateProduct[]): DateProduct[] {
+  const wanted = dates.filter((d) => d.wanted);
+  if (wanted.length === 0) return [];
+  const boxDoms = range(box.domFrom, box.domTo);
+  if (wanted.length === dates.length) return [{ months: box.months, doms: boxDoms, dows: ALL_DOWS }];
+  const covered = new Set<BoxDate>();
+  const out: DateProduct[] = [];
+  for (const shape of shapes) {
+    const product = shrink(
+      {
+        months: shape.months.filter((m) => box.months.includes(m)),
+        doms: shape.doms.filter((d) => d >= box.domFrom && d <= box.domTo),
+        dows: shape.dows,
+      },
+      dates,
+    );
+    if (!product) continue;
+    const fresh = wanted.filter((d) => !covered.has(d) && inProduct(product, d));
+    if (fresh.length === 0) continue;
+    for (const d of fresh) covered.add(d);
+    out.push(product);
+  }
+  const rest = new Map<number, number[]>();
+  for (const d of wanted) {
+    if (covered.has(d)) continue;
+    const doms = rest.get(d.month);
+    if (doms) doms.push(d.dom);
+    else rest.set(d.month, [d.dom]);
+  }
+  const byDoms = new Map<string, DateProduct>();
+  for (const [month, doms] of rest) {
+    const key = doms.join(',');
+    const product = byDoms.get(key) ?? { months: [], doms, dows: ALL_DOWS };
+    product.months.push(month);
+    byDoms.set(key, product);
+  }
+  return [...out, ...byDoms.values()];
+}
+
+/**
+ * Removes values from a product until it holds no unwanted date, one value at a time, each time
+ * the one that drops the most unwanted dates for the fewest wanted ones. `undefined` when nothing
+ * wanted is left.
+ */
+function shrink(product: DateProduct, dates: readonly BoxDate[]): DateProduct | undefined {
+  let p = product;
+  for (;;) {
+    const inside = dates.filter((d) => inProduct(p, d));
+    if (!inside.some((d) => d.wanted)) return undefined;
+    if (inside.every((d) => d.wanted)) return p;
+    const score = new Map<string, number>();
+    for (const d of inside) {
+      const delta = d.wanted ? -1 : 1;
+      for (const key of [`months:${d.month}`, `doms:${d.dom}`, `dows:${d.dow}`]) {
+        score.set(key, (score.get(key) ?? 0) + delta);
+      }
+    }
+    let best: string | undefined;
+    let bestScore = Number.NEGATIVE_INFINITY;
+    for (const [key, s] of score) {
+      if (s > bestScore) {
+        best = key;
+        bestScore = s;
+      }
+    }
+    const [field, value] = (best as string).split(':') as [keyof DateProduct, string];
+    p = { ...p, [field]: p[field].filter((v) => v !== Number(value)) };
+  }
+}
+
+function key(cal: Cal, except: CalField): string {
+  return CAL_FIELDS.filter((f) => f !== except)
+    .map((f) => cal[f].join(','))
+    .join('|');
+}
+
+const union = (a: readonly number[], b: readonly number[]): number[] =>
+  [...new Set([...a, ...b])].sort((x, y) => x - y);
+const subset = (a: readonly number[], b: readonly number[]): boolean => a.every((v) => b.includes(v));
+
+/** A day set that holds every day of each of its months (in its years) matches like `*`. */
+function normalise(cal: Cal): Cal {
+  const longest = Math.max(...cal.year.flatMap((y) => cal.month.map((m) => daysInMonth(y, m))));
+  const dom = cal.dom.length < 31 && subset(range(1, longest), cal.dom) ? ALL_DOMS : cal.dom;
+  return { ...cal, dom, month: [...cal.month].sort((a, b) => a - b) };
+}
+
+function realDates(cal: Cal): boolean {
+  return cal.year.some((y) => cal.month.some((m) => cal.dom.some((d) => d <= daysInMonth(y, m))));
+}
+
+/**
+ * Merges calendars that differ in one field (their union is then one calendar), drops those
+ * another contains, to a fixpoint. Exact: a union of products equal in all other fields is the
+ * product of the union.
+ */
+function mergeCalendars(input: readonly Cal[]): Cal[] {
+  let cals = input.map(normalise).filter(realDates);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const field of CAL_FIELDS) {
+      const merged = new Map<string, Cal>();
+      for (const cal of cals) {
+        const k = key(cal, field);
+        const existing = merged.get(k);
+        if (existing) {
+          const values = union(existing[field], cal[field]);
+          if (values.length !== existing[field].length) changed = true;
+          merged.set(k, normalise({ ...existing, [field]: values }));
+        } else {
+          merged.set(k, cal);
+        }
+      }
+      if (merged.size !== cals.length) changed = true;
+      cals = [...merged.values()];
+    }
+    const kept = cals.filter(
+      (cal, i) =>
+        !cals.some(
+          (other, j) =>
+            j !== i &&
+            CAL_FIELDS.every((f) => subset(cal[f], other[f])) &&
+            (j < i || !CAL_FIELDS.every((f) => subset(other[f], cal[f]))),
+        ),
+    );
+    if (kept.length !== cals.length) {
+      changed = true;
+      cals = kept;
+    }
+  }
+  return cals;
 }
 
 function compress(values: readonly number[]): Array<number | ScheduleRange<number>> {
@@ -158,8 +535,8 @@ function compress(values: readonly number[]): Array<number | ScheduleRange<numbe
   return out;
 }
 
-function field<T>(values: readonly number[], full: number, map: (v: number) => T): Loose<T> {
-  if (values.length === full) return '*';
+function field<T>(values: readonly number[], full: number | undefined, map: (v: number) => T): Loose<T> {
+  if (full !== undefined && values.length === full) return '*';
   const parts = compress(values).map((p) =>
     typeof p === 'number' ? map(p) : { start: map(p.start), end: map(p.end), step: p.step },
   );
@@ -168,183 +545,16 @@ function field<T>(values: readonly number[], full: number, map: (v: number) => T
 
 const monthName = (m: number): TemporalMonth => TEMPORAL_MONTHS[m - 1] as TemporalMonth;
 const dowName = (d: number): TemporalDayOfWeek => TEMPORAL_DAYS_OF_WEEK[d] as TemporalDayOfWeek;
+const same = (v: number): number => v;
 
-export interface CompileScheduleOptions {
-  /** First year to add DST fix-ups for (default 2000, Temporal's earliest calendar year). */
-  fromYear?: number;
-  /** Last year to add DST fix-ups for (default 2100, Temporal's latest calendar year). */
-  toYear?: number;
-}
-
-/**
- * Compiles a cron trigger to a Temporal `ScheduleSpec` built from structured calendars, so
- * that the Schedule fires exactly at {@link previewSchedule}'s times:
- * - POSIX day-of-month OR day-of-week becomes two calendars (Temporal ANDs fields within one);
- * - DST gaps get pinned one-off calendars and skips (see the module comment).
- * Pass `fromYear` (e.g. the current year) to keep the spec short; re-compile before `toYear`.
- */
-export function compileToScheduleSpec(
-  config: Pick<CronTriggerConfig, 'expression' | 'timezone' | 'jitterSeconds'>,
-  options: CompileScheduleOptions = {},
-): TemporalScheduleSpec {
-  const cron = parseOrThrow(config.expression);
-  const zone = zoneOf(config.timezone);
-  const base = {
-    second: 0,
-    minute: field(cron.minutes, 60, (v) => v),
-    hour: field(cron.hours, 24, (v) => v),
-    month: field(cron.months, 12, monthName),
-    year: '*' as const,
-  };
-  const dom = field(cron.daysOfMonth, 31, (v) => v);
-  const dow = field(cron.daysOfWeek, 7, dowName);
-  const calendars: TemporalCalendarSpec[] = [];
-  if (cron.domRestricted && cron.dowRestricted) {
-    calendars.push({ ...base, dayOfMonth: dom, dayOfWeek: '*', comment: `${cron.source} (day-of-month)` });
-    calendars.push({ ...base, dayOfMonth: '*', dayOfWeek: dow, comment: `${cron.source} (day-of-week)` });
-  } else {
-    calendars.push({ ...base, dayOfMonth: dom, dayOfWeek: dow, comment: cron.source });
-  }
-  const skip: TemporalCalendarSpec[] = [];
-  const fromYear = options.fromYear ?? 2000;
-  const toYear = options.toYear ?? 2100;
-  for (const gap of findGaps(zone, fromYear, toYear)) {
-    const fix = gapFixups(cron, zone, gap);
-    if (fix.add !== undefined) calendars.push(pinned(fix.add, `${cron.source}: DST gap`));
-    for (const s of fix.skip) skip.push(pinned(s, `${cron.source}: DST gap normalisation`));
-  }
-  const spec: TemporalScheduleSpec = {
-    calendars,
-    timezone: config.timezone,
-    jitter: (config.jitterSeconds ?? 0) * 1000,
-  };
-  if (skip.length > 0) spec.skip = skip;
-  const spurious = spuriousFallBackFires(cron, zone, spec, fromYear, toYear);
-  if (spurious.length > 0) {
-    spec.skip = [...skip, ...spurious.map((wall) => pinned(wall, `${cron.source}: DST repeat shift`))];
-  }
-  return spec;
-}
-
-function pinned(wallNaive: number, comment: string): TemporalCalendarSpec {
-  const d = new Date(wallNaive);
+function toTemporal(cal: Cal): TemporalCalendarSpec {
   return {
-    second: d.getUTCSeconds(),
-    minute: d.getUTCMinutes(),
-    hour: d.getUTCHours(),
-    dayOfMonth: d.getUTCDate(),
-    month: monthName(d.getUTCMonth() + 1),
-    year: d.getUTCFullYear(),
-    dayOfWeek: '*',
-    comment,
+    second: 0,
+    minute: field(cal.minute, FULL.minute, same),
+    hour: field(cal.hour, FULL.hour, same),
+    dayOfMonth: field(cal.dom, FULL.dom, same),
+    month: field(cal.month, FULL.month, monthName),
+    year: field(cal.year, undefined, same),
+    dayOfWeek: field(cal.dow, FULL.dow, dowName),
   };
-}
-
-interface Gap {
-  /** Transition instant = first instant after the gap. */
-  at: number;
-  /** Wall-clock (naive ms) range [start, end) that does not exist. */
-  wallStart: number;
-  wallEnd: number;
-}
-
-/** Spring-forward transitions of `zone` between the years, found by weekly probes and bisection. */
-function findGaps(zone: IANAZone, fromYear: number, toYear: number): Gap[] {
-  return findTransitions(zone, fromYear, toYear)
-    .filter((t) => t.after > t.before)
-    .map((t) => ({ at: t.at, wallStart: t.at + t.before * MINUTE, wallEnd: t.at + t.after * MINUTE }));
-}
-
-/** Offset changes of `zone` between the years (offsets in minutes), by weekly probes and bisection. */
-function findTransitions(
-  zone: IANAZone,
-  fromYear: number,
-  toYear: number,
-): Array<{ at: number; before: number; after: number }> {
-  const out: Array<{ at: number; before: number; after: number }> = [];
-  const end = Date.UTC(toYear + 1, 0, 1);
-  const WEEK = 7 * DAY;
-  let t = Date.UTC(fromYear, 0, 1) - DAY;
-  let offset = offsetAt(zone, t);
-  while (t < end) {
-    const next = t + WEEK;
-    const nextOffset = offsetAt(zone, next);
-    if (nextOffset !== offset) {
-      let lo = Math.floor(t / MINUTE);
-      let hi = Math.ceil(next / MINUTE);
-      while (hi - lo > 1) {
-        const mid = Math.floor((lo + hi) / 2);
-        if (offsetAt(zone, mid * MINUTE) === offset) lo = mid;
-        else hi = mid;
-      }
-      const at = hi * MINUTE;
-      out.push({ at, before: offset, after: offsetAt(zone, at) });
-    }
-    t = next;
-    offset = nextOffset;
-  }
-  return out;
-}
-
-/**
- * Wall times at which Temporal would fire around a fall-back transition although the cron
- * has no such time: its engine revisits a repeated hour with a fixed one-hour shift, which in
- * a zone that falls back by 30 minutes (Australia/Lord_Howe) lands on times nobody asked for.
- * Skipping them by wall-clock fields is safe: no real occurrence has those fields.
- */
-function spuriousFallBackFires(
-  cron: ParsedCron,
-  zone: IANAZone,
-  spec: Pick<TemporalScheduleSpec, 'calendars' | 'skip' | 'timezone'>,
-  fromYear: number,
-  toYear: number,
-): number[] {
-  const out: number[] = [];
-  const engine = compileTemporalSpec(spec);
-  for (const t of findTransitions(zone, fromYear, toYear)) {
-    if (t.after >= t.before) continue;
-    const around = engine.next(new Date(t.at - 2 * 60 * MINUTE), 500, new Date(t.at + 2 * 60 * MINUTE));
-    for (const fire of around) {
-      const wall = wallOf(zone, fire.getTime());
-      if (!cronMatchesWall(cron, wall) && !out.includes(wall)) out.push(wall);
-    }
-  }
-  return out;
-}
-
-function cronMatchesWall(cron: ParsedCron, wallNaive: number): boolean {
-  const d = new Date(wallNaive);
-  return (
-    d.getUTCSeconds() === 0 &&
-    cron.minutes.includes(d.getUTCMinutes()) &&
-    cron.hours.includes(d.getUTCHours()) &&
-    dayMatches(cron, civilFromNaive(wallNaive))
-  );
-}
-
-/** Go's `time.Date` for a wall time in a gap (what Temporal's calendar code calls). */
-function goTimeDate(zone: IANAZone, naive: number): number {
-  const first = offsetAt(zone, naive);
-  let offset = first;
-  if (offsetAt(zone, naive - first * MINUTE) !== first) offset = offsetAt(zone, naive - first * MINUTE);
-  return naive - offset * MINUTE;
-}
-
-function gapFixups(cron: ParsedCron, zone: IANAZone, gap: Gap): { add?: number; skip: number[] } {
-  const swallowed: number[] = [];
-  for (let wall = Math.ceil(gap.wallStart / MINUTE) * MINUTE; wall < gap.wallEnd; wall += MINUTE) {
-    if (cronMatchesWall(cron, wall)) swallowed.push(wall);
-  }
-  if (swallowed.length === 0) return { skip: [] };
-  const out: { add?: number; skip: number[] } = { skip: [] };
-  if (!cronMatchesWall(cron, gap.wallEnd)) out.add = gap.wallEnd;
-  for (const wall of swallowed) {
-    // Temporal fires at Go's normalised instant when its hour still equals the asked hour.
-    const instant = goTimeDate(zone, wall);
-    const firedWall = wallOf(zone, instant);
-    if (new Date(firedWall).getUTCHours() !== new Date(wall).getUTCHours()) continue;
-    if (instant === gap.at || cronMatchesWall(cron, firedWall)) continue;
-    if (!out.skip.includes(firedWall)) out.skip.push(firedWall);
-  }
-  return out;
 }

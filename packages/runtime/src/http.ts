@@ -38,7 +38,8 @@ async function withTimeout(check: ReadinessCheck, ms: number): Promise<void> {
 
 /**
  * `/healthz` (the process is up), `/readyz` (each dependency answers; 503 with the failing
- * ones otherwise) and `/metrics` (Prometheus text). Other paths go to `fallback` or 404.
+ * ones otherwise; with `tzdata`, the version of the tz data this process reads local time
+ * with) and `/metrics` (Prometheus text). Other paths go to `fallback` or 404.
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const server = createServer((req, res) => {
@@ -51,7 +52,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       void readiness(options).then(({ ok, checks }) => {
         res
           .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ status: ok ? 'ready' : 'unavailable', checks }));
+          .end(
+            JSON.stringify({ status: ok ? 'ready' : 'unavailable', checks, tzdata: process.versions.tz ?? 'unknown' }),
+          );
       });
       return;
     }

@@ -1,8 +1,9 @@
-import { type Db, getDefinition } from '@activity-core/db';
+import { parseCron, type ResolvedDstPolicy, resolveDstPolicy } from '@activity-core/core';
+import { type Db, type DefinitionRecord, getDefinition } from '@activity-core/db';
 import type { ScheduleDescription } from '@temporalio/client';
 import { sql } from 'kysely';
 import { scheduleIdFor } from './desired-schedule.ts';
-import type { ScheduleDeps } from './reconcile.ts';
+import { appliedMemo, type ScheduleDeps } from './reconcile.ts';
 
 export interface ScheduleState {
   readonly scheduleId: string;
@@ -22,6 +23,22 @@ export interface ScheduleState {
   readonly missedCatchupWindow: number;
   /** Cron runs by status in the database: skipped and coalesced are misfires. */
   readonly runsByStatus: Readonly<Record<string, number>>;
+  /**
+   * The compiled window [start, end): Temporal fires nothing from `end` on unless the reconciler
+   * renews the spec first (it does when the month changes, a year ahead). `remainingDays`
+   * counts from now.
+   */
+  readonly horizon: {
+    readonly start: string | undefined;
+    readonly end: string | undefined;
+    readonly remainingDays: number | undefined;
+  };
+  /** tz data the Schedule was compiled from, and this process's (a difference recompiles). */
+  readonly tzdata: { readonly compiledWith: string | undefined; readonly current: string };
+  /** Calendar entries of the compiled spec (all in UTC). */
+  readonly calendarEntries: number;
+  /** The definition's DST policy with `auto` resolved, when it has a cron trigger. */
+  readonly dst: ResolvedDstPolicy | undefined;
 }
 
 async function runsByStatus(db: Db, definitionId: string): Promise<Record<string, number>> {
@@ -35,7 +52,17 @@ async function runsByStatus(db: Db, definitionId: string): Promise<Record<string
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
-function toState(definitionId: string, d: ScheduleDescription, counts: Record<string, number>): ScheduleState {
+interface StateContext {
+  readonly counts: Record<string, number>;
+  readonly tzdata: string;
+  readonly now: Date;
+  readonly dst: ResolvedDstPolicy | undefined;
+}
+
+function toState(definitionId: string, d: ScheduleDescription, context: StateContext): ScheduleState {
+  const memo = appliedMemo(d);
+  const start = memo.horizonStart ?? d.spec.startAt?.toISOString();
+  const end = memo.horizonEnd ?? d.spec.endAt?.toISOString();
   const recent = d.info.recentActions.map((a) => ({
     workflowId: a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : '',
     scheduledAt: a.scheduledAt.toISOString(),
@@ -51,17 +78,38 @@ function toState(definitionId: string, d: ScheduleDescription, counts: Record<st
     lastFireAt: recent.at(-1)?.takenAt,
     firesTaken: d.info.numActionsTaken,
     missedCatchupWindow: d.info.numActionsMissedCatchupWindow,
-    runsByStatus: counts,
+    runsByStatus: context.counts,
+    horizon: {
+      start,
+      end,
+      remainingDays:
+        end === undefined ? undefined : Math.max(0, Math.floor((Date.parse(end) - context.now.getTime()) / 86_400_000)),
+    },
+    tzdata: { compiledWith: memo.tzdata, current: context.tzdata },
+    calendarEntries: d.spec.calendars?.length ?? 0,
+    dst: context.dst,
   };
+}
+
+function dstOf(definition: DefinitionRecord): ResolvedDstPolicy | undefined {
+  const trigger = definition.spec.trigger;
+  if (trigger.kind !== 'cron') return undefined;
+  const cron = parseCron(trigger.cron.expression);
+  return cron.ok ? resolveDstPolicy(cron.cron, trigger.cron.dst) : undefined;
 }
 
 /** Last and next fires, counts of fires taken and missed, and misfire outcomes from the runs table. */
 export async function describeSchedule(deps: ScheduleDeps, definitionId: string): Promise<ScheduleState> {
-  await getDefinition(deps.db, definitionId);
+  const definition = await getDefinition(deps.db, definitionId);
   const description = await deps.client.schedule
     .getHandle(scheduleIdFor(definitionId, deps.settings.scheduleIdPrefix))
     .describe();
-  return toState(definitionId, description, await runsByStatus(deps.db, definitionId));
+  return toState(definitionId, description, {
+    counts: await runsByStatus(deps.db, definitionId),
+    tzdata: deps.settings.tzdataVersion,
+    now: deps.now?.() ?? new Date(),
+    dst: dstOf(definition),
+  });
 }
 
 /** Starts one occurrence now (nominal time = now), alongside any running ones. */
@@ -86,7 +134,13 @@ export async function backfillSchedule(
     throw new RangeError('backfill range: start must be before end');
   }
   await getDefinition(deps.db, definitionId);
-  await deps.client.schedule
-    .getHandle(scheduleIdFor(definitionId, deps.settings.scheduleIdPrefix))
-    .backfill({ start: range.start, end: range.end, overlap: 'ALLOW_ALL' });
+  const handle = deps.client.schedule.getHandle(scheduleIdFor(definitionId, deps.settings.scheduleIdPrefix));
+  // The spec only holds the compiled window; Temporal would silently replay nothing before it.
+  const { spec } = await handle.describe();
+  if (spec.startAt && range.start < spec.startAt) {
+    throw new RangeError(
+      `backfill range: start is before the Schedule's compiled window, which begins at ${spec.startAt.toISOString()}`,
+    );
+  }
+  await handle.backfill({ start: range.start, end: range.end, overlap: 'ALLOW_ALL' });
 }

@@ -6,9 +6,11 @@ import {
   ScheduleNotFoundError,
 } from '@temporalio/client';
 import {
+  compareTzdata,
   type DesiredSchedule,
   definitionIdOf,
   desiredSchedule,
+  type ScheduleMemo,
   type ScheduleSettings,
   scheduleIdFor,
 } from './desired-schedule.ts';
@@ -30,6 +32,8 @@ export type ReconcileOutcome =
   | 'unchanged'
   /** A schedule written from a newer definition version was left alone. */
   | 'newer_in_temporal'
+  /** A schedule of the same definition version and window, compiled from newer tz data, was left alone. */
+  | 'newer_tzdata_in_temporal'
   /** Neither the database nor Temporal has anything for this definition. */
   | 'absent';
 
@@ -40,15 +44,25 @@ class NewerScheduleInTemporal extends Error {
   }
 }
 
-interface AppliedMemo {
-  readonly definitionVersion?: number;
-  readonly fingerprint?: string;
-}
-
-function appliedMemo(description: ScheduleDescription): AppliedMemo {
+/** The action memo a Schedule was written with (empty for schedules that are not ours). */
+export function appliedMemo(description: Pick<ScheduleDescription, 'action'>): ScheduleMemo {
   const action = description.action;
   if (action.type !== 'startWorkflow') return {};
-  return (action.memo ?? {}) as AppliedMemo;
+  return (action.memo ?? {}) as ScheduleMemo;
+}
+
+/**
+ * The applied schedule holds the same definition version and window as ours but was compiled
+ * from newer tz data: keep it (a fleet being upgraded converges on the newest data instead of
+ * rewriting schedules back and forth). A renewal (a later window) is always written.
+ */
+function keepsNewerTzdata(applied: ScheduleMemo, desired: DesiredSchedule): boolean {
+  return (
+    applied.definitionVersion === desired.version &&
+    applied.horizonEnd !== undefined &&
+    Date.parse(applied.horizonEnd) >= desired.window.end.getTime() &&
+    compareTzdata(applied.tzdata, desired.tzdataVersion) > 0
+  );
 }
 
 async function describeOrUndefined(client: Client, scheduleId: string): Promise<ScheduleDescription | undefined> {
@@ -110,15 +124,33 @@ export async function reconcileFrom(
   deps: ScheduleDeps,
   definitionId: string,
   definition: DefinitionRecord | undefined,
-  attempt = 1,
 ): Promise<ReconcileOutcome> {
+  return (await reconcileSchedule(deps, definitionId, definition)).outcome;
+}
+
+interface Reconciled {
+  readonly outcome: ReconcileOutcome;
+  /** End of the window the Schedule now holds (absent when there is no Schedule or it is not ours). */
+  readonly horizonEnd?: Date;
+}
+
+function horizonOf(memo: ScheduleMemo): Date | undefined {
+  return memo.horizonEnd === undefined ? undefined : new Date(memo.horizonEnd);
+}
+
+async function reconcileSchedule(
+  deps: ScheduleDeps,
+  definitionId: string,
+  definition: DefinitionRecord | undefined,
+  attempt = 1,
+): Promise<Reconciled> {
   const now = deps.now?.() ?? new Date();
   const desired = definition ? desiredSchedule(definition, deps.settings, now) : undefined;
   const scheduleId = scheduleIdFor(definitionId, deps.settings.scheduleIdPrefix);
   const current = await describeOrUndefined(deps.client, scheduleId);
 
   if (!desired) {
-    if (!current) return 'absent';
+    if (!current) return { outcome: 'absent' };
     await deps.client.schedule
       .getHandle(scheduleId)
       .delete()
@@ -126,7 +158,7 @@ export async function reconcileFrom(
         if (!(error instanceof ScheduleNotFoundError)) throw error;
       });
     deps.log?.('schedule deleted', { scheduleId, definitionId });
-    return 'deleted';
+    return { outcome: 'deleted' };
   }
 
   if (!current) {
@@ -138,76 +170,151 @@ export async function reconcileFrom(
         policies: desired.policies,
         state: desired.paused ? { paused: true, note: `definition ${definitionId} disabled` } : { paused: false },
       });
-      deps.log?.('schedule created', { scheduleId, definitionId, version: desired.version });
-      return 'created';
+      deps.log?.('schedule created', {
+        scheduleId,
+        definitionId,
+        version: desired.version,
+        calendars: desired.spec.calendars?.length,
+        horizonEnd: desired.window.end.toISOString(),
+        tzdata: desired.tzdataVersion,
+      });
+      return { outcome: 'created', horizonEnd: desired.window.end };
     } catch (error) {
       // Another replica created it between our describe and create: reconcile against theirs.
       // A few times only: a schedule still being deleted can look absent and present at once;
       // the next periodic pass settles that.
       if (!(error instanceof ScheduleAlreadyRunning) || attempt >= 3) throw error;
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-      return reconcileFrom(deps, definitionId, definition, attempt + 1);
+      return reconcileSchedule(deps, definitionId, definition, attempt + 1);
     }
   }
 
   const applied = appliedMemo(current);
-  if ((applied.definitionVersion ?? 0) > desired.version) return 'newer_in_temporal';
+  if ((applied.definitionVersion ?? 0) > desired.version) {
+    return { outcome: 'newer_in_temporal', ...optionalHorizon(applied) };
+  }
   let outcome: ReconcileOutcome = 'unchanged';
+  let horizonEnd = horizonOf(applied);
   if (applied.fingerprint !== desired.fingerprint) {
-    try {
-      await deps.client.schedule.getHandle(scheduleId).update((previous) => {
-        // A newer writer may have got there since our describe: keep theirs.
-        if ((appliedMemo(previous).definitionVersion ?? 0) > desired.version) throw new NewerScheduleInTemporal();
-        return { ...previous, spec: desired.spec, action: desired.action, policies: desired.policies };
+    if (keepsNewerTzdata(applied, desired)) {
+      outcome = 'newer_tzdata_in_temporal';
+    } else {
+      try {
+        await deps.client.schedule.getHandle(scheduleId).update((previous) => {
+          // A newer writer may have got there since our describe: keep theirs.
+          if ((appliedMemo(previous).definitionVersion ?? 0) > desired.version) throw new NewerScheduleInTemporal();
+          return { ...previous, spec: desired.spec, action: desired.action, policies: desired.policies };
+        });
+      } catch (error) {
+        if (error instanceof NewerScheduleInTemporal) return { outcome: 'newer_in_temporal' };
+        throw error;
+      }
+      deps.log?.('schedule updated', {
+        scheduleId,
+        definitionId,
+        version: desired.version,
+        calendars: desired.spec.calendars?.length,
+        horizonEnd: desired.window.end.toISOString(),
+        tzdata: desired.tzdataVersion,
+        previousTzdata: applied.tzdata,
       });
-    } catch (error) {
-      if (error instanceof NewerScheduleInTemporal) return 'newer_in_temporal';
-      throw error;
+      outcome = 'updated';
+      horizonEnd = desired.window.end;
     }
-    deps.log?.('schedule updated', { scheduleId, definitionId, version: desired.version });
-    outcome = 'updated';
   }
   const pausedOutcome = await applyPaused(deps, desired, current.state.paused);
-  return outcome === 'updated' ? outcome : (pausedOutcome ?? outcome);
+  return {
+    outcome: outcome === 'updated' ? outcome : (pausedOutcome ?? outcome),
+    ...(horizonEnd ? { horizonEnd } : {}),
+  };
+}
+
+function optionalHorizon(memo: ScheduleMemo): { horizonEnd?: Date } {
+  const end = horizonOf(memo);
+  return end ? { horizonEnd: end } : {};
 }
 
 export interface ReconcileReport {
   readonly outcomes: Readonly<Record<string, ReconcileOutcome>>;
   readonly orphansDeleted: readonly string[];
+  /** Definitions whose reconcile failed this pass, with the error; the next pass retries them. */
+  readonly failures: Readonly<Record<string, string>>;
+  /** The soonest end of a compiled window among the schedules this pass saw (renewed ones included). */
+  readonly earliestHorizonEnd: Date | undefined;
 }
 
 /**
  * Reconciles every definition in the database, then removes schedules that carry our prefix
  * but belong to no live cron definition. A schedule found by the listing is re-checked
  * against a fresh database read before it is deleted, so one created a moment ago for a new
- * definition survives.
+ * definition survives. A definition that fails is reported and the pass goes on, so one bad
+ * schedule cannot stop the others from being renewed.
  */
 export async function reconcileAll(deps: ScheduleDeps): Promise<ReconcileReport> {
   const definitions = await listActiveDefinitions(deps.db);
   const outcomes: Record<string, ReconcileOutcome> = {};
-  for (const definition of definitions) {
-    outcomes[definition.id] = await reconcileDefinition(deps, definition.id);
-  }
+  const failures: Record<string, string> = {};
+  let earliestHorizonEnd: Date | undefined;
+  const one = async (definitionId: string): Promise<ReconcileOutcome | undefined> => {
+    try {
+      const result = await reconcileSchedule(deps, definitionId, await loadDefinition(deps.db, definitionId));
+      outcomes[definitionId] = result.outcome;
+      if (result.horizonEnd && (!earliestHorizonEnd || result.horizonEnd < earliestHorizonEnd)) {
+        earliestHorizonEnd = result.horizonEnd;
+      }
+      return result.outcome;
+    } catch (error) {
+      failures[definitionId] = error instanceof Error ? error.message : String(error);
+      deps.log?.('schedule reconcile failed; the next pass retries', { definitionId, error: failures[definitionId] });
+      return undefined;
+    }
+  };
+  for (const definition of definitions) await one(definition.id);
   const orphansDeleted: string[] = [];
   for await (const summary of deps.client.schedule.list()) {
     const definitionId = definitionIdOf(summary.scheduleId, deps.settings.scheduleIdPrefix);
-    if (definitionId === undefined || definitionId in outcomes) continue;
-    const outcome = await reconcileDefinition(deps, definitionId);
-    outcomes[definitionId] = outcome;
-    if (outcome === 'deleted') orphansDeleted.push(summary.scheduleId);
+    if (definitionId === undefined || definitionId in outcomes || definitionId in failures) continue;
+    if ((await one(definitionId)) === 'deleted') orphansDeleted.push(summary.scheduleId);
   }
-  return { outcomes, orphansDeleted };
+  return { outcomes, orphansDeleted, failures, earliestHorizonEnd };
+}
+
+/** What the reconcile loop last achieved, for readiness checks and logs. */
+export interface ReconcileLoopStatus {
+  readonly startedAt: Date;
+  /** End of the last pass that completed (some definitions may still have failed in it). */
+  readonly lastPassAt: Date | undefined;
+  readonly lastPassError: string | undefined;
+  readonly lastReport: ReconcileReport | undefined;
+}
+
+export interface ReconcileLoop {
+  status(): ReconcileLoopStatus;
+  stop(): Promise<void>;
 }
 
 /** Runs `reconcileAll` now and every `intervalMs`, one pass at a time, until stopped. */
-export function startReconcileLoop(deps: ScheduleDeps, intervalMs: number): { stop(): Promise<void> } {
+export function startReconcileLoop(deps: ScheduleDeps, intervalMs: number): ReconcileLoop {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  const state: { -readonly [K in keyof ReconcileLoopStatus]: ReconcileLoopStatus[K] } = {
+    startedAt: deps.now?.() ?? new Date(),
+    lastPassAt: undefined,
+    lastPassError: undefined,
+    lastReport: undefined,
+  };
   const tick = (): void => {
     running = reconcileAll(deps).then(
-      () => undefined,
-      (error: unknown) => deps.log?.('schedule reconcile pass failed', { error }),
+      (report) => {
+        state.lastPassAt = deps.now?.() ?? new Date();
+        state.lastPassError = undefined;
+        state.lastReport = report;
+      },
+      (error: unknown) => {
+        state.lastPassError = error instanceof Error ? error.message : String(error);
+        deps.log?.('schedule reconcile pass failed', { error });
+      },
     );
     void running.then(() => {
       if (!stopped) timer = setTimeout(tick, intervalMs);
@@ -215,10 +322,43 @@ export function startReconcileLoop(deps: ScheduleDeps, intervalMs: number): { st
   };
   tick();
   return {
+    status: () => ({ ...state }),
     stop: async () => {
       stopped = true;
       clearTimeout(timer);
       await running;
     },
   };
+}
+
+export interface ScheduleHealthOptions {
+  /** A pass must have completed within this long (default: 5 intervals of the loop, at least 5 min). */
+  readonly maxPassAgeMs: number;
+  /** A compiled window must reach at least this far ahead (default 30 days). */
+  readonly minHorizonMs?: number;
+  readonly now?: () => Date;
+}
+
+/**
+ * Throws when the Schedules may run dry unnoticed: no reconcile pass has completed lately
+ * (renewal is part of the passes), a definition failed in the last pass, or a Schedule's
+ * compiled window ends within `minHorizonMs`. For a `/readyz` check.
+ */
+export function checkScheduleHealth(status: ReconcileLoopStatus, options: ScheduleHealthOptions): void {
+  const now = (options.now?.() ?? new Date()).getTime();
+  const since = status.lastPassAt ?? status.startedAt;
+  if (now - since.getTime() > options.maxPassAgeMs) {
+    throw new Error(
+      `no schedule reconcile pass completed since ${since.toISOString()}${status.lastPassError ? `: ${status.lastPassError}` : ''}`,
+    );
+  }
+  const report = status.lastReport;
+  if (!report) return;
+  const failed = Object.keys(report.failures);
+  if (failed.length > 0)
+    throw new Error(`schedule reconcile failed for ${failed.length} definition(s): ${failed.slice(0, 3).join(', ')}`);
+  const minHorizon = options.minHorizonMs ?? 30 * 86_400_000;
+  if (report.earliestHorizonEnd && report.earliestHorizonEnd.getTime() - now < minHorizon) {
+    throw new Error(`a schedule's compiled window ends at ${report.earliestHorizonEnd.toISOString()}`);
+  }
 }

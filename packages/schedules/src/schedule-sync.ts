@@ -2,7 +2,13 @@ import { type Db, listenForDefinitionChanges } from '@activity-core/db';
 import type { Logger } from '@activity-core/runtime';
 import type { Client } from '@temporalio/client';
 import type { ScheduleSettings } from './desired-schedule.ts';
-import { reconcileAll, reconcileDefinition, type ScheduleDeps, startReconcileLoop } from './reconcile.ts';
+import {
+  checkScheduleHealth,
+  reconcileAll,
+  reconcileDefinition,
+  type ScheduleDeps,
+  startReconcileLoop,
+} from './reconcile.ts';
 
 export interface ScheduleSyncOptions {
   readonly client: Client;
@@ -16,6 +22,11 @@ export interface ScheduleSyncOptions {
 export interface ScheduleSync {
   /** Stops listening and the periodic pass. */
   stop(): Promise<void>;
+  /**
+   * For `/readyz`: throws when renewals may have stopped (see {@link checkScheduleHealth}):
+   * no pass completed for five intervals, a definition failed, or a window ends within 30 days.
+   */
+  ready(): Promise<void>;
 }
 
 /**
@@ -68,6 +79,9 @@ export async function startScheduleSync(options: ScheduleSyncOptions): Promise<S
   };
   await listen();
   return {
+    // For /readyz: renewal of the compiled windows is part of the passes; say when they stall.
+    ready: async () =>
+      checkScheduleHealth(loop.status(), { maxPassAgeMs: Math.max(5 * options.intervalMs, 5 * 60_000) }),
     stop: async () => {
       stopped = true;
       clearTimeout(retry);

@@ -109,6 +109,7 @@ export async function startWorkerService(
       },
       postgres: async () => void (await db.selectNoFrom((eb) => eb.lit(1).as('one')).execute()),
       nats: () => nc.flush(),
+      schedules: () => schedules.ready(),
     },
   });
   logger.info('worker ready', {

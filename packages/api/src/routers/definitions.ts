@@ -6,7 +6,7 @@ import {
   EventEnvelope,
   eventKey,
   planTasks,
-  previewSchedule,
+  previewOccurrences,
   validateDefinitionSpec,
 } from '@activity-core/core';
 import {
@@ -18,9 +18,17 @@ import {
   setDefinitionEnabled,
   updateDefinition,
 } from '@activity-core/db';
+import { PROCESS_TZDATA_VERSION } from '@activity-core/schedules';
 import { z } from 'zod';
 import type { ApiDeps, DefinitionChange } from '../context.ts';
-import { type Definition, type DefinitionVersion, type Page, toDefinition, toDefinitionVersion } from '../dto.ts';
+import {
+  type Definition,
+  type DefinitionVersion,
+  type Page,
+  type SchedulePreview,
+  toDefinition,
+  toDefinitionVersion,
+} from '../dto.ts';
 import { invalidInput } from '../errors.ts';
 import { Id, PageInput, Text, Timestamp } from '../inputs.ts';
 import { readProcedure, router, writeProcedure } from '../trpc.ts';
@@ -187,7 +195,7 @@ export const definitionsRouter = router({
           }
         }),
     )
-    .query(async ({ ctx, input }): Promise<{ timezone: string; times: string[] }> => {
+    .query(async ({ ctx, input }): Promise<SchedulePreview> => {
       let cron = input.cron;
       if (!cron) {
         const definition = await getDefinition(ctx.deps.db, input.definitionId as string);
@@ -198,8 +206,14 @@ export const definitionsRouter = router({
         cron = parsed.data.trigger.cron;
       }
       const from = input.from ? new Date(input.from) : (ctx.deps.now?.() ?? new Date());
-      const times = previewSchedule(cron, from, input.count);
-      return { timezone: cron.timezone, times: times.map((t) => t.toISOString()) };
+      const { dst, occurrences } = previewOccurrences(cron, from, input.count);
+      return {
+        timezone: cron.timezone,
+        dst,
+        tzdata: PROCESS_TZDATA_VERSION,
+        times: occurrences.map((o) => o.at),
+        occurrences,
+      };
     }),
 
   dryRun: readProcedure.input(DryRunInput).query(async ({ ctx, input }): Promise<DryRunResult> => {

@@ -1,4 +1,4 @@
-import { previewSchedule } from '@activity-core/core';
+import { cronSchedule, occurrencesBetween } from '@activity-core/core';
 import { getDefinition } from '@activity-core/db';
 import type { ScheduleState } from '@activity-core/schedules';
 import { z } from 'zod';
@@ -43,11 +43,22 @@ export const schedulesRouter = router({
       if (definition.spec.trigger.kind !== 'cron') {
         invalidInput([{ path: 'definitionId', message: 'not a cron definition' }]);
       }
-      const occurrences = previewSchedule(
-        definition.spec.trigger.cron,
-        new Date(start.getTime() - 1),
-        MAX_BACKFILL_OCCURRENCES + 1,
-      ).filter((t) => t <= end).length;
+      // The Schedule's spec holds its compiled window only: Temporal would replay nothing before it.
+      const { horizon } = await ctx.deps.schedules.describe(input.definitionId);
+      if (horizon.start !== undefined && start < new Date(horizon.start)) {
+        invalidInput([
+          {
+            path: 'start',
+            message: `must not be before ${horizon.start}, where the Schedule's compiled window begins`,
+          },
+        ]);
+      }
+      // The engine's occurrences in [start, end]: exactly what Temporal replays from the spec.
+      const occurrences = occurrencesBetween(
+        cronSchedule(definition.spec.trigger.cron),
+        start.getTime() - 1,
+        end.getTime(),
+      ).length;
       if (occurrences > MAX_BACKFILL_OCCURRENCES) {
         invalidInput([
           {
