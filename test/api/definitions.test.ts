@@ -131,7 +131,14 @@ describe('definitions CRUD over HTTP', () => {
     // Friday 27 March 2026, then Monday 30 March (after the switch to CEST) and Tuesday.
     expect(preview).toEqual({
       timezone: 'Europe/Berlin',
+      dst: { gap: 'shift', fold: 'first' },
+      tzdata: process.versions.tz,
       times: ['2026-03-30T07:00:00.000Z', '2026-03-31T07:00:00.000Z', '2026-04-01T07:00:00.000Z'],
+      occurrences: [
+        { at: '2026-03-30T07:00:00.000Z', local: '2026-03-30T09:00:00+02:00' },
+        { at: '2026-03-31T07:00:00.000Z', local: '2026-03-31T09:00:00+02:00' },
+        { at: '2026-04-01T07:00:00.000Z', local: '2026-04-01T09:00:00+02:00' },
+      ],
     });
     const saved = await client.definitions.create.mutate({ spec: cronSpec('preview-cron') });
     const fromSaved = await client.definitions.previewSchedule.query({

@@ -90,6 +90,44 @@ describe('schedules through the API', () => {
     expect(await errorCode(reversed)).toBe('BAD_REQUEST');
   });
 
+  test('the preview marks what the DST policy did; describe shows the compiled window and tz data', async () => {
+    const preview = await ac.definitions.previewSchedule.query({
+      cron: { expression: '30 2 * * *', timezone: 'America/New_York', dst: { fold: 'both' } },
+      from: '2027-03-13T12:00:00Z',
+      count: 1,
+    });
+    expect(preview.dst).toEqual({ gap: 'shift', fold: 'both' });
+    expect(preview.occurrences).toEqual([
+      {
+        at: '2027-03-14T07:00:00.000Z',
+        local: '2027-03-14T03:00:00-04:00',
+        dst: 'shifted',
+        shiftedFrom: ['2027-03-14T02:30'],
+      },
+    ]);
+    const definition = await ac.definitions.create.mutate({ spec: cronSpec(uniqueId('w-')) });
+    const state = await ac.schedules.describe.query({ definitionId: definition.id });
+    expect(state.tzdata).toEqual({ compiledWith: process.versions.tz, current: process.versions.tz });
+    expect(state.horizon.remainingDays).toBeGreaterThanOrEqual(360);
+    expect(state.dst).toEqual({ gap: 'shift', fold: 'first' });
+  });
+
+  test('backfill refuses a range that starts before the compiled window, naming start', async () => {
+    const definition = await ac.definitions.create.mutate({ spec: cronSpec(uniqueId('o-')) });
+    const old = ac.schedules.backfill.mutate({
+      definitionId: definition.id,
+      start: '2020-01-01T00:00:00Z',
+      end: new Date(Date.now() - 60_000).toISOString(),
+    });
+    const error = await old.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!(error instanceof TRPCClientError)) throw new Error(`expected a TRPCClientError, got ${String(error)}`);
+    expect(error.data?.code).toBe('BAD_REQUEST');
+    expect((error.data?.fieldErrors as Array<{ path: string }> | undefined)?.map((f) => f.path)).toEqual(['start']);
+  });
+
   test('archiving deletes the schedule; event definitions have none', async () => {
     const definition = await ac.definitions.create.mutate({ spec: cronSpec(uniqueId('a-')) });
     await ac.definitions.archive.mutate({ id: definition.id });

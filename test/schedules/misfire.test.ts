@@ -1,4 +1,11 @@
-import { ActivityDefinitionSpec, previewSchedule } from '@activity-core/core';
+import {
+  ActivityDefinitionSpec,
+  cronSchedule,
+  occurrencesBetween,
+  previewSchedule,
+  TimeZone,
+  type ZoneTransition,
+} from '@activity-core/core';
 import { createDefinition, listRuns, listTasks, type RunRecord, readRunLog } from '@activity-core/db';
 import { backfillSchedule, reconcileDefinition, type ScheduleDeps } from '@activity-core/schedules';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -116,5 +123,103 @@ describe('misfire policies after an outage', () => {
     expect(runs.map((r) => r.status)).toEqual(['skipped', 'skipped', 'succeeded', 'succeeded']);
     const tasks = await tasksOf(definition.id, 2);
     expect(tasks.map((t) => t.runId).sort()).toEqual([runs[2]?.id, runs[3]?.id].sort());
+  });
+});
+
+/**
+ * The most recent DST change (of the kind asked for) among zones that change in the small
+ * hours, at least three hours ago, so that a backfill around it lies wholly in the past.
+ */
+function recentTransition(kind: 'gap' | 'fold'): { timezone: string; transition: ZoneTransition } {
+  const now = Date.now();
+  let best: { timezone: string; transition: ZoneTransition } | undefined;
+  for (const timezone of [
+    'America/New_York',
+    'Europe/Berlin',
+    'Europe/London',
+    'Australia/Sydney',
+    'Pacific/Auckland',
+  ]) {
+    for (const transition of TimeZone.of(timezone).transitions(now - 200 * 86_400_000, now - 3 * 3_600_000)) {
+      if (transition.after > transition.before !== (kind === 'gap')) continue;
+      if (!best || transition.at > best.transition.at) best = { timezone, transition };
+    }
+  }
+  if (!best) throw new Error(`no ${kind} in the last 200 days among the zones`);
+  return best;
+}
+
+/** `*&#47;30` over the local hours around the transition, on its local date only. */
+function aroundTransition(timezone: string, at: number): string {
+  const zone = TimeZone.of(timezone);
+  const local = (ms: number) => new Date(zone.wallAt(ms));
+  const from = local(at - 90 * 60_000);
+  const to = local(at + 90 * 60_000);
+  return `*/30 ${from.getUTCHours()}-${to.getUTCHours()} ${from.getUTCDate()} ${from.getUTCMonth() + 1} *`;
+}
+
+describe('misfire and backfill across a DST change, on the real stack', () => {
+  // The compiled window must reach back to the transition: up to seven months here.
+  const wideDeps = (): ScheduleDeps => ({ ...deps, settings: { ...deps.settings, lookbackMonths: 7 } });
+
+  async function backfillAround(
+    kind: 'gap' | 'fold',
+    dst: { gap: 'shift' | 'skip'; fold: 'first' | 'last' | 'both' },
+    misfire: { policy: 'fire_once' | 'fire_all'; maxCatchUp?: number },
+  ) {
+    const { timezone, transition } = recentTransition(kind);
+    const expression = aroundTransition(timezone, transition.at);
+    const cron = { expression, timezone, dst, misfire: { graceSeconds: 30, ...misfire } };
+    const spec = ActivityDefinitionSpec.parse({
+      key: uniqueId('dst-'),
+      name: `backfill across a ${kind}`,
+      trigger: { kind: 'cron', cron },
+      taskTemplates: [{ key: 'check', title: 'Check {{ trigger.nominalTime }}' }],
+    });
+    const definition = await createDefinition(h.db, { spec });
+    const d = wideDeps();
+    expect(await reconcileDefinition(d, definition.id)).toBe('created');
+    const start = new Date(transition.at - 3 * 3_600_000);
+    const end = new Date(transition.at + 3 * 3_600_000);
+    const expected = occurrencesBetween(cronSchedule(cron), start.getTime() - 1, end.getTime());
+    await backfillSchedule(d, definition.id, { start, end });
+    const runs = await waitFor(`${expected.length} finished runs of ${expression} @ ${timezone}`, async () => {
+      const page = await listRuns(h.db, { definitionId: definition.id, limit: 50 });
+      const finished = page.items.filter((r) => ['succeeded', 'skipped', 'coalesced', 'failed'].includes(r.status));
+      return finished.length >= expected.length ? finished : undefined;
+    });
+    return { definition, expected, runs: byNominal(runs), timezone, expression };
+  }
+
+  test('a fold with fold: both replays both instants of each repeated time; fire_all keeps the newest', async () => {
+    const { expected, runs } = await backfillAround(
+      'fold',
+      { gap: 'shift', fold: 'both' },
+      { policy: 'fire_all', maxCatchUp: 3 },
+    );
+    expect(expected.filter((o) => o.kind === 'repeated').length).toBeGreaterThanOrEqual(4);
+    // Temporal replayed exactly the engine's occurrences: both 01:30s, nothing else.
+    expect(runs.map((r) => r.nominalTime?.toISOString())).toEqual(expected.map((o) => new Date(o.at).toISOString()));
+    expect(new Set(runs.map((r) => r.workflowId)).size).toBe(runs.length);
+    const statuses = runs.map((r) => r.status);
+    expect(statuses.slice(-3)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(statuses.slice(0, -3).every((s) => s === 'skipped')).toBe(true);
+  });
+
+  test('a gap with gap: shift replays the shifted fire once; fire_once coalesces all but the newest', async () => {
+    const { expected, runs } = await backfillAround('gap', { gap: 'shift', fold: 'first' }, { policy: 'fire_once' });
+    expect(expected.some((o) => o.kind === 'shifted')).toBe(true);
+    expect(runs.map((r) => r.nominalTime?.toISOString())).toEqual(expected.map((o) => new Date(o.at).toISOString()));
+    const statuses = runs.map((r) => r.status);
+    expect(statuses.at(-1)).toBe('succeeded');
+    expect(statuses.slice(0, -1).every((s) => s === 'coalesced')).toBe(true);
+  });
+
+  test('a backfill before the compiled window is refused, not silently empty', async () => {
+    const { definition } = await cronDefinition('skip');
+    const start = new Date(Date.UTC(2000, 0, 1));
+    await expect(backfillSchedule(deps, definition.id, { start, end: new Date(Date.now() - 60_000) })).rejects.toThrow(
+      /before the Schedule's compiled window/,
+    );
   });
 });

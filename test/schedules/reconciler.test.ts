@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { ActivityDefinitionSpec, previewSchedule } from '@activity-core/core';
 import { archiveDefinition, createDefinition, setDefinitionEnabled, updateDefinition } from '@activity-core/db';
 import {
+  appliedMemo,
+  compileWindowAt,
   DEFAULT_SCHEDULE_SETTINGS,
   describeSchedule,
   reconcileAll,
@@ -10,6 +12,7 @@ import {
   type ScheduleDeps,
   scheduleIdFor,
 } from '@activity-core/schedules';
+import { WorkflowTypes } from '@activity-core/workflows';
 import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { useMigratedDb } from '../db/fixture.ts';
@@ -160,7 +163,7 @@ describe('schedule reconciler', () => {
     await deps.client.schedule.getHandle(otherInstallation).delete();
   });
 
-  test('describeSchedule reports next fires and misfire counts', async () => {
+  test('describeSchedule reports next fires, misfire counts, the compiled window and tz data', async () => {
     const definition = await createDefinition(deps.db, { spec: cronSpec(uniqueId('c'), '45 10 * * *') });
     await reconcileDefinition(deps, definition.id);
     const state = await describeSchedule(deps, definition.id);
@@ -168,5 +171,81 @@ describe('schedule reconciler', () => {
     expect(state.nextFireTimes.length).toBeGreaterThan(0);
     expect(state.firesTaken).toBe(0);
     expect(state.runsByStatus).toEqual({});
+    const window = compileWindowAt(new Date(), deps.settings);
+    expect(state.horizon).toMatchObject({ start: window.start.toISOString(), end: window.end.toISOString() });
+    expect(state.horizon.remainingDays).toBeGreaterThanOrEqual(360);
+    expect(state.tzdata).toEqual({ compiledWith: process.versions.tz, current: process.versions.tz });
+    expect(state.dst).toEqual({ gap: 'shift', fold: 'first' });
+    // A daily job in a DST zone: one calendar per constant-offset stretch of the window, roughly.
+    expect(state.calendarEntries).toBeGreaterThan(0);
+    expect(state.calendarEntries).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('compiled specs: UTC only, renewed, recompiled on upgrade and on other tz data', () => {
+  test('a Schedule written by an older version (local-time spec) is recompiled to UTC', async () => {
+    const definition = await createDefinition(deps.db, { spec: cronSpec(uniqueId('c'), '15 9 * * MON-FRI') });
+    const scheduleId = scheduleIdFor(definition.id, PREFIX);
+    // What the previous compiler wrote: calendars in the definition's zone, interpreted by the server.
+    await deps.client.schedule.create({
+      scheduleId,
+      spec: {
+        calendars: [{ minute: 15, hour: 9, dayOfWeek: { start: 'MONDAY', end: 'FRIDAY' } }],
+        timezone: 'Europe/Berlin',
+      },
+      action: {
+        type: 'startWorkflow',
+        workflowType: WorkflowTypes.runActivity,
+        taskQueue: deps.settings.taskQueue,
+        args: [],
+        memo: { definitionId: definition.id, definitionVersion: 1, fingerprint: '0123456789abcdef' },
+      },
+      policies: { overlap: 'ALLOW_ALL' },
+    });
+    expect(await reconcileDefinition(deps, definition.id)).toBe('updated');
+    const described = await scheduleOf(definition.id);
+    expect(described.spec.timezone ?? '').toBe('');
+    expect(appliedMemo(described)).toMatchObject({ tzdata: process.versions.tz, definitionVersion: 1 });
+    const preview = previewSchedule(
+      { expression: '15 9 * * MON-FRI', timezone: 'Europe/Berlin' },
+      new Date(),
+      described.info.nextActionTimes.length,
+    );
+    expect(described.info.nextActionTimes.map((d) => d.toISOString())).toEqual(preview.map((d) => d.toISOString()));
+    expect(await reconcileDefinition(deps, definition.id)).toBe('unchanged');
+  });
+
+  test('the window is renewed when the month turns, by the ordinary reconcile pass', async () => {
+    const definition = await createDefinition(deps.db, { spec: cronSpec(uniqueId('c'), '0 6 * * *') });
+    await reconcileDefinition(deps, definition.id);
+    const before = appliedMemo(await scheduleOf(definition.id)).horizonEnd;
+    // The same month later on: nothing to write.
+    const later = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 28, 23));
+    expect(await reconcileDefinition({ ...deps, now: () => later }, definition.id)).toBe('unchanged');
+    // A pass in the next month writes the next window.
+    const nextMonth = new Date(Date.UTC(later.getUTCFullYear(), later.getUTCMonth() + 1, 1, 0, 5));
+    const renewed = { ...deps, now: () => nextMonth };
+    const report = await reconcileAll(renewed);
+    expect(report.outcomes[definition.id]).toBe('updated');
+    expect(report.failures).toEqual({});
+    const after = appliedMemo(await scheduleOf(definition.id)).horizonEnd;
+    expect(after).toBe(compileWindowAt(nextMonth, deps.settings).end.toISOString());
+    expect(Date.parse(after as string)).toBeGreaterThan(Date.parse(before as string));
+    expect(report.earliestHorizonEnd?.getTime()).toBeLessThanOrEqual(Date.parse(after as string));
+  });
+
+  test('other tz data recompiles; older data leaves a newer compile of the same window alone', async () => {
+    const definition = await createDefinition(deps.db, { spec: cronSpec(uniqueId('c'), '30 2 * * *') });
+    await reconcileDefinition(deps, definition.id);
+    const newer = { ...deps, settings: { ...deps.settings, tzdataVersion: '2099z' } };
+    expect(await reconcileDefinition(newer, definition.id)).toBe('updated');
+    expect(appliedMemo(await scheduleOf(definition.id)).tzdata).toBe('2099z');
+    // This process's (older) data: keep the newer compile instead of flapping.
+    expect(await reconcileDefinition(deps, definition.id)).toBe('newer_tzdata_in_temporal');
+    expect(appliedMemo(await scheduleOf(definition.id)).tzdata).toBe('2099z');
+    // But a renewal is never held back: a later window is written with the data at hand.
+    const nextMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 2));
+    expect(await reconcileDefinition({ ...deps, now: () => nextMonth }, definition.id)).toBe('updated');
+    expect(appliedMemo(await scheduleOf(definition.id)).tzdata).toBe(process.versions.tz);
   });
 });
