@@ -8,6 +8,7 @@ import {
   occurrencesBetween,
   TimeZone,
 } from '@activity-core/core';
+import { DST_TEST_ZONES as ZONES } from '@activity-core/core/testing';
 import { compileWindowAt, DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
 import { Client, Connection, type ScheduleSpec } from '@temporalio/client';
 import { msToTs, tsToMs } from '@temporalio/common/lib/time.js';
@@ -19,28 +20,6 @@ import { stackInfo, uniqueId } from '../support/stack.ts';
 // paused Schedule whose `startAt` lies just before a DST transition of its zone, and compares
 // `describe().info.nextActionTimes` (up to 10) with the engine's next occurrences in the window.
 // Cases run concurrently and each Schedule is deleted as soon as it is compared.
-
-const ZONES = [
-  'America/Santiago',
-  'America/Havana',
-  'Europe/Berlin',
-  'Australia/Lord_Howe',
-  'Pacific/Chatham',
-  'America/Vancouver',
-  'America/Edmonton',
-  'Africa/Casablanca',
-  'Europe/Chisinau',
-  'America/New_York',
-  'Europe/London',
-  'Europe/Dublin',
-  'Australia/Sydney',
-  'Pacific/Auckland',
-  'Asia/Kathmandu',
-  'America/St_Johns',
-  'Asia/Tehran',
-  'Antarctica/Troll',
-  'UTC',
-] as const;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -84,7 +84,6 @@ export {
   isScheduledTime,
   previewOccurrences,
   previewSchedule,
-  scheduledTimesBetween,
   TEMPORAL_DAYS_OF_WEEK,
   TEMPORAL_MONTHS,
 } from './schedule.ts';

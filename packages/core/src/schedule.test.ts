@@ -9,6 +9,7 @@ import {
   type TemporalCalendarSpec,
   type TemporalScheduleSpec,
 } from './schedule-types.ts';
+import { DST_TEST_ZONES as ZONES } from './testing.ts';
 
 /**
  * What a calendar-in-UTC spec fires, read the way Temporal documents structured calendars: a
@@ -67,24 +68,6 @@ function expectExact(expression: string, timezone: string, dst: DstPolicyInput, 
   );
   return spec;
 }
-
-const ZONES = [
-  'America/Santiago',
-  'America/Havana',
-  'Europe/Berlin',
-  'Australia/Lord_Howe',
-  'Pacific/Chatham',
-  'America/Vancouver',
-  'Africa/Casablanca',
-  'Europe/Chisinau',
-  'America/New_York',
-  'Europe/Dublin',
-  'Australia/Sydney',
-  'Asia/Kathmandu',
-  'America/St_Johns',
-  'Antarctica/Troll',
-  'UTC',
-];
 
 describe('compileToScheduleSpec', () => {
   it('is UTC only: no timezone, the window as startAt/endAt, jitter in ms', () => {

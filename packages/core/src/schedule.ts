@@ -124,11 +124,6 @@ export function previewOccurrences(
   };
 }
 
-/** Fire times (nominal) with `start <= t <= end`, ascending. */
-export function scheduledTimesBetween(config: PreviewConfig, start: Date, end: Date): Date[] {
-  return occurrencesBetween(cronSchedule(config), validFrom(start) - 1, validFrom(end)).map((o) => new Date(o.at));
-}
-
 /** True when `instant` is one of the trigger's fire times (useful to validate a nominal time). */
 export function isScheduledTime(config: PreviewConfig, instant: Date): boolean {
   const ms = validFrom(instant);

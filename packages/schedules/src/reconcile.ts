@@ -170,14 +170,7 @@ async function reconcileSchedule(
         policies: desired.policies,
         state: desired.paused ? { paused: true, note: `definition ${definitionId} disabled` } : { paused: false },
       });
-      deps.log?.('schedule created', {
-        scheduleId,
-        definitionId,
-        version: desired.version,
-        calendars: desired.spec.calendars?.length,
-        horizonEnd: desired.window.end.toISOString(),
-        tzdata: desired.tzdataVersion,
-      });
+      deps.log?.('schedule created', logFields(desired));
       return { outcome: 'created', horizonEnd: desired.window.end };
     } catch (error) {
       // Another replica created it between our describe and create: reconcile against theirs.
@@ -209,15 +202,7 @@ async function reconcileSchedule(
         if (error instanceof NewerScheduleInTemporal) return { outcome: 'newer_in_temporal' };
         throw error;
       }
-      deps.log?.('schedule updated', {
-        scheduleId,
-        definitionId,
-        version: desired.version,
-        calendars: desired.spec.calendars?.length,
-        horizonEnd: desired.window.end.toISOString(),
-        tzdata: desired.tzdataVersion,
-        previousTzdata: applied.tzdata,
-      });
+      deps.log?.('schedule updated', { ...logFields(desired), previousTzdata: applied.tzdata });
       outcome = 'updated';
       horizonEnd = desired.window.end;
     }
@@ -226,6 +211,17 @@ async function reconcileSchedule(
   return {
     outcome: outcome === 'updated' ? outcome : (pausedOutcome ?? outcome),
     ...(horizonEnd ? { horizonEnd } : {}),
+  };
+}
+
+function logFields(desired: DesiredSchedule): Record<string, unknown> {
+  return {
+    scheduleId: desired.scheduleId,
+    definitionId: desired.definitionId,
+    version: desired.version,
+    calendars: desired.spec.calendars?.length,
+    horizonEnd: desired.window.end.toISOString(),
+    tzdata: desired.tzdataVersion,
   };
 }
 
