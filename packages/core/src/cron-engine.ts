@@ -120,7 +120,7 @@ function gapEnd(wall: number, transitions: readonly ZoneTransition[]): number {
   for (const t of transitions) {
     if (t.after > t.before && t.at + t.before <= wall && wall < t.at + t.after) return t.at;
   }
-  throw new CoreError(CoreErrorCode.invalidArgument, `no DST gap found around ${new Date(wall).toISOString()}`);
+  throw new CoreError(CoreErrorCode.invariant, `no DST gap found around ${new Date(wall).toISOString()}`);
 }
 
 interface Draft {

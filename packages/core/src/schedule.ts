@@ -9,7 +9,7 @@ import {
   occurrencesBetween,
   type ResolvedDstPolicy,
 } from './cron-engine.ts';
-import { CoreError, CoreErrorCode } from './errors.ts';
+import { assertNever, CoreError, CoreErrorCode } from './errors.ts';
 import {
   type Loose,
   type ScheduleRange,
@@ -108,6 +108,8 @@ function toPreview(schedule: CronSchedule, o: Occurrence): PreviewOccurrence {
       return { ...base, dst: 'repeated', ...(o.fold ? { fold: o.fold } : {}) };
     case 'shifted':
       return { ...base, dst: 'shifted', shiftedFrom: (o.shiftedFrom ?? []).map((w) => wallString(w, false)) };
+    default:
+      return assertNever(o.kind, 'occurrence kind');
   }
 }
 
@@ -253,7 +255,7 @@ function pinnedDay(schedule: CronSchedule, day: number): Cal[] {
   const { year, month, dom } = civil(day);
   const times = fires.map((o) => Math.floor((o.at - day * MS_PER_DAY) / 60_000));
   if (fires.some((o) => o.at % 60_000 !== 0)) {
-    throw new CoreError(CoreErrorCode.invalidArgument, `${schedule.zone.name}: a fire at a fractional minute`);
+    throw new CoreError(CoreErrorCode.invariant, `${schedule.zone.name}: a fire at a fractional minute`);
   }
   return timeProducts(times).map((p) => ({ year: [year], month: [month], dom: [dom], dow: ALL_DOWS, ...p }));
 }
