@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CronTriggerConfig, cronNeverFires, type DstPolicyInput, parseCron } from './cron.ts';
 import { cronSchedule, nextOccurrences, occurrencesBetween } from './cron-engine.ts';
 import { previewOccurrences } from './schedule.ts';
-import { DST_TEST_ZONES as ZONES } from './testing.ts';
+import { referenceFires, DST_TEST_ZONES as ZONES } from './testing.ts';
 import { TimeZone } from './time-zone.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -175,66 +175,6 @@ describe('each DST policy', () => {
     expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(expect.arrayContaining(['dst.gap', 'dst']));
   });
 });
-
-// ---------------------------------------------------------------------------------------------
-// The reference: written apart from the engine, by brute force. It walks every UTC minute of a
-// window, reads the wall clock from its own Intl formatter, and so sees each wall time's
-// instants directly (two in a fold), and the wall times the clock jumps over (a gap), with the
-// instant of the jump. It then applies the policy as the README states it.
-
-const referenceFormats = new Map<string, Intl.DateTimeFormat>();
-function referenceWall(timezone: string, instant: number): number {
-  let format = referenceFormats.get(timezone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-GB', {
-      timeZone: timezone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-    });
-    referenceFormats.set(timezone, format);
-  }
-  const p = Object.fromEntries(format.formatToParts(instant).map((x) => [x.type, x.value]));
-  return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute));
-}
-
-function referenceFires(expression: string, timezone: string, dst: DstPolicyInput, from: number, to: number): number[] {
-  const parsed = parseCron(expression);
-  if (!parsed.ok) throw new Error(parsed.error.message);
-  const cron = parsed.cron;
-  const [minuteField = '', hourField = ''] = expression.trim().split(/\s+/);
-  const wildcard = minuteField.startsWith('*') || hourField.startsWith('*');
-  const gap = dst.gap === undefined || dst.gap === 'auto' ? (wildcard ? 'skip' : 'shift') : dst.gap;
-  const fold = dst.fold === undefined || dst.fold === 'auto' ? (wildcard ? 'both' : 'first') : dst.fold;
-  const named = (wall: number): boolean => {
-    const d = new Date(wall);
-    if (!cron.minutes.includes(d.getUTCMinutes()) || !cron.hours.includes(d.getUTCHours())) return false;
-    if (!cron.months.includes(d.getUTCMonth() + 1)) return false;
-    const dom = cron.daysOfMonth.includes(d.getUTCDate());
-    const dow = cron.daysOfWeek.includes(d.getUTCDay());
-    return cron.domRestricted && cron.dowRestricted ? dom || dow : dom && dow;
-  };
-  const instantsOf = new Map<number, number[]>();
-  const jumpedOver = new Map<number, number>();
-  let previous = referenceWall(timezone, from - 60_000);
-  for (let u = from; u <= to; u += 60_000) {
-    const wall = referenceWall(timezone, u);
-    instantsOf.set(wall, [...(instantsOf.get(wall) ?? []), u]);
-    for (let skipped = previous + 60_000; skipped < wall; skipped += 60_000) jumpedOver.set(skipped, u);
-    previous = wall;
-  }
-  const fires = new Set<number>();
-  for (const [wall, instants] of instantsOf) {
-    if (!named(wall)) continue;
-    if (instants.length === 1 || fold === 'first' || fold === 'both') fires.add(instants[0] as number);
-    if (instants.length > 1 && (fold === 'last' || fold === 'both')) fires.add(instants.at(-1) as number);
-  }
-  if (gap === 'shift') for (const [wall, at] of jumpedOver) if (named(wall)) fires.add(at);
-  return [...fires].sort((a, b) => a - b);
-}
 
 /** Cron fields, weighted towards what meets DST: small hours, steps, lists, names, 7 as Sunday. */
 const fieldOf = (min: number, max: number, names?: readonly string[]) => {
