@@ -183,11 +183,16 @@ describe('misfire and backfill across a DST change, on the real stack', () => {
     const end = new Date(transition.at + 3 * 3_600_000);
     const expected = occurrencesBetween(cronSchedule(cron), start.getTime() - 1, end.getTime());
     await backfillSchedule(d, definition.id, { start, end });
-    const runs = await waitFor(`${expected.length} finished runs of ${expression} @ ${timezone}`, async () => {
-      const page = await listRuns(h.db, { definitionId: definition.id, limit: 50 });
-      const finished = page.items.filter((r) => ['succeeded', 'skipped', 'coalesced', 'failed'].includes(r.status));
-      return finished.length >= expected.length ? finished : undefined;
-    });
+    const runs = await waitFor(
+      async () => {
+        const page = await listRuns(h.db, { definitionId: definition.id, limit: 50 });
+        return page.items.filter((r) => ['succeeded', 'skipped', 'coalesced', 'failed'].includes(r.status));
+      },
+      {
+        what: `${expected.length} finished runs of ${expression} @ ${timezone} (definition ${definition.id})`,
+        until: (finished) => finished.length >= expected.length,
+      },
+    );
     return { definition, expected, runs: byNominal(runs), timezone, expression };
   }
 
