@@ -22,17 +22,28 @@
  * objects are maps; `now` is a `timestamp`. Results come back as JSON: ints as numbers
  * (strings beyond 2^53), timestamps as ISO strings, durations as `"<n>s"`, bytes as base64.
  *
- * Cost: neither library meters evaluation, so the cost limit is a static estimate: every
- * AST node costs 1, and the body of a comprehension macro (`map`, `filter`, `all`,
- * `exists`, `exists_one`) is counted {@link COMPREHENSION_FACTOR} times per nesting level.
+ * Bounds (see `cel-cost.ts` for the units, `cel-limits.ts` for the defaults):
+ * - `matches()` is RE2 (`cel-regex.ts`), never JavaScript's backtracking `RegExp`; literal
+ *   patterns are compiled when the expression is, an invalid one is a compile error.
+ * - Every evaluation runs under a budget of cost units, metered node by node through a small
+ *   patch of cel-js (`patches/@marcbachmann__cel-js@8.0.0.patch`: the library has no hook);
+ *   over budget is an error with code `budget`.
+ * - At compile time the same cost rules give an upper bound for inputs within the declared
+ *   input limits; above the budget it is a compile error with code `cost`.
  */
 import { type ASTNode, Environment } from '@marcbachmann/cel-js';
 import { bytesToBase64 } from './bytes.ts';
-
-/** Assumed list size when estimating the cost of a comprehension body. */
-export const COMPREHENSION_FACTOR = 100;
-/** Default static cost bound when a definition does not set `limits.maxExpressionCost`. */
-export const DEFAULT_MAX_EXPRESSION_COST = 1_000_000;
+import {
+  BudgetExceededError,
+  estimateCost,
+  inputBound,
+  Meter,
+  matchesCost,
+  STRING_CHARS_PER_UNIT,
+  type ValueBound,
+} from './cel-cost.ts';
+import { DEFAULT_EXPRESSION_COST, DEFAULT_INPUT_LIMITS, type InputLimits } from './cel-limits.ts';
+import { type CompiledPattern, compilePattern, dynamicPattern, InvalidPatternError } from './cel-regex.ts';
 
 /** CEL type names usable for variables. `map` and `dyn` are dynamically checked. */
 export type CelVariableType = 'map' | 'dyn' | 'int' | 'string' | 'bool' | 'timestamp' | 'list';
@@ -64,7 +75,22 @@ export function celEnvironment(name: string, variables: Record<string, CelVariab
     limits: { maxAstNodes: 2_000, maxDepth: 64, maxListElements: 1_000, maxMapEntries: 1_000 },
   });
   for (const [variable, type] of Object.entries(variables)) impl = impl.registerVariable(variable, TYPE_NAMES[type]);
+  impl.registerFunction('string.matches(string): bool', re2Matches, { async: false });
+  impl.registerFunction('matches(string, string): bool', re2Matches, { async: false });
   return { name, variables: Object.freeze({ ...variables }), impl };
+}
+
+/** `matches()` by RE2; `this` is the evaluator, which carries the meter of the evaluation. */
+function re2Matches(this: { meter: Meter | null }, subject: string, pattern: string): boolean {
+  const meter = this.meter;
+  let compiled = meter?.patterns.get(pattern);
+  if (!compiled) {
+    // Charge the compilation before doing it, so a huge pattern cannot run unbudgeted.
+    meter?.charge(matchesCost(0, undefined, pattern.length));
+    compiled = dynamicPattern(pattern);
+  }
+  meter?.charge(matchesCost(subject.length, compiled, pattern.length));
+  return compiled.regex.test(subject);
 }
 
 /** `event` only: filters of event triggers. */
@@ -97,7 +123,11 @@ export interface CelPosition {
 }
 
 export interface CelError {
-  code: 'syntax' | 'type' | 'cost' | 'evaluation';
+  /**
+   * `syntax`, `type`, `regex` (a literal pattern RE2 refuses) and `cost` (the estimate exceeds
+   * the budget) at compile time; `evaluation` and `budget` (the budget ran out) at run time.
+   */
+  code: 'syntax' | 'type' | 'regex' | 'cost' | 'evaluation' | 'budget';
   message: string;
   position?: CelPosition;
 }
@@ -108,18 +138,46 @@ export interface CompiledExpression {
   readonly environment: string;
   /** The checked result type, e.g. `bool`, `list<dyn>`, `dyn`. */
   readonly type: string;
+  /** Most cost units an evaluation can take with inputs within the input limits it was compiled for. */
   readonly cost: number;
+  /** @internal Literal `matches()` patterns, compiled with the expression. */
+  readonly patterns: ReadonlyMap<string, CompiledPattern>;
   /** @internal */
-  readonly run: (vars: Record<string, unknown>) => unknown;
+  readonly run: (vars: Record<string, unknown>, meter: Meter) => unknown;
 }
 
 export type CompileResult = { ok: true; program: CompiledExpression } | { ok: false; error: CelError };
-export type EvaluateResult = { ok: true; value: unknown } | { ok: false; error: CelError };
+/** `cost` is what the evaluation was charged, in cost units. */
+export type EvaluateResult = { ok: true; value: unknown; cost: number } | { ok: false; error: CelError; cost: number };
 
 export interface CompileOptions {
+  /** The budget the expression will run under: a larger estimate is a `cost` error. Unset: not checked. */
   maxCost?: number;
+  /** Limits the inputs are assumed to be within when estimating (default {@link DEFAULT_INPUT_LIMITS}). */
+  input?: InputLimits;
   /** Result types accepted, e.g. `['bool']` for rules; `dyn` always passes (checked at run time). */
   expect?: readonly string[];
+}
+
+export interface EvaluateOptions {
+  /** Cost units this evaluation may spend (default {@link DEFAULT_EXPRESSION_COST}). */
+  budget?: number;
+}
+
+const SCALAR_BOUND: ValueBound = { chars: 0, elems: 0, deep: 0 };
+
+function variableBounds(env: CelEnvironment, input: InputLimits): Record<string, ValueBound> {
+  const any = inputBound(input);
+  const text: ValueBound = {
+    chars: input.maxBytes,
+    elems: 0,
+    deep: Math.ceil(input.maxBytes / STRING_CHARS_PER_UNIT),
+  };
+  const out: Record<string, ValueBound> = {};
+  for (const [name, type] of Object.entries(env.variables)) {
+    out[name] = type === 'string' ? text : type === 'int' || type === 'bool' || type === 'timestamp' ? SCALAR_BOUND : any;
+  }
+  return out;
 }
 
 /**
@@ -152,59 +210,109 @@ export function compileExpression(source: string, env: CelEnvironment, options: 
       error: { code: 'type', message: `expression has type ${type}, expected ${options.expect.join(' or ')}` },
     };
   }
-  const cost = estimateCost(parsed.ast);
-  const maxCost = options.maxCost ?? DEFAULT_MAX_EXPRESSION_COST;
-  if (cost > maxCost) {
+  const patterns = new Map<string, CompiledPattern>();
+  for (const literal of literalPatterns(parsed.ast)) {
+    const result = compilePattern(literal.pattern);
+    if (!result.ok) {
+      return {
+        ok: false,
+        error: {
+          code: 'regex',
+          message: new InvalidPatternError(literal.pattern, result.message).message,
+          position: position(source, literal.offset),
+        },
+      };
+    }
+    patterns.set(literal.pattern, result.compiled);
+  }
+  const input = options.input ?? DEFAULT_INPUT_LIMITS;
+  const cost = estimateCost(parsed.ast, { variables: variableBounds(env, input) });
+  if (options.maxCost !== undefined && cost > options.maxCost) {
     return {
       ok: false,
       error: {
         code: 'cost',
-        message: `estimated cost ${cost} exceeds the limit ${maxCost}`,
+        message:
+          `estimated cost ${cost} exceeds the budget of ${options.maxCost} cost units ` +
+          `(assuming lists of up to ${input.maxListElements} elements and inputs of up to ${input.maxBytes} bytes)`,
         position: position(source, 0),
       },
     };
   }
-  return { ok: true, program: { source, environment: env.name, type, cost, run: (vars) => parsed(vars) } };
+  const evaluateParsed = parsed as unknown as (vars: Record<string, unknown>, meter: Meter) => unknown;
+  return {
+    ok: true,
+    program: { source, environment: env.name, type, cost, patterns, run: (vars, meter) => evaluateParsed(vars, meter) },
+  };
 }
 
-/** Runs a compiled expression. JSON inputs are converted with {@link toCelValue}. Never throws. */
-export function evaluate(program: CompiledExpression, vars: Record<string, unknown>): EvaluateResult {
+/**
+ * Runs a compiled expression within a budget of cost units. JSON inputs are converted with
+ * {@link toCelValue}. Never throws: a spent budget is an error with code `budget`, whatever
+ * the expression would have made of the failure (`||` and `exists` absorb other errors).
+ */
+export function evaluate(
+  program: CompiledExpression,
+  vars: Record<string, unknown>,
+  options: EvaluateOptions = {},
+): EvaluateResult {
+  const meter = new Meter(options.budget ?? DEFAULT_EXPRESSION_COST, program.patterns);
   try {
-    return { ok: true, value: fromCelValue(program.run(vars)) };
+    const value = program.run(vars, meter);
+    if (meter.exceeded) return { ok: false, error: budgetError(meter), cost: meter.used };
+    return { ok: true, value: fromCelValue(value), cost: meter.used };
   } catch (e) {
-    return { ok: false, error: toCelError(e, program.source, 'evaluation') };
+    if (meter.exceeded || e instanceof BudgetExceededError) {
+      return { ok: false, error: budgetError(meter), cost: meter.used };
+    }
+    return { ok: false, error: toCelError(e, program.source, 'evaluation'), cost: meter.used };
   }
 }
 
-const ITERATING_MACROS = new Set(['map', 'filter', 'all', 'exists', 'exists_one']);
+function budgetError(meter: Meter): CelError {
+  return { code: 'budget', message: `evaluation exceeded its budget of ${meter.budget} cost units` };
+}
 
-function estimateCost(node: ASTNode): number {
+/** String literals given as the pattern of `matches()`, with their offsets. */
+function literalPatterns(root: ASTNode): Array<{ pattern: string; offset: number }> {
+  const found: Array<{ pattern: string; offset: number }> = [];
+  const stack: ASTNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop() as ASTNode;
+    if ((node.op === 'rcall' || node.op === 'call') && node.args[0] === 'matches') {
+      const pattern = node.op === 'rcall' ? node.args[2][0] : node.args[1][1];
+      if (pattern?.op === 'value' && typeof pattern.args === 'string') {
+        found.push({ pattern: pattern.args, offset: pattern.start });
+      }
+    }
+    for (const child of childNodes(node)) stack.push(child);
+  }
+  return found;
+}
+
+function childNodes(node: ASTNode): ASTNode[] {
   switch (node.op) {
     case 'value':
     case 'id':
-      return 1;
-    case 'rcall': {
-      const [name, target, args] = node.args;
-      const targetCost = estimateCost(target);
-      const argsCost = args.reduce((sum, a) => sum + estimateCost(a), 0);
-      return 1 + targetCost + (ITERATING_MACROS.has(name) ? COMPREHENSION_FACTOR * argsCost : argsCost);
-    }
-    case 'call':
-      return 1 + node.args[1].reduce((sum, a) => sum + estimateCost(a), 0);
-    case 'list':
-      return 1 + node.args.reduce((sum, a) => sum + estimateCost(a), 0);
-    case 'map':
-      return 1 + node.args.reduce((sum, [k, v]) => sum + estimateCost(k) + estimateCost(v), 0);
+      return [];
     case '.':
     case '.?':
-      return 1 + estimateCost(node.args[0]);
+      return [node.args[0]];
     case '!_':
     case '-_':
-      return 1 + estimateCost(node.args);
+      return [node.args];
+    case 'call':
+      return [...node.args[1]];
+    case 'rcall':
+      return [node.args[1], ...node.args[2]];
+    case 'list':
+      return [...node.args];
+    case 'map':
+      return node.args.flat();
     case '?:':
-      return 1 + estimateCost(node.args[0]) + estimateCost(node.args[1]) + estimateCost(node.args[2]);
+      return [...node.args];
     default:
-      return 1 + estimateCost(node.args[0]) + estimateCost(node.args[1]);
+      return [...node.args];
   }
 }
 

@@ -179,7 +179,7 @@ describe('cel wrapper', () => {
     );
     expect(p.ok).toBe(true);
     if (!p.ok) return;
-    expect(evaluate(p.program, { event: toCelValue({ count: 2, items: [1, 2] }) })).toEqual({
+    expect(evaluate(p.program, { event: toCelValue({ count: 2, items: [1, 2] }) })).toMatchObject({
       ok: true,
       value: { n: 3, xs: [2, 4], t: '2025-01-01T00:00:00.000Z' },
     });

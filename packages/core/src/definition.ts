@@ -3,12 +3,12 @@ import {
   type CelEnvironment,
   type CompiledExpression,
   compileExpression,
-  DEFAULT_MAX_EXPRESSION_COST,
   eventFilterEnvironment,
   formatCelError,
   ruleEnvironment,
   templateEnvironment,
 } from './cel.ts';
+import { DEFAULT_EXPRESSION_LIMITS, type ExpressionLimits, expressionBudget } from './cel-limits.ts';
 import { CronTriggerConfig } from './cron.ts';
 import { type FieldError, formatPath } from './errors.ts';
 import { EventTriggerConfig } from './event-trigger.ts';
@@ -117,7 +117,15 @@ export type TaskTemplate = z.infer<typeof TaskTemplate>;
 
 export const DefinitionLimits = z.object({
   maxTasksPerRun: z.number().int().min(1).max(10_000).default(100),
-  maxExpressionCost: z.number().int().min(1).max(100_000_000).optional(),
+  maxExpressionCost: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000_000)
+    .optional()
+    .describe(
+      'cost units one evaluation (a filter, a rule, a template field) may spend; default and maximum are set by the installation (AC_CEL_DEFAULT_COST, AC_CEL_MAX_COST)',
+    ),
   // The plan is one activity result, and Temporal refuses payloads over 2 MiB by default:
   // a larger limit would only move the failure from save time to run time.
   maxOutputBytes: z
@@ -202,26 +210,54 @@ export interface CompiledTaskTemplate {
 
 export type CompileDefinitionResult = { ok: true; compiled: CompiledDefinition } | { ok: false; errors: FieldError[] };
 
+export interface CompileDefinitionOptions {
+  /** Installation bounds (default {@link DEFAULT_EXPRESSION_LIMITS}). */
+  limits?: ExpressionLimits;
+  /**
+   * Check each expression's estimate against its budget (save time). Off when running a
+   * definition that was saved under other limits: the run-time budget still holds.
+   */
+  checkCost?: boolean;
+}
+
 /**
  * Compiles every CEL expression, template and cron/timezone of a parsed spec; each failure is
  * a field error with the expression's position (`taskTemplates[0].title: … (line 1, column 9)`).
+ * Each expression's cost estimate must fit the definition's budget (`limits.maxExpressionCost`,
+ * else the installation default), and that budget the installation maximum.
  */
-export function compileDefinition(spec: ActivityDefinitionSpec): CompileDefinitionResult {
+export function compileDefinition(
+  spec: ActivityDefinitionSpec,
+  options: CompileDefinitionOptions = {},
+): CompileDefinitionResult {
   const errors: FieldError[] = [];
-  const maxCost = spec.limits.maxExpressionCost ?? DEFAULT_MAX_EXPRESSION_COST;
+  const limits = options.limits ?? DEFAULT_EXPRESSION_LIMITS;
+  const checkCost = options.checkCost ?? true;
+  const requested = spec.limits.maxExpressionCost;
+  if (checkCost && requested !== undefined && requested > limits.maxCost) {
+    errors.push({
+      path: 'limits.maxExpressionCost',
+      message: `${requested} is above this installation's maximum of ${limits.maxCost} cost units (AC_CEL_MAX_COST)`,
+      code: 'limit_too_high',
+    });
+  }
+  const costOptions = {
+    input: limits.input,
+    ...(checkCost ? { maxCost: expressionBudget(requested, limits) } : {}),
+  };
   const expr = (
     source: string,
     env: CelEnvironment,
     path: Array<string | number>,
     expect?: readonly string[],
   ): CompiledExpression | undefined => {
-    const result = compileExpression(source, env, expect ? { maxCost, expect } : { maxCost });
+    const result = compileExpression(source, env, expect ? { ...costOptions, expect } : costOptions);
     if (result.ok) return result.program;
     errors.push({ path: formatPath(path), message: formatCelError(result.error), code: `cel_${result.error.code}` });
     return undefined;
   };
   const tmpl = (source: string, env: CelEnvironment, path: Array<string | number>): CompiledTemplate | undefined => {
-    const result = compileTemplate(source, env, { maxCost });
+    const result = compileTemplate(source, env, costOptions);
     if (result.ok) return result.template;
     errors.push({
       path: formatPath(path),
@@ -315,7 +351,7 @@ export type ValidateDefinitionResult = { ok: true; spec: ActivityDefinitionSpec 
  *
  * @example validateDefinitionSpec(yaml) // { ok: false, errors: [{ path: 'trigger.cron.expression', message: … }] }
  */
-export function validateDefinitionSpec(input: unknown): ValidateDefinitionResult {
+export function validateDefinitionSpec(input: unknown, limits?: ExpressionLimits): ValidateDefinitionResult {
   const parsed = ActivityDefinitionSpec.safeParse(input);
   if (!parsed.success) {
     return {
@@ -327,7 +363,7 @@ export function validateDefinitionSpec(input: unknown): ValidateDefinitionResult
       })),
     };
   }
-  const compiled = compileDefinition(parsed.data);
+  const compiled = compileDefinition(parsed.data, limits ? { limits } : {});
   return compiled.ok ? { ok: true, spec: parsed.data } : { ok: false, errors: compiled.errors };
 }
 

@@ -62,18 +62,18 @@ describe('buildMatcher', () => {
   const matcher = buildMatcher(defs);
 
   it('matches by type, source and filter, in input order', () => {
-    expect(matcher.match(envelope('order.created', 'urn:shop', { total: 150 })).map((m) => m.id)).toEqual([
+    expect(matcher.match(envelope('order.created', 'urn:shop', { total: 150 })).matched.map((m) => m.id)).toEqual([
       'exact',
       'star',
       'tail',
       'filtered',
     ]);
-    expect(matcher.match(envelope('order.created', 'urn:other', { total: 5 })).map((m) => m.id)).toEqual([
+    expect(matcher.match(envelope('order.created', 'urn:other', { total: 5 })).matched.map((m) => m.id)).toEqual([
       'exact',
       'star',
     ]);
-    expect(matcher.match(envelope('invoice.sent')).map((m) => m.id)).toEqual(['other']);
-    expect(matcher.match(envelope('shipment.sent'))).toEqual([]);
+    expect(matcher.match(envelope('invoice.sent')).matched.map((m) => m.id)).toEqual(['other']);
+    expect(matcher.match(envelope('shipment.sent'))).toEqual({ matched: [], failed: [] });
   });
 
   it('explains every non-match', () => {
@@ -107,7 +107,7 @@ describe('buildMatcher', () => {
           const expected = patterns.flatMap((types, i) =>
             types.some((p) => matchesTypePattern(p, type)) ? [`d${i}`] : [],
           );
-          expect(m.match(envelope(type)).map((x) => x.id)).toEqual(expected);
+          expect(m.match(envelope(type)).matched.map((x) => x.id)).toEqual(expected);
         },
       ),
       { numRuns: 200 },
@@ -120,6 +120,6 @@ describe('buildMatcher', () => {
       def(`n${i}`, { types: [`noise${i}.created`], filter: 'event.data.x.y == 1' }),
     );
     const m = buildMatcher([...many, def('hit', { types: ['order.created'] })]);
-    expect(m.match(envelope('order.created')).map((x) => x.id)).toEqual(['hit']);
+    expect(m.match(envelope('order.created')).matched.map((x) => x.id)).toEqual(['hit']);
   });
 });

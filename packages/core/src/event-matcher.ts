@@ -1,4 +1,5 @@
 import {
+  type CelError,
   type CompiledExpression,
   compileExpression,
   evaluate,
@@ -6,6 +7,7 @@ import {
   formatCelError,
   toCelValue,
 } from './cel.ts';
+import { DEFAULT_EXPRESSION_LIMITS, type ExpressionLimits, expressionBudget } from './cel-limits.ts';
 import type { EventEnvelope } from './envelope.ts';
 import { type EventTriggerConfig, matchesSourcePattern } from './event-trigger.ts';
 
@@ -14,6 +16,8 @@ export interface MatchableDefinition {
   version: number;
   key: string;
   trigger: EventTriggerConfig;
+  /** The definition's `limits.maxExpressionCost`: its filter's budget (within the installation maximum). */
+  maxExpressionCost?: number;
 }
 
 export interface MatchedDefinition {
@@ -22,16 +26,39 @@ export interface MatchedDefinition {
   key: string;
 }
 
+/** A definition whose type and source accept the event but whose filter could not say yes or no. */
+export interface FilterFailure extends MatchedDefinition {
+  /** `budget` (over its cost budget), `evaluation` (a type error, a missing field…), `not_bool`, or a compile code. */
+  code: CelError['code'] | 'not_bool';
+  message: string;
+}
+
+export interface MatchOutcome {
+  /** Definitions whose trigger accepts the envelope, in the order they were given. */
+  matched: MatchedDefinition[];
+  /** Definitions whose filter failed on this envelope: neither a match nor a "no". */
+  failed: FilterFailure[];
+}
+
 export interface MatchExplanation {
   definitionId: string;
   matched: boolean;
   reason?: 'type' | 'source' | 'filter' | 'filter_error';
+  /** With `filter_error`: why the filter failed (`budget`, `evaluation`, …). */
+  errorCode?: FilterFailure['code'];
   detail?: string;
+  /** Cost units the filter was charged, when it ran. */
+  cost?: number;
+  /** The budget it ran under. */
+  budget?: number;
 }
 
 export interface EventMatcher {
-  /** Definitions whose trigger accepts the envelope, in the order they were given. */
-  match(envelope: EventEnvelope): MatchedDefinition[];
+  /**
+   * Definitions whose trigger accepts the envelope, and those whose filter failed on it. Each
+   * filter runs within its own budget, so a failing one cannot change another's outcome.
+   */
+  match(envelope: EventEnvelope): MatchOutcome;
   /** One entry per definition, saying which check said no. */
   explain(envelope: EventEnvelope): MatchExplanation[];
   /** Definitions whose filter does not compile; they never match. */
@@ -41,8 +68,9 @@ export interface EventMatcher {
 interface Entry {
   position: number;
   definition: MatchableDefinition;
+  budget: number;
   filter?: CompiledExpression;
-  filterError?: string;
+  filterError?: { code: CelError['code']; message: string };
 }
 
 class TrieNode {
@@ -59,18 +87,26 @@ class TrieNode {
  * an envelope walks only the branches its type can reach: definitions whose patterns cannot
  * match cost nothing. Source and filter checks run only on the type candidates.
  */
-export function buildMatcher(definitions: readonly MatchableDefinition[]): EventMatcher {
+export function buildMatcher(
+  definitions: readonly MatchableDefinition[],
+  options: { limits?: ExpressionLimits } = {},
+): EventMatcher {
+  const limits = options.limits ?? DEFAULT_EXPRESSION_LIMITS;
   const root = new TrieNode();
   const entries: Entry[] = [];
   const errors: Array<{ definitionId: string; message: string }> = [];
   definitions.forEach((definition, position) => {
-    const entry: Entry = { position, definition };
+    const entry: Entry = { position, definition, budget: expressionBudget(definition.maxExpressionCost, limits) };
     if (definition.trigger.filter !== undefined) {
-      const compiled = compileExpression(definition.trigger.filter, eventFilterEnvironment, { expect: ['bool'] });
+      // Saved definitions were checked against their budget; the run-time meter holds it now.
+      const compiled = compileExpression(definition.trigger.filter, eventFilterEnvironment, {
+        expect: ['bool'],
+        input: limits.input,
+      });
       if (compiled.ok) entry.filter = compiled.program;
       else {
-        entry.filterError = formatCelError(compiled.error);
-        errors.push({ definitionId: definition.id, message: entry.filterError });
+        entry.filterError = { code: compiled.error.code, message: formatCelError(compiled.error) };
+        errors.push({ definitionId: definition.id, message: entry.filterError.message });
       }
     }
     entries.push(entry);
@@ -102,16 +138,24 @@ export function buildMatcher(definitions: readonly MatchableDefinition[]): Event
       return { definitionId, matched: false, reason: 'source', detail: `source does not match ${sourcePattern}` };
     }
     if (entry.filterError !== undefined) {
-      return { definitionId, matched: false, reason: 'filter_error', detail: entry.filterError };
+      const { code, message } = entry.filterError;
+      return { definitionId, matched: false, reason: 'filter_error', errorCode: code, detail: message };
     }
     if (entry.filter) {
-      const result = evaluate(entry.filter, { event: celEvent });
-      if (!result.ok)
-        return { definitionId, matched: false, reason: 'filter_error', detail: formatCelError(result.error) };
-      if (typeof result.value !== 'boolean') {
-        return { definitionId, matched: false, reason: 'filter_error', detail: 'filter did not yield a bool' };
+      const result = evaluate(entry.filter, { event: celEvent }, { budget: entry.budget });
+      const spent = { cost: result.cost, budget: entry.budget };
+      if (!result.ok) {
+        const detail = formatCelError(result.error);
+        return { definitionId, matched: false, reason: 'filter_error', errorCode: result.error.code, detail, ...spent };
       }
-      if (!result.value) return { definitionId, matched: false, reason: 'filter', detail: 'filter returned false' };
+      if (typeof result.value !== 'boolean') {
+        const detail = 'filter did not yield a bool';
+        return { definitionId, matched: false, reason: 'filter_error', errorCode: 'not_bool', detail, ...spent };
+      }
+      if (!result.value) {
+        return { definitionId, matched: false, reason: 'filter', detail: 'filter returned false', ...spent };
+      }
+      return { definitionId, matched: true, ...spent };
     }
     return { definitionId, matched: true };
   }
@@ -120,17 +164,25 @@ export function buildMatcher(definitions: readonly MatchableDefinition[]): Event
     errors,
     match(envelope) {
       const found = [...candidates(envelope.type)].sort((a, b) => a - b);
-      if (found.length === 0) return [];
+      const outcome: MatchOutcome = { matched: [], failed: [] };
+      if (found.length === 0) return outcome;
       const celEvent = toCelValue(envelope);
-      const out: MatchedDefinition[] = [];
       for (const position of found) {
         const entry = entries[position] as Entry;
-        if (check(entry, envelope, celEvent).matched) {
-          const { id, version, key } = entry.definition;
-          out.push({ id, version, key });
+        const checked = check(entry, envelope, celEvent);
+        const { id, version, key } = entry.definition;
+        if (checked.matched) outcome.matched.push({ id, version, key });
+        else if (checked.reason === 'filter_error') {
+          outcome.failed.push({
+            id,
+            version,
+            key,
+            code: checked.errorCode ?? 'evaluation',
+            message: checked.detail ?? 'filter failed',
+          });
         }
       }
-      return out;
+      return outcome;
     },
     explain(envelope) {
       const found = candidates(envelope.type);

@@ -4,13 +4,14 @@ export type {
   CelPosition,
   CelVariableType,
   CompiledExpression,
+  CompileOptions,
   CompileResult,
+  EvaluateOptions,
   EvaluateResult,
 } from './cel.ts';
 export {
   celEnvironment,
   compileExpression,
-  DEFAULT_MAX_EXPRESSION_COST,
   evaluate,
   eventFilterEnvironment,
   formatCelError,
@@ -19,6 +20,15 @@ export {
   templateEnvironment,
   toCelValue,
 } from './cel.ts';
+export type { ExpressionLimits, InputLimits } from './cel-limits.ts';
+export {
+  DEFAULT_EXPRESSION_COST,
+  DEFAULT_EXPRESSION_LIMITS,
+  DEFAULT_INPUT_LIMITS,
+  DEFAULT_MAX_EXPRESSION_COST_CAP,
+  expressionBudget,
+} from './cel-limits.ts';
+export { PATTERN_CACHE_ENTRIES } from './cel-regex.ts';
 export type { CronField, CronParseError, DstPolicyInput, ParseCronResult, ParsedCron } from './cron.ts';
 export {
   CronTriggerConfig,
@@ -41,6 +51,7 @@ export type {
 export { cronSchedule, nextOccurrences, occurrencesBetween, resolveDstPolicy } from './cron-engine.ts';
 export type {
   ActivityDefinitionSpecInput,
+  CompileDefinitionOptions,
   CompileDefinitionResult,
   CompiledDefinition,
   ValidateDefinitionResult,
@@ -60,7 +71,14 @@ export {
 export { DeliveryInfo, EventEnvelope, eventKey } from './envelope.ts';
 export type { FieldError, Result } from './errors.ts';
 export { assertNever, CoreError, CoreErrorCode, formatPath } from './errors.ts';
-export type { EventMatcher, MatchableDefinition, MatchExplanation, MatchedDefinition } from './event-matcher.ts';
+export type {
+  EventMatcher,
+  FilterFailure,
+  MatchableDefinition,
+  MatchExplanation,
+  MatchedDefinition,
+  MatchOutcome,
+} from './event-matcher.ts';
 export { buildMatcher } from './event-matcher.ts';
 export { EventTriggerConfig, matchesSourcePattern, matchesTypePattern } from './event-trigger.ts';
 export type { MisfireDecision, MisfireInput } from './misfire.ts';

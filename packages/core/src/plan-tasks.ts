@@ -1,6 +1,7 @@
 import { DateTime, Duration } from 'luxon';
 import { utf8Length } from './bytes.ts';
-import { type CompiledExpression, evaluate, formatCelError, toCelValue } from './cel.ts';
+import { type CelError, type CompiledExpression, evaluate, formatCelError, toCelValue } from './cel.ts';
+import { DEFAULT_EXPRESSION_LIMITS, type ExpressionLimits, expressionBudget } from './cel-limits.ts';
 import {
   type ActivityDefinitionSpec,
   type CompiledDefinition,
@@ -17,6 +18,8 @@ export const PlanErrorCode = {
   ruleNotBool: 'rule_not_bool',
   forEachNotList: 'for_each_not_list',
   evaluationError: 'evaluation_error',
+  /** A rule, forEach, when or template field ran out of its cost budget. */
+  budgetExceeded: 'budget_exceeded',
   invalidField: 'invalid_field',
   invalidDue: 'invalid_due',
   tooManyTasks: 'too_many_tasks',
@@ -54,6 +57,8 @@ export interface PlanInput {
   definition: { id: string; key: string; version: number };
   /** RFC 3339; `now` in expressions and the base of relative due dates. */
   now: string;
+  /** Installation bounds; each evaluation's budget is `expressionBudget(spec.limits.maxExpressionCost, limits)`. */
+  limits?: ExpressionLimits;
 }
 
 export interface Plan {
@@ -96,10 +101,11 @@ export function planTasks(input: PlanInput): PlanResult {
   }
 }
 
-function compiledFor(spec: ActivityDefinitionSpec): CompiledDefinition {
+function compiledFor(spec: ActivityDefinitionSpec, limits: ExpressionLimits): CompiledDefinition {
   const cached = compiledCache.get(spec);
   if (cached) return cached;
-  const result = compileDefinition(spec);
+  // Validated when saved (perhaps under other limits); the run-time budget is what holds now.
+  const result = compileDefinition(spec, { limits, checkCost: false });
   if (!result.ok) {
     const first = result.errors[0];
     throw new PlanFailure(
@@ -112,20 +118,31 @@ function compiledFor(spec: ActivityDefinitionSpec): CompiledDefinition {
   return result.compiled;
 }
 
-function run(expression: CompiledExpression, vars: Record<string, unknown>, path: Array<string | number>): unknown {
-  const result = evaluate(expression, vars);
-  if (!result.ok) throw new PlanFailure(PlanErrorCode.evaluationError, path, formatCelError(result.error));
+/** The variables of one evaluation and the budget every evaluation of this plan gets. */
+interface Scope {
+  vars: Record<string, unknown>;
+  budget: number;
+}
+
+function evaluationFailure(error: CelError, path: Array<string | number>): PlanFailure {
+  const code = error.code === 'budget' ? PlanErrorCode.budgetExceeded : PlanErrorCode.evaluationError;
+  return new PlanFailure(code, path, formatCelError(error));
+}
+
+function run(expression: CompiledExpression, scope: Scope, path: Array<string | number>): unknown {
+  const result = evaluate(expression, scope.vars, { budget: scope.budget });
+  if (!result.ok) throw evaluationFailure(result.error, path);
   return result.value;
 }
 
-function render(template: CompiledTemplate, vars: Record<string, unknown>, path: Array<string | number>): unknown {
-  const result = renderTemplate(template, vars);
-  if (!result.ok) throw new PlanFailure(PlanErrorCode.evaluationError, path, formatCelError(result.error));
+function render(template: CompiledTemplate, scope: Scope, path: Array<string | number>): unknown {
+  const result = renderTemplate(template, scope.vars, { budget: scope.budget });
+  if (!result.ok) throw evaluationFailure(result.error, path);
   return result.value;
 }
 
-function renderString(template: CompiledTemplate, vars: Record<string, unknown>, path: Array<string | number>): string {
-  const value = render(template, vars, path);
+function renderString(template: CompiledTemplate, scope: Scope, path: Array<string | number>): string {
+  const value = render(template, scope, path);
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   throw new PlanFailure(
@@ -135,24 +152,26 @@ function renderString(template: CompiledTemplate, vars: Record<string, unknown>,
   );
 }
 
-function renderValue(value: CompiledValue, vars: Record<string, unknown>, path: Array<string | number>): unknown {
+function renderValue(value: CompiledValue, scope: Scope, path: Array<string | number>): unknown {
   switch (value.kind) {
     case 'literal':
       return value.value;
     case 'template':
-      return render(value.template, vars, path);
+      return render(value.template, scope, path);
     case 'array':
-      return value.items.map((item, i) => renderValue(item, vars, [...path, i]));
+      return value.items.map((item, i) => renderValue(item, scope, [...path, i]));
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of value.entries) out[k] = renderValue(v, vars, [...path, k]);
+      for (const [k, v] of value.entries) out[k] = renderValue(v, scope, [...path, k]);
       return out;
     }
   }
 }
 
 function plan(input: PlanInput): Plan {
-  const compiled = compiledFor(input.spec);
+  const limits = input.limits ?? DEFAULT_EXPRESSION_LIMITS;
+  const compiled = compiledFor(input.spec, limits);
+  const budget = expressionBudget(input.spec.limits.maxExpressionCost, limits);
   const nowMs = Date.parse(input.now);
   if (Number.isNaN(nowMs)) throw new PlanFailure(PlanErrorCode.invalidInput, ['now'], 'now must be an RFC 3339 time');
   const base: Record<string, unknown> = {
@@ -164,7 +183,7 @@ function plan(input: PlanInput): Plan {
   };
   const rules: Plan['rules'] = [];
   compiled.rules.forEach((rule, i) => {
-    const value = run(rule.when, base, ['rules', i, 'when']);
+    const value = run(rule.when, { vars: base, budget }, ['rules', i, 'when']);
     if (typeof value !== 'boolean') {
       throw new PlanFailure(PlanErrorCode.ruleNotBool, ['rules', i, 'when'], `rule ${rule.name} did not yield a bool`);
     }
@@ -172,36 +191,36 @@ function plan(input: PlanInput): Plan {
   });
   if (rules.some((r) => !r.result)) return { rules, tasks: [] };
 
-  const limits = input.spec.limits;
-  const maxOutput = limits.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const specLimits = input.spec.limits;
+  const maxOutput = specLimits.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const tasks: PlannedTask[] = [];
   let outputBytes = 0;
   compiled.templates.forEach((template, t) => {
     const path: Array<string | number> = ['taskTemplates', t];
     let items: unknown[] = [null];
     if (template.forEach) {
-      const list = run(template.forEach, base, [...path, 'forEach']);
+      const list = run(template.forEach, { vars: base, budget }, [...path, 'forEach']);
       if (!Array.isArray(list)) {
         throw new PlanFailure(PlanErrorCode.forEachNotList, [...path, 'forEach'], 'forEach did not yield a list');
       }
       items = list;
     }
     items.forEach((item, index) => {
-      const vars = { ...base, item: toCelValue(item), index: BigInt(index) };
+      const scope: Scope = { vars: { ...base, item: toCelValue(item), index: BigInt(index) }, budget };
       if (template.when) {
-        const keep = run(template.when, vars, [...path, 'when']);
+        const keep = run(template.when, scope, [...path, 'when']);
         if (typeof keep !== 'boolean')
           throw new PlanFailure(PlanErrorCode.invalidField, [...path, 'when'], 'when did not yield a bool');
         if (!keep) return;
       }
-      if (tasks.length >= limits.maxTasksPerRun) {
+      if (tasks.length >= specLimits.maxTasksPerRun) {
         throw new PlanFailure(
           PlanErrorCode.tooManyTasks,
           [...path],
-          `the run would create more than limits.maxTasksPerRun = ${limits.maxTasksPerRun} tasks`,
+          `the run would create more than limits.maxTasksPerRun = ${specLimits.maxTasksPerRun} tasks`,
         );
       }
-      const task = renderTask(template, vars, path, index, nowMs);
+      const task = renderTask(template, scope, path, index, nowMs);
       outputBytes += utf8Length(JSON.stringify(task));
       if (outputBytes > maxOutput) {
         throw new PlanFailure(
@@ -218,7 +237,7 @@ function plan(input: PlanInput): Plan {
 
 function renderTask(
   template: CompiledTaskTemplate,
-  vars: Record<string, unknown>,
+  scope: Scope,
   path: Array<string | number>,
   index: number,
   nowMs: number,
@@ -226,18 +245,18 @@ function renderTask(
   const task: PlannedTask = {
     templateKey: template.template.key,
     index,
-    title: renderString(template.title, vars, [...path, 'title']),
+    title: renderString(template.title, scope, [...path, 'title']),
     labels: [],
-    payload: template.payload ? renderValue(template.payload, vars, [...path, 'payload']) : null,
+    payload: template.payload ? renderValue(template.payload, scope, [...path, 'payload']) : null,
   };
   for (const name of ['description', 'assignee', 'priority', 'dedupeKey'] as const) {
     const field = template[name];
-    if (field) task[name] = renderString(field, vars, [...path, name]);
+    if (field) task[name] = renderString(field, scope, [...path, name]);
   }
   if (template.labels) {
     const raw = Array.isArray(template.labels)
-      ? template.labels.map((l, j) => render(l, vars, [...path, 'labels', j]))
-      : [render(template.labels, vars, [...path, 'labels'])];
+      ? template.labels.map((l, j) => render(l, scope, [...path, 'labels', j]))
+      : [render(template.labels, scope, [...path, 'labels'])];
     const labels: string[] = [];
     for (const value of raw.flat()) {
       if (value === null || value === '') continue;
@@ -249,7 +268,7 @@ function renderTask(
     task.labels = labels;
   }
   if (template.due) {
-    const dueMs = resolveDue(template.due, vars, [...path, 'due'], nowMs);
+    const dueMs = resolveDue(template.due, scope, [...path, 'due'], nowMs);
     task.dueAt = new Date(dueMs).toISOString();
     const grace = template.template.dueGraceSeconds;
     if (grace !== undefined) task.expiresAt = new Date(dueMs + grace * 1000).toISOString();
@@ -259,7 +278,7 @@ function renderTask(
 
 function resolveDue(
   due: NonNullable<CompiledTaskTemplate['due']>,
-  vars: Record<string, unknown>,
+  scope: Scope,
   path: Array<string | number>,
   nowMs: number,
 ): number {
@@ -268,7 +287,7 @@ function resolveDue(
     if (!dt.isValid) throw new PlanFailure(PlanErrorCode.invalidDue, path, `invalid duration ${due.iso}`);
     return dt.toMillis();
   }
-  const value = run(due.expression, vars, path);
+  const value = run(due.expression, scope, path);
   if (typeof value === 'string') {
     const seconds = /^(-?\d+(?:\.\d+)?)s$/.exec(value);
     if (seconds) return nowMs + Number(seconds[1]) * 1000;

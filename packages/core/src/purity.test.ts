@@ -14,6 +14,7 @@ const ALLOWED_PACKAGES = new Set([
   'zod',
   'luxon',
   '@marcbachmann/cel-js',
+  're2js',
   '@noble/hashes/sha2.js',
   '@noble/hashes/utils.js',
 ]);

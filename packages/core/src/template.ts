@@ -2,7 +2,9 @@ import {
   type CelEnvironment,
   type CelError,
   type CompiledExpression,
+  type CompileOptions,
   compileExpression,
+  type EvaluateOptions,
   evaluate,
   formatCelError,
 } from './cel.ts';
@@ -33,7 +35,7 @@ export type CompileTemplateResult = { ok: true; template: CompiledTemplate } | {
 export function compileTemplate(
   source: string,
   env: CelEnvironment,
-  options: { maxCost?: number } = {},
+  options: Pick<CompileOptions, 'maxCost' | 'input'> = {},
 ): CompileTemplateResult {
   const parts: Array<string | CompiledExpression> = [];
   let cursor = 0;
@@ -82,13 +84,17 @@ function findClose(source: string, from: number): number {
 
 export type RenderResult = { ok: true; value: unknown } | { ok: false; error: CelError };
 
-/** Evaluates every hole with `vars` (already CEL values) and assembles the result. */
-export function renderTemplate(template: CompiledTemplate, vars: Record<string, unknown>): RenderResult {
+/** Evaluates every hole with `vars` (already CEL values), each within `options.budget`, and assembles the result. */
+export function renderTemplate(
+  template: CompiledTemplate,
+  vars: Record<string, unknown>,
+  options: EvaluateOptions = {},
+): RenderResult {
   if (template.raw) {
     const only = template.parts[0];
     if (only === undefined || typeof only === 'string') return { ok: true, value: only ?? '' };
-    const result = evaluate(only, vars);
-    return result.ok ? { ok: true, value: result.value } : result;
+    const result = evaluate(only, vars, options);
+    return result.ok ? { ok: true, value: result.value } : { ok: false, error: result.error };
   }
   let out = '';
   for (const part of template.parts) {
@@ -96,8 +102,8 @@ export function renderTemplate(template: CompiledTemplate, vars: Record<string, 
       out += part;
       continue;
     }
-    const result = evaluate(part, vars);
-    if (!result.ok) return result;
+    const result = evaluate(part, vars, options);
+    if (!result.ok) return { ok: false, error: result.error };
     out += stringify(result.value);
   }
   return { ok: true, value: out };

@@ -86,7 +86,7 @@ export class DefinitionIndex {
   }
 
   match(envelope: EventEnvelope): MatchedDefinition[] {
-    return this.#matcher.match(envelope);
+    return this.#matcher.match(envelope).matched;
   }
 
   /** Reloads everything now. Concurrent calls share one load, plus one more if asked during it. */
