@@ -254,7 +254,9 @@ export class Meter {
   }
 
   charge(units: number): void {
-    if (units > 0 && (this.remaining -= units) < 0) this.exhausted();
+    if (units <= 0) return;
+    this.remaining -= units;
+    if (this.remaining < 0) this.exhausted();
   }
 
   call(node: MeteredNode, args: readonly unknown[]): void {
@@ -429,8 +431,7 @@ function estimate(node: ASTNode, scope: ReadonlyMap<string, Bound>): Estimate {
 
 function operatorResult(op: string, left: Bound, right: Bound): Bound {
   if (op !== '+') return SCALAR;
-  const element =
-    left.element && right.element ? join(left.element, right.element) : (left.element ?? right.element);
+  const element = left.element && right.element ? join(left.element, right.element) : (left.element ?? right.element);
   return {
     chars: left.chars + right.chars,
     elems: left.elems + right.elems,
@@ -489,12 +490,10 @@ function estimateCall(
     const [subject, patternBound] = operands;
     const patternNode = argNodes[receiverNode ? 0 : 1];
     const literal =
-      patternNode?.op === 'value' && typeof patternNode.args === 'string' ? compilePattern(patternNode.args) : undefined;
-    cost += matchesCost(
-      subject?.chars ?? 0,
-      literal?.ok ? literal.compiled : undefined,
-      patternBound?.chars ?? 0,
-    );
+      patternNode?.op === 'value' && typeof patternNode.args === 'string'
+        ? compilePattern(patternNode.args)
+        : undefined;
+    cost += matchesCost(subject?.chars ?? 0, literal?.ok ? literal.compiled : undefined, patternBound?.chars ?? 0);
   }
   return { cost, bound: callResult(name, operands) };
 }

@@ -66,7 +66,9 @@ export class InvalidPatternError extends Error {
   override readonly name = 'InvalidPatternError';
   readonly pattern: string;
   constructor(pattern: string, detail: string) {
-    super(`invalid RE2 pattern ${JSON.stringify(pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern)}: ${detail}`);
+    super(
+      `invalid RE2 pattern ${JSON.stringify(pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern)}: ${detail}`,
+    );
     this.pattern = pattern;
   }
 }

@@ -175,7 +175,8 @@ function variableBounds(env: CelEnvironment, input: InputLimits): Record<string,
   };
   const out: Record<string, ValueBound> = {};
   for (const [name, type] of Object.entries(env.variables)) {
-    out[name] = type === 'string' ? text : type === 'int' || type === 'bool' || type === 'timestamp' ? SCALAR_BOUND : any;
+    out[name] =
+      type === 'string' ? text : type === 'int' || type === 'bool' || type === 'timestamp' ? SCALAR_BOUND : any;
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileExpression, evaluate, eventFilterEnvironment, ruleEnvironment, toCelValue } from './cel.ts';
+import { DEFAULT_EXPRESSION_LIMITS } from './cel-limits.ts';
 import { definitionJsonSchema, validateDefinitionSpec } from './definition.ts';
 
 const validSpec = {
@@ -148,6 +149,41 @@ describe('validateDefinitionSpec', () => {
     expect(error, JSON.stringify(errorsOf(input))).toBeDefined();
     expect(error?.code).toBe(code);
     expect(error?.message).toContain(text);
+  });
+
+  it('refuses a filter whose worst case exceeds its budget for inputs within the limits', () => {
+    const filter = 'event.data.xs.all(x, event.data.xs.all(y, x + y >= 0))';
+    const errors = errorsOf({ ...validSpec, trigger: { kind: 'event', event: { types: ['a'], filter } } });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        path: 'trigger.event.filter',
+        code: 'cel_cost',
+        message: expect.stringContaining('1000000'),
+      }),
+    ]);
+  });
+
+  it('refuses a literal pattern RE2 does not accept, naming the expression', () => {
+    const filter = "event.data.s.matches('(?=a)')";
+    expect(errorsOf({ ...validSpec, trigger: { kind: 'event', event: { types: ['a'], filter } } })).toEqual([
+      expect.objectContaining({
+        path: 'trigger.event.filter',
+        code: 'cel_regex',
+        message: expect.stringMatching(/invalid RE2 pattern .*\(line 1, column 22\)/),
+      }),
+    ]);
+    expect(
+      errorsOf({ ...validSpec, taskTemplates: [{ key: 'a', title: "{{ event.id.matches('a{2000}') }}" }] }),
+    ).toEqual([expect.objectContaining({ path: 'taskTemplates[0].title', code: 'template_regex' })]);
+  });
+
+  it('keeps limits.maxExpressionCost within the installation maximum', () => {
+    const limits = { ...DEFAULT_EXPRESSION_LIMITS, maxCost: 5_000 };
+    const over = validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_001 } }, limits);
+    expect(over.ok ? [] : over.errors).toEqual([
+      expect.objectContaining({ path: 'limits.maxExpressionCost', code: 'limit_too_high' }),
+    ]);
+    expect(validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_000 } }, limits).ok).toBe(true);
   });
 
   it('gives line and column for CEL syntax errors', () => {

@@ -51,6 +51,60 @@ const input = (items: unknown[], overrides: Partial<PlanInput> = {}): PlanInput 
   ...overrides,
 });
 
+describe('planTasks under the evaluation budget', () => {
+  const heavy = ActivityDefinitionSpec.parse({
+    ...spec,
+    rules: [{ name: 'fine', when: 'true' }],
+    limits: { maxExpressionCost: 5_000 },
+    taskTemplates: [
+      {
+        key: 'each',
+        forEach: 'event.data.items',
+        when: 'event.data.items.all(x, event.data.items.all(y, x.qty + y.qty >= 0))',
+        title: '{{ item.sku }}',
+      },
+    ],
+  });
+
+  it('fails the plan with budget_exceeded naming the expression that ran out', () => {
+    const items = Array.from({ length: 200 }, (_, i) => ({ sku: `s${i}`, qty: i }));
+    expect(planTasks(input(items, { spec: heavy }))).toEqual({
+      ok: false,
+      error: { code: 'budget_exceeded', path: 'taskTemplates[0].when', message: expect.stringContaining('5000') },
+    });
+  });
+
+  it('runs the same definition when the input is small enough for the budget', () => {
+    const items = Array.from({ length: 5 }, (_, i) => ({ sku: `s${i}`, qty: i }));
+    const r = planTasks(input(items, { spec: heavy }));
+    expect(r.ok ? r.plan.tasks.length : r.error).toBe(5);
+  });
+
+  it('budgets rules and template fields too, and never above the installation maximum', () => {
+    const rule = ActivityDefinitionSpec.parse({
+      ...spec,
+      rules: [{ name: 'slow', when: "event.data.s.matches('^(a+)+$')" }],
+      taskTemplates: [{ key: 't', title: '{{ event.data.s.upperAscii().split("").join("-") }}' }],
+    });
+    const event = { data: { s: `${'a'.repeat(2_000)}!` } };
+    const limits = {
+      defaultCost: 1_000_000,
+      maxCost: 1_000,
+      input: { maxDepth: 64, maxListElements: 1_000, maxBytes: 262_144 },
+    };
+    expect(planTasks(input([], { spec: rule, event, limits }))).toMatchObject({
+      ok: false,
+      error: { code: 'budget_exceeded', path: 'rules[0].when' },
+    });
+    const template = ActivityDefinitionSpec.parse({ ...rule, rules: [] });
+    expect(planTasks(input([], { spec: template, event, limits }))).toMatchObject({
+      ok: false,
+      error: { code: 'budget_exceeded', path: 'taskTemplates[0].title' },
+    });
+    expect(planTasks(input([], { spec: template, event })).ok).toBe(true);
+  });
+});
+
 describe('planTasks', () => {
   it('renders forEach items with position indexes, skipping items filtered by when', () => {
     const r = planTasks(
