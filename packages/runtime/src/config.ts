@@ -1,3 +1,9 @@
+import {
+  DEFAULT_EXPRESSION_COST,
+  DEFAULT_INPUT_LIMITS,
+  DEFAULT_MAX_EXPRESSION_COST_CAP,
+  type ExpressionLimits,
+} from '@activity-core/core';
 import { z } from 'zod';
 
 /** Thrown by `loadConfig` functions; the message lists every bad variable by name. */
@@ -68,7 +74,44 @@ export const SharedEnv = {
    * Worker and API both write Schedules, so they read it from the same variable.
    */
   AC_SCHEDULE_CATCHUP_WINDOW_MS: positiveInt.min(10_000).default(3_600_000),
+  /** Budget of one CEL evaluation, in cost units, when a definition sets no `limits.maxExpressionCost`. */
+  AC_CEL_DEFAULT_COST: positiveInt.default(DEFAULT_EXPRESSION_COST),
+  /** Largest `limits.maxExpressionCost` a definition may set; also caps saved ones at run time. */
+  AC_CEL_MAX_COST: positiveInt.max(100_000_000).default(DEFAULT_MAX_EXPRESSION_COST_CAP),
+  /** Declared input limits: what the save-time cost estimate assumes of events and context. */
+  AC_INPUT_MAX_DEPTH: positiveInt.default(DEFAULT_INPUT_LIMITS.maxDepth),
+  AC_INPUT_MAX_ELEMENTS: positiveInt.default(DEFAULT_INPUT_LIMITS.maxListElements),
+  AC_INPUT_MAX_BYTES: positiveInt.default(DEFAULT_INPUT_LIMITS.maxBytes),
 } as const;
+
+type ExpressionEnv = {
+  AC_CEL_DEFAULT_COST: number;
+  AC_CEL_MAX_COST: number;
+  AC_INPUT_MAX_DEPTH: number;
+  AC_INPUT_MAX_ELEMENTS: number;
+  AC_INPUT_MAX_BYTES: number;
+};
+
+/** The CEL budget and input limits of a loaded config, as the core takes them. */
+export function expressionLimits(config: ExpressionEnv): ExpressionLimits {
+  if (config.AC_CEL_DEFAULT_COST > config.AC_CEL_MAX_COST) {
+    throw new ConfigError([
+      {
+        variable: 'AC_CEL_DEFAULT_COST',
+        message: `must not exceed AC_CEL_MAX_COST (${config.AC_CEL_MAX_COST})`,
+      },
+    ]);
+  }
+  return Object.freeze({
+    defaultCost: config.AC_CEL_DEFAULT_COST,
+    maxCost: config.AC_CEL_MAX_COST,
+    input: Object.freeze({
+      maxDepth: config.AC_INPUT_MAX_DEPTH,
+      maxListElements: config.AC_INPUT_MAX_ELEMENTS,
+      maxBytes: config.AC_INPUT_MAX_BYTES,
+    }),
+  });
+}
 
 export const portSchema = port;
 export const positiveIntSchema = positiveInt;

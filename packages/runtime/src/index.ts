@@ -1,4 +1,12 @@
-export { ConfigError, envBoolean, parseConfig, portSchema, positiveIntSchema, SharedEnv } from './config.ts';
+export {
+  ConfigError,
+  envBoolean,
+  expressionLimits,
+  parseConfig,
+  portSchema,
+  positiveIntSchema,
+  SharedEnv,
+} from './config.ts';
 export type { OpsServer, OpsServerOptions, ReadinessCheck } from './http.ts';
 export { startOpsServer } from './http.ts';
 export type { Logger, LogLevel } from './logger.ts';

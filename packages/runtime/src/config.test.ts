@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigError, expressionLimits, parseConfig, SharedEnv } from './config.ts';
+
+const schema = z.object(SharedEnv);
+
+describe('expression limits from the environment', () => {
+  it('defaults to the core defaults', () => {
+    expect(expressionLimits(parseConfig(schema, {}))).toEqual({
+      defaultCost: 1_000_000,
+      maxCost: 10_000_000,
+      input: { maxDepth: 64, maxListElements: 1_000, maxBytes: 262_144 },
+    });
+  });
+
+  it('reads every variable', () => {
+    const env = {
+      AC_CEL_DEFAULT_COST: '500',
+      AC_CEL_MAX_COST: '900',
+      AC_INPUT_MAX_DEPTH: '8',
+      AC_INPUT_MAX_ELEMENTS: '50',
+      AC_INPUT_MAX_BYTES: '4096',
+    };
+    expect(expressionLimits(parseConfig(schema, env))).toEqual({
+      defaultCost: 500,
+      maxCost: 900,
+      input: { maxDepth: 8, maxListElements: 50, maxBytes: 4096 },
+    });
+  });
+
+  it('refuses a default above the maximum, naming the variable', () => {
+    const config = parseConfig(schema, { AC_CEL_DEFAULT_COST: '1000', AC_CEL_MAX_COST: '999' });
+    expect(() => expressionLimits(config)).toThrow(ConfigError);
+    expect(() => expressionLimits(config)).toThrow(/AC_CEL_DEFAULT_COST/);
+  });
+});
