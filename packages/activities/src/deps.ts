@@ -1,3 +1,4 @@
+import type { ExpressionLimits } from '@activity-core/core';
 import type { Database, JsonObject, RunLogKind } from '@activity-core/db';
 import { appendRunLog } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   readonly eventSource?: string;
   /** Called after a transaction wrote outbox rows, so an in-process relay can publish at once. */
   readonly onOutboxWritten?: () => void;
+  /** CEL budget and input limits of this installation (default: the core's defaults). */
+  readonly expressionLimits?: ExpressionLimits;
 }
 
 /** Appends a run-log entry once per idempotency key (a retried activity writes nothing twice). */

@@ -6,7 +6,12 @@ export type { HttpSourceSettings } from './context-sources/http.ts';
 export { isHostAllowed } from './context-sources/http.ts';
 export type { ContextSourceDeps } from './context-sources/registry.ts';
 export { contextSourceResolvers } from './context-sources/registry.ts';
-export type { ResolveContextInput, ResolvedContext, SourceSnapshot } from './context-sources/resolve.ts';
+export type {
+  ResolveContextDeps,
+  ResolveContextInput,
+  ResolvedContext,
+  SourceSnapshot,
+} from './context-sources/resolve.ts';
 export { resolveContextSources } from './context-sources/resolve.ts';
 export { scrubSecrets } from './context-sources/secrets.ts';
 export type {

@@ -47,6 +47,7 @@ import { describeTrigger, scheduleDelayMs, triggerVars } from './run-trigger.ts'
 export function createRunActivities(deps: ActivityDeps): RunActivities {
   const resolvers = deps.resolvers ?? createContextResolverRegistry();
   const log = runLogWriter(deps);
+  const limitsOption = deps.expressionLimits ? { limits: deps.expressionLimits } : {};
 
   return {
     /**
@@ -103,7 +104,8 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         run.definitionVersion === definition.version
           ? definition.spec
           : (await getDefinitionVersion(deps.db, definition.id, run.definitionVersion)).spec;
-      const validated = validateDefinitionSpec(stored);
+      // Checked against the budget when it was saved; the run-time budget holds it now.
+      const validated = validateDefinitionSpec(stored, { checkCost: false, ...limitsOption });
       if (!validated.ok) {
         const error = `definition ${definition.key} version ${run.definitionVersion} is invalid: ${validated.errors
           .map((e) => `${e.path}: ${e.message}`)
@@ -138,7 +140,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
       await transitionRun(deps.db, { id: input.runId, to: 'running' });
       try {
         const resolved = await resolveContextSources(
-          { db: deps.db, http: deps.http, resolvers },
+          { db: deps.db, http: deps.http, resolvers, ...limitsOption },
           {
             spec: input.spec,
             definition: { id: input.definitionId, key: input.definitionKey, version: input.version },
@@ -173,6 +175,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         trigger: triggerVars(input.trigger),
         definition: { id: input.definitionId, key: input.definitionKey, version: input.version },
         now: input.now,
+        ...limitsOption,
       });
       if (!result.ok) {
         throw ApplicationFailure.create({

@@ -1,3 +1,4 @@
+import type { ExpressionLimits } from '@activity-core/core';
 import type { Database } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
@@ -66,6 +67,8 @@ export interface ApiDeps {
   /** The Temporal Schedule of a cron definition (see @activity-core/schedules). */
   readonly schedules: ScheduleOperations;
   readonly now?: () => Date;
+  /** CEL budget and input limits (AC_CEL_*, AC_INPUT_*) definitions are validated and dry-run with. */
+  readonly expressionLimits?: ExpressionLimits;
 }
 
 /** Operations on the Schedule of a cron definition. Pause and resume are `definitions.setEnabled`. */

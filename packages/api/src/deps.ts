@@ -1,3 +1,4 @@
+import type { ExpressionLimits } from '@activity-core/core';
 import type { Database } from '@activity-core/db';
 import { redriveDeadLetters } from '@activity-core/ingest';
 import type { Topology } from '@activity-core/messaging';
@@ -38,6 +39,8 @@ export interface CreateApiDepsOptions {
   readonly onDefinitionChanged?: (definitionId: string, change: DefinitionChange) => Promise<void>;
   /** Catch-up window and DST horizon of the Schedules written (task queue comes from `taskQueue`). */
   readonly scheduleSettings?: Omit<ScheduleSettings, 'taskQueue'>;
+  /** CEL budget and input limits. Default: the core's defaults. */
+  readonly expressionLimits?: ExpressionLimits;
 }
 
 /** The real dependencies: PostgreSQL, JetStream, Temporal. */
@@ -55,6 +58,7 @@ export function createApiDeps(options: CreateApiDepsOptions): ApiDeps {
     bootstrapToken: options.bootstrapToken,
     rateLimiter: options.rateLimiter ?? createTokenBucketLimiter({ ratePerSecond: 20, burst: 100 }),
     topology: options.topology,
+    ...(options.expressionLimits ? { expressionLimits: options.expressionLimits } : {}),
     async publish(subject, data, { msgID, headers }) {
       const h = natsHeaders();
       for (const [k, v] of Object.entries(headers ?? {})) h.set(k, v);

@@ -179,11 +179,15 @@ describe('validateDefinitionSpec', () => {
 
   it('keeps limits.maxExpressionCost within the installation maximum', () => {
     const limits = { ...DEFAULT_EXPRESSION_LIMITS, maxCost: 5_000 };
-    const over = validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_001 } }, limits);
+    const over = validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_001 } }, { limits });
     expect(over.ok ? [] : over.errors).toEqual([
       expect.objectContaining({ path: 'limits.maxExpressionCost', code: 'limit_too_high' }),
     ]);
-    expect(validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_000 } }, limits).ok).toBe(true);
+    expect(validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_000 } }, { limits }).ok).toBe(true);
+    // A definition saved under a higher maximum still loads; its run-time budget is capped.
+    expect(
+      validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_001 } }, { limits, checkCost: false }).ok,
+    ).toBe(true);
   });
 
   it('gives line and column for CEL syntax errors', () => {

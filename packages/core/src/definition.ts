@@ -351,7 +351,10 @@ export type ValidateDefinitionResult = { ok: true; spec: ActivityDefinitionSpec 
  *
  * @example validateDefinitionSpec(yaml) // { ok: false, errors: [{ path: 'trigger.cron.expression', message: … }] }
  */
-export function validateDefinitionSpec(input: unknown, limits?: ExpressionLimits): ValidateDefinitionResult {
+export function validateDefinitionSpec(
+  input: unknown,
+  options: CompileDefinitionOptions = {},
+): ValidateDefinitionResult {
   const parsed = ActivityDefinitionSpec.safeParse(input);
   if (!parsed.success) {
     return {
@@ -363,7 +366,7 @@ export function validateDefinitionSpec(input: unknown, limits?: ExpressionLimits
       })),
     };
   }
-  const compiled = compileDefinition(parsed.data, limits ? { limits } : {});
+  const compiled = compileDefinition(parsed.data, options);
   return compiled.ok ? { ok: true, spec: parsed.data } : { ok: false, errors: compiled.errors };
 }
 

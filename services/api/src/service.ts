@@ -9,7 +9,7 @@ import {
 } from '@activity-core/api';
 import { createDb } from '@activity-core/db';
 import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
-import { createLogger, type Logger, startOpsServer } from '@activity-core/runtime';
+import { createLogger, expressionLimits, type Logger, startOpsServer } from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
@@ -60,6 +60,7 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
       catchupWindowMs: config.AC_SCHEDULE_CATCHUP_WINDOW_MS,
       scheduleIdPrefix: config.AC_SCHEDULE_ID_PREFIX,
     },
+    expressionLimits: expressionLimits(config),
     rateLimiter: createTokenBucketLimiter({
       ratePerSecond: config.AC_API_RATE_LIMIT_RPS,
       burst: config.AC_API_RATE_LIMIT_BURST,

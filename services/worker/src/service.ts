@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ContextResolverRegistry } from '@activity-core/activities';
 import { migrateToLatest } from '@activity-core/db';
 import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
-import { createLogger, type Logger, startOpsServer } from '@activity-core/runtime';
+import { createLogger, expressionLimits, type Logger, startOpsServer } from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS, startScheduleSync } from '@activity-core/schedules';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -73,6 +73,7 @@ export async function startWorkerService(
     http: { allowedHosts: config.AC_HTTP_ALLOWED_HOSTS, env: options.env ?? process.env },
     ...(options.resolvers ? { resolvers: options.resolvers } : {}),
     eventSource: config.AC_EVENT_SOURCE,
+    expressionLimits: expressionLimits(config),
     relay: {
       batchSize: config.AC_OUTBOX_BATCH_SIZE,
       leaseMs: config.AC_OUTBOX_LEASE_MS,

@@ -1,4 +1,5 @@
 import { type ContextResolverRegistry, createActivities, type HttpSourceSettings } from '@activity-core/activities';
+import type { ExpressionLimits } from '@activity-core/core';
 import type { Database } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
 import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from '@activity-core/outbox-relay';
@@ -21,6 +22,8 @@ export interface StartWorkerOptions {
   readonly http: HttpSourceSettings;
   readonly resolvers?: ContextResolverRegistry;
   readonly eventSource?: string;
+  /** CEL budget and input limits (AC_CEL_*, AC_INPUT_*); default: the core's defaults. */
+  readonly expressionLimits?: ExpressionLimits;
   readonly relay?: Omit<OutboxRelayOptions, 'db' | 'js' | 'logger' | 'metrics'>;
   readonly metrics?: Registry;
   /** Worker tuning passed through (e.g. `maxCachedWorkflows: 0` to force replays in tests). */
@@ -54,6 +57,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...(options.resolvers ? { resolvers: options.resolvers } : {}),
     ...(options.eventSource ? { eventSource: options.eventSource } : {}),
     onOutboxWritten: () => relay.notify(),
+    ...(options.expressionLimits ? { expressionLimits: options.expressionLimits } : {}),
   });
   let worker: Worker;
   try {

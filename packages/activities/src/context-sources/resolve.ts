@@ -6,6 +6,8 @@ import {
   type CompiledDefinition,
   type ContextSource,
   compileDefinition,
+  type ExpressionLimits,
+  expressionBudget,
   toCelValue,
 } from '@activity-core/core';
 import { ContextSourceError } from './errors.ts';
@@ -18,6 +20,11 @@ import type {
   SourceScope,
 } from './source-resolver.ts';
 import { renderCompiled } from './templates.ts';
+
+export interface ResolveContextDeps extends ContextSourceDeps {
+  /** CEL budget and input limits of this installation (default: the core's defaults). */
+  readonly limits?: ExpressionLimits;
+}
 
 export interface ResolveContextInput {
   readonly spec: ActivityDefinitionSpec;
@@ -46,7 +53,7 @@ export interface ResolvedContext {
 }
 
 export async function resolveContextSources(
-  deps: ContextSourceDeps,
+  deps: ResolveContextDeps,
   input: ResolveContextInput,
   signal: AbortSignal,
 ): Promise<ResolvedContext> {
@@ -55,9 +62,13 @@ export async function resolveContextSources(
   const snapshot: SourceSnapshot[] = [];
   const secrets: string[] = [];
   let compiled: CompiledDefinition | undefined;
+  const budget = expressionBudget(input.spec.limits.maxExpressionCost, deps.limits);
   const templates = () => {
     if (!compiled) {
-      const result = compileDefinition(input.spec);
+      const result = compileDefinition(input.spec, {
+        checkCost: false,
+        ...(deps.limits ? { limits: deps.limits } : {}),
+      });
       if (!result.ok) {
         throw new ContextSourceError('*', `definition does not compile: ${result.errors[0]?.message ?? ''}`, {
           retryable: false,
@@ -83,7 +94,7 @@ export async function resolveContextSources(
       render: () => {
         const value = templates().get(source.name);
         if (!value) return {};
-        return renderCompiled(value, vars(), source.name) as Record<string, unknown>;
+        return renderCompiled(value, vars(), source.name, budget) as Record<string, unknown>;
       },
       signal,
       attempt: input.attempt,

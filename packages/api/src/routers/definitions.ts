@@ -1,6 +1,7 @@
 import {
   ActivityDefinitionSpec,
   buildMatcher,
+  type CompileDefinitionOptions,
   type FieldError as CoreFieldError,
   CronTriggerConfig,
   EventEnvelope,
@@ -33,9 +34,21 @@ import { invalidInput } from '../errors.ts';
 import { Id, PageInput, Text, Timestamp } from '../inputs.ts';
 import { readProcedure, router, writeProcedure } from '../trpc.ts';
 
-/** Validates a spec fully (structure, CEL, templates, cron, timezone); errors are prefixed with `prefix`. */
-function validSpec(spec: unknown, prefix: string): ActivityDefinitionSpec {
-  const result = validateDefinitionSpec(spec);
+/**
+ * Validates a spec fully (structure, CEL, templates, cron, timezone, cost within the budget);
+ * errors are prefixed with `prefix`. A stored spec is not held to today's cost limits
+ * (`checkCost: false`): it runs under them anyway, within the run-time budget.
+ */
+function validSpec(
+  deps: ApiDeps,
+  spec: unknown,
+  prefix: string,
+  options: Pick<CompileDefinitionOptions, 'checkCost'> = {},
+): ActivityDefinitionSpec {
+  const result = validateDefinitionSpec(spec, {
+    ...options,
+    ...(deps.expressionLimits ? { limits: deps.expressionLimits } : {}),
+  });
   if (!result.ok) {
     invalidInput(
       result.errors.map((e: CoreFieldError) => ({
@@ -89,6 +102,14 @@ export interface DryRunResult {
     /** Which check said no: `trigger_kind` (not an event trigger), `type` pattern, `source` pattern, `filter`, `filter_error`. */
     readonly reason: 'trigger_kind' | 'type' | 'source' | 'filter' | 'filter_error' | null;
     readonly detail: string | null;
+    /**
+     * With `filter_error`, the check that failed: `budget` (over the evaluation budget),
+     * `evaluation` (a type error, a missing field…), `not_bool`; null otherwise.
+     */
+    readonly errorCode: string | null;
+    /** Cost units the filter was charged, and the budget it ran under (null when no filter ran). */
+    readonly cost: number | null;
+    readonly budget: number | null;
   };
   /** Static context sources resolved; other kinds are listed in `unresolvedSources` (a dry run makes no calls). */
   readonly context: Record<string, unknown>;
@@ -103,7 +124,7 @@ export const definitionsRouter = router({
   create: writeProcedure
     .input(z.object({ spec: SpecInput, enabled: z.boolean().default(true) }))
     .mutation(async ({ ctx, input }): Promise<Definition> => {
-      const spec = validSpec(input.spec, 'spec');
+      const spec = validSpec(ctx.deps, input.spec, 'spec');
       const record = await createDefinition(ctx.deps.db, {
         spec,
         enabled: input.enabled,
@@ -116,7 +137,7 @@ export const definitionsRouter = router({
   update: writeProcedure
     .input(z.object({ id: Id, expectedVersion: z.number().int().min(1), spec: SpecInput }))
     .mutation(async ({ ctx, input }): Promise<Definition> => {
-      const spec = validSpec(input.spec, 'spec');
+      const spec = validSpec(ctx.deps, input.spec, 'spec');
       const current = await getDefinition(ctx.deps.db, input.id);
       if (current.key !== spec.key) {
         invalidInput([{ path: 'spec.key', message: `the key cannot change (it is "${current.key}")` }]);
@@ -220,7 +241,7 @@ export const definitionsRouter = router({
     let spec: ActivityDefinitionSpec;
     let definition: { id: string; key: string; version: number };
     if (input.definition) {
-      spec = validSpec(input.definition, 'definition');
+      spec = validSpec(ctx.deps, input.definition, 'definition');
       definition = { id: 'dry-run', key: spec.key, version: 0 };
     } else {
       const stored = await getDefinition(ctx.deps.db, input.definitionId as string);
@@ -233,7 +254,7 @@ export const definitionsRouter = router({
         raw = found.spec;
         version = found.version;
       }
-      spec = validSpec(raw, 'definition');
+      spec = validSpec(ctx.deps, raw, 'definition', { checkCost: false });
       definition = { id: stored.id, key: stored.key, version };
     }
     const envelope = EventEnvelope.parse(input.event);
@@ -244,13 +265,25 @@ export const definitionsRouter = router({
         matched: false,
         reason: 'trigger_kind',
         detail: `a ${spec.trigger.kind} trigger does not react to events`,
+        errorCode: null,
+        cost: null,
+        budget: null,
       };
     } else {
-      const [explained] = buildMatcher([{ ...definition, trigger: spec.trigger.event }]).explain(envelope);
+      const matchable = {
+        ...definition,
+        trigger: spec.trigger.event,
+        ...(spec.limits.maxExpressionCost !== undefined ? { maxExpressionCost: spec.limits.maxExpressionCost } : {}),
+      };
+      const limits = ctx.deps.expressionLimits ? { limits: ctx.deps.expressionLimits } : {};
+      const [explained] = buildMatcher([matchable], limits).explain(envelope);
       match = {
         matched: explained?.matched ?? false,
         reason: explained?.reason ?? null,
         detail: explained?.detail ?? null,
+        errorCode: explained?.errorCode ?? null,
+        cost: explained?.cost ?? null,
+        budget: explained?.budget ?? null,
       };
     }
 
@@ -268,6 +301,7 @@ export const definitionsRouter = router({
       trigger: { kind: 'event', eventKey: eventKey(envelope) },
       definition,
       now,
+      ...(ctx.deps.expressionLimits ? { limits: ctx.deps.expressionLimits } : {}),
     });
     const rules = planned.ok ? planned.plan.rules : [];
     const tasks = planned.ok ? planned.plan.tasks.map((t) => ({ ...t }) as Record<string, unknown>) : [];
