@@ -89,7 +89,7 @@ describe('accepted message forms', () => {
 
   test('the same event twice (also with another Nats-Msg-Id, and in another transport form) starts one run', async () => {
     const def = await h.defineEvent({ types: ['invoice.paid'] });
-    await waitFor(() => ingest.index.match(envelopeOf('invoice.paid')).length, {
+    await waitFor(() => ingest.index.match(envelopeOf('invoice.paid')).matched.length, {
       what: `definition ${def.id} in the index`,
       until: (n) => n === 1,
     });
@@ -124,7 +124,7 @@ describe('accepted message forms', () => {
     const envelope = envelopeOf('late.arrival');
     const t0 = Date.now();
     const def = await h.defineEvent({ types: ['late.arrival'] });
-    await waitFor(() => ingest.index.match(envelope).length, {
+    await waitFor(() => ingest.index.match(envelope).matched.length, {
       what: `new definition ${def.id} in the index`,
       until: (n) => n === 1,
       intervalMs: 10,
@@ -132,7 +132,7 @@ describe('accepted message forms', () => {
     const added = Date.now() - t0;
     const t1 = Date.now();
     await setDefinitionEnabled(h.db, def.id, false);
-    await waitFor(() => ingest.index.match(envelope).length, {
+    await waitFor(() => ingest.index.match(envelope).matched.length, {
       what: `disabled definition ${def.id} to leave the index`,
       until: (n) => n === 0,
       intervalMs: 10,
@@ -145,7 +145,7 @@ describe('accepted message forms', () => {
 describe('loop protection', () => {
   test('a definition triggered by its own task events stops at the causation depth limit', async () => {
     const def = await h.defineEvent({ types: ['loop.start', 'activitycore.task.created'] });
-    await waitFor(() => ingest.index.match(envelopeOf('loop.start')).length, {
+    await waitFor(() => ingest.index.match(envelopeOf('loop.start')).matched.length, {
       what: `definition ${def.id} in the index`,
       until: (n) => n === 1,
     });
@@ -186,7 +186,7 @@ describe('malformed messages, dead letters and redrive', () => {
     '52 malformed messages each land in the DLQ with their reason; ingest stays healthy; redrive works',
     async () => {
       const def = await h.defineEvent({ types: ['bad.>'] });
-      await waitFor(() => ingest.index.match(envelopeOf('bad.x')).length, {
+      await waitFor(() => ingest.index.match(envelopeOf('bad.x')).matched.length, {
         what: `definition ${def.id} in the index`,
         until: (n) => n === 1,
       });

@@ -4,8 +4,12 @@ import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { copyUserHeaders, DlqHeader, headerOf, headerValue } from './headers.ts';
 
-/** Why a message was dead-lettered: a normalization error code, or one of ingest's own. */
-export type DeadLetterReason = NormalizeErrorCode | 'max_depth' | 'max_deliveries';
+/**
+ * Why a message was dead-lettered: a normalization error code, or one of ingest's own.
+ * `filter_error` is a copy, not a removal: the event was processed for every other definition
+ * and is parked for the definitions named in `Ac-Dlq-Definition`, whose filter failed on it.
+ */
+export type DeadLetterReason = NormalizeErrorCode | 'max_depth' | 'max_deliveries' | 'filter_error';
 
 export interface DeadLetter {
   /** The subject the message arrived on (`events.…`). */
@@ -18,6 +22,8 @@ export interface DeadLetter {
   readonly reason: DeadLetterReason;
   readonly message: string;
   readonly field?: string | undefined;
+  /** Keys of the definitions the dead letter is about (`filter_error`). */
+  readonly definitions?: readonly string[];
 }
 
 /** `events.order.created` → `dlq.events.order.created` (under the topology's prefix). */
@@ -38,6 +44,7 @@ export function deadLetterHeaders(letter: DeadLetter, now = new Date()): MsgHdrs
   hdrs.set(DlqHeader.reason, letter.reason);
   hdrs.set(DlqHeader.message, headerValue(letter.message));
   if (letter.field !== undefined) hdrs.set(DlqHeader.field, headerValue(letter.field, 256));
+  for (const key of letter.definitions ?? []) hdrs.append(DlqHeader.definition, key);
   hdrs.set(DlqHeader.subject, letter.subject);
   hdrs.set(DlqHeader.stream, letter.stream);
   hdrs.set(DlqHeader.streamSeq, String(letter.streamSeq));
@@ -85,7 +92,8 @@ export async function publishDeadLetter(
   if (bodyOmitted) headers.set(DlqHeader.bodyOmitted, String(letter.data.length));
   const ack = await js.publish(deadLetterSubject(t, letter.subject), bodyOmitted ? new Uint8Array(0) : letter.data, {
     headers,
-    msgID: `dlq:${letter.streamSeq}`,
+    // A filter_error copy and a later dead letter of the same message are different letters.
+    msgID: letter.reason === 'filter_error' ? `dlq:${letter.streamSeq}:filter_error` : `dlq:${letter.streamSeq}`,
     expect: { streamName: t.dlq.stream },
   });
   return { ack, bodyOmitted };

@@ -17,6 +17,8 @@ export interface DeadLetterCause {
   readonly reason: DeadLetterReason;
   readonly message: string;
   readonly field?: string | undefined;
+  /** Keys of the definitions the dead letter is about (`filter_error`). */
+  readonly definitions?: readonly string[];
 }
 
 /** Parks delivered messages in the DLQ stream. */
@@ -27,6 +29,12 @@ export interface DeadLettering {
    * hands it back for a redelivery.
    */
   park(message: JsMsg, cause: DeadLetterCause): Promise<boolean>;
+  /**
+   * Stores a copy of the message in the DLQ and leaves the original alone: the caller acks it
+   * (a `filter_error` copy: the event was processed for every other definition). Resolves false
+   * when the store failed.
+   */
+  copy(message: JsMsg, cause: DeadLetterCause): Promise<boolean>;
 }
 
 export function createDeadLettering(deps: DeadLetteringDeps): DeadLettering {
@@ -60,6 +68,36 @@ export function createDeadLettering(deps: DeadLetteringDeps): DeadLettering {
       metrics.deadLetters.inc({ reason });
       logger.info('message dead-lettered', { seq: message.seq, subject: message.subject, reason, detail: text });
       message.term(reason);
+      return true;
+    },
+    async copy(message, { reason, message: text, field, definitions }) {
+      try {
+        await publishDeadLetter(
+          js,
+          topology,
+          {
+            subject: message.subject,
+            data: message.data,
+            headers: message.headers,
+            stream: message.info.stream,
+            streamSeq: message.seq,
+            deliveryCount: message.info.deliveryCount,
+            reason,
+            message: text,
+            field,
+            ...(definitions ? { definitions } : {}),
+          },
+          deps.maxPayload(),
+        );
+      } catch (error) {
+        logger.warn('dead letter copy not stored; the message will be redelivered', {
+          seq: message.seq,
+          reason,
+          error,
+        });
+        return false;
+      }
+      metrics.deadLetters.inc({ reason });
       return true;
     },
   };

@@ -2,8 +2,9 @@ import {
   buildMatcher,
   type EventEnvelope,
   type EventMatcher,
+  type ExpressionLimits,
   type MatchableDefinition,
-  type MatchedDefinition,
+  type MatchOutcome,
   Trigger,
 } from '@activity-core/core';
 import {
@@ -21,6 +22,8 @@ export interface DefinitionIndexOptions {
   readonly databaseUrl: string;
   readonly logger: Logger;
   readonly metrics?: IngestMetrics;
+  /** CEL budget and input limits filters run under (default: the core's defaults). */
+  readonly expressionLimits?: ExpressionLimits;
   /** Full reload interval, the safety net under LISTEN/NOTIFY. */
   readonly refreshIntervalMs: number;
   /**
@@ -85,8 +88,9 @@ export class DefinitionIndex {
     return now - this.#loadedAt <= max;
   }
 
-  match(envelope: EventEnvelope): MatchedDefinition[] {
-    return this.#matcher.match(envelope).matched;
+  /** The definitions the event starts, and those whose filter failed on it (each within its own budget). */
+  match(envelope: EventEnvelope): MatchOutcome {
+    return this.#matcher.match(envelope);
   }
 
   /** Reloads everything now. Concurrent calls share one load, plus one more if asked during it. */
@@ -117,11 +121,19 @@ export class DefinitionIndex {
           continue;
         }
         if (trigger.data.kind !== 'event') continue;
-        definitions.push({ id: record.id, version: record.version, key: record.key, trigger: trigger.data.event });
+        const maxExpressionCost = record.spec.limits.maxExpressionCost;
+        definitions.push({
+          id: record.id,
+          version: record.version,
+          key: record.key,
+          trigger: trigger.data.event,
+          ...(maxExpressionCost !== undefined ? { maxExpressionCost } : {}),
+        });
       }
-      const matcher = buildMatcher(definitions);
+      const limits = this.#options.expressionLimits;
+      const matcher = buildMatcher(definitions, limits ? { limits } : {});
       for (const error of matcher.errors) {
-        logger.warn('definition filter does not compile; it will not match', { ...error });
+        logger.warn('definition filter does not compile; its events are parked as filter_error', { ...error });
       }
       this.#matcher = matcher;
       this.#size = definitions.length;

@@ -13,6 +13,11 @@ export const DlqHeader = {
   msgId: 'Ac-Dlq-Msg-Id',
   time: 'Ac-Dlq-Time',
   /**
+   * With reason `filter_error`: the key of a definition whose filter failed on the event, one
+   * header value per definition. The other definitions of the event ran as usual.
+   */
+  definition: 'Ac-Dlq-Definition',
+  /**
    * Set (to the body's size in bytes) when the body did not fit beside the DLQ headers under
    * the server's max_payload: the dead letter then holds no body, and the original stays in
    * the events stream at `Ac-Dlq-Stream-Seq` (until that stream's max age), where redrive

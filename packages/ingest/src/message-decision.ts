@@ -1,7 +1,8 @@
 // What ingest does with a delivered message once it knows how processing went: ack it, nak it
-// for a later redelivery, or park it in the DLQ; and whether consumption pauses. Pure, so every
-// outcome's handling is decided (and tested) in one place.
-import { assertNever, type NormalizeErrorCode } from '@activity-core/core';
+// for a later redelivery, park it in the DLQ, or store a copy there for the definitions whose
+// filter failed and ack it; and whether consumption pauses. Pure, so every outcome's handling
+// is decided (and tested) in one place.
+import { assertNever, type FilterFailure, type NormalizeErrorCode } from '@activity-core/core';
 import type { DeadLetterReason } from './dead-letter.ts';
 import { backoffDelayMs } from './slots.ts';
 
@@ -22,6 +23,12 @@ export type MessageOutcome =
   | { readonly kind: 'unmatched' }
   /** Temporal accepted the start of every matched definition. */
   | { readonly kind: 'started' }
+  /**
+   * The filter of one or more definitions failed on it (over budget, a type error, a missing
+   * field, not a bool, does not compile), and Temporal accepted the start of every definition
+   * that did match (there may be none). Neither a match nor a "no" for the failed ones.
+   */
+  | { readonly kind: 'filters_failed'; readonly failed: readonly FilterFailure[] }
   /** A start failed; `unavailable` when Temporal was unreachable or overloaded. */
   | { readonly kind: 'start_failed'; readonly unavailable: boolean; readonly error: unknown }
   /** Something unexpected threw while handling it. */
@@ -39,6 +46,17 @@ export type MessageDecision =
       readonly message: string;
       readonly field?: string | undefined;
       readonly pause?: string;
+    }
+  /**
+   * Store a copy in the DLQ for the named definitions, then ack: the message was processed for
+   * every other definition. Handed back for a redelivery when the copy was not stored.
+   */
+  | {
+      readonly action: 'dead_letter_copy';
+      readonly reason: DeadLetterReason;
+      readonly message: string;
+      readonly field: string;
+      readonly definitions: readonly string[];
     };
 
 export interface DecisionPolicy {
@@ -80,6 +98,14 @@ export function decideMessage(
     case 'unmatched':
     case 'started':
       return { action: 'ack' };
+    case 'filters_failed':
+      return {
+        action: 'dead_letter_copy',
+        reason: 'filter_error',
+        message: outcome.failed.map((f) => `${f.key}: ${f.code}: ${f.message}`).join('; '),
+        field: 'trigger.event.filter',
+        definitions: outcome.failed.map((f) => f.key),
+      };
     case 'start_failed': {
       const pause = outcome.unavailable ? 'Temporal is unavailable' : undefined;
       if (delivery.deliveryCount >= policy.maxDeliver) {

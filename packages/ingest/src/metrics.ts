@@ -9,6 +9,7 @@ export interface IngestMetrics {
   readonly deadLetters: Counter<'reason'>;
   readonly matched: Counter;
   readonly unmatched: Counter;
+  readonly filterErrors: Counter<'definition' | 'code'>;
   readonly starts: Counter;
   readonly duplicateStarts: Counter;
   readonly startFailures: Counter<'kind'>;
@@ -56,6 +57,12 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     unmatched: new Counter({
       name: 'ac_ingest_unmatched_total',
       help: 'Events that matched no enabled definition (acked)',
+      registers,
+    }),
+    filterErrors: new Counter({
+      name: 'ac_ingest_filter_errors_total',
+      help: 'Events whose filter failed for a definition (over budget, type error…), by definition key and error code; each is parked in the DLQ as filter_error',
+      labelNames: ['definition', 'code'],
       registers,
     }),
     starts: new Counter({ name: 'ac_ingest_starts_total', help: 'RunActivityWorkflow starts accepted', registers }),

@@ -1,7 +1,7 @@
 // The consume loop of ingest: pull from the durable consumer with at most `maxInFlight`
 // messages in hand, process each, and carry out what message-decision.ts decides. The breaker,
-// the dead-lettering and the MAX_DELIVERIES consumer are rooms of their own.
-import { assertNever, type EventEnvelope, type MatchedDefinition, normalizeMessage } from '@activity-core/core';
+// the dead-lettering, the filter-failure log and the MAX_DELIVERIES consumer are rooms of their own.
+import { assertNever, type EventEnvelope, type MatchOutcome, normalizeMessage } from '@activity-core/core';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import {
@@ -14,6 +14,7 @@ import {
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PauseBreaker } from './breaker.ts';
 import { createDeadLettering, type DeadLettering } from './dead-lettering.ts';
+import { FilterFailureLog } from './filter-failures.ts';
 import { type MaxDeliveriesConsumer, startMaxDeliveriesConsumer } from './max-deliveries.ts';
 import {
   decideMessage,
@@ -29,7 +30,8 @@ import { Slots } from './slots.ts';
 
 /** What the pipeline needs from the definition index (see `DefinitionIndex`). */
 export interface DefinitionSource {
-  match(envelope: EventEnvelope): MatchedDefinition[];
+  /** Definitions to start, and those whose filter failed on the event (parked as `filter_error`). */
+  match(envelope: EventEnvelope): MatchOutcome;
   /** False while the index may miss definitions; ingest then pauses instead of acking unmatched events. */
   isFresh(): boolean;
 }
@@ -61,8 +63,9 @@ export interface IngestPipelineOptions {
   /** First wait between health probes while paused; doubles up to 5 s. */
   readonly probeIntervalMs?: number;
   /**
-   * Test seam: runs after every start of a message was accepted and before its ack. The
-   * ingest service wires `AC_INGEST_CRASH_AFTER_START` (test-only) to a SIGKILL here.
+   * Test seam: runs after every start of a message was accepted and before its ack (and before
+   * the `filter_error` copy of a message some filters failed on). The ingest service wires
+   * `AC_INGEST_CRASH_AFTER_START` (test-only) to a SIGKILL here.
    */
   readonly afterStarts?: (message: JsMsg) => void;
 }
@@ -80,7 +83,10 @@ export interface IngestPipeline {
 /**
  * The ingest loop. Per message: normalize (invalid ⇒ dead letter, then `term`), refuse loops
  * (`max_depth`), match against the definition index, start RunActivityWorkflow for every
- * match, and ack only when every start was accepted. When Temporal (or the index) is
+ * match, and ack only when every start was accepted. A definition whose filter failed on the
+ * event (each filter runs within its own budget) does not hold up the others: the event is
+ * started for them and a copy is stored in the DLQ as `filter_error` for the failed ones,
+ * counted and logged per definition, before the ack. When Temporal (or the index) is
  * unavailable, the message is nak'd with a delay and consumption pauses until a probe
  * succeeds, so messages wait in the stream instead of burning their deliveries.
  *
@@ -97,6 +103,7 @@ class Pipeline implements IngestPipeline {
   readonly #options: IngestPipelineOptions;
   readonly #slots: Slots;
   readonly #breaker: PauseBreaker;
+  readonly #filterFailureLog: FilterFailureLog;
   #js: JetStreamClient | undefined;
   #deadLetters: DeadLettering | undefined;
   #maxDeliveries: MaxDeliveriesConsumer | undefined;
@@ -109,6 +116,7 @@ class Pipeline implements IngestPipeline {
     this.#deps = deps;
     this.#options = options;
     this.#slots = new Slots(options.maxInFlight);
+    this.#filterFailureLog = new FilterFailureLog(deps.logger);
     this.#breaker = new PauseBreaker({
       probe: async () => {
         await deps.starter.probe();
@@ -239,7 +247,7 @@ class Pipeline implements IngestPipeline {
     const outcome = await this.#outcome(message);
     if (outcome.kind === 'start_failed') this.#startFailed(message, outcome);
     const decision = this.#decide(message, outcome);
-    if (outcome.kind === 'started') this.#options.afterStarts?.(message);
+    if (outcome.kind === 'started' || outcome.kind === 'filters_failed') this.#options.afterStarts?.(message);
     await this.#carryOut(message, decision);
   }
 
@@ -267,8 +275,12 @@ class Pipeline implements IngestPipeline {
       return { kind: 'too_deep', depth: envelope.causationdepth, limit: this.#options.maxCausationDepth };
     }
     if (!definitions.isFresh()) return { kind: 'index_stale' };
-    const matches = definitions.match(envelope);
-    if (matches.length === 0) {
+    const { matched: matches, failed } = definitions.match(envelope);
+    for (const failure of failed) {
+      metrics.filterErrors.inc({ definition: failure.key, code: failure.code });
+      this.#filterFailureLog.record(failure, { seq: message.seq, subject: message.subject });
+    }
+    if (matches.length === 0 && failed.length === 0) {
       metrics.unmatched.inc();
       return { kind: 'unmatched' };
     }
@@ -286,7 +298,7 @@ class Pipeline implements IngestPipeline {
     } catch (error) {
       return { kind: 'start_failed', unavailable: isUnavailableError(error), error };
     }
-    return { kind: 'started' };
+    return failed.length > 0 ? { kind: 'filters_failed', failed } : { kind: 'started' };
   }
 
   #startFailed(message: JsMsg, outcome: Extract<MessageOutcome, { kind: 'start_failed' }>): void {
@@ -318,6 +330,12 @@ class Pipeline implements IngestPipeline {
         if (decision.pause !== undefined) this.#breaker.pause(decision.pause);
         const stored = await (this.#deadLetters as DeadLettering).park(message, decision);
         if (!stored) this.#nak(message, 'dlq_unavailable', nakDelayMs(message.info.deliveryCount, this.#options));
+        return;
+      }
+      case 'dead_letter_copy': {
+        const stored = await (this.#deadLetters as DeadLettering).copy(message, decision);
+        if (stored) await this.#ack(message);
+        else this.#nak(message, 'dlq_unavailable', nakDelayMs(message.info.deliveryCount, this.#options));
         return;
       }
       default:

@@ -9,7 +9,7 @@ import {
   type IngestPipeline,
 } from '@activity-core/ingest';
 import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
-import { createLogger, type Logger, startOpsServer } from '@activity-core/runtime';
+import { createLogger, expressionLimits, type Logger, startOpsServer } from '@activity-core/runtime';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -69,6 +69,7 @@ export async function startIngestService(
     databaseUrl: config.DATABASE_URL,
     logger,
     metrics,
+    expressionLimits: expressionLimits(config),
     refreshIntervalMs: config.AC_INGEST_REFRESH_INTERVAL_MS,
   });
   // Never consume before the first load: an empty index would ack events as unmatched.
