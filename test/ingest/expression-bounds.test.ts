@@ -1,0 +1,117 @@
+import { ActivityDefinitionSpec, validateDefinitionSpec } from '@activity-core/core';
+import { createDefinition, listTasks } from '@activity-core/db';
+import { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type RunningWorker, startWorker } from '../../services/worker/src/worker.ts';
+import { stackInfo, uniqueId } from '../support/stack.ts';
+import { quietLogger, workflowBundle } from '../worker/harness.ts';
+import { type ChildIngest, createIngestHarness, type IngestHarness, waitFor } from './harness.ts';
+
+// Issue 20 on the real stack: the ingest service (its own process, default budget), the real
+// worker, NATS, Temporal and PostgreSQL. Two definitions whose filters are worst cases — a
+// catastrophic-backtracking regex and a nested `all` — beside normal ones; events that hit
+// each worst case; then an unrelated event, which must still become a task. The latency is
+// printed, and asserted only against a generous bound that catches a stall (62 s before).
+const STALL_BOUND_MS = 20_000;
+
+let h: IngestHarness;
+let ingest: ChildIngest;
+let worker: RunningWorker;
+let native: NativeConnection;
+
+async function define(key: string, types: string[], filter?: string) {
+  const spec = ActivityDefinitionSpec.parse({
+    key,
+    name: key,
+    trigger: { kind: 'event', event: { types, ...(filter ? { filter } : {}) } },
+    taskTemplates: [{ key: 'task', title: `{{ event.type }} for ${key}` }],
+  });
+  // Written straight to the table, as a definition saved before issue 20 (or under a larger
+  // limit) would be: the run-time budget must hold whatever passed at save time.
+  return createDefinition(h.db, { spec });
+}
+
+async function taskCount(definitionId: string): Promise<number> {
+  return (await listTasks(h.db, { definitionId })).items.length;
+}
+
+/** Plain JSON: the body is the event's data, its type comes from the subject. */
+function publish(type: string, data: unknown): Promise<unknown> {
+  return h.js.publish(`${h.topology.events.subjectPrefix}${type}`, JSON.stringify(data), {
+    msgID: uniqueId('m'),
+  });
+}
+
+beforeAll(async () => {
+  h = await createIngestHarness();
+  native = await NativeConnection.connect({ address: stackInfo().temporalAddress });
+  worker = await startWorker({
+    connection: native,
+    namespace: stackInfo().temporalNamespace,
+    taskQueue: h.taskQueue,
+    workflowBundle: await workflowBundle(),
+    db: h.db,
+    nc: h.nc,
+    topology: h.topology,
+    logger: quietLogger,
+    http: { allowedHosts: [], env: {} },
+    relay: { pollIntervalMs: 100, baseDelayMs: 100, maxDelayMs: 1_000 },
+  });
+});
+
+afterAll(async () => {
+  await ingest?.stop();
+  await worker?.shutdown();
+  await native?.close();
+  await h?.[Symbol.asyncDispose]();
+});
+
+describe('one bad definition never stalls the rest (issue 20)', () => {
+  test('worst-case filters are bounded, their events parked per definition, an unrelated event still becomes a task', async () => {
+    const suffix = uniqueId('').toLowerCase().slice(-6);
+    const regex = await define(`regex-${suffix}`, ['bounds.regex'], "event.data.s.matches('^(a+)+$')");
+    const nestedFilter = 'event.data.xs.all(x, event.data.xs.all(y, x + y >= 0))';
+    const nested = await define(`nested-${suffix}`, ['bounds.nested'], nestedFilter);
+    const sibling = await define(`sibling-${suffix}`, ['bounds.nested'], 'size(event.data.xs) > 0');
+    const normal = await define(`normal-${suffix}`, ['bounds.normal']);
+    // What the API would have said on save today.
+    expect(validateDefinitionSpec(nested.spec).ok, 'the nested all is refused at save time').toBe(false);
+
+    ingest = h.spawnIngest();
+    await ingest.ready;
+
+    // The worst cases: 40 characters take hours with a backtracking engine; 3,000 elements are
+    // 9 million steps. Then at once an unrelated event, timed until its task exists.
+    await publish('bounds.regex', { s: `${'a'.repeat(40)}!` });
+    await publish('bounds.nested', { xs: Array.from({ length: 3_000 }, (_, i) => i) });
+    const t0 = Date.now();
+    await publish('bounds.normal', { n: 1 });
+    await waitFor(async () => (await taskCount(normal.id)) === 1, 'the unrelated event to become a task', 60_000);
+    const latency = Date.now() - t0;
+    console.log(`[issue 20] unrelated event to task after both worst cases: ${latency} ms`);
+    expect(latency, 'a stall, not a latency figure').toBeLessThan(STALL_BOUND_MS);
+
+    // The nested filter ran out of its budget: parked for it alone, counted and labelled.
+    await waitFor(async () => (await taskCount(sibling.id)) === 1, "the sibling definition's task on the same event");
+    await waitFor(
+      async () => (await h.deadLetters()).some((d) => d.header('Ac-Dlq-Reason') === 'filter_error'),
+      'the filter_error dead letter',
+    );
+    const parked = (await h.deadLetters()).filter((d) => d.header('Ac-Dlq-Reason') === 'filter_error');
+    expect(parked).toHaveLength(1);
+    const letter = parked[0];
+    expect(letter?.header('Ac-Dlq-Definition')).toBe(nested.key);
+    expect(letter?.header('Ac-Dlq-Message')).toContain('budget');
+    expect(letter?.header('Ac-Dlq-Field')).toBe('trigger.event.filter');
+    expect(letter?.subject).toBe(`${h.topology.dlq.subjectPrefix}bounds.nested`);
+    expect(await ingest.metric('ac_ingest_filter_errors_total', `definition="${nested.key}",code="budget"`)).toBe(1);
+    expect(await taskCount(nested.id)).toBe(0);
+
+    // The regex filter was simply false (RE2, linear time): no error, no run. A matching
+    // subject starts a run like any other.
+    expect(await taskCount(regex.id)).toBe(0);
+    await publish('bounds.regex', { s: 'a'.repeat(40) });
+    await waitFor(async () => (await taskCount(regex.id)) === 1, 'the regex definition to match "a…a"');
+    expect(await ingest.metric('ac_ingest_filter_errors_total', `definition="${regex.key}",code="budget"`)).toBe(0);
+  }, 180_000);
+});
