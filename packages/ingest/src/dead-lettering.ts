@@ -39,28 +39,33 @@ export interface DeadLettering {
 
 export function createDeadLettering(deps: DeadLetteringDeps): DeadLettering {
   const { js, topology, logger, metrics } = deps;
+  /** Publishes a dead letter of `message` to the DLQ stream; throws when it is not stored. */
+  const store = (message: JsMsg, { reason, message: text, field, definitions }: DeadLetterCause) =>
+    publishDeadLetter(
+      js,
+      topology,
+      {
+        subject: message.subject,
+        data: message.data,
+        headers: message.headers,
+        stream: message.info.stream,
+        streamSeq: message.seq,
+        deliveryCount: message.info.deliveryCount,
+        reason,
+        message: text,
+        field,
+        ...(definitions ? { definitions } : {}),
+      },
+      deps.maxPayload(),
+    );
   return {
-    async park(message, { reason, message: text, field }) {
+    async park(message, cause) {
+      const { reason, message: text } = cause;
       metrics.rejected.inc({ reason });
       try {
         // A body stored by reference stays readable: `term` leaves the message in the events
         // stream until its max age.
-        await publishDeadLetter(
-          js,
-          topology,
-          {
-            subject: message.subject,
-            data: message.data,
-            headers: message.headers,
-            stream: message.info.stream,
-            streamSeq: message.seq,
-            deliveryCount: message.info.deliveryCount,
-            reason,
-            message: text,
-            field,
-          },
-          deps.maxPayload(),
-        );
+        await store(message, cause);
       } catch (error) {
         logger.warn('dead letter not stored; the message will be redelivered', { seq: message.seq, reason, error });
         return false;
@@ -70,25 +75,10 @@ export function createDeadLettering(deps: DeadLetteringDeps): DeadLettering {
       message.term(reason);
       return true;
     },
-    async copy(message, { reason, message: text, field, definitions }) {
+    async copy(message, cause) {
+      const { reason } = cause;
       try {
-        await publishDeadLetter(
-          js,
-          topology,
-          {
-            subject: message.subject,
-            data: message.data,
-            headers: message.headers,
-            stream: message.info.stream,
-            streamSeq: message.seq,
-            deliveryCount: message.info.deliveryCount,
-            reason,
-            message: text,
-            field,
-            ...(definitions ? { definitions } : {}),
-          },
-          deps.maxPayload(),
-        );
+        await store(message, cause);
       } catch (error) {
         logger.warn('dead letter copy not stored; the message will be redelivered', {
           seq: message.seq,
