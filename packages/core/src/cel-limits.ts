@@ -33,7 +33,7 @@ export const DEFAULT_INPUT_LIMITS: InputLimits = Object.freeze({
   maxBytes: 256 * 1024,
 });
 
-/** Default budget of one evaluation, in cost units (about 20 ms of CPU at worst on a 2-core dev box). */
+/** Default budget of one evaluation, in cost units (`node bench/cel-budget.ts` prints the time per unit). */
 export const DEFAULT_EXPRESSION_COST = 1_000_000;
 /** Default installation-wide maximum of `limits.maxExpressionCost`. */
 export const DEFAULT_MAX_EXPRESSION_COST_CAP = 10_000_000;
