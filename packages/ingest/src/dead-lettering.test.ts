@@ -23,20 +23,26 @@ function delivered() {
   return { message, done };
 }
 
+interface PublishOptions {
+  readonly headers: { get(k: string): string; values(k: string): string[] };
+  readonly msgID: string;
+}
+
 /** A JetStream client whose publish records the subject and headers, then resolves or fails. */
-function jetStream(fail: boolean, done: string[]) {
+function jetStream(fail: boolean, done: string[], published: PublishOptions[] = []) {
   return {
-    publish: async (subject: string, _data: Uint8Array, options: { headers: { get(k: string): string } }) => {
+    publish: async (subject: string, _data: Uint8Array, options: PublishOptions) => {
       if (fail) throw new Error('no responders');
+      published.push(options);
       done.push(`publish ${subject} ${options.headers.get(DlqHeader.reason)}`);
       return { stream: t.dlq.stream, seq: 1, duplicate: false } as PubAck;
     },
   } as unknown as JetStreamClient;
 }
 
-const parking = (fail: boolean, done: string[]) =>
+const parking = (fail: boolean, done: string[], published?: PublishOptions[]) =>
   createDeadLettering({
-    js: jetStream(fail, done),
+    js: jetStream(fail, done, published),
     topology: t,
     logger: createLogger({ level: 'error' }),
     metrics: createIngestMetrics(new Registry()),
@@ -53,6 +59,30 @@ describe('dead-lettering a delivered message', () => {
   test('leaves the original untouched when the store fails, so it is redelivered', async () => {
     const { message, done } = delivered();
     await expect(parking(true, done).park(message, { reason: 'max_depth', message: 'deep' })).resolves.toBe(false);
+    expect(done).toEqual([]);
+  });
+
+  test('a filter_error copy names each failed definition and leaves the original to be acked', async () => {
+    const { message, done } = delivered();
+    const published: PublishOptions[] = [];
+    const cause = {
+      reason: 'filter_error',
+      message: 'a: budget: over budget; b: evaluation: no such key',
+      field: 'trigger.event.filter',
+      definitions: ['a', 'b'],
+    } as const;
+    await expect(parking(false, done, published).copy(message, cause)).resolves.toBe(true);
+    expect(done).toEqual(['publish p.dlq.events.order.created filter_error']);
+    expect(published[0]?.headers.values(DlqHeader.definition)).toEqual(['a', 'b']);
+    expect(published[0]?.headers.get(DlqHeader.field)).toBe('trigger.event.filter');
+    // Its own message id: a later dead letter of the same message is not a duplicate of the copy.
+    expect(published[0]?.msgID).toBe('dlq:9:filter_error');
+  });
+
+  test('a copy that is not stored resolves false and leaves the original untouched', async () => {
+    const { message, done } = delivered();
+    const cause = { reason: 'filter_error', message: 'a: budget', definitions: ['a'] } as const;
+    await expect(parking(true, done).copy(message, cause)).resolves.toBe(false);
     expect(done).toEqual([]);
   });
 });

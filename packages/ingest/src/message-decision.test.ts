@@ -29,6 +29,26 @@ describe('what happens to a message, per outcome', () => {
     expect(decideMessage({ kind: 'unmatched' }, on(1), policy)).toEqual({ action: 'ack' });
   });
 
+  test('filters that failed on an event park a copy for those definitions only, then ack, on any delivery', () => {
+    const outcome: MessageOutcome = {
+      kind: 'filters_failed',
+      failed: [
+        { id: 'd1', version: 2, key: 'nested', code: 'budget', message: 'over its budget of 1000000' },
+        { id: 'd2', version: 1, key: 'typed', code: 'evaluation', message: 'no such key: region' },
+      ],
+    };
+    const copy = {
+      action: 'dead_letter_copy',
+      reason: 'filter_error',
+      message: 'nested: budget: over its budget of 1000000; typed: evaluation: no such key: region',
+      field: 'trigger.event.filter',
+      definitions: ['nested', 'typed'],
+    };
+    expect(decideMessage(outcome, on(1), policy)).toEqual(copy);
+    // Not a failed delivery: the last one parks the same copy, never a max_deliveries letter.
+    expect(decideMessage(outcome, on(5), policy)).toEqual(copy);
+  });
+
   test('a stale definition index naks and pauses: an empty index must not ack events as unmatched', () => {
     expect(decideMessage({ kind: 'index_stale' }, on(2), policy)).toEqual({
       action: 'nak',
