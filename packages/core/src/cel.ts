@@ -182,6 +182,19 @@ function variableBounds(env: CelEnvironment, input: InputLimits): Record<string,
 }
 
 /**
+ * The most an evaluation of one parsed subexpression of a program of `env` (the AST of a
+ * conjunct, say) can be charged with inputs within `input`: the bound {@link compileExpression}
+ * gives a whole program, for a part of one.
+ */
+export function estimateExpressionCost(
+  ast: ASTNode,
+  env: CelEnvironment,
+  input: InputLimits = DEFAULT_INPUT_LIMITS,
+): number {
+  return estimateCost(ast, { variables: variableBounds(env, input) });
+}
+
+/**
  * Parses and type-checks `source` against `env`. Never throws.
  *
  * @example compileExpression('event.type == "order.created"', eventFilterEnvironment)

@@ -72,6 +72,7 @@ export { DeliveryInfo, EventEnvelope, eventKey } from './envelope.ts';
 export type { FieldError, Result } from './errors.ts';
 export { assertNever, CoreError, CoreErrorCode, formatPath } from './errors.ts';
 export type {
+  DefinitionMatcher,
   EventMatcher,
   FilterFailure,
   MatchableDefinition,
@@ -79,7 +80,7 @@ export type {
   MatchedDefinition,
   MatchOutcome,
 } from './event-matcher.ts';
-export { buildMatcher } from './event-matcher.ts';
+export { buildMatcher, createDefinitionMatcher } from './event-matcher.ts';
 export { EventTriggerConfig, matchesSourcePattern, matchesTypePattern } from './event-trigger.ts';
 export type { MisfireDecision, MisfireInput } from './misfire.ts';
 export { decideMisfire, decideMisfireForSchedule } from './misfire.ts';
