@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration';
 import * as initial from './2026-11-26T1400_initial.ts';
+import * as definitionRevision from './2026-12-01T1800_definition-revision.ts';
 
 /**
  * Every migration, by name, imported statically so no TypeScript loader is needed at run time.
@@ -7,4 +8,5 @@ import * as initial from './2026-11-26T1400_initial.ts';
  */
 export const migrations: Readonly<Record<string, Migration>> = {
   '2026-11-26T1400_initial': initial,
+  '2026-12-01T1800_definition-revision': definitionRevision,
 };

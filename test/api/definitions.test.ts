@@ -69,6 +69,22 @@ describe('definitions CRUD over HTTP', () => {
     expect(error.data?.code).toBe('CONFLICT');
   });
 
+  // Keys are never reused: a key is in the definition's task event subjects, its tasks and
+  // whatever is keyed on it downstream, so it keeps naming the one definition, archived or not.
+  test('an archived definition keeps its key: creating another with it is a CONFLICT that says why', async () => {
+    const client = api.client();
+    const first = await client.definitions.create.mutate({ spec: eventSpec('crud-reuse') });
+    await client.definitions.archive.mutate({ id: first.id });
+    const error = await rejection(client.definitions.create.mutate({ spec: eventSpec('crud-reuse') }));
+    expect(error.data?.code).toBe('CONFLICT');
+    expect(error.data?.httpStatus).toBe(409);
+    expect(error.message).toBe(
+      'definition crud-reuse: key is already taken by an archived definition (keys are never reused)',
+    );
+    const all = await client.definitions.list.query({ archived: 'any', keyPrefix: 'crud-reuse' });
+    expect(all.items.map((d) => [d.id, d.archived])).toEqual([[first.id, true]]);
+  });
+
   test('a stale expected version is a CONFLICT and writes nothing', async () => {
     const client = api.client();
     const created = await client.definitions.create.mutate({ spec: eventSpec('crud-stale') });
@@ -94,9 +110,9 @@ describe('definitions CRUD over HTTP', () => {
   test('a taken key is a CONFLICT; an unknown id is NOT_FOUND', async () => {
     const client = api.client();
     await client.definitions.create.mutate({ spec: cronSpec('crud-dup') });
-    expect((await rejection(client.definitions.create.mutate({ spec: cronSpec('crud-dup') }))).data?.code).toBe(
-      'CONFLICT',
-    );
+    const taken = await rejection(client.definitions.create.mutate({ spec: cronSpec('crud-dup') }));
+    expect(taken.data?.code).toBe('CONFLICT');
+    expect(taken.message).toBe('definition crud-dup: key is already taken');
     const missing = await rejection(client.definitions.get.query({ id: '0190f5f4-0000-7000-8000-000000000000' }));
     expect(missing.data?.code).toBe('NOT_FOUND');
     expect(missing.data?.httpStatus).toBe(404);

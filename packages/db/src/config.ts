@@ -32,8 +32,8 @@ function parseInt8(value: string): number {
  * Type parsers, chosen on purpose and set per pool (never globally on `pg.types`):
  * - `timestamptz` → `Date`. Every timestamp column is `timestamptz(3)`, so a `Date` holds the
  *   stored value exactly and keyset cursors built from it compare equal in SQL.
- * - `int8` (`count(*)`, sums) → `number`; a value beyond 2^53 throws instead of losing digits.
- *   No table column is int8.
+ * - `int8` (`count(*)`, sums, the definitions revision) → `number`; a value beyond 2^53 throws
+ *   instead of losing digits.
  * - `numeric` → `string` (pg's default, kept explicit): no silent float rounding.
  * - `timestamp` without time zone → rejected: the schema never uses it, and pg would read it in
  *   the process's local zone.

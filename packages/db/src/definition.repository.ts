@@ -1,5 +1,5 @@
 import { ActivityDefinitionSpec } from '@activity-core/core';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import {
   ConflictError,
   InvalidCursorError,
@@ -95,7 +95,12 @@ export interface CreateDefinitionInput {
   readonly id?: string;
 }
 
-/** Create a definition at version 1. A taken key gives `ConflictError` (reason `duplicate`, field `key`). */
+/**
+ * Create a definition at version 1. A taken key gives `ConflictError` (reason `duplicate`, field
+ * `key`), also when the definition holding it is archived (`heldByArchived`): a key names one
+ * definition for good, because it is in its task events' subjects (`tasks.created.{key}`), in
+ * its tasks, and in whatever downstream consumers and `apply -f` files keyed on it.
+ */
 export async function createDefinition(db: Executor, input: CreateDefinitionInput): Promise<DefinitionRecord> {
   const id = input.id ?? newId();
   try {
@@ -111,8 +116,19 @@ export async function createDefinition(db: Executor, input: CreateDefinitionInpu
     });
   } catch (error) {
     if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) {
+      const holder = await db
+        .selectFrom('definitions')
+        .select('archived_at')
+        .where('key', '=', input.spec.key)
+        .executeTakeFirst();
       throw new ConflictError(
-        { entity: 'definition', id: input.spec.key, reason: 'duplicate', field: 'key' },
+        {
+          entity: 'definition',
+          id: input.spec.key,
+          reason: 'duplicate',
+          field: 'key',
+          ...(holder?.archived_at ? { heldByArchived: true } : {}),
+        },
         { cause: error },
       );
     }
@@ -240,6 +256,104 @@ export async function listActiveDefinitions(db: Executor): Promise<DefinitionRec
     .orderBy('d.key')
     .execute();
   return rows.map(toDefinition);
+}
+
+/** A definition's trigger as the ingest index needs it. */
+export interface DefinitionTriggerRow {
+  readonly id: string;
+  readonly key: string;
+  readonly version: number;
+  /** The revision of the definition's latest write. */
+  readonly revision: number;
+  /** Enabled and not archived. */
+  readonly active: boolean;
+  /**
+   * `spec.trigger` of the current version, not parsed here: the caller parses it, so one
+   * unreadable row cannot stop the others from being read.
+   */
+  readonly trigger: unknown;
+}
+
+/** Definitions read together with the revision they reflect, in one snapshot. */
+export interface DefinitionFeed {
+  /** Every definition write up to this revision is reflected, none after it. */
+  readonly revision: number;
+  /** The latest revision that deleted a definition (a deletion leaves no row to read). */
+  readonly resetRevision: number;
+  readonly definitions: DefinitionTriggerRow[];
+}
+
+/**
+ * Definitions written after `sinceRevision`, in their current state (one row per definition
+ * however often it changed), with the revision this read reflects. One statement, so one
+ * snapshot: revisions are taken in commit order (see the `definition-revision` migration), so
+ * a reader that sees revision R sees every write up to R. Cheap when nothing changed: an index
+ * range scan that finds no row.
+ */
+export async function readDefinitionChanges(db: Executor, sinceRevision: number): Promise<DefinitionFeed> {
+  return readFeed(db, (d) => d.where('d.revision', '>', sinceRevision));
+}
+
+/** Every enabled, not archived, event-triggered definition, with the revision this read reflects. */
+export async function readActiveEventDefinitions(db: Executor): Promise<DefinitionFeed> {
+  return readFeed(db, (d) =>
+    d
+      .where('d.enabled', '=', true)
+      .where('d.archived_at', 'is', null)
+      .where(sql<string>`v.spec->'trigger'->>'kind'`, '=', 'event'),
+  );
+}
+
+function feedSource(db: Executor) {
+  return db
+    .selectFrom('definitions as d')
+    .innerJoin('definition_versions as v', (j) =>
+      j.onRef('v.definition_id', '=', 'd.id').onRef('v.version', '=', 'd.current_version'),
+    )
+    .select([
+      'd.id',
+      'd.key',
+      'd.current_version as version',
+      'd.revision',
+      sql<boolean>`d.enabled and d.archived_at is null`.as('active'),
+      sql<unknown>`v.spec->'trigger'`.as('trigger'),
+    ]);
+}
+
+async function readFeed(
+  db: Executor,
+  narrow: (source: ReturnType<typeof feedSource>) => ReturnType<typeof feedSource>,
+): Promise<DefinitionFeed> {
+  const rows = await db
+    .selectFrom('definition_revision as r')
+    .leftJoin(narrow(feedSource(db)).as('c'), (j) => j.onTrue())
+    .select([
+      'r.revision as head',
+      'r.reset_revision',
+      'c.id',
+      'c.key',
+      'c.version',
+      'c.revision',
+      'c.active',
+      'c.trigger',
+    ])
+    .orderBy('c.revision')
+    .execute();
+  const first = rows[0];
+  if (!first) throw new Error('definition_revision has no row: the migrations did not run');
+  const definitions: DefinitionTriggerRow[] = [];
+  for (const row of rows) {
+    if (row.id === null) continue;
+    definitions.push({
+      id: row.id,
+      key: row.key as string,
+      version: row.version as number,
+      revision: row.revision as number,
+      active: row.active === true,
+      trigger: row.trigger,
+    });
+  }
+  return { revision: first.head, resetRevision: first.reset_revision, definitions };
 }
 
 /** Enable or disable. An archived definition cannot be enabled again (`InvalidTransitionError`). */

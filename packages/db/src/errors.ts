@@ -51,6 +51,8 @@ export interface ConflictData {
   readonly currentVersion?: number;
   /** For `duplicate`: the constraint or field that clashed. */
   readonly field?: string;
+  /** For a `duplicate` definition key: the definition holding it is archived (keys are never reused). */
+  readonly heldByArchived?: boolean;
 }
 
 /** A write lost against another writer or a uniqueness rule; re-read and decide. */
@@ -67,7 +69,9 @@ export class ConflictError extends DbError {
 function conflictMessage(d: ConflictData): string {
   switch (d.reason) {
     case 'duplicate':
-      return `${d.entity} ${d.id}: ${d.field ?? 'a unique value'} is already taken`;
+      return d.heldByArchived
+        ? `${d.entity} ${d.id}: ${d.field ?? 'a unique value'} is already taken by an archived ${d.entity} (keys are never reused)`
+        : `${d.entity} ${d.id}: ${d.field ?? 'a unique value'} is already taken`;
     case 'stale_version':
       return `${d.entity} ${d.id}: expected version ${d.expectedVersion}, current is ${d.currentVersion}`;
     case 'archived':

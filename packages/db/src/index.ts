@@ -2,7 +2,9 @@ export type { CreateDbOptions, DbConfigInput } from './config.ts';
 export { createDb, DbConfig, typeParsers } from './config.ts';
 export type {
   CreateDefinitionInput,
+  DefinitionFeed,
   DefinitionRecord,
+  DefinitionTriggerRow,
   DefinitionVersionRecord,
   ListDefinitionsFilter,
   UpdateDefinitionInput,
@@ -16,6 +18,8 @@ export {
   listActiveDefinitions,
   listDefinitions,
   listDefinitionVersions,
+  readActiveEventDefinitions,
+  readDefinitionChanges,
   setDefinitionEnabled,
   updateDefinition,
 } from './definition.repository.ts';
@@ -80,6 +84,7 @@ export { appendRunLog, listDefinitionRunLog, readRunLog } from './run-log.reposi
 export type {
   ApiTokensTable,
   Database,
+  DefinitionRevisionTable,
   DefinitionsTable,
   DefinitionVersionsTable,
   OutboxTable,

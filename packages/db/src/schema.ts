@@ -46,6 +46,18 @@ export interface DefinitionsTable {
   archived_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  /** Set by a trigger on every write: the installation-wide revision of that write. */
+  revision: ColumnType<number, never, never>;
+}
+
+/**
+ * One row: the revision of the latest definition write, taken in commit order (see the
+ * migration `definition-revision`), and the latest revision that deleted a definition.
+ */
+export interface DefinitionRevisionTable {
+  singleton: ColumnType<boolean, never, never>;
+  revision: ColumnType<number, never, number>;
+  reset_revision: ColumnType<number, never, number>;
 }
 
 export interface DefinitionVersionsTable {
@@ -142,6 +154,7 @@ export interface ApiTokensTable {
 /** Kysely table types of the activity-core schema (see migrations/). */
 export interface Database {
   definitions: DefinitionsTable;
+  definition_revision: DefinitionRevisionTable;
   definition_versions: DefinitionVersionsTable;
   runs: RunsTable;
   run_log_entries: RunLogEntriesTable;
