@@ -272,6 +272,8 @@ export interface DefinitionTriggerRow {
    * unreadable row cannot stop the others from being read.
    */
   readonly trigger: unknown;
+  /** `spec.limits.maxExpressionCost` of the current version, when it sets one: its filter's budget. */
+  readonly maxExpressionCost?: number;
 }
 
 /** Definitions read together with the revision they reflect, in one snapshot. */
@@ -317,6 +319,7 @@ function feedSource(db: Executor) {
       'd.revision',
       sql<boolean>`d.enabled and d.archived_at is null`.as('active'),
       sql<unknown>`v.spec->'trigger'`.as('trigger'),
+      sql<unknown>`v.spec->'limits'->'maxExpressionCost'`.as('max_expression_cost'),
     ]);
 }
 
@@ -336,6 +339,7 @@ async function readFeed(
       'c.revision',
       'c.active',
       'c.trigger',
+      'c.max_expression_cost',
     ])
     .orderBy('c.revision')
     .execute();
@@ -351,6 +355,7 @@ async function readFeed(
       revision: row.revision as number,
       active: row.active === true,
       trigger: row.trigger,
+      ...(typeof row.max_expression_cost === 'number' ? { maxExpressionCost: row.max_expression_cost } : {}),
     });
   }
   return { revision: first.head, resetRevision: first.reset_revision, definitions };

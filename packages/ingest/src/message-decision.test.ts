@@ -49,12 +49,12 @@ describe('what happens to a message, per outcome', () => {
     expect(decideMessage(outcome, on(5), policy)).toEqual(copy);
   });
 
-  test('a stale definition index naks and pauses: an empty index must not ack events as unmatched', () => {
+  test('an index that cannot catch up naks and pauses: it must not ack events as unmatched', () => {
     expect(decideMessage({ kind: 'index_stale' }, on(2), policy)).toEqual({
       action: 'nak',
       cause: 'unavailable',
       delayMs: 2000,
-      pause: 'the definition index is stale (database unavailable)',
+      pause: 'the definition index cannot catch up (database unavailable)',
     });
   });
 

@@ -17,7 +17,10 @@ export type MessageOutcome =
     }
   /** Its causation depth reached the limit: a loop of definitions triggering each other. */
   | { readonly kind: 'too_deep'; readonly depth: number; readonly limit: number }
-  /** The definition index may miss definitions (database unavailable): it cannot be matched now. */
+  /**
+   * The definition index could not catch up with the writes before this message (database
+   * unavailable): it may miss or misjudge definitions, so the message cannot be matched now.
+   */
   | { readonly kind: 'index_stale' }
   /** It matched no enabled definition. */
   | { readonly kind: 'unmatched' }
@@ -94,7 +97,7 @@ export function decideMessage(
         field: 'causationdepth',
       };
     case 'index_stale':
-      return nak('unavailable', 'the definition index is stale (database unavailable)');
+      return nak('unavailable', 'the definition index cannot catch up (database unavailable)');
     case 'unmatched':
     case 'started':
       return { action: 'ack' };

@@ -18,6 +18,9 @@ export interface IngestMetrics {
   readonly inFlight: Gauge;
   readonly startLatency: Histogram;
   readonly definitions: Gauge;
+  readonly indexRevision: Gauge;
+  readonly indexCatchUps: Counter<'outcome'>;
+  readonly indexChanges: Counter;
   readonly indexRefreshes: Counter<'outcome'>;
   readonly breakerOpen: Gauge;
 }
@@ -96,9 +99,25 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       help: 'Enabled event-triggered definitions in the in-memory index',
       registers,
     }),
+    indexRevision: new Gauge({
+      name: 'ac_ingest_index_revision',
+      help: 'The definitions revision the in-memory index reflects',
+      registers,
+    }),
+    indexCatchUps: new Counter({
+      name: 'ac_ingest_index_catch_ups_total',
+      help: 'Reads of the definition feed before matching (about one per pull batch), by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    indexChanges: new Counter({
+      name: 'ac_ingest_index_changes_total',
+      help: 'Definition rows applied to the index (by catch-ups and rebuilds)',
+      registers,
+    }),
     indexRefreshes: new Counter({
       name: 'ac_ingest_index_refreshes_total',
-      help: 'Full reloads of the definition index, by outcome',
+      help: 'Full rebuilds of the definition index (the periodic safety net), by outcome',
       labelNames: ['outcome'],
       registers,
     }),

@@ -30,10 +30,16 @@ import { Slots } from './slots.ts';
 
 /** What the pipeline needs from the definition index (see `DefinitionIndex`). */
 export interface DefinitionSource {
+  /** Taken when a message arrives. */
+  ticket(): number;
+  /**
+   * Resolves once the index reflects every definition write committed before the ticket was
+   * taken; rejects when it cannot (the database is unavailable): ingest then hands the message
+   * back and pauses instead of matching it against an index that may be older than it.
+   */
+  catchUp(ticket: number): Promise<void>;
   /** Definitions to start, and those whose filter failed on the event (parked as `filter_error`). */
   match(envelope: EventEnvelope): MatchOutcome;
-  /** False while the index may miss definitions; ingest then pauses instead of acking unmatched events. */
-  isFresh(): boolean;
 }
 
 export interface IngestPipelineDeps {
@@ -120,7 +126,7 @@ class Pipeline implements IngestPipeline {
     this.#breaker = new PauseBreaker({
       probe: async () => {
         await deps.starter.probe();
-        if (!deps.definitions.isFresh()) throw new Error('the definition index is stale');
+        await deps.definitions.catchUp(deps.definitions.ticket());
       },
       ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
       sleep: (ms) => this.#sleep(ms),
@@ -196,6 +202,8 @@ class Pipeline implements IngestPipeline {
         this.#messages = messages;
         if (holding()) messages.stop();
         for await (const message of messages) {
+          // Taken on arrival: the index must reflect every definition write before this point.
+          const ticket = this.#deps.definitions.ticket();
           if (holding()) {
             this.#handBack(message);
             continue;
@@ -206,7 +214,7 @@ class Pipeline implements IngestPipeline {
             this.#handBack(message);
             continue;
           }
-          void this.#handle(message).finally(() => this.#slots.release());
+          void this.#handle(message, ticket).finally(() => this.#slots.release());
         }
       } catch (error) {
         if (this.#stopping) break;
@@ -224,13 +232,13 @@ class Pipeline implements IngestPipeline {
     this.#deps.metrics.naks.inc({ cause: this.#stopping ? 'shutdown' : 'paused' });
   }
 
-  async #handle(message: JsMsg): Promise<void> {
+  async #handle(message: JsMsg, ticket: number): Promise<void> {
     const { metrics, logger } = this.#deps;
     metrics.inFlight.inc();
     metrics.received.inc();
     if (message.info.deliveryCount > 1) metrics.redeliveries.inc();
     try {
-      await this.#process(message);
+      await this.#process(message, ticket);
     } catch (error) {
       logger.error('unexpected failure while handling a message; it will be redelivered', {
         error,
@@ -243,8 +251,8 @@ class Pipeline implements IngestPipeline {
     }
   }
 
-  async #process(message: JsMsg): Promise<void> {
-    const outcome = await this.#outcome(message);
+  async #process(message: JsMsg, ticket: number): Promise<void> {
+    const outcome = await this.#outcome(message, ticket);
     if (outcome.kind === 'start_failed') this.#startFailed(message, outcome);
     const decision = this.#decide(message, outcome);
     if (outcome.kind === 'started' || outcome.kind === 'filters_failed') this.#options.afterStarts?.(message);
@@ -252,7 +260,7 @@ class Pipeline implements IngestPipeline {
   }
 
   /** Normalizes, checks the depth, matches and starts: how processing this message went. */
-  async #outcome(message: JsMsg): Promise<MessageOutcome> {
+  async #outcome(message: JsMsg, ticket: number): Promise<MessageOutcome> {
     const { metrics, definitions, starter, topology } = this.#deps;
     const result = normalizeMessage(toRawMessage(message), {
       defaultSource: this.#options.defaultSource,
@@ -274,7 +282,11 @@ class Pipeline implements IngestPipeline {
     if (envelope.causationdepth >= this.#options.maxCausationDepth) {
       return { kind: 'too_deep', depth: envelope.causationdepth, limit: this.#options.maxCausationDepth };
     }
-    if (!definitions.isFresh()) return { kind: 'index_stale' };
+    try {
+      await definitions.catchUp(ticket);
+    } catch {
+      return { kind: 'index_stale' };
+    }
     const { matched: matches, failed } = definitions.match(envelope);
     for (const failure of failed) {
       metrics.filterErrors.inc({ definition: failure.key, code: failure.code });

@@ -28,8 +28,11 @@ export const IngestConfigSchema = z.object({
   AC_INGEST_MAX_PAYLOAD_BYTES: positiveIntSchema.default(256 * 1024),
   /** CloudEvents `source` of plain JSON events. */
   AC_INGEST_DEFAULT_SOURCE: z.string().min(1).default('urn:activity-core:nats'),
-  /** Full reload of the definition index (LISTEN/NOTIFY delivers changes in between). */
-  AC_INGEST_REFRESH_INTERVAL_MS: positiveIntSchema.default(30_000),
+  /**
+   * Full rebuild of the definition index, a safety net: changes arrive incrementally before
+   * every pull batch is matched (and sooner through LISTEN/NOTIFY).
+   */
+  AC_INGEST_REFRESH_INTERVAL_MS: positiveIntSchema.default(300_000),
   AC_INGEST_SHUTDOWN_TIMEOUT_MS: positiveIntSchema.default(30_000),
   /** Events whose causation depth reaches this are dead-lettered with max_depth. */
   AC_MAX_CAUSATION_DEPTH: positiveIntSchema.default(8),

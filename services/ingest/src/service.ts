@@ -125,9 +125,8 @@ export async function startIngestService(
       nats: () => nc.flush(),
       temporal: async () =>
         void (await temporal.workflowService.describeNamespace({ namespace: config.TEMPORAL_NAMESPACE })),
-      definitions: async () => {
-        if (!index.isFresh()) throw new Error('definition index is stale');
-      },
+      // Ready when the index can catch up with the latest definition writes.
+      definitions: () => index.catchUp(index.ticket()),
     },
   });
   logger.info('ingest ready', {
