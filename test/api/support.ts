@@ -79,7 +79,9 @@ export const eventsTopology = (prefix: string) => topology(prefix);
  * its default definition hook (schedules reconciled at once) under a schedule-id prefix of
  * the harness's own, and a client holding {@link BOOTSTRAP_TOKEN}.
  */
-export async function startApiOnHarness(h: Harness): Promise<{ api: ApiService; client: ActivityCoreClient }> {
+export async function startApiOnHarness(
+  h: Pick<Harness, 'database' | 'prefix' | 'taskQueue'>,
+): Promise<{ api: ApiService; client: ActivityCoreClient }> {
   const info = stackInfo();
   const api = await startApiService(
     loadConfig({
