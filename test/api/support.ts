@@ -81,6 +81,8 @@ export const eventsTopology = (prefix: string) => topology(prefix);
  */
 export async function startApiOnHarness(
   h: Pick<Harness, 'database' | 'prefix' | 'taskQueue'>,
+  /** Settings over the defaults (e.g. a higher `AC_API_RATE_LIMIT_RPS` for a load test). */
+  env: Readonly<Record<string, string>> = {},
 ): Promise<{ api: ApiService; client: ActivityCoreClient }> {
   const info = stackInfo();
   const api = await startApiService(
@@ -95,6 +97,7 @@ export async function startApiOnHarness(
       AC_API_TOKEN: BOOTSTRAP_TOKEN,
       AC_SCHEDULE_ID_PREFIX: `${h.prefix.toLowerCase()}-def-`,
       LOG_LEVEL: 'error',
+      ...env,
     }),
     { logger: silentLogger },
   );
