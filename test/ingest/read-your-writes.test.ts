@@ -231,6 +231,42 @@ describe('definitions take effect when saved', () => {
     }
   }, 300_000);
 
+  test('while the definition feed cannot be read, an event is handed back, not acked unmatched, and runs once it can', async () => {
+    const ingest = await h.startInProcess();
+    const tag = uniqueId('').slice(0, 6);
+    const definition = await ac.definitions.create.mutate({ spec: specFor(`ryw-${tag}`, `${tag}-t`, 1) });
+    const unmatched = await counter(ingest, 'ac_ingest_unmatched_total');
+    // The feed's query reads definition_revision: without it, every catch-up fails.
+    await rawQuery(h.database.url, 'alter table definition_revision rename to definition_revision_away');
+    let renamed = true;
+    try {
+      await publish(1, {
+        specversion: '1.0',
+        type: TYPE,
+        source: SOURCE,
+        id: `${tag}-blind`,
+        data: { tenant: `${tag}-t`, phase: 1 },
+      });
+      await waitFor(
+        async () => (await counter(ingest, 'ac_ingest_index_catch_ups_total', 'outcome="error"')) > 0,
+        'a failed catch-up of the definition index',
+      );
+      await waitFor(
+        async () => (await counter(ingest, 'ac_ingest_naks_total', 'cause="unavailable"')) > 0,
+        'the event handed back as unavailable',
+      );
+      expect(await counter(ingest, 'ac_ingest_unmatched_total')).toBe(unmatched);
+      await rawQuery(h.database.url, 'alter table definition_revision_away rename to definition_revision');
+      renamed = false;
+      const runId = expectedRunId(definition.id, SOURCE, `${tag}-blind`);
+      await waitFor(() => h.workflowExists(runId), `the run of ${runId} once the feed is readable`, 60_000);
+      expect(await counter(ingest, 'ac_ingest_unmatched_total')).toBe(unmatched);
+    } finally {
+      if (renamed) await rawQuery(h.database.url, 'alter table definition_revision_away rename to definition_revision');
+      await ingest.stop();
+    }
+  }, 120_000);
+
   test('an event published before a definition existed, processed after it was saved, starts it', async () => {
     // No ingest runs yet: the event waits in the stream while the definition is created.
     const tag = uniqueId('').slice(0, 6);
@@ -265,8 +301,8 @@ async function drained(): Promise<void> {
   );
 }
 
-async function counter(ingest: InProcessIngest, name: string): Promise<number> {
-  return metricValue(await ingest.registry.metrics(), name);
+async function counter(ingest: InProcessIngest, name: string, labels?: string): Promise<number> {
+  return metricValue(await ingest.registry.metrics(), name, labels);
 }
 
 /** The definition version a run was started with (its workflow input), or null when there is no run. */
