@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startApiOnHarness } from '../api/support.ts';
 import { rawQuery } from '../db/fixture.ts';
 import { uniqueId } from '../support/stack.ts';
+import { outlasting, WAIT_MS, waitFor, within } from '../support/wait.ts';
 import {
   CONSUMER,
   createIngestHarness,
@@ -16,7 +17,6 @@ import {
   type IngestHarness,
   type InProcessIngest,
   metricValue,
-  waitFor,
 } from './harness.ts';
 
 const CREATES = 1000;
@@ -24,6 +24,14 @@ const UPDATES = 200;
 /** Pairs in flight at once; within a pair the publish follows the write's answer at once. */
 const CONCURRENCY = 16;
 const TYPE = 'ryw.order.created';
+/** How long the pairs of one scenario may take (thousands of API calls on a loaded machine). */
+const PAIRS_MS = 300_000;
+/** How long ingest may take to process and ack what the pairs published, after the last one. */
+const DRAIN_MS = 180_000;
+/** How long Temporal's visibility may lag behind the starts. */
+const VISIBILITY_MS = 60_000;
+/** A scenario's test timeout: its waits one after another (the version reads are short). */
+const SCENARIO_MS = outlasting(PAIRS_MS, DRAIN_MS, WAIT_MS, VISIBILITY_MS);
 const SOURCE = 'urn:test:ryw';
 
 let h: IngestHarness;
@@ -101,7 +109,7 @@ async function createsAndUpdates({ replicas, midway }: Scenario): Promise<void> 
   const tag = uniqueId('').slice(0, 6);
   const expected: Expected[] = [];
   const created: Array<{ id: string; key: string; tenant: string }> = [];
-  await pool(CREATES, async (i) => {
+  const createPairs = pool(CREATES, async (i) => {
     if (i === CREATES / 2) await midway?.();
     const tenant = `${tag}-t${i}`;
     const key = `ryw-${tag}-${i}`;
@@ -116,7 +124,9 @@ async function createsAndUpdates({ replicas, midway }: Scenario): Promise<void> 
       version: 1,
     });
   });
-  await pool(UPDATES, async (i) => {
+  const pairsDeadline = Date.now() + PAIRS_MS;
+  await within(createPairs, { what: `${CREATES} create→publish pairs`, timeoutMs: PAIRS_MS });
+  const updatePairs = pool(UPDATES, async (i) => {
     const target = created[i * Math.floor(CREATES / UPDATES)] as (typeof created)[number];
     const updated = await ac.definitions.update.mutate({
       id: target.id,
@@ -131,6 +141,10 @@ async function createsAndUpdates({ replicas, midway }: Scenario): Promise<void> 
       eventId: id,
       version: updated.version,
     });
+  });
+  await within(updatePairs, {
+    what: `${UPDATES} update→publish pairs`,
+    timeoutMs: Math.max(1, pairsDeadline - Date.now()),
   });
   expect(expected.length).toBe(CREATES + UPDATES);
 
@@ -152,141 +166,165 @@ async function createsAndUpdates({ replicas, midway }: Scenario): Promise<void> 
 }
 
 describe('definitions take effect when saved', () => {
-  test(`${CREATES} create→publish and ${UPDATES} update→publish pairs, one ingest: every event starts its run on the right version`, async () => {
-    const ingest = await h.startInProcess();
-    try {
-      await createsAndUpdates({ replicas: [ingest] });
-    } finally {
-      await ingest.stop();
-    }
-  }, 300_000);
+  test(
+    `${CREATES} create→publish and ${UPDATES} update→publish pairs, one ingest: every event starts its run on the right version`,
+    async () => {
+      const ingest = await h.startInProcess();
+      try {
+        await createsAndUpdates({ replicas: [ingest] });
+      } finally {
+        await ingest.stop();
+      }
+    },
+    SCENARIO_MS,
+  );
 
   // Two replicas, and from midway their LISTEN connections terminated every 100 ms: the pairs
   // of both halves must not depend on NOTIFY or on which replica receives the event.
-  test('the same with two ingest replicas on one consumer, their LISTEN connections terminated again and again from midway', async () => {
-    const replicas = [await h.startInProcess(), await h.startInProcess()];
-    let killing = true;
-    let terminated = 0;
-    let loop: Promise<void> = Promise.resolve();
-    const midway = () => {
-      loop = (async () => {
-        while (killing) {
-          terminated += await terminateListeners();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      })();
-    };
-    try {
-      await createsAndUpdates({ replicas, midway });
-      for (const replica of replicas) expect(await counter(replica, 'ac_ingest_received_total')).toBeGreaterThan(0);
-    } finally {
-      killing = false;
-      await loop;
-      await Promise.all(replicas.map((r) => r.stop()));
-    }
-    expect(terminated).toBeGreaterThan(0);
-  }, 300_000);
-
-  test('disable→publish and archive→publish start no run', async () => {
-    const ingest = await h.startInProcess();
-    try {
-      const tag = uniqueId('').slice(0, 6);
-      const n = 100;
-      const definitions: Array<{ id: string }> = [];
-      for (let i = 0; i < n; i++) {
-        definitions.push(await ac.definitions.create.mutate({ spec: specFor(`ryw-${tag}-${i}`, `${tag}-t${i}`, 1) }));
+  test(
+    'the same with two ingest replicas on one consumer, their LISTEN connections terminated again and again from midway',
+    async () => {
+      const replicas = [await h.startInProcess(), await h.startInProcess()];
+      let killing = true;
+      let terminated = 0;
+      let loop: Promise<void> = Promise.resolve();
+      const midway = () => {
+        loop = (async () => {
+          while (killing) {
+            terminated += await terminateListeners();
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        })();
+      };
+      try {
+        await createsAndUpdates({ replicas, midway });
+        for (const replica of replicas) expect(await counter(replica, 'ac_ingest_received_total')).toBeGreaterThan(0);
+      } finally {
+        killing = false;
+        await loop;
+        await Promise.all(replicas.map((r) => r.stop()));
       }
-      // They are live: an event for the first starts a run.
-      await publish(1, {
-        specversion: '1.0',
-        type: TYPE,
-        source: SOURCE,
-        id: `${tag}-live`,
-        data: { tenant: `${tag}-t0`, phase: 1 },
-      });
-      const liveRun = expectedRunId(definitions[0]?.id as string, SOURCE, `${tag}-live`);
-      await waitFor(() => h.workflowExists(liveRun), `the run of ${liveRun}`);
-      const before = await counter(ingest, 'ac_ingest_unmatched_total');
-      const silenced: string[] = [];
-      await pool(n, async (i) => {
-        const definition = definitions[i] as (typeof definitions)[number];
-        if (i < n / 2) await ac.definitions.setEnabled.mutate({ id: definition.id, enabled: false });
-        else await ac.definitions.archive.mutate({ id: definition.id });
-        const id = `${tag}-off-${i}`;
-        await publish(i, {
+      expect(terminated).toBeGreaterThan(0);
+    },
+    SCENARIO_MS,
+  );
+
+  test(
+    'disable→publish and archive→publish start no run',
+    async () => {
+      const ingest = await h.startInProcess();
+      try {
+        const tag = uniqueId('').slice(0, 6);
+        const n = 100;
+        const definitions: Array<{ id: string }> = [];
+        for (let i = 0; i < n; i++) {
+          definitions.push(await ac.definitions.create.mutate({ spec: specFor(`ryw-${tag}-${i}`, `${tag}-t${i}`, 1) }));
+        }
+        // They are live: an event for the first starts a run.
+        await publish(1, {
           specversion: '1.0',
           type: TYPE,
           source: SOURCE,
-          id,
-          data: { tenant: `${tag}-t${i}`, phase: 1 },
+          id: `${tag}-live`,
+          data: { tenant: `${tag}-t0`, phase: 1 },
         });
-        silenced.push(expectedRunId(definition.id, SOURCE, id));
-      });
-      await drained();
-      // Processed (a redelivery may count twice), and none started a run.
-      expect((await counter(ingest, 'ac_ingest_unmatched_total')) - before).toBeGreaterThanOrEqual(n);
-      for (const runId of silenced) expect(await h.workflowExists(runId)).toBe(false);
-    } finally {
-      await ingest.stop();
-    }
-  }, 300_000);
+        const liveRun = expectedRunId(definitions[0]?.id as string, SOURCE, `${tag}-live`);
+        await waitFor(() => h.workflowExists(liveRun), { what: `the run of ${liveRun}` });
+        const before = await counter(ingest, 'ac_ingest_unmatched_total');
+        const silenced: string[] = [];
+        await pool(n, async (i) => {
+          const definition = definitions[i] as (typeof definitions)[number];
+          if (i < n / 2) await ac.definitions.setEnabled.mutate({ id: definition.id, enabled: false });
+          else await ac.definitions.archive.mutate({ id: definition.id });
+          const id = `${tag}-off-${i}`;
+          await publish(i, {
+            specversion: '1.0',
+            type: TYPE,
+            source: SOURCE,
+            id,
+            data: { tenant: `${tag}-t${i}`, phase: 1 },
+          });
+          silenced.push(expectedRunId(definition.id, SOURCE, id));
+        });
+        await drained();
+        // Processed (a redelivery may count twice), and none started a run.
+        expect((await counter(ingest, 'ac_ingest_unmatched_total')) - before).toBeGreaterThanOrEqual(n);
+        for (const runId of silenced) expect(await h.workflowExists(runId)).toBe(false);
+      } finally {
+        await ingest.stop();
+      }
+    },
+    outlasting(WAIT_MS, PAIRS_MS, DRAIN_MS),
+  );
 
-  test('while the definition feed cannot be read, an event is handed back, not acked unmatched, and runs once it can', async () => {
-    const ingest = await h.startInProcess();
-    const tag = uniqueId('').slice(0, 6);
-    const definition = await ac.definitions.create.mutate({ spec: specFor(`ryw-${tag}`, `${tag}-t`, 1) });
-    const unmatched = await counter(ingest, 'ac_ingest_unmatched_total');
-    // The feed's query reads definition_revision: without it, every catch-up fails.
-    await rawQuery(h.database.url, 'alter table definition_revision rename to definition_revision_away');
-    let renamed = true;
-    try {
+  test(
+    'while the definition feed cannot be read, an event is handed back, not acked unmatched, and runs once it can',
+    async () => {
+      const ingest = await h.startInProcess();
+      const tag = uniqueId('').slice(0, 6);
+      const definition = await ac.definitions.create.mutate({ spec: specFor(`ryw-${tag}`, `${tag}-t`, 1) });
+      const unmatched = await counter(ingest, 'ac_ingest_unmatched_total');
+      // The feed's query reads definition_revision: without it, every catch-up fails.
+      await rawQuery(h.database.url, 'alter table definition_revision rename to definition_revision_away');
+      let renamed = true;
+      try {
+        await publish(1, {
+          specversion: '1.0',
+          type: TYPE,
+          source: SOURCE,
+          id: `${tag}-blind`,
+          data: { tenant: `${tag}-t`, phase: 1 },
+        });
+        await waitFor(() => counter(ingest, 'ac_ingest_index_catch_ups_total', 'outcome="error"'), {
+          what: 'a failed catch-up of the definition index',
+          until: (n) => n > 0,
+        });
+        await waitFor(() => counter(ingest, 'ac_ingest_naks_total', 'cause="unavailable"'), {
+          what: 'the event handed back as unavailable',
+          until: (n) => n > 0,
+        });
+        expect(await counter(ingest, 'ac_ingest_unmatched_total')).toBe(unmatched);
+        await rawQuery(h.database.url, 'alter table definition_revision_away rename to definition_revision');
+        renamed = false;
+        const runId = expectedRunId(definition.id, SOURCE, `${tag}-blind`);
+        await waitFor(() => h.workflowExists(runId), {
+          what: `the run of ${runId} once the feed is readable`,
+          timeoutMs: 60_000,
+        });
+        expect(await counter(ingest, 'ac_ingest_unmatched_total')).toBe(unmatched);
+      } finally {
+        if (renamed)
+          await rawQuery(h.database.url, 'alter table definition_revision_away rename to definition_revision');
+        await ingest.stop();
+      }
+    },
+    outlasting(WAIT_MS, WAIT_MS, 60_000),
+  );
+
+  test(
+    'an event published before a definition existed, processed after it was saved, starts it',
+    async () => {
+      // No ingest runs yet: the event waits in the stream while the definition is created.
+      const tag = uniqueId('').slice(0, 6);
       await publish(1, {
         specversion: '1.0',
         type: TYPE,
         source: SOURCE,
-        id: `${tag}-blind`,
+        id: `${tag}-early`,
         data: { tenant: `${tag}-t`, phase: 1 },
       });
-      await waitFor(
-        async () => (await counter(ingest, 'ac_ingest_index_catch_ups_total', 'outcome="error"')) > 0,
-        'a failed catch-up of the definition index',
-      );
-      await waitFor(
-        async () => (await counter(ingest, 'ac_ingest_naks_total', 'cause="unavailable"')) > 0,
-        'the event handed back as unavailable',
-      );
-      expect(await counter(ingest, 'ac_ingest_unmatched_total')).toBe(unmatched);
-      await rawQuery(h.database.url, 'alter table definition_revision_away rename to definition_revision');
-      renamed = false;
-      const runId = expectedRunId(definition.id, SOURCE, `${tag}-blind`);
-      await waitFor(() => h.workflowExists(runId), `the run of ${runId} once the feed is readable`, 60_000);
-      expect(await counter(ingest, 'ac_ingest_unmatched_total')).toBe(unmatched);
-    } finally {
-      if (renamed) await rawQuery(h.database.url, 'alter table definition_revision_away rename to definition_revision');
-      await ingest.stop();
-    }
-  }, 120_000);
-
-  test('an event published before a definition existed, processed after it was saved, starts it', async () => {
-    // No ingest runs yet: the event waits in the stream while the definition is created.
-    const tag = uniqueId('').slice(0, 6);
-    await publish(1, {
-      specversion: '1.0',
-      type: TYPE,
-      source: SOURCE,
-      id: `${tag}-early`,
-      data: { tenant: `${tag}-t`, phase: 1 },
-    });
-    const definition = await ac.definitions.create.mutate({ spec: specFor(`ryw-${tag}`, `${tag}-t`, 1) });
-    const ingest = await h.startInProcess();
-    try {
-      const runId = expectedRunId(definition.id, SOURCE, `${tag}-early`);
-      await waitFor(() => h.workflowExists(runId), `the run of ${runId}`);
-      expect(await startedVersion(runId)).toBe(1);
-    } finally {
-      await ingest.stop();
-    }
-  }, 120_000);
+      const definition = await ac.definitions.create.mutate({ spec: specFor(`ryw-${tag}`, `${tag}-t`, 1) });
+      const ingest = await h.startInProcess();
+      try {
+        const runId = expectedRunId(definition.id, SOURCE, `${tag}-early`);
+        await waitFor(() => h.workflowExists(runId), { what: `the run of ${runId}` });
+        expect(await startedVersion(runId)).toBe(1);
+      } finally {
+        await ingest.stop();
+      }
+    },
+    outlasting(WAIT_MS),
+  );
 });
 
 /** Waits until the consumer has nothing left to deliver and nothing unacked. */
@@ -296,8 +334,7 @@ async function drained(): Promise<void> {
       const info = await h.jsm.consumers.info(h.topology.events.stream, CONSUMER);
       return info.num_pending === 0 && info.num_ack_pending === 0;
     },
-    'every event processed and acked',
-    180_000,
+    { what: 'every event processed and acked', timeoutMs: DRAIN_MS, intervalMs: 500 },
   );
 }
 
@@ -336,11 +373,12 @@ async function expectOneRunPerEvent(expected: readonly Expected[], definitionIds
     }
     return n;
   };
-  await waitFor(
-    async () => (await list()) >= expected.length,
-    `${expected.length} runs in Temporal's visibility`,
-    60_000,
-  );
+  await waitFor(list, {
+    what: `${expected.length} runs in Temporal's visibility`,
+    until: (n) => n >= expected.length,
+    timeoutMs: VISIBILITY_MS,
+    intervalMs: 1000,
+  });
   const wanted = new Map(expected.map((e) => [eventKey({ source: SOURCE, id: e.eventId }), [e.runId]]));
   expect(Object.fromEntries(byEvent)).toEqual(Object.fromEntries(wanted));
 }
