@@ -364,10 +364,15 @@ async function expectOneRunPerEvent(expected: readonly Expected[], definitionIds
   const byEvent = new Map<string, string[]>();
   const list = async () => {
     byEvent.clear();
+    // Visibility may list one execution twice while it changes state between pages: an
+    // execution is its run id (REJECT_DUPLICATE: a workflow id never gets a second run).
+    const seen = new Set<string>();
     let n = 0;
     for await (const execution of h.client.workflow.list({ query: `TaskQueue = "${h.taskQueue}"` })) {
       const [, definitionId, key] = execution.workflowId.split(':');
       if (!definitionId || !key || !definitionIds.has(definitionId)) continue;
+      if (seen.has(execution.runId)) continue;
+      seen.add(execution.runId);
       byEvent.set(key, [...(byEvent.get(key) ?? []), execution.workflowId]);
       n++;
     }
