@@ -195,7 +195,9 @@ for (const n of sizes) {
     const events = Array.from({ length: indexedCalls }, next);
     // Same answers first: the index must agree with the naive loop.
     for (const e of events.slice(0, 200)) {
-      const a = matcher.match(e).map((m) => m.id);
+      const outcome = matcher.match(e);
+      if (outcome.failed.length > 0) throw new Error(`${mix}: a filter failed: ${outcome.failed[0]?.message}`);
+      const a = outcome.matched.map((m) => m.id);
       const b = naive(e);
       if (a.join() !== b.join()) throw new Error(`${mix}: index ${a.join()} ≠ naive ${b.join()} for ${e.type}`);
     }

@@ -66,6 +66,7 @@ describe('the definitions revision', () => {
           cron: {
             expression: '0 9 * * *',
             timezone: 'UTC',
+            dst: { gap: 'auto', fold: 'auto' },
             jitterSeconds: 0,
             misfire: { policy: 'skip', graceSeconds: 60, maxCatchUp: 1 },
           },
