@@ -81,19 +81,26 @@ function envelope(type: string, data: Record<string, unknown>): EventEnvelope {
 }
 
 /** The event mixes: each reaches a different part of the index. */
+const WITHOUT_FIELD = 'without the tenant field';
+
 function mixes(p: Population): Record<string, () => EventEnvelope> {
   const r = prng(7);
   const pick = (k: number) => Math.floor(r() * k);
   return {
-    'distinct exact type': () => envelope(`svc${pick(p.distinct)}.created`, { n: 1 }),
+    // Every event carries the field the tenant filters compare: one without it makes each of
+    // those filters an error (`No such key`), which issue 20 parks as filter_error (see below).
+    'distinct exact type': () => envelope(`svc${pick(p.distinct)}.created`, { tenant: 'tenant-none', n: 1 }),
     'shared type + tenant': () => {
       const i = pick(p.sharedTenants);
       return envelope(`shared${i % SHARED_TYPES}.event`, { tenant: `tenant-${i}`, amount: 50 });
     },
-    'wildcard (svcN.* / svcN.>)': () => envelope(`svc${pick(p.wildcards)}.updated`, { n: 1 }),
+    'wildcard (svcN.* / svcN.>)': () => envelope(`svc${pick(p.wildcards)}.updated`, { tenant: 'tenant-none', n: 1 }),
     'shared wildcard + tenant': () =>
       envelope(r() < 0.5 ? 'order.created' : 'order.paid.late', { tenant: `tenant-${pick(p.sharedWildcards)}` }),
     'no definition': () => envelope(`nobody.${pick(1000)}.knows`, { tenant: 'tenant-1' }),
+    // Not a target: without the indexed field every `*.created` tenant filter must run in full
+    // to tell "no" from filter_error (`error && false` is false), and here each one fails.
+    [WITHOUT_FIELD]: () => envelope(`svc${pick(p.distinct)}.created`, { n: 1 }),
   };
 }
 
@@ -192,11 +199,14 @@ for (const n of sizes) {
   process.stdout.write(`index memory: ${stats(memory.map((b) => b / 1024))} KB per definition\n`);
 
   for (const [mix, next] of Object.entries(eventMixes)) {
-    const events = Array.from({ length: indexedCalls }, next);
+    // Without the field every tenant filter on the type fails in full: as many calls as naive's.
+    const events = Array.from({ length: mix === WITHOUT_FIELD ? naiveCalls : indexedCalls }, next);
     // Same answers first: the index must agree with the naive loop.
     for (const e of events.slice(0, 200)) {
       const outcome = matcher.match(e);
-      if (outcome.failed.length > 0) throw new Error(`${mix}: a filter failed: ${outcome.failed[0]?.message}`);
+      if (mix !== WITHOUT_FIELD && outcome.failed.length > 0) {
+        throw new Error(`${mix}: a filter failed: ${outcome.failed[0]?.message}`);
+      }
       const a = outcome.matched.map((m) => m.id);
       const b = naive(e);
       if (a.join() !== b.join()) throw new Error(`${mix}: index ${a.join()} ≠ naive ${b.join()} for ${e.type}`);
@@ -215,11 +225,14 @@ for (const n of sizes) {
       const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
       ratio.push(mean(baseline) / mean(indexed));
     }
-    const ok = n < 50_000 || (Math.max(...p50) <= 50 && Math.max(...p99) <= 500 && Math.min(...ratio) >= 100);
+    const ok =
+      n < 50_000 ||
+      mix === WITHOUT_FIELD ||
+      (Math.max(...p50) <= 50 && Math.max(...p99) <= 500 && Math.min(...ratio) >= 100);
     if (!ok) allOk = false;
     process.stdout.write(
       `  ${mix.padEnd(28)} match() p50 ${stats(p50)} µs  p99 ${stats(p99)} µs  | naive p50 ${stats(naiveP50)} µs` +
-        `  | naive/indexed (mean) ${stats(ratio)}×${n >= 50_000 ? (ok ? '  (target met)' : '  (TARGET MISSED)') : ''}\n`,
+        `  | naive/indexed (mean) ${stats(ratio)}×${n < 50_000 || mix === WITHOUT_FIELD ? '' : ok ? '  (target met)' : '  (TARGET MISSED)'}\n`,
     );
   }
 
