@@ -105,7 +105,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
           ? definition.spec
           : (await getDefinitionVersion(deps.db, definition.id, run.definitionVersion)).spec;
       // Checked against the budget when it was saved; the run-time budget holds it now.
-      const validated = validateDefinitionSpec(stored, { checkCost: false, ...limitsOption });
+      const validated = validateDefinitionSpec(stored, { stored: true, ...limitsOption });
       if (!validated.ok) {
         const error = `definition ${definition.key} version ${run.definitionVersion} is invalid: ${validated.errors
           .map((e) => `${e.path}: ${e.message}`)

@@ -8,14 +8,15 @@
 
 /**
  * Declared limits of the data an expression sees (event, resolved context, forEach items).
- * The save-time estimate assumes them; ingest and the API refuse inbound data beyond them.
+ * The save-time estimate assumes them; ingest and the API refuse inbound data beyond them
+ * (`inspectJson` in input-limits.ts is the one walk that checks them).
  */
 export interface InputLimits {
-  /** Deepest nesting of lists and maps (`AC_INPUT_MAX_DEPTH`). */
+  /** Deepest nesting of lists and maps (`AC_INPUT_MAX_DEPTH`); `[[1]]` is 2 deep, a scalar 0. */
   readonly maxDepth: number;
   /** Most elements in one list, or keys in one map (`AC_INPUT_MAX_ELEMENTS`). */
   readonly maxListElements: number;
-  /** Largest input as JSON text, which also bounds any one string (`AC_INPUT_MAX_BYTES`). */
+  /** Largest input as JSON text, which also bounds any one string or key, in UTF-8 bytes (`AC_INPUT_MAX_BYTES`). */
   readonly maxBytes: number;
 }
 

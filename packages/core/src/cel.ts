@@ -44,6 +44,7 @@ import {
 } from './cel-cost.ts';
 import { DEFAULT_EXPRESSION_COST, DEFAULT_INPUT_LIMITS, type InputLimits } from './cel-limits.ts';
 import { type CompiledPattern, compilePattern, dynamicPattern, InvalidPatternError } from './cel-regex.ts';
+import { displayText, setOwn } from './input-limits.ts';
 
 /** CEL type names usable for variables. `map` and `dyn` are dynamically checked. */
 export type CelVariableType = 'map' | 'dyn' | 'int' | 'string' | 'bool' | 'timestamp' | 'list';
@@ -54,6 +55,11 @@ export interface CelEnvironment {
   readonly variables: Readonly<Record<string, CelVariableType>>;
   /** @internal */
   readonly impl: Environment;
+  /**
+   * @internal The same variables with `event` typed as a CloudEvent envelope (`event.id` is a
+   * string, `event.causationdepth` an int, `event.data` dyn): what save-time checks type against.
+   */
+  readonly strictImpl: Environment;
 }
 
 const TYPE_NAMES: Record<CelVariableType, string> = {
@@ -66,18 +72,53 @@ const TYPE_NAMES: Record<CelVariableType, string> = {
   list: 'list',
 };
 
-/** Declares an environment; unknown variables in an expression are then type errors. */
-export function celEnvironment(name: string, variables: Record<string, CelVariableType>): CelEnvironment {
-  let impl = new Environment({
+/**
+ * The fields of the `event` variable as save-time checks see them: the attributes of an
+ * EventEnvelope. At run time `event` stays a map, so an expression means the same whether it
+ * was saved before or after these checks existed.
+ */
+const EVENT_FIELDS: Record<string, string> = {
+  specversion: 'string',
+  id: 'string',
+  source: 'string',
+  type: 'string',
+  time: 'string',
+  subject: 'string',
+  datacontenttype: 'string',
+  dataschema: 'string',
+  data: 'dyn',
+  data_base64: 'string',
+  traceparent: 'string',
+  tracestate: 'string',
+  correlationid: 'string',
+  causationid: 'string',
+  causationdepth: 'int',
+  extensions: 'map',
+  delivery: 'map',
+};
+const EVENT_TYPE = 'activitycore.Event';
+
+function newEnvironment(): Environment {
+  const impl = new Environment({
     unlistedVariablesAreDyn: false,
     homogeneousAggregateLiterals: false,
     enableOptionalTypes: true,
     limits: { maxAstNodes: 2_000, maxDepth: 64, maxListElements: 1_000, maxMapEntries: 1_000 },
   });
-  for (const [variable, type] of Object.entries(variables)) impl = impl.registerVariable(variable, TYPE_NAMES[type]);
   impl.registerFunction('string.matches(string): bool', re2Matches, { async: false });
   impl.registerFunction('matches(string, string): bool', re2Matches, { async: false });
-  return { name, variables: Object.freeze({ ...variables }), impl };
+  return impl;
+}
+
+/** Declares an environment; unknown variables in an expression are then type errors. */
+export function celEnvironment(name: string, variables: Record<string, CelVariableType>): CelEnvironment {
+  let impl = newEnvironment();
+  let strictImpl = newEnvironment().registerType(EVENT_TYPE, { fields: EVENT_FIELDS });
+  for (const [variable, type] of Object.entries(variables)) {
+    impl = impl.registerVariable(variable, TYPE_NAMES[type]);
+    strictImpl = strictImpl.registerVariable(variable, variable === 'event' ? EVENT_TYPE : TYPE_NAMES[type]);
+  }
+  return { name, variables: Object.freeze({ ...variables }), impl, strictImpl };
 }
 
 /** `matches()` by RE2; `this` is the evaluator, which carries the meter of the evaluation. */
@@ -157,6 +198,14 @@ export interface CompileOptions {
   input?: InputLimits;
   /** Result types accepted, e.g. `['bool']` for rules; `dyn` always passes (checked at run time). */
   expect?: readonly string[];
+  /** How the accepted types read in an error, e.g. `a value that renders as text`. */
+  expectDescription?: string;
+  /**
+   * Save-time checking: type the expression with `event` as a CloudEvent envelope (so
+   * `event.id` is a string and `event.nosuch` an error) before checking `expect`. Stored
+   * definitions compile without it, so ones saved before these checks keep running.
+   */
+  strict?: boolean;
 }
 
 export interface EvaluateOptions {
@@ -180,6 +229,19 @@ function variableBounds(env: CelEnvironment, input: InputLimits): Record<string,
   }
   return out;
 }
+
+/** CEL types whose values render as text in a template: strings, numbers, bools, timestamps, durations, bytes. */
+export const TEXT_TYPES: readonly string[] = [
+  'string',
+  'int',
+  'uint',
+  'double',
+  'bool',
+  'google.protobuf.Timestamp',
+  'google.protobuf.Duration',
+  'bytes',
+  'optional',
+];
 
 /**
  * The most an evaluation of one parsed subexpression of a program of `env` (the AST of a
@@ -214,14 +276,29 @@ export function compileExpression(source: string, env: CelEnvironment, options: 
   }
   if (!checked.valid) return { ok: false, error: toCelError(checked.error, source, 'type') };
   const type = checked.type ?? 'dyn';
+  let checkedType = type;
+  if (options.strict) {
+    let strict: ReturnType<ReturnType<Environment['parse']>['check']>;
+    try {
+      strict = env.strictImpl.parse(source).check();
+    } catch (e) {
+      return { ok: false, error: toCelError(e, source, 'type') };
+    }
+    if (!strict.valid) return { ok: false, error: toCelError(strict.error, source, 'type') };
+    checkedType = strict.type ?? 'dyn';
+  }
   if (
     options.expect &&
-    !type.startsWith('dyn') &&
-    !options.expect.some((t) => type === t || type.startsWith(`${t}<`))
+    !checkedType.startsWith('dyn') &&
+    !options.expect.some((t) => checkedType === t || checkedType.startsWith(`${t}<`))
   ) {
+    const expected = options.expectDescription ?? options.expect.join(' or ');
     return {
       ok: false,
-      error: { code: 'type', message: `expression has type ${type}, expected ${options.expect.join(' or ')}` },
+      error: {
+        code: 'type',
+        message: `expression "${displayText(source.trim(), 80)}" has type ${checkedType}, expected ${expected}`,
+      },
     };
   }
   const patterns = new Map<string, CompiledPattern>();
@@ -365,7 +442,7 @@ export function toCelValue(value: unknown): unknown {
   if (value instanceof Date || value instanceof Uint8Array || value === null) return value;
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toCelValue(v);
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) setOwn(out, k, toCelValue(v));
     return out;
   }
   return value;
@@ -385,7 +462,7 @@ export function fromCelValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(fromCelValue);
   if (value instanceof Map) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of value) out[String(fromCelValue(k))] = fromCelValue(v);
+    for (const [k, v] of value) setOwn(out, String(fromCelValue(k)), fromCelValue(v));
     return out;
   }
   const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
@@ -401,6 +478,6 @@ export function fromCelValue(value: unknown): unknown {
     }
   }
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = fromCelValue(v);
+  for (const [k, v] of Object.entries(value)) setOwn(out, k, fromCelValue(v));
   return out;
 }

@@ -186,7 +186,7 @@ describe('validateDefinitionSpec', () => {
     expect(validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_000 } }, { limits }).ok).toBe(true);
     // A definition saved under a higher maximum still loads; its run-time budget is capped.
     expect(
-      validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_001 } }, { limits, checkCost: false }).ok,
+      validateDefinitionSpec({ ...validSpec, limits: { maxExpressionCost: 5_001 } }, { limits, stored: true }).ok,
     ).toBe(true);
   });
 
@@ -237,5 +237,88 @@ describe('cel wrapper', () => {
   it('has now as a timestamp in the rule environment', () => {
     const p = compileExpression('now > timestamp("2020-01-01T00:00:00Z")', ruleEnvironment, { expect: ['bool'] });
     expect(p.ok).toBe(true);
+  });
+});
+
+describe('save-time typing', () => {
+  const withFilter = (filter: string) => ({
+    ...validSpec,
+    trigger: { kind: 'event', event: { types: ['order.created'], filter } },
+  });
+  const withTemplate = (fields: Record<string, unknown>) => ({
+    ...validSpec,
+    taskTemplates: [{ key: 'call', title: 'Call', ...fields }],
+  });
+
+  it.each([
+    [withFilter('event.id'), 'trigger.event.filter', 'has type string, expected bool'],
+    [withFilter('event.causationdepth'), 'trigger.event.filter', 'has type int, expected bool'],
+    [withFilter('event.nosuch == "x"'), 'trigger.event.filter', 'No such key: nosuch'],
+    [{ ...validSpec, rules: [{ name: 'r', when: 'event.type' }] }, 'rules[0].when', 'has type string'],
+    [withTemplate({ when: 'size(event.id)' }), 'taskTemplates[0].when', 'has type int, expected bool'],
+    [withTemplate({ title: '{{ [1, 2] }}' }), 'taskTemplates[0].title', 'expected a value that renders as text'],
+    [withTemplate({ assignee: '{{ {"a": 1} }}' }), 'taskTemplates[0].assignee', 'renders as text'],
+    [withTemplate({ dedupeKey: '{{ null }}' }), 'taskTemplates[0].dedupeKey', 'has type null'],
+    [withTemplate({ labels: '{{ {"a": 1} }}' }), 'taskTemplates[0].labels', 'expected text or a list of text'],
+    [withTemplate({ due: 'event.causationdepth + 1' }), 'taskTemplates[0].due', 'has type int'],
+    [
+      { ...validSpec, contextSources: [{ name: 'h', kind: 'http', url: '{{ [1] }}' }] },
+      'contextSources[0].url',
+      'renders as text',
+    ],
+  ])('refuses %#: %s', (spec, path, message) => {
+    const errors = errorsOf(spec);
+    expect(errors.map((e) => e.path)).toContain(path);
+    expect(errors.find((e) => e.path === path)?.message).toContain(message);
+  });
+
+  it('names the expression in the error', () => {
+    expect(errorsOf(withFilter('event.id'))[0]?.message).toBe('expression "event.id" has type string, expected bool');
+  });
+
+  it.each([
+    withFilter('event.data.total > 100 && event.type == "order.created"'),
+    withFilter('has(event.subject) && event.extensions.tenant == "acme"'),
+    withFilter('event.?subject.orValue("") == ""'),
+    withTemplate({ title: '{{ event.id }}', description: '{{ event.causationdepth }}', priority: '{{ now }}' }),
+    withTemplate({ title: 'Items {{ [1, 2] }}' }),
+    withTemplate({ title: '{{ event.data.name }}', labels: '{{ event.data.tags }}' }),
+    withTemplate({ labels: ['{{ event.type }}', 'x'], due: 'now + duration("1h")' }),
+    withTemplate({ due: '{{ event.data.deadline }}' }),
+    withTemplate({ due: '"2030-01-01T00:00:00Z"' }),
+  ])('accepts %#', (spec) => {
+    expect(errorsOf(spec)).toEqual([]);
+  });
+
+  it('loads a stored definition saved before the typing rules: filter, rules and titles are checked at run time', () => {
+    for (const spec of [
+      withFilter('event.id'),
+      withTemplate({ title: '{{ [1, 2] }}' }),
+      withFilter('event.nosuch == 1'),
+    ]) {
+      expect(errorsOf(spec).length).toBeGreaterThan(0);
+      expect(validateDefinitionSpec(spec, { stored: true }).ok).toBe(true);
+    }
+  });
+
+  it('holds static values, bodies, configs and payloads to the input limits, and every string to storable text', () => {
+    const limits = { ...DEFAULT_EXPRESSION_LIMITS, input: { maxDepth: 2, maxListElements: 3, maxBytes: 64 } };
+    const spec = (overrides: Record<string, unknown>) => ({ ...validSpec, ...overrides });
+    const check = (input: unknown) => {
+      const r = validateDefinitionSpec(input, { limits });
+      return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.code}`);
+    };
+    expect(check(spec({ contextSources: [{ name: 'a', kind: 'static', value: [[1]] }] }))).toEqual([]);
+    expect(check(spec({ contextSources: [{ name: 'a', kind: 'static', value: [[[1]]] }] }))).toEqual([
+      'contextSources[0].value[0][0]: value_too_deep',
+    ]);
+    expect(check(spec({ contextSources: [{ name: 'a', kind: 'static', value: [1, 2, 3, 4] }] }))).toEqual([
+      'contextSources[0].value: value_too_large',
+    ]);
+    expect(check(withTemplate({ payload: { a: 'x\u0000' } }))).toEqual([
+      'taskTemplates[0].payload.a: value_unsupported',
+    ]);
+    expect(check(spec({ name: 'bad\u0000name' }))).toEqual(['name: value_unsupported']);
+    expect(validateDefinitionSpec(spec({ name: 'bad\u0000name' }), { stored: true }).ok).toBe(true);
   });
 });

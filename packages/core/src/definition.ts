@@ -6,12 +6,14 @@ import {
   eventFilterEnvironment,
   formatCelError,
   ruleEnvironment,
+  TEXT_TYPES,
   templateEnvironment,
 } from './cel.ts';
-import { DEFAULT_EXPRESSION_LIMITS, type ExpressionLimits, expressionBudget } from './cel-limits.ts';
+import { DEFAULT_EXPRESSION_LIMITS, type ExpressionLimits, expressionBudget, type InputLimits } from './cel-limits.ts';
 import { CronTriggerConfig } from './cron.ts';
 import { type FieldError, formatPath } from './errors.ts';
 import { EventTriggerConfig } from './event-trigger.ts';
+import { inspectJson, type JsonProblem, STORABLE_ONLY } from './input-limits.ts';
 import { type CompiledTemplate, compileTemplate, describeTemplateError } from './template.ts';
 
 const Identifier = z
@@ -210,6 +212,21 @@ export interface CompiledTaskTemplate {
 
 export type CompileDefinitionResult = { ok: true; compiled: CompiledDefinition } | { ok: false; errors: FieldError[] };
 
+/** What a template field must render to, checked at save time for a template that is one hole. */
+type TemplateKind = 'text' | 'labels' | 'any';
+
+const TEMPLATE_EXPECT: Record<TemplateKind, { expectRaw?: readonly string[]; expectDescription?: string }> = {
+  text: {
+    expectRaw: TEXT_TYPES,
+    expectDescription: 'a value that renders as text (string, number, bool, timestamp or duration)',
+  },
+  labels: { expectRaw: [...TEXT_TYPES, 'list'], expectDescription: 'text or a list of text' },
+  any: {},
+};
+
+/** Result types a `due` expression may have: a timestamp, a duration, or a string holding either. */
+const DUE_TYPES = ['google.protobuf.Timestamp', 'google.protobuf.Duration', 'string'] as const;
+
 export interface CompileDefinitionOptions {
   /** Installation bounds (default {@link DEFAULT_EXPRESSION_LIMITS}). */
   limits?: ExpressionLimits;
@@ -218,6 +235,13 @@ export interface CompileDefinitionOptions {
    * definition that was saved under other limits: the run-time budget still holds.
    */
   checkCost?: boolean;
+  /**
+   * Save-time checking: `event` typed as a CloudEvent envelope, filters, rules and `when` must
+   * type to `bool`, a template that is one hole to what its field renders, `due` to a time.
+   * Off for stored definitions, which keep the checks they were saved under (their results are
+   * still checked at run time).
+   */
+  readonly strict?: boolean;
 }
 
 /**
@@ -245,19 +269,28 @@ export function compileDefinition(
     input: limits.input,
     ...(checkCost ? { maxCost: expressionBudget(requested, limits) } : {}),
   };
+  const strict = options.strict === true;
   const expr = (
     source: string,
     env: CelEnvironment,
     path: Array<string | number>,
     expect?: readonly string[],
   ): CompiledExpression | undefined => {
-    const result = compileExpression(source, env, expect ? { ...costOptions, expect } : costOptions);
+    const result = compileExpression(source, env, { ...costOptions, strict, ...(expect ? { expect } : {}) });
     if (result.ok) return result.program;
     errors.push({ path: formatPath(path), message: formatCelError(result.error), code: `cel_${result.error.code}` });
     return undefined;
   };
-  const tmpl = (source: string, env: CelEnvironment, path: Array<string | number>): CompiledTemplate | undefined => {
-    const result = compileTemplate(source, env, costOptions);
+  const tmpl = (
+    source: string,
+    env: CelEnvironment,
+    path: Array<string | number>,
+    kind: TemplateKind,
+  ): CompiledTemplate | undefined => {
+    const result = compileTemplate(source, env, {
+      ...costOptions,
+      ...(strict ? { strict, ...TEMPLATE_EXPECT[kind] } : {}),
+    });
     if (result.ok) return result.template;
     errors.push({
       path: formatPath(path),
@@ -266,16 +299,23 @@ export function compileDefinition(
     });
     return undefined;
   };
-  const value = (input: unknown, env: CelEnvironment, path: Array<string | number>): CompiledValue => {
+  const value = (
+    input: unknown,
+    env: CelEnvironment,
+    path: Array<string | number>,
+    kind: TemplateKind,
+  ): CompiledValue => {
     if (typeof input === 'string') {
-      const template = tmpl(input, env, path);
+      const template = tmpl(input, env, path, kind);
       return template ? { kind: 'template', template } : { kind: 'literal', value: input };
     }
-    if (Array.isArray(input)) return { kind: 'array', items: input.map((v, i) => value(v, env, [...path, i])) };
+    if (Array.isArray(input)) return { kind: 'array', items: input.map((v, i) => value(v, env, [...path, i], kind)) };
     if (input !== null && typeof input === 'object') {
       return {
         kind: 'object',
-        entries: Object.entries(input).map(([k, v]) => [k, value(v, env, [...path, k])] as [string, CompiledValue]),
+        entries: Object.entries(input).map(
+          ([k, v]) => [k, value(v, env, [...path, k], kind)] as [string, CompiledValue],
+        ),
       };
     }
     return { kind: 'literal', value: input };
@@ -293,12 +333,19 @@ export function compileDefinition(
   spec.contextSources.forEach((source, i) => {
     const path = ['contextSources', i];
     if (source.kind === 'http') {
-      compiled.contextTemplates.set(
-        source.name,
-        value({ url: source.url, headers: source.headers ?? {}, body: source.body ?? null }, ruleEnvironment, path),
-      );
+      compiled.contextTemplates.set(source.name, {
+        kind: 'object',
+        entries: [
+          ['url', value(source.url, ruleEnvironment, [...path, 'url'], 'text')],
+          ['headers', value(source.headers ?? {}, ruleEnvironment, [...path, 'headers'], 'text')],
+          ['body', value(source.body ?? null, ruleEnvironment, [...path, 'body'], 'any')],
+        ],
+      });
     } else if (source.kind === 'openTasks') {
-      compiled.contextTemplates.set(source.name, value({ dedupeKey: source.dedupeKey }, ruleEnvironment, path));
+      compiled.contextTemplates.set(source.name, {
+        kind: 'object',
+        entries: [['dedupeKey', value(source.dedupeKey, ruleEnvironment, [...path, 'dedupeKey'], 'text')]],
+      });
     }
   });
   spec.rules.forEach((rule, i) => {
@@ -312,19 +359,19 @@ export function compileDefinition(
       t.forEach = expr(template.forEach, ruleEnvironment, [...path, 'forEach'], ['list']);
     const itemEnv = templateEnvironment;
     if (template.when !== undefined) t.when = expr(template.when, itemEnv, [...path, 'when'], ['bool']);
-    t.title = tmpl(template.title, itemEnv, [...path, 'title']);
+    t.title = tmpl(template.title, itemEnv, [...path, 'title'], 'text');
     for (const name of ['description', 'assignee', 'priority', 'dedupeKey'] as const) {
       const source = template[name];
       if (source !== undefined) {
-        const compiledField = tmpl(source, itemEnv, [...path, name]);
+        const compiledField = tmpl(source, itemEnv, [...path, name], 'text');
         if (compiledField) t[name] = compiledField;
       }
     }
     if (template.labels !== undefined) {
       if (Array.isArray(template.labels)) {
-        t.labels = template.labels.flatMap((label, j) => tmpl(label, itemEnv, [...path, 'labels', j]) ?? []);
+        t.labels = template.labels.flatMap((label, j) => tmpl(label, itemEnv, [...path, 'labels', j], 'labels') ?? []);
       } else {
-        const labels = tmpl(template.labels, itemEnv, [...path, 'labels']);
+        const labels = tmpl(template.labels, itemEnv, [...path, 'labels'], 'labels');
         if (labels) t.labels = labels;
       }
     }
@@ -333,11 +380,11 @@ export function compileDefinition(
       if (ISO_DURATION.test(due)) t.due = { kind: 'duration', iso: due };
       else {
         const source = due.startsWith('{{') && due.endsWith('}}') ? due.slice(2, -2) : due;
-        const expression = expr(source, itemEnv, [...path, 'due']);
+        const expression = expr(source, itemEnv, [...path, 'due'], DUE_TYPES);
         if (expression) t.due = { kind: 'expression', expression };
       }
     }
-    if (template.payload !== undefined) t.payload = value(template.payload, itemEnv, [...path, 'payload']);
+    if (template.payload !== undefined) t.payload = value(template.payload, itemEnv, [...path, 'payload'], 'any');
     if (t.title) compiled.templates.push(t as CompiledTaskTemplate);
   });
   return errors.length > 0 ? { ok: false, errors } : { ok: true, compiled };
@@ -345,15 +392,32 @@ export function compileDefinition(
 
 export type ValidateDefinitionResult = { ok: true; spec: ActivityDefinitionSpec } | { ok: false; errors: FieldError[] };
 
+export interface ValidateDefinitionOptions {
+  /**
+   * A definition read back from storage: checked as it was when saved (structure, syntax,
+   * variables), not with the save-time typing and value limits added since, so an upgrade
+   * never stops a definition that ran before. See {@link CompileDefinitionOptions.strict}.
+   */
+  readonly stored?: boolean;
+  /**
+   * Installation bounds (default {@link DEFAULT_EXPRESSION_LIMITS}): the expression budget, and
+   * the input limits the JSON values a definition holds (static context, http bodies, payloads)
+   * must be within. A stored definition is checked against neither.
+   */
+  readonly limits?: ExpressionLimits;
+}
+
 /**
  * Parses and fully validates a definition: structure (zod), then every CEL expression,
- * template, cron expression and timezone. Errors name the field a person has to fix.
+ * template, cron expression and timezone, with save-time typing (filters and rules are
+ * `bool`, a one-hole title renders as text …) and the input limits on its JSON values.
+ * Errors name the field a person has to fix.
  *
  * @example validateDefinitionSpec(yaml) // { ok: false, errors: [{ path: 'trigger.cron.expression', message: … }] }
  */
 export function validateDefinitionSpec(
   input: unknown,
-  options: CompileDefinitionOptions = {},
+  options: ValidateDefinitionOptions = {},
 ): ValidateDefinitionResult {
   const parsed = ActivityDefinitionSpec.safeParse(input);
   if (!parsed.success) {
@@ -366,8 +430,44 @@ export function validateDefinitionSpec(
       })),
     };
   }
-  const compiled = compileDefinition(parsed.data, options);
+  if (!options.stored) {
+    const valueErrors = definitionValueErrors(parsed.data, options.limits?.input);
+    if (valueErrors.length > 0) return { ok: false, errors: valueErrors };
+  }
+  const compiled = compileDefinition(parsed.data, {
+    ...(options.limits ? { limits: options.limits } : {}),
+    checkCost: !options.stored,
+    strict: !options.stored,
+  });
   return compiled.ok ? { ok: true, spec: parsed.data } : { ok: false, errors: compiled.errors };
+}
+
+/** The free-form JSON values of a definition, checked like event data (depth, size, storable text). */
+function definitionValueErrors(spec: ActivityDefinitionSpec, limits: InputLimits | undefined): FieldError[] {
+  const values: Array<[unknown, Array<string | number>]> = [];
+  spec.contextSources.forEach((source, i) => {
+    if (source.kind === 'static') values.push([source.value, ['contextSources', i, 'value']]);
+    if (source.kind === 'http' && source.body !== undefined) values.push([source.body, ['contextSources', i, 'body']]);
+    if (source.kind === 'custom' && source.config !== undefined) {
+      values.push([source.config, ['contextSources', i, 'config']]);
+    }
+  });
+  spec.taskTemplates.forEach((template, i) => {
+    if (template.payload !== undefined) values.push([template.payload, ['taskTemplates', i, 'payload']]);
+  });
+  const errors: FieldError[] = [];
+  const fail = (problem: JsonProblem) =>
+    errors.push({ path: problem.path, message: problem.message, code: `value_${problem.kind}` });
+  for (const [value, path] of values) {
+    const problem = inspectJson(value, limits, path);
+    if (problem) fail(problem);
+  }
+  if (errors.length === 0) {
+    // The rest of the spec (names, titles, headers…), bounded by its schema: text PostgreSQL can store.
+    const problem = inspectJson(spec, STORABLE_ONLY);
+    if (problem) fail(problem);
+  }
+  return errors;
 }
 
 /** JSON Schema (draft 2020-12) of the definition format, for editors and YAML users. */

@@ -1,3 +1,4 @@
+export { utf8Length } from './bytes.ts';
 export type {
   CelEnvironment,
   CelError,
@@ -17,6 +18,7 @@ export {
   formatCelError,
   fromCelValue,
   ruleEnvironment,
+  TEXT_TYPES,
   templateEnvironment,
   toCelValue,
 } from './cel.ts';
@@ -54,6 +56,7 @@ export type {
   CompileDefinitionOptions,
   CompileDefinitionResult,
   CompiledDefinition,
+  ValidateDefinitionOptions,
   ValidateDefinitionResult,
 } from './definition.ts';
 export {
@@ -68,7 +71,15 @@ export {
   Trigger,
   validateDefinitionSpec,
 } from './definition.ts';
-export { DeliveryInfo, EventEnvelope, eventKey } from './envelope.ts';
+export {
+  cloudEventStringProblem,
+  DeliveryInfo,
+  EventEnvelope,
+  eventKey,
+  Rfc3339,
+  rfc3339Problem,
+  StoredEventEnvelope,
+} from './envelope.ts';
 export type { FieldError, Result } from './errors.ts';
 export { assertNever, CoreError, CoreErrorCode, formatPath } from './errors.ts';
 export type {
@@ -82,6 +93,15 @@ export type {
 } from './event-matcher.ts';
 export { buildMatcher, createDefinitionMatcher } from './event-matcher.ts';
 export { EventTriggerConfig, matchesSourcePattern, matchesTypePattern } from './event-trigger.ts';
+export type { JsonProblem, JsonProblemKind } from './input-limits.ts';
+export {
+  displayText,
+  inspectJson,
+  STORABLE_ONLY,
+  setOwn,
+  storableCopy,
+  unstorableText,
+} from './input-limits.ts';
 export type { MisfireDecision, MisfireInput } from './misfire.ts';
 export { decideMisfire, decideMisfireForSchedule } from './misfire.ts';
 export type { NormalizeError, NormalizeOptions, NormalizeResult, RawMessage } from './normalize-message.ts';
@@ -108,7 +128,7 @@ export {
 } from './schedule.ts';
 export type { TaskEventOptions } from './task.ts';
 export { TaskEventKind, TaskInstance, TaskStatus, taskEvent } from './task.ts';
-export type { CompiledTemplate, CompileTemplateResult } from './template.ts';
+export type { CompiledTemplate, CompileTemplateOptions, CompileTemplateResult } from './template.ts';
 export { compileTemplate, renderTemplate } from './template.ts';
 export type { ZoneTransition } from './time-zone.ts';
 export { TimeZone } from './time-zone.ts';

@@ -1,5 +1,7 @@
 import { bytesToBase64, decodeUtf8 } from './bytes.ts';
-import { EventEnvelope, EXTENSION_NAME, Rfc3339 } from './envelope.ts';
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from './cel-limits.ts';
+import { EventEnvelope, EXTENSION_NAME, rfc3339Problem } from './envelope.ts';
+import { inspectJson, type JsonProblemKind } from './input-limits.ts';
 
 /** Why a message could not be turned into an {@link EventEnvelope}; ingest puts it in the DLQ headers. */
 export const NormalizeErrorCode = {
@@ -9,6 +11,8 @@ export const NormalizeErrorCode = {
   invalidAttribute: 'invalid_attribute',
   unsupportedSpecversion: 'unsupported_specversion',
   payloadTooLarge: 'payload_too_large',
+  payloadTooDeep: 'payload_too_deep',
+  unsupportedPayload: 'unsupported_payload',
   unsupportedContentType: 'unsupported_content_type',
   internalError: 'internal_error',
 } as const;
@@ -35,6 +39,8 @@ export interface NormalizeOptions {
   maxPayloadBytes: number;
   /** Subject prefix removed to get the `type` of a plain JSON message. Default `events.`. */
   subjectPrefix?: string;
+  /** Bounds of `data`: nesting depth, elements per list or map, bytes per string. */
+  limits?: InputLimits;
 }
 
 export type NormalizeResult = { ok: true; envelope: EventEnvelope } | { ok: false; error: NormalizeError };
@@ -109,7 +115,7 @@ function normalizeOrReject(input: RawMessage, options: NormalizeOptions): EventE
       attributes = fromPlain(input, headers, contentType, options);
       break;
   }
-  return finish(attributes, input);
+  return finish(attributes, input, options.limits ?? DEFAULT_INPUT_LIMITS);
 }
 
 function lowerCaseHeaders(headers: RawMessage['headers']): Map<string, string> {
@@ -157,6 +163,14 @@ function detectMode(headers: Map<string, string>, contentType: string | undefine
   return 'plain';
 }
 
+/**
+ * Attributes keyed by names from the message: without a prototype, so a `__proto__` or
+ * `constructor` attribute is an attribute like any other (and refused as an extension name).
+ */
+function attributeRecord(): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>;
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -180,7 +194,7 @@ function fromStructured(data: Uint8Array): Record<string, unknown> {
   if (!isRecord(parsed)) {
     throw new Reject(NormalizeErrorCode.invalidJson, 'a structured CloudEvent must be a JSON object', 'data');
   }
-  const attributes: Record<string, unknown> = { ...parsed };
+  const attributes = Object.assign(attributeRecord(), parsed);
   // In the JSON format, `data` is JSON unless the event says otherwise.
   if ('data' in parsed && parsed.datacontenttype === undefined) attributes.datacontenttype = 'application/json';
   if ('data' in parsed && 'data_base64' in parsed) {
@@ -219,7 +233,7 @@ function percentDecode(value: string, field: string): string {
 }
 
 function fromBinary(headers: Map<string, string>, contentType: string | undefined, data: Uint8Array) {
-  const attributes: Record<string, unknown> = {};
+  const attributes = attributeRecord();
   for (const [name, raw] of headers) {
     if (!name.startsWith('ce-')) continue;
     const attribute = name.slice(3);
@@ -273,14 +287,14 @@ function fromPlain(
       'id',
     );
   }
-  const attributes: Record<string, unknown> = {
+  const attributes = Object.assign(attributeRecord(), {
     specversion: '1.0',
     id,
     source: options.defaultSource,
     type,
     datacontenttype: 'application/json',
     data,
-  };
+  });
   if (input.info) attributes.time = input.info.receivedAt;
   for (const name of ['traceparent', 'tracestate'] as const) {
     const value = headers.get(name);
@@ -302,7 +316,13 @@ function requireString(attributes: Record<string, unknown>, name: string, requir
   return value;
 }
 
-function finish(attributes: Record<string, unknown>, input: RawMessage): EventEnvelope {
+const DATA_PROBLEM_CODES: Record<JsonProblemKind, NormalizeErrorCode> = {
+  too_deep: NormalizeErrorCode.payloadTooDeep,
+  too_large: NormalizeErrorCode.payloadTooLarge,
+  unsupported: NormalizeErrorCode.unsupportedPayload,
+};
+
+function finish(attributes: Record<string, unknown>, input: RawMessage, limits: InputLimits): EventEnvelope {
   const specversion = attributes.specversion;
   if (specversion === undefined) {
     throw new Reject(NormalizeErrorCode.missingAttribute, 'specversion is required', 'specversion');
@@ -326,16 +346,20 @@ function finish(attributes: Record<string, unknown>, input: RawMessage): EventEn
   }
   const time = requireString(attributes, 'time', false);
   if (time !== undefined) {
-    if (!Rfc3339.safeParse(time).success) {
-      throw new Reject(NormalizeErrorCode.invalidAttribute, 'time must be an RFC 3339 timestamp', 'time');
-    }
+    const problem = rfc3339Problem(time);
+    if (problem !== undefined) throw new Reject(NormalizeErrorCode.invalidAttribute, `time: ${problem}`, 'time');
     envelope.time = time;
   }
   envelope.causationdepth = parseDepth(attributes.causationdepth);
-  if ('data' in attributes && attributes.data !== undefined) envelope.data = attributes.data;
+  if ('data' in attributes && attributes.data !== undefined) {
+    const problem = inspectJson(attributes.data, limits, ['data']);
+    if (problem)
+      throw new Reject(DATA_PROBLEM_CODES[problem.kind], `${problem.path}: ${problem.message}`, problem.path);
+    envelope.data = attributes.data;
+  }
   if (typeof attributes.data_base64 === 'string') envelope.data_base64 = attributes.data_base64;
 
-  const extensions: Record<string, string | number | boolean> = {};
+  const extensions = attributeRecord() as Record<string, string | number | boolean>;
   for (const [name, value] of Object.entries(attributes)) {
     if (CORE_ATTRIBUTES.has(name) || KNOWN_EXTENSIONS.has(name) || name === 'data' || name === 'data_base64') continue;
     if (!EXTENSION_NAME.test(name)) {

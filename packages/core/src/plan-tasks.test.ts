@@ -106,6 +106,27 @@ describe('planTasks under the evaluation budget', () => {
 });
 
 describe('planTasks', () => {
+  it('refuses a planned task PostgreSQL could not store, naming the field (unstorable_value)', () => {
+    const r = planTasks(input([{ sku: 'A\u0000', qty: 1 }]));
+    expect(!r.ok && r.error).toMatchObject({ code: 'unstorable_value', path: 'taskTemplates[0].title' });
+    const lone = planTasks(input([{ sku: 'A', qty: 1 }], { context: { buyer: '\ud800' } }));
+    expect(!lone.ok && lone.error).toMatchObject({ code: 'unstorable_value', path: 'taskTemplates[0].assignee' });
+  });
+
+  it('keeps __proto__ keys of data as data through CEL and into the payload', () => {
+    const r = planTasks(
+      input([{ sku: 'A', qty: 1 }], {
+        event: JSON.parse('{"source":"s","data":{"items":[{"sku":"A","qty":1,"__proto__":{"x":1}}]}}'),
+      }),
+    );
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const payload = r.plan.tasks[0]?.payload as { all: Array<Record<string, unknown>> } | undefined;
+    const all = payload?.all ?? [];
+    expect(Object.keys(all[0] ?? {})).toEqual(['sku', 'qty', '__proto__']);
+    expect(Object.getPrototypeOf(all[0])).toBe(Object.prototype);
+  });
+
   it('renders forEach items with position indexes, skipping items filtered by when', () => {
     const r = planTasks(
       input([
@@ -245,6 +266,7 @@ describe('ids and task events', () => {
       runId: 'r1',
       definitionId: 'd1',
       definitionKey: 'restock',
+      definitionVersion: 3,
       templateKey: 'reorder',
       index: 0,
       idempotencyKey: 'task:run:d1:abc:reorder:0',
@@ -275,7 +297,7 @@ describe('ids and task events', () => {
       type: 'activitycore.task.created',
       causationid: 'e-1',
       causationdepth: 1,
-      data: task,
+      data: { ...task, definitionVersion: 3 },
       subject: 't1',
     });
     expect('correlationid' in envelope).toBe(false);

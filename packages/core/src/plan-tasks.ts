@@ -10,6 +10,7 @@ import {
   compileDefinition,
 } from './definition.ts';
 import { formatPath } from './errors.ts';
+import { inspectJson, STORABLE_ONLY, setOwn } from './input-limits.ts';
 import { type CompiledTemplate, renderTemplate } from './template.ts';
 
 export const PlanErrorCode = {
@@ -25,6 +26,7 @@ export const PlanErrorCode = {
   tooManyTasks: 'too_many_tasks',
   outputTooLarge: 'output_too_large',
   invalidInput: 'invalid_input',
+  unstorableValue: 'unstorable_value',
 } as const;
 export type PlanErrorCode = (typeof PlanErrorCode)[keyof typeof PlanErrorCode];
 
@@ -162,7 +164,7 @@ function renderValue(value: CompiledValue, scope: Scope, path: Array<string | nu
       return value.items.map((item, i) => renderValue(item, scope, [...path, i]));
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of value.entries) out[k] = renderValue(v, scope, [...path, k]);
+      for (const [k, v] of value.entries) setOwn(out, k, renderValue(v, scope, [...path, k]));
       return out;
     }
   }
@@ -221,6 +223,11 @@ function plan(input: PlanInput): Plan {
         );
       }
       const task = renderTask(template, scope, path, index, nowMs);
+      // Only what PostgreSQL cannot store is refused here; a plan's size has limits of its own.
+      const unstorable = inspectJson(task, STORABLE_ONLY);
+      if (unstorable) {
+        throw new PlanFailure(PlanErrorCode.unstorableValue, [...path, unstorable.path], unstorable.message);
+      }
       outputBytes += utf8Length(JSON.stringify(task));
       if (outputBytes > maxOutput) {
         throw new PlanFailure(

@@ -12,6 +12,8 @@ export const TaskInstance = z.object({
   runId: z.string().min(1),
   definitionId: z.string().min(1),
   definitionKey: z.string().min(1),
+  /** The definition version the run that created the task used. */
+  definitionVersion: z.number().int().positive(),
   templateKey: z.string().min(1),
   index: z.number().int().nonnegative(),
   /** Equals the task workflow id: `task:{runWorkflowId}:{templateKey}:{index}`. */

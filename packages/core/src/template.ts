@@ -31,13 +31,29 @@ export interface TemplateError extends CelError {
 
 export type CompileTemplateResult = { ok: true; template: CompiledTemplate } | { ok: false; error: TemplateError };
 
+export interface CompileTemplateOptions extends Pick<CompileOptions, 'maxCost' | 'input'> {
+  /** Save-time checking (see {@link CompileOptions.strict}). */
+  strict?: boolean;
+  /**
+   * Result types accepted of a template that is exactly one hole (its raw value is the field's
+   * value); text around holes always renders. E.g. {@link TEXT_TYPES} for a title.
+   */
+  expectRaw?: readonly string[];
+  expectDescription?: string;
+}
+
 /** Parses the holes of `source` and compiles each against `env`. Never throws. */
 export function compileTemplate(
   source: string,
   env: CelEnvironment,
-  options: Pick<CompileOptions, 'maxCost' | 'input'> = {},
+  options: CompileTemplateOptions = {},
 ): CompileTemplateResult {
   const parts: Array<string | CompiledExpression> = [];
+  const holeOptions: CompileOptions = {
+    ...(options.maxCost !== undefined ? { maxCost: options.maxCost } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+    ...(options.strict ? { strict: true } : {}),
+  };
   let cursor = 0;
   let cost = 0;
   while (cursor < source.length) {
@@ -55,7 +71,18 @@ export function compileTemplate(
     if (expression.trim() === '') {
       return { ok: false, error: { code: 'syntax', message: 'empty "{{ }}" in template', offset: open } };
     }
-    const compiled = compileExpression(expression, env, options);
+    const raw = open === 0 && close + 2 === source.length;
+    const compiled = compileExpression(
+      expression,
+      env,
+      raw && options.expectRaw
+        ? {
+            ...holeOptions,
+            expect: options.expectRaw,
+            ...(options.expectDescription ? { expectDescription: options.expectDescription } : {}),
+          }
+        : holeOptions,
+    );
     if (!compiled.ok) {
       const offset = open + 2 + (compiled.error.position?.offset ?? 0);
       return { ok: false, error: { ...compiled.error, offset } };

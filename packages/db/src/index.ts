@@ -41,6 +41,8 @@ export {
   InvalidTransitionError,
   MigrationError,
   NotFoundError,
+  PG_UNIQUE_VIOLATION,
+  pgErrorCode,
 } from './errors.ts';
 export type { DefinitionListener, ListenDefinitionChangesOptions } from './listen.ts';
 export { DEFINITIONS_CHANNEL, listenForDefinitionChanges } from './listen.ts';

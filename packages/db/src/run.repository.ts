@@ -1,4 +1,4 @@
-import { EventEnvelope } from '@activity-core/core';
+import { type EventEnvelope, StoredEventEnvelope } from '@activity-core/core';
 import { type Selectable, sql } from 'kysely';
 import { ConflictError, InvalidTransitionError, NotFoundError } from './errors.ts';
 import { parseColumn, toNullableJson } from './json.ts';
@@ -39,7 +39,7 @@ function toRun(row: Selectable<RunsTable>): RunRecord {
     status: row.status,
     nominalTime: row.nominal_time,
     jitterMs: row.jitter_ms,
-    event: row.event === null ? null : parseColumn(EventEnvelope, row.event, where('event')),
+    event: row.event === null ? null : parseColumn(StoredEventEnvelope, row.event, where('event')),
     summary: row.summary === null ? null : parseColumn(JsonObject, row.summary, where('summary')),
     error: row.error === null ? null : parseColumn(JsonObject, row.error, where('error')),
     createdAt: row.created_at,

@@ -310,6 +310,7 @@ export function toTaskInstance(task: TaskRecord): TaskInstance {
     runId: task.runId,
     definitionId: task.definitionId,
     definitionKey: task.definitionKey,
+    definitionVersion: task.definitionVersion,
     templateKey: task.templateKey,
     index: task.index,
     idempotencyKey: task.idempotencyKey,

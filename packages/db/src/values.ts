@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 // Schemas of the JSON columns that @activity-core/core does not own, applied on every read.
-// Definition specs and run events are parsed with core's ActivityDefinitionSpec and EventEnvelope.
+// Definition specs and run events are parsed with core's ActivityDefinitionSpec and StoredEventEnvelope.
 
 export const JsonObject = z.record(z.string(), z.unknown());
 export type JsonObject = z.infer<typeof JsonObject>;
