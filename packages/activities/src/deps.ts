@@ -19,9 +19,24 @@ export interface ActivityDeps {
   readonly eventSource?: string;
   /** Called after a transaction wrote outbox rows, so an in-process relay can publish at once. */
   readonly onOutboxWritten?: () => void;
-  /** CEL budget and input limits of this installation (default: the core's defaults). */
+  /**
+   * CEL budget and input limits of this installation (default: the core's defaults); the input
+   * limits also bound context source values (nesting, elements, string bytes).
+   */
   readonly expressionLimits?: ExpressionLimits;
+  /**
+   * Largest activity result, as JSON bytes, handed to Temporal; a larger one fails the activity
+   * for good (PayloadTooLarge) instead of being refused by the server on every retry.
+   * Default {@link DEFAULT_MAX_ACTIVITY_RESULT_BYTES}.
+   */
+  readonly maxResultBytes?: number;
 }
+
+/**
+ * Temporal refuses payloads over 2 MiB by default (the server's BlobSizeLimitError); a result
+ * is kept under that with room for the payload's own metadata.
+ */
+export const DEFAULT_MAX_ACTIVITY_RESULT_BYTES = 2 * 1024 * 1024 - 64 * 1024;
 
 /** Appends a run-log entry once per idempotency key (a retried activity writes nothing twice). */
 export function runLogWriter(deps: Pick<ActivityDeps, 'db'>) {

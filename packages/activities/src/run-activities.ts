@@ -4,9 +4,13 @@
 // no-ops, run-log entries carry idempotency keys.
 import {
   CronTriggerConfig,
+  DEFAULT_INPUT_LIMITS,
   decideMisfireForSchedule,
+  type EventEnvelope,
   type MisfireDecision,
   planTasks,
+  StoredEventEnvelope,
+  storableCopy,
   taskWorkflowId,
   validateDefinitionSpec,
 } from '@activity-core/core';
@@ -16,8 +20,10 @@ import {
   getDefinitionVersion,
   insertRunOrGet,
   isFinishedRunStatus,
+  type JsonObject,
   type JsonValue,
   NotFoundError,
+  pgErrorCode,
   type RunLogKind,
   type RunStatus,
   transitionRun,
@@ -28,11 +34,13 @@ import {
   type MisfireInput,
   type PlanRunInput,
   type PlanRunResult,
+  type RecordFailedRunInput,
   type RecordRunInput,
   type RecordRunResult,
   type RunActivities,
   type RunActivityResult,
   type RunContextInput,
+  type RunTrigger,
 } from '@activity-core/workflows';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -48,6 +56,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
   const resolvers = deps.resolvers ?? createContextResolverRegistry();
   const log = runLogWriter(deps);
   const limitsOption = deps.expressionLimits ? { limits: deps.expressionLimits } : {};
+  const limits = deps.expressionLimits?.input ?? DEFAULT_INPUT_LIMITS;
 
   return {
     /**
@@ -84,7 +93,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         event: trigger.kind === 'event' ? trigger.envelope : null,
       }).catch((error: unknown) => {
         // The pinned version does not exist (foreign key on definition_versions).
-        if (input.version !== undefined && /foreign key/i.test(String(error))) {
+        if (input.version !== undefined && pgErrorCode(error) === PG_FOREIGN_KEY_VIOLATION) {
           throw ApplicationFailure.create({
             type: FailureTypes.definitionNotFound,
             message: `definition ${input.definitionId} has no version ${input.version}`,
@@ -104,7 +113,8 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         run.definitionVersion === definition.version
           ? definition.spec
           : (await getDefinitionVersion(deps.db, definition.id, run.definitionVersion)).spec;
-      // Checked against the budget when it was saved; the run-time budget holds it now.
+      // As saved: a definition that passed the checks of its day keeps running after an upgrade;
+      // the run-time budget holds it now.
       const validated = validateDefinitionSpec(stored, { stored: true, ...limitsOption });
       if (!validated.ok) {
         const error = `definition ${definition.key} version ${run.definitionVersion} is invalid: ${validated.errors
@@ -213,10 +223,73 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         await log(input.runId, 'run_finished', { status: 'succeeded', ...(input.summary ?? {}) }, 'run_finished');
         await transitionRun(deps.db, { id: input.runId, to: 'succeeded', summary: input.summary ?? null });
       } else {
-        const error = input.error ?? { type: 'Error', message: 'run failed' };
-        await log(input.runId, 'run_failed', { error, ...(input.summary ?? {}) }, 'run_failed');
-        await transitionRun(deps.db, { id: input.runId, to: 'failed', error, summary: input.summary ?? null });
+        await failRecordedRun(input.runId, input.error, input.summary);
       }
     },
+
+    async recordFailedRun(input: RecordFailedRunInput): Promise<{ runId: string | null }> {
+      const definition = await getDefinition(deps.db, input.definitionId).catch((error: unknown) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      });
+      if (!definition) return { runId: null };
+      const trigger = storableTrigger(input.trigger);
+      const { run } = await insertRunOrGet(deps.db, {
+        definitionId: definition.id,
+        definitionVersion: input.version ?? definition.version,
+        triggerKind: trigger.kind,
+        triggerKey: storableCopy(input.triggerKey) as string,
+        workflowId: storableCopy(input.runWorkflowId) as string,
+        event: trigger.kind === 'event' ? trigger.envelope : null,
+      }).catch(async (error: unknown) => {
+        // The pinned version does not exist: record the run against the current one.
+        if (pgErrorCode(error) !== PG_FOREIGN_KEY_VIOLATION) throw error;
+        return insertRunOrGet(deps.db, {
+          definitionId: definition.id,
+          definitionVersion: definition.version,
+          triggerKind: trigger.kind,
+          triggerKey: storableCopy(input.triggerKey) as string,
+          workflowId: storableCopy(input.runWorkflowId) as string,
+          event: trigger.kind === 'event' ? trigger.envelope : null,
+        });
+      });
+      await log(
+        run.id,
+        'triggered',
+        { trigger: describeTrigger(trigger), version: run.definitionVersion },
+        'triggered',
+      );
+      await failRecordedRun(run.id, input.error);
+      deps.logger.warn('run failed before it could be recorded', { runId: run.id, error: input.error.type });
+      return { runId: run.id };
+    },
   };
+
+  /** The `run_failed` entry and the `failed` status, with a reason PostgreSQL can store. */
+  async function failRecordedRun(runId: string, reason: FinishRunInput['error'], summary?: JsonObject): Promise<void> {
+    const error = storableCopy(reason ?? { type: 'Error', message: 'run failed' }, limits) as JsonObject;
+    await log(runId, 'run_failed', { error: error as JsonValue, ...(summary ?? {}) }, 'run_failed');
+    await transitionRun(deps.db, { id: runId, to: 'failed', error, summary: summary ?? null });
+  }
+}
+
+/** PostgreSQL's foreign_key_violation: the referenced row (a pinned definition version) is missing. */
+const PG_FOREIGN_KEY_VIOLATION = '23503';
+
+/**
+ * The trigger of a run that could not be recorded, as PostgreSQL can store it: strings without
+ * NUL or unpaired surrogates, values cut to the input limits. An envelope that is not one at all
+ * (a start written around ingest) is left out.
+ */
+function storableTrigger(trigger: RunTrigger): RunTrigger {
+  const copy = storableCopy(trigger) as RunTrigger;
+  if (copy.kind !== 'event') return copy;
+  const envelope = StoredEventEnvelope.safeParse(copy.envelope);
+  return envelope.success
+    ? { kind: 'event', envelope: envelope.data }
+    : { kind: 'event', envelope: unreadableEnvelope() };
+}
+
+function unreadableEnvelope(): EventEnvelope {
+  return { specversion: '1.0', id: '(unreadable)', source: '(unreadable)', type: '(unreadable)', causationdepth: 0 };
 }

@@ -5,11 +5,14 @@ import type { MsgHdrs } from '@nats-io/transport-node';
 import { copyUserHeaders, DlqHeader, headerOf, headerValue } from './headers.ts';
 
 /**
- * Why a message was dead-lettered: a normalization error code, or one of ingest's own.
- * `filter_error` is a copy, not a removal: the event was processed for every other definition
- * and is parked for the definitions named in `Ac-Dlq-Definition`, whose filter failed on it.
+ * Why a message was dead-lettered: a normalization error code, or one of ingest's own:
+ * `max_depth` (causation depth reached), `max_deliveries` (redelivered `max_deliver` times),
+ * `start_rejected` (Temporal refused the run's start for good, e.g. its input over the payload limit),
+ * `filter_error`. `filter_error` is a copy, not a removal: the event was processed for every
+ * other definition and is parked for the definitions named in `Ac-Dlq-Definition`, whose filter
+ * failed on it.
  */
-export type DeadLetterReason = NormalizeErrorCode | 'max_depth' | 'max_deliveries' | 'filter_error';
+export type DeadLetterReason = NormalizeErrorCode | 'max_depth' | 'max_deliveries' | 'start_rejected' | 'filter_error';
 
 export interface DeadLetter {
   /** The subject the message arrived on (`events.…`). */

@@ -72,7 +72,8 @@ export function headerOf(hdrs: MsgHdrs | undefined, name: string): string | unde
 
 /** Headers as the plain record core's `normalizeMessage` takes. */
 export function headersToRecord(hdrs: MsgHdrs | undefined): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  // No prototype: a header named `__proto__` or `constructor` is a header like any other.
+  const out = Object.create(null) as Record<string, string[]>;
   if (!hdrs) return out;
   for (const [key, values] of hdrs) out[key] = [...(out[key] ?? []), ...values];
   return out;

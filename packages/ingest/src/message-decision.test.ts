@@ -24,6 +24,14 @@ describe('what happens to a message, per outcome', () => {
     });
   });
 
+  test('a start Temporal refused for good is dead-lettered once, on the first delivery, as start_rejected', () => {
+    expect(decideMessage({ kind: 'start_rejected', reason: 'too big' }, on(1), policy)).toEqual({
+      action: 'dead_letter',
+      reason: 'start_rejected',
+      message: 'too big',
+    });
+  });
+
   test('matched-and-started and unmatched events are acked', () => {
     expect(decideMessage({ kind: 'started' }, on(3), policy)).toEqual({ action: 'ack' });
     expect(decideMessage({ kind: 'unmatched' }, on(1), policy)).toEqual({ action: 'ack' });

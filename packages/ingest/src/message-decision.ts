@@ -32,6 +32,8 @@ export type MessageOutcome =
    * that did match (there may be none). Neither a match nor a "no" for the failed ones.
    */
   | { readonly kind: 'filters_failed'; readonly failed: readonly FilterFailure[] }
+  /** Temporal refused a start in a way no redelivery changes (see `classifyFailure`). */
+  | { readonly kind: 'start_rejected'; readonly reason: string }
   /** A start failed; `unavailable` when Temporal was unreachable or overloaded. */
   | { readonly kind: 'start_failed'; readonly unavailable: boolean; readonly error: unknown }
   /** Something unexpected threw while handling it. */
@@ -96,6 +98,8 @@ export function decideMessage(
         message: `causation depth ${outcome.depth} reaches the limit ${outcome.limit}`,
         field: 'causationdepth',
       };
+    case 'start_rejected':
+      return { action: 'dead_letter', reason: 'start_rejected', message: outcome.reason };
     case 'index_stale':
       return nak('unavailable', 'the definition index cannot catch up (database unavailable)');
     case 'unmatched':

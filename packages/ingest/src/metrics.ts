@@ -76,7 +76,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     }),
     startFailures: new Counter({
       name: 'ac_ingest_start_failures_total',
-      help: 'Failed starts, by kind (unavailable: Temporal unreachable or timed out; error: anything else)',
+      help: 'Failed starts, by kind (unavailable: Temporal unreachable or timed out; rejected: refused for good, dead-lettered; error: anything else)',
       labelNames: ['kind'],
       registers,
     }),

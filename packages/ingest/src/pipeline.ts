@@ -1,9 +1,16 @@
 // The consume loop of ingest: pull from the durable consumer with at most `maxInFlight`
 // messages in hand, process each, and carry out what message-decision.ts decides. The breaker,
 // the dead-lettering, the filter-failure log and the MAX_DELIVERIES consumer are rooms of their own.
-import { assertNever, type EventEnvelope, type MatchOutcome, normalizeMessage } from '@activity-core/core';
+import {
+  assertNever,
+  type EventEnvelope,
+  type InputLimits,
+  type MatchOutcome,
+  normalizeMessage,
+} from '@activity-core/core';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
+import { classifyFailure } from '@activity-core/workflows';
 import {
   type ConsumerMessages,
   type JetStreamClient,
@@ -61,6 +68,8 @@ export interface IngestPipelineOptions {
   /** Events whose `causationdepth` reaches this are dead-lettered with `max_depth`. */
   readonly maxCausationDepth: number;
   readonly maxPayloadBytes: number;
+  /** Bounds of event data (depth, elements, string bytes); core's defaults when absent. */
+  readonly inputLimits?: InputLimits;
   /** `source` of plain JSON events. */
   readonly defaultSource: string;
   /** First nak delay after a failed start; doubles per delivery up to `nakMaxDelayMs`. */
@@ -254,6 +263,7 @@ class Pipeline implements IngestPipeline {
   async #process(message: JsMsg, ticket: number): Promise<void> {
     const outcome = await this.#outcome(message, ticket);
     if (outcome.kind === 'start_failed') this.#startFailed(message, outcome);
+    if (outcome.kind === 'start_rejected') this.#deps.metrics.startFailures.inc({ kind: 'rejected' });
     const decision = this.#decide(message, outcome);
     if (outcome.kind === 'started' || outcome.kind === 'filters_failed') this.#options.afterStarts?.(message);
     await this.#carryOut(message, decision);
@@ -266,6 +276,7 @@ class Pipeline implements IngestPipeline {
       defaultSource: this.#options.defaultSource,
       maxPayloadBytes: this.#options.maxPayloadBytes,
       subjectPrefix: topology.events.subjectPrefix,
+      ...(this.#options.inputLimits ? { limits: this.#options.inputLimits } : {}),
     });
     if (!result.ok) {
       return { kind: 'invalid', code: result.error.code, message: result.error.message, field: result.error.field };
@@ -308,6 +319,8 @@ class Pipeline implements IngestPipeline {
         }),
       );
     } catch (error) {
+      const failure = classifyFailure(error);
+      if (failure.permanent) return { kind: 'start_rejected', reason: failure.reason };
       return { kind: 'start_failed', unavailable: isUnavailableError(error), error };
     }
     return failed.length > 0 ? { kind: 'filters_failed', failed } : { kind: 'started' };

@@ -78,8 +78,14 @@ export const SharedEnv = {
   AC_CEL_DEFAULT_COST: positiveInt.default(DEFAULT_EXPRESSION_COST),
   /** Largest `limits.maxExpressionCost` a definition may set; also caps saved ones at run time. */
   AC_CEL_MAX_COST: positiveInt.max(100_000_000).default(DEFAULT_MAX_EXPRESSION_COST_CAP),
-  /** Declared input limits: what the save-time cost estimate assumes of events and context. */
-  AC_INPUT_MAX_DEPTH: positiveInt.default(DEFAULT_INPUT_LIMITS.maxDepth),
+  /**
+   * Declared input limits (README, "Input limits"): the deepest nesting of lists and maps, the
+   * most elements in one list or keys in one map, and the most bytes in one string, of event
+   * data, context values, definition values and API inputs. The save-time CEL cost estimate
+   * assumes them. Depth is capped so that what walks a value after the check (CEL conversion,
+   * template rendering, JSON.stringify) cannot overflow the stack.
+   */
+  AC_INPUT_MAX_DEPTH: positiveInt.max(1_000).default(DEFAULT_INPUT_LIMITS.maxDepth),
   AC_INPUT_MAX_ELEMENTS: positiveInt.default(DEFAULT_INPUT_LIMITS.maxListElements),
   AC_INPUT_MAX_BYTES: positiveInt.default(DEFAULT_INPUT_LIMITS.maxBytes),
 } as const;

@@ -14,6 +14,8 @@ export interface OpsServerOptions {
   readonly fallback?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Timeout per readiness check. */
   readonly checkTimeoutMs?: number;
+  /** Node's `maxHeaderSize`: larger request headers are refused by the HTTP parser (431). Default 16 KiB. */
+  readonly maxHeaderBytes?: number;
 }
 
 export interface OpsServer {
@@ -42,7 +44,7 @@ async function withTimeout(check: ReadinessCheck, ms: number): Promise<void> {
  * with) and `/metrics` (Prometheus text). Other paths go to `fallback` or 404.
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');

@@ -1,11 +1,19 @@
 import type { Logger } from './logger.ts';
 
+export interface ShutdownOptions {
+  /**
+   * The longest a stop may take: past it the process logs what it was waiting for and exits
+   * with status 1, so a stuck dependency cannot keep it alive. Default: no limit.
+   */
+  readonly timeoutMs?: number;
+}
+
 /**
  * Runs `stop` once on SIGINT or SIGTERM, then exits. A second SIGINT while stopping exits at
  * once with status 130, for the impatient Ctrl-C. A SIGTERM while stopping is ignored: a
  * supervisor (like `npm start`) sends one after the terminal's SIGINT reached us too.
  */
-export function onShutdownSignal(stop: () => Promise<void>, logger: Logger): void {
+export function onShutdownSignal(stop: () => Promise<void>, logger: Logger, options: ShutdownOptions = {}): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -15,6 +23,13 @@ export function onShutdownSignal(stop: () => Promise<void>, logger: Logger): voi
     }
     stopping = true;
     logger.info('shutting down', { signal });
+    if (options.timeoutMs !== undefined) {
+      const limit = options.timeoutMs;
+      setTimeout(() => {
+        logger.error('shutdown did not finish in time; exiting', { timeoutMs: limit });
+        process.exit(1);
+      }, limit).unref();
+    }
     stop().then(
       () => process.exit(0),
       (error: unknown) => {

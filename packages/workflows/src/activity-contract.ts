@@ -79,6 +79,16 @@ export interface FinishRunInput {
   readonly error?: { readonly type: string; readonly message: string };
 }
 
+export interface RecordFailedRunInput {
+  readonly runWorkflowId: string;
+  readonly triggerKey: string;
+  readonly definitionId: string;
+  readonly version?: number;
+  /** As the run got it; stored as a copy PostgreSQL can hold (see core `storableCopy`). */
+  readonly trigger: RunTrigger;
+  readonly error: { readonly type: string; readonly message: string };
+}
+
 export interface CreateTaskResult {
   readonly taskId: string;
   readonly status: TaskLifecycleStatus;
@@ -109,6 +119,13 @@ export interface RunActivities {
   planRun(input: PlanRunInput): Promise<PlanRunResult>;
   /** Finishes the run (succeeded or failed) with its summary, and logs it. */
   finishRun(input: FinishRunInput): Promise<void>;
+  /**
+   * Records a run that failed before `recordRun` could record it (its trigger cannot be
+   * stored as given, say): the run row with a storable copy of the trigger, status `failed`
+   * and the reason in the run log. Resolves with the run id, or null when the definition does
+   * not exist (there is nothing to record the run against).
+   */
+  recordFailedRun(input: RecordFailedRunInput): Promise<{ readonly runId: string | null }>;
 }
 
 /** The task-side activities: the TaskInstance row, its events and its run-log entries. */

@@ -12,5 +12,13 @@ export const FailureTypes = {
   planFailed: 'PlanFailed',
   /** A context source failed permanently (4xx, host not allowed, too large, bad config). */
   contextFailed: 'ContextFailed',
+  /** PostgreSQL refused a value: a data exception, an integrity violation, a program limit (SQLSTATE 22, 23, 54). */
+  dataRejected: 'DataRejected',
+  /** Input or stored data that does not validate. */
+  invalidInput: 'InvalidInput',
+  /** A value too large for one Temporal payload. */
+  payloadTooLarge: 'PayloadTooLarge',
+  /** Temporal refused a request as invalid (gRPC INVALID_ARGUMENT). */
+  requestRejected: 'RequestRejected',
 } as const;
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];

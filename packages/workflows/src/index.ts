@@ -7,6 +7,7 @@ export type {
   PlannedChild,
   PlanRunInput,
   PlanRunResult,
+  RecordFailedRunInput,
   RecordRunInput,
   RecordRunResult,
   RunActivities,
@@ -30,6 +31,8 @@ export type {
 } from './contract.ts';
 export { WorkflowTypes } from './contract.ts';
 export { TaskConflictError, TaskNotFoundError, WorkflowClientErrorCode } from './errors.ts';
+export type { FailureClass } from './failure-classification.ts';
+export { classifyFailure, PayloadTooLargeError, toActivityFailure } from './failure-classification.ts';
 export type { FailureType } from './failure-types.ts';
 export { FailureTypes } from './failure-types.ts';
 export type { RunSpawnState } from './run-activity.workflow.ts';

@@ -5,13 +5,14 @@ import {
   ApplicationFailure,
   continueAsNew,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, PlannedChild } from './activity-contract.ts';
+import type { Activities, PlannedChild, RecordFailedRunInput, RecordRunResult } from './activity-contract.ts';
 import { causationOf } from './causation.ts';
 import type { RunActivityInput, RunActivityResult, ScheduledRunInput, TaskCausation } from './contract.ts';
 import { FailureTypes } from './failure-types.ts';
@@ -109,26 +110,31 @@ export async function RunActivityWorkflow(
   if (resume) {
     state = resume;
   } else {
-    const recorded = await db.recordRun({
+    const record: UnrecordedRun = {
       runWorkflowId,
       triggerKey,
       definitionId: input.definitionId,
       ...(input.version !== undefined ? { version: input.version } : {}),
       trigger: input.trigger,
-      startedAt: workflowInfo().startTime.toISOString(),
-    });
+    };
+    let recorded: RecordRunResult;
+    try {
+      recorded = await db.recordRun({ ...record, startedAt: workflowInfo().startTime.toISOString() });
+    } catch (error) {
+      // Retryable failures are retried inside the local activity; what arrives here is
+      // permanent (the trigger cannot be stored, the definition is gone …).
+      throw await failRun({ unrecorded: record }, error);
+    }
     progress = { ...progress, step: 'loading', runId: recorded.runId };
     if (!recorded.ok) {
-      await db.finishRun({
-        runId: recorded.runId,
-        status: 'failed',
-        error: { type: FailureTypes.invalidDefinition, message: recorded.error },
-      });
-      throw ApplicationFailure.create({
-        type: FailureTypes.invalidDefinition,
-        message: recorded.error,
-        nonRetryable: true,
-      });
+      throw await failRun(
+        { runId: recorded.runId },
+        ApplicationFailure.create({
+          type: FailureTypes.invalidDefinition,
+          message: recorded.error,
+          nonRetryable: true,
+        }),
+      );
     }
     const { runId, spec, version, definitionKey } = recorded;
     if (recorded.finished) return result(recorded.finished, runId, 0, 0);
@@ -162,7 +168,7 @@ export async function RunActivityWorkflow(
         started: 0,
       };
     } catch (error) {
-      throw await failRun(runId, error);
+      throw await failRun({ runId }, error);
     }
   }
 
@@ -225,12 +231,27 @@ async function startTask(
   }
 }
 
-/** Records the failure on the run and returns the non-retryable failure to throw. */
-async function failRun(runId: string, error: unknown): Promise<ApplicationFailure> {
+const RECORD_FAILED_RUN_PATCH = 'record-failed-run';
+
+/** A run that failed before `recordRun` recorded it: what `recordFailedRun` needs to record it. */
+type UnrecordedRun = Omit<RecordFailedRunInput, 'error'>;
+
+/**
+ * The one way a run fails: the reason goes on the run (its status `failed`, a `run_failed`
+ * entry in its log), recording the run first when the failure came before it was recorded;
+ * then the workflow ends with the returned non-retryable failure.
+ */
+async function failRun(
+  run: { runId: string } | { unrecorded: UnrecordedRun },
+  error: unknown,
+): Promise<ApplicationFailure> {
   const cause = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause : error;
   const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
   const message = cause instanceof Error ? cause.message : String(cause);
-  await db.finishRun({ runId, status: 'failed', error: { type, message } });
+  if ('runId' in run) await db.finishRun({ runId: run.runId, status: 'failed', error: { type, message } });
+  // Runs that failed before they were recorded ended without a run row before this step
+  // existed; their histories replay without it.
+  else if (patched(RECORD_FAILED_RUN_PATCH)) await db.recordFailedRun({ ...run.unrecorded, error: { type, message } });
   return ApplicationFailure.create({
     type,
     message,

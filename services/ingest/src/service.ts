@@ -64,12 +64,13 @@ export async function startIngestService(
   const temporal = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE });
 
+  const limits = expressionLimits(config);
   const index = new DefinitionIndex({
     db,
     databaseUrl: config.DATABASE_URL,
     logger,
     metrics,
-    expressionLimits: expressionLimits(config),
+    expressionLimits: limits,
     refreshIntervalMs: config.AC_INGEST_REFRESH_INTERVAL_MS,
   });
   // Never consume before the first load: an empty index would ack events as unmatched.
@@ -102,6 +103,7 @@ export async function startIngestService(
       maxDeliver: config.AC_INGEST_MAX_DELIVER,
       maxCausationDepth: config.AC_MAX_CAUSATION_DEPTH,
       maxPayloadBytes: config.AC_INGEST_MAX_PAYLOAD_BYTES,
+      inputLimits: limits.input,
       defaultSource: config.AC_INGEST_DEFAULT_SOURCE,
       nakDelayMs: config.AC_INGEST_NAK_DELAY_MS,
       nakMaxDelayMs: config.AC_INGEST_NAK_MAX_DELAY_MS,

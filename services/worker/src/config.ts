@@ -25,6 +25,13 @@ export const WorkerConfigSchema = z.object({
   AC_OUTBOX_POLL_MS: positiveIntSchema.default(500),
   AC_OUTBOX_RETRY_BASE_MS: positiveIntSchema.default(1_000),
   AC_OUTBOX_RETRY_MAX_MS: positiveIntSchema.default(60_000),
+  /** On SIGTERM/SIGINT: running activities get this long to finish before they are cancelled. */
+  AC_WORKER_SHUTDOWN_GRACE_MS: positiveIntSchema.default(10_000),
+  /**
+   * On SIGTERM/SIGINT: the Temporal worker stops this long after the signal whatever still runs
+   * (a local activity retrying a failure included); Temporal retries it on another worker.
+   */
+  AC_WORKER_SHUTDOWN_FORCE_MS: positiveIntSchema.default(15_000),
   /** Activities this worker runs at once (Temporal's default when unset). */
   AC_WORKER_MAX_CONCURRENT_ACTIVITIES: positiveIntSchema.optional(),
   /** Full pass of the schedule reconciler (cron definitions ↔ Temporal Schedules). */

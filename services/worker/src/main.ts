@@ -9,4 +9,6 @@ worker.done.catch((error: unknown) => {
   logger.error('temporal worker failed', { error });
   process.exitCode = 1;
 });
-onShutdownSignal(() => worker.stop(), logger);
+// The Temporal worker stops by AC_WORKER_SHUTDOWN_FORCE_MS; closing the connections after it
+// gets a little more, and then the process goes whatever is left.
+onShutdownSignal(() => worker.stop(), logger, { timeoutMs: config.AC_WORKER_SHUTDOWN_FORCE_MS + 10_000 });

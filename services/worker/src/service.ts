@@ -82,6 +82,8 @@ export async function startWorkerService(
       maxDelayMs: config.AC_OUTBOX_RETRY_MAX_MS,
     },
     metrics,
+    shutdownGraceMs: config.AC_WORKER_SHUTDOWN_GRACE_MS,
+    shutdownForceMs: config.AC_WORKER_SHUTDOWN_FORCE_MS,
     ...(config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES !== undefined
       ? { maxConcurrentActivityTaskExecutions: config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES }
       : {}),

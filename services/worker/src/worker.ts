@@ -22,14 +22,28 @@ export interface StartWorkerOptions {
   readonly http: HttpSourceSettings;
   readonly resolvers?: ContextResolverRegistry;
   readonly eventSource?: string;
-  /** CEL budget and input limits (AC_CEL_*, AC_INPUT_*); default: the core's defaults. */
+  /**
+   * CEL budget and input limits (AC_CEL_*, AC_INPUT_*; the input limits also bound context
+   * source values); default: the core's defaults.
+   */
   readonly expressionLimits?: ExpressionLimits;
   readonly relay?: Omit<OutboxRelayOptions, 'db' | 'js' | 'logger' | 'metrics'>;
   readonly metrics?: Registry;
   /** Worker tuning passed through (e.g. `maxCachedWorkflows: 0` to force replays in tests). */
   readonly maxCachedWorkflows?: number;
   readonly maxConcurrentActivityTaskExecutions?: number;
+  /**
+   * On shutdown, how long running activities may go on before they are cancelled
+   * (default {@link DEFAULT_SHUTDOWN_GRACE_MS}), and when the Temporal worker stops whatever
+   * still runs, retrying local activities included (default {@link DEFAULT_SHUTDOWN_FORCE_MS}).
+   * Whatever was cut off is retried by Temporal on another worker.
+   */
+  readonly shutdownGraceMs?: number;
+  readonly shutdownForceMs?: number;
 }
+
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+export const DEFAULT_SHUTDOWN_FORCE_MS = 15_000;
 
 export interface RunningWorker {
   readonly worker: Worker;
@@ -59,6 +73,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     onOutboxWritten: () => relay.notify(),
     ...(options.expressionLimits ? { expressionLimits: options.expressionLimits } : {}),
   });
+  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  const forceMs = Math.max(options.shutdownForceMs ?? DEFAULT_SHUTDOWN_FORCE_MS, graceMs);
   let worker: Worker;
   try {
     worker = await Worker.create({
@@ -67,7 +83,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       taskQueue: options.taskQueue,
       workflowBundle: options.workflowBundle,
       activities,
-      shutdownGraceTime: '10 seconds',
+      shutdownGraceTime: graceMs,
+      // Core keeps retrying a failing local activity after shutdown was asked for; without a
+      // force time that would hold the process forever.
+      shutdownForceTime: forceMs,
       ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
       ...(options.maxConcurrentActivityTaskExecutions !== undefined
         ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }

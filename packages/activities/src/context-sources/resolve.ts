@@ -6,8 +6,10 @@ import {
   type CompiledDefinition,
   type ContextSource,
   compileDefinition,
+  DEFAULT_INPUT_LIMITS,
   type ExpressionLimits,
   expressionBudget,
+  inspectJson,
   toCelValue,
 } from '@activity-core/core';
 import { ContextSourceError } from './errors.ts';
@@ -52,6 +54,11 @@ export interface ResolvedContext {
   readonly secrets: string[];
 }
 
+/**
+ * Resolves every source in order. A value beyond the input limits (nested too deep, too large)
+ * or holding what PostgreSQL cannot store (a NUL character, an unpaired surrogate) fails its
+ * source for good: it would fail the run-log snapshot and every retry after it.
+ */
 export async function resolveContextSources(
   deps: ResolveContextDeps,
   input: ResolveContextInput,
@@ -100,6 +107,12 @@ export async function resolveContextSources(
       attempt: input.attempt,
     };
     const resolved = await resolveWith(resolvers, source.kind, source, scope);
+    const problem = inspectJson(resolved.value, deps.limits?.input ?? DEFAULT_INPUT_LIMITS);
+    if (problem) {
+      throw new ContextSourceError(source.name, `value ${problem.path || '(root)'}: ${problem.message}`, {
+        retryable: false,
+      });
+    }
     if (resolved.secrets) secrets.push(...resolved.secrets);
     context[source.name] = resolved.value;
     snapshot.push({
