@@ -1,4 +1,10 @@
-import type { ActivityDefinitionSpec, PreviewOccurrence, ResolvedDstPolicy } from '@activity-core/core';
+import {
+  type ActivityDefinitionSpec,
+  type ExpressionLimits,
+  type PreviewOccurrence,
+  type ResolvedDstPolicy,
+  validateDefinitionSpec,
+} from '@activity-core/core';
 import type {
   ApiTokenRecord,
   DefinitionRecord,
@@ -39,9 +45,31 @@ export interface Definition {
   readonly updatedAt: string;
   readonly versionCreatedAt: string;
   readonly versionCreatedBy: string | null;
+  /**
+   * Save-time checks the current version no longer passes (it was saved before they existed,
+   * e.g. a filter that is not a `bool`). It keeps running as it was saved; `definitions.update`
+   * with a fixed spec clears them. Empty for a definition that passes today's checks.
+   */
+  readonly warnings: ReadonlyArray<{ readonly path: string; readonly message: string }>;
 }
 
-export function toDefinition(r: DefinitionRecord): Definition {
+const warningsByVersion = new Map<string, Definition['warnings']>();
+
+/** Today's save-time checks on a stored version; versions never change, so each is checked once. */
+function warningsOf(r: DefinitionRecord, limits: ExpressionLimits): Definition['warnings'] {
+  const key = `${r.id}@${r.version}`;
+  const cached = warningsByVersion.get(key);
+  if (cached) return cached;
+  const result = validateDefinitionSpec(r.spec, { limits });
+  const warnings = result.ok
+    ? []
+    : result.errors.map((e) => ({ path: e.path ? `spec.${e.path}` : 'spec', message: e.message }));
+  if (warningsByVersion.size >= 10_000) warningsByVersion.clear();
+  warningsByVersion.set(key, warnings);
+  return warnings;
+}
+
+export function toDefinition(r: DefinitionRecord, limits: ExpressionLimits): Definition {
   return {
     id: r.id,
     key: r.key,
@@ -54,6 +82,7 @@ export function toDefinition(r: DefinitionRecord): Definition {
     updatedAt: iso(r.updatedAt),
     versionCreatedAt: iso(r.versionCreatedAt),
     versionCreatedBy: r.versionCreatedBy,
+    warnings: warningsOf(r, limits),
   };
 }
 

@@ -7,9 +7,10 @@ import {
   NotFoundError,
 } from '@activity-core/db';
 import type { Logger } from '@activity-core/runtime';
-import { TaskConflictError, TaskNotFoundError } from '@activity-core/workflows';
+import { classifyFailure, FailureTypes, TaskConflictError, TaskNotFoundError } from '@activity-core/workflows';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { type TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
+import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 
 /** One input problem: where (`spec.trigger.cron.expression`, `taskTemplates[0].title`) and what to do. */
 export interface FieldError {
@@ -45,12 +46,6 @@ export function formatPath(path: ReadonlyArray<PropertyKey | { key: PropertyKey 
 }
 
 const correlationIds = new WeakMap<TRPCError, string>();
-
-function pgCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined;
-}
 
 function unexpected(error: unknown, logger: Logger, path: string | undefined): TRPCError {
   const correlationId = randomUUID();
@@ -90,11 +85,10 @@ export function toTRPCError(error: unknown, logger: Logger, path?: string): TRPC
     return new TRPCError({ code: 'BAD_REQUEST', message: fieldError.message, cause: fieldError });
   }
   if (cause instanceof CorruptRowError) return unexpected(cause, logger, path);
-  // SQLSTATE class 22 (data exception): a value PostgreSQL cannot store, e.g. \u0000 in text.
-  if (pgCode(cause)?.startsWith('22')) {
-    const fieldError = new FieldValidationError([
-      { path: '', message: 'a value cannot be stored (for example a NUL character in a string)' },
-    ]);
+  // A value PostgreSQL refuses (SQLSTATE 22, 23 but a duplicate, 54): the caller's input.
+  const failure = classifyFailure(cause);
+  if (failure.permanent && failure.type === FailureTypes.dataRejected) {
+    const fieldError = new FieldValidationError([{ path: '', message: `a value cannot be stored: ${failure.reason}` }]);
     return new TRPCError({ code: 'BAD_REQUEST', message: fieldError.message, cause: fieldError });
   }
   return unexpected(cause, logger, path);
@@ -149,4 +143,27 @@ export function formatErrorShape(
       correlationId,
     },
   };
+}
+
+/**
+ * Codes of the errors the HTTP layer answers before a procedure runs: tRPC's own keys, and
+ * `REQUEST_HEADER_FIELDS_TOO_LARGE` (431) and `EXPECTATION_FAILED` (417), for which tRPC has none.
+ */
+export type HttpErrorCode = TRPC_ERROR_CODE_KEY | 'REQUEST_HEADER_FIELDS_TOO_LARGE' | 'EXPECTATION_FAILED';
+
+/**
+ * The body of an error answered outside tRPC (unknown path, body or headers too large, a
+ * request Node's HTTP parser rejects), in the shape of every other API error:
+ * `{ error: { message, code, data: { code, httpStatus, fieldErrors: null, correlationId: null } } }`.
+ */
+export function httpErrorBody(
+  httpStatus: number,
+  code: HttpErrorCode,
+  message: string,
+): { error: { message: string; code: number; data: ErrorData } } {
+  const jsonRpc =
+    code === 'REQUEST_HEADER_FIELDS_TOO_LARGE' || code === 'EXPECTATION_FAILED'
+      ? TRPC_ERROR_CODES_BY_KEY.BAD_REQUEST
+      : TRPC_ERROR_CODES_BY_KEY[code];
+  return { error: { message, code: jsonRpc, data: { code, httpStatus, fieldErrors: null, correlationId: null } } };
 }

@@ -1,6 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { type ApiDeps, createContextFactory } from './context.ts';
+import { type HttpErrorCode, httpErrorBody } from './errors.ts';
 import { appRouter } from './router.ts';
 
 export interface ApiHandlerOptions {
@@ -22,6 +24,8 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 /**
  * The HTTP side of the API: tRPC under `basePath`, request size limit, CORS. Meant as the
  * `fallback` of the runtime's ops server, which serves `/healthz`, `/readyz` and `/metrics`.
+ * Errors it answers itself (unknown path 404, body too large 413) have the shape of every API
+ * error (see `httpErrorBody`).
  */
 export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const basePath = `/${(options.basePath ?? '/trpc').replace(/^\/+|\/+$/g, '')}`;
@@ -36,7 +40,7 @@ export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMess
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path !== basePath && !path.startsWith(`${basePath}/`)) {
-      json(res, 404, { error: 'not found' });
+      json(res, 404, httpErrorBody(404, 'NOT_FOUND', `no route ${path}; the API is under ${basePath}`));
       return;
     }
     const origin = req.headers.origin;
@@ -55,12 +59,47 @@ export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMess
     if (Number.isFinite(length) && length > maxBodyBytes) {
       // Answer before reading the body; tRPC's own limit covers chunked bodies without a length.
       res.setHeader('connection', 'close');
-      json(res, 413, {
-        error: { message: `request body larger than ${maxBodyBytes} bytes`, code: 'PAYLOAD_TOO_LARGE' },
-      });
+      json(res, 413, httpErrorBody(413, 'PAYLOAD_TOO_LARGE', `request body larger than ${maxBodyBytes} bytes`));
       req.resume();
       return;
     }
     trpc(req, res);
   };
+}
+
+export interface ClientErrorOptions {
+  /** The server's `maxHeaderSize`, for the 431 message. */
+  readonly maxHeaderBytes: number;
+}
+
+/**
+ * Node's HTTP server answers some requests before any handler runs, by default with a bare
+ * status line and no body: headers over `maxHeaderSize` (431), a request its parser rejects
+ * (400), one that outlives `requestTimeout`/`headersTimeout` (408), and an `Expect` header
+ * other than `100-continue` (417). With these listeners each gets the API's error shape, then
+ * the connection is closed. Only a connection that is already gone (reset, not writable) gets
+ * no answer at all.
+ */
+export function answerClientErrors(server: Server, options: ClientErrorOptions): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message]: [number, HttpErrorCode, string] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE', `request headers larger than ${options.maxHeaderBytes} bytes`]
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'TIMEOUT', 'the request was not received in time']
+          : [400, 'BAD_REQUEST', 'malformed HTTP request'];
+    const body = JSON.stringify(httpErrorBody(status, code, message));
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('connection', 'close');
+    json(res, 417, httpErrorBody(417, 'EXPECTATION_FAILED', `Expect: ${String(req.headers.expect)} is not supported`));
+  });
 }

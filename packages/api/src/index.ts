@@ -20,10 +20,10 @@ export type {
   SchedulePreview,
   Task,
 } from './dto.ts';
-export type { ErrorData, FieldError } from './errors.ts';
-export { FieldValidationError, toTRPCError } from './errors.ts';
-export type { ApiHandlerOptions } from './http.ts';
-export { createApiHandler } from './http.ts';
+export type { ErrorData, FieldError, HttpErrorCode } from './errors.ts';
+export { FieldValidationError, httpErrorBody, toTRPCError } from './errors.ts';
+export type { ApiHandlerOptions, ClientErrorOptions } from './http.ts';
+export { answerClientErrors, createApiHandler } from './http.ts';
 export type { RateLimiter, TokenBucketOptions } from './rate-limit.ts';
 export { createTokenBucketLimiter, unlimited } from './rate-limit.ts';
 export type { AppRouter } from './router.ts';

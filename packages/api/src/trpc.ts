@@ -1,8 +1,10 @@
+import { inspectJson } from '@activity-core/core';
 import { createLogger } from '@activity-core/runtime';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { authenticate } from './auth.ts';
 import type { ApiContext } from './context.ts';
-import { formatErrorShape, toTRPCError } from './errors.ts';
+import { formatErrorShape, invalidInput, toTRPCError } from './errors.ts';
+import { INPUT_FRAME_DEPTH, limitsOf } from './inputs.ts';
 import { type ProcedureMeta, scopeAllows } from './scopes.ts';
 
 const fallbackLogger = createLogger({ base: { service: 'api' } });
@@ -43,7 +45,24 @@ const authorize = t.middleware(async ({ ctx, meta, next }) => {
   return next({ ctx: { ...ctx, principal } });
 });
 
-const base = t.procedure.use(errorBoundary).use(authorize);
+/**
+ * Every input is walked once, without recursion, before anything parses it (zod's recursive
+ * `z.json()`, the validators, CEL): nesting, list and map sizes and string lengths within the
+ * input limits, every string storable text (no NUL, no unpaired surrogate), every number
+ * finite. A problem is BAD_REQUEST naming its place.
+ */
+const boundedInput = t.middleware(async ({ ctx, getRawInput, next }) => {
+  const limits = limitsOf(ctx.deps).input;
+  const problem = inspectJson(await getRawInput(), { ...limits, maxDepth: limits.maxDepth + INPUT_FRAME_DEPTH });
+  if (problem) {
+    const message =
+      problem.kind === 'too_deep' ? `nested too deep (values may nest ${limits.maxDepth} levels)` : problem.message;
+    invalidInput([{ path: problem.path, message }]);
+  }
+  return next();
+});
+
+const base = t.procedure.use(errorBoundary).use(authorize).use(boundedInput);
 
 /** Procedures by the scope they need. */
 export const readProcedure = base.meta({ scope: 'read' });

@@ -22,6 +22,8 @@ export const ApiConfigSchema = z.object({
   AC_API_CORS_ORIGINS: csv,
   /** Largest request body in bytes; larger requests get 413. */
   AC_API_MAX_BODY_BYTES: positiveIntSchema.default(1024 * 1024),
+  /** Largest request head (request line and headers) in bytes; larger requests get 431. */
+  AC_API_MAX_HEADER_BYTES: positiveIntSchema.min(1024).default(16 * 1024),
   /** Per-token rate limit: sustained requests per second, and the burst allowed on top. */
   AC_API_RATE_LIMIT_RPS: positiveIntSchema.default(20),
   AC_API_RATE_LIMIT_BURST: positiveIntSchema.default(100),

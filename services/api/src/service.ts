@@ -1,5 +1,6 @@
 import {
   type ApiDeps,
+  answerClientErrors,
   createApiDeps,
   createApiHandler,
   createTokenBucketLimiter,
@@ -87,6 +88,7 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
   const ops = await startOpsServer({
     port: config.AC_API_PORT,
     host: config.AC_API_HOST,
+    maxHeaderBytes: config.AC_API_MAX_HEADER_BYTES,
     metrics,
     readiness: {
       postgres: async () => void (await db.selectNoFrom((eb) => eb.lit(1).as('one')).execute()),
@@ -100,6 +102,7 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
       handler(req, res);
     },
   });
+  answerClientErrors(ops.server, { maxHeaderBytes: config.AC_API_MAX_HEADER_BYTES });
   logger.info('api ready', { port: ops.port, trpc: `http://${config.AC_API_HOST}:${ops.port}/trpc` });
 
   let stopping: Promise<void> | undefined;

@@ -1,13 +1,13 @@
 import {
   ActivityDefinitionSpec,
   buildMatcher,
-  type CompileDefinitionOptions,
   type FieldError as CoreFieldError,
   CronTriggerConfig,
   EventEnvelope,
   eventKey,
   planTasks,
   previewOccurrences,
+  type ValidateDefinitionOptions,
   validateDefinitionSpec,
 } from '@activity-core/core';
 import {
@@ -31,24 +31,22 @@ import {
   toDefinitionVersion,
 } from '../dto.ts';
 import { invalidInput } from '../errors.ts';
-import { Id, PageInput, Text, Timestamp } from '../inputs.ts';
+import { assertBoundedValue, Id, limitsOf, PageInput, Text, Timestamp } from '../inputs.ts';
 import { readProcedure, router, writeProcedure } from '../trpc.ts';
 
 /**
- * Validates a spec fully (structure, CEL, templates, cron, timezone, cost within the budget);
- * errors are prefixed with `prefix`. A stored spec is not held to today's cost limits
- * (`checkCost: false`): it runs under them anyway, within the run-time budget.
+ * Validates a spec fully (structure, CEL with save-time typing, templates, cron, timezone,
+ * cost within the budget, the input limits of its values); errors are prefixed with `prefix`.
+ * A stored spec is checked as it was saved (`stored`), the way the worker runs it: not held to
+ * today's typing, value or cost limits (it runs within the run-time budget anyway).
  */
 function validSpec(
   deps: ApiDeps,
   spec: unknown,
   prefix: string,
-  options: Pick<CompileDefinitionOptions, 'checkCost'> = {},
+  options: Pick<ValidateDefinitionOptions, 'stored'> = {},
 ): ActivityDefinitionSpec {
-  const result = validateDefinitionSpec(spec, {
-    ...options,
-    ...(deps.expressionLimits ? { limits: deps.expressionLimits } : {}),
-  });
+  const result = validateDefinitionSpec(spec, { ...options, limits: limitsOf(deps) });
   if (!result.ok) {
     invalidInput(
       result.errors.map((e: CoreFieldError) => ({
@@ -131,7 +129,7 @@ export const definitionsRouter = router({
         createdBy: ctx.principal.name,
       });
       await changed(ctx.deps, record.id, 'created');
-      return toDefinition(record);
+      return toDefinition(record, limitsOf(ctx.deps));
     }),
 
   update: writeProcedure
@@ -149,12 +147,15 @@ export const definitionsRouter = router({
         updatedBy: ctx.principal.name,
       });
       await changed(ctx.deps, record.id, 'updated');
-      return toDefinition(record);
+      return toDefinition(record, limitsOf(ctx.deps));
     }),
 
   get: readProcedure
     .input(z.object({ id: Id }))
-    .query(async ({ ctx, input }): Promise<Definition> => toDefinition(await getDefinition(ctx.deps.db, input.id))),
+    .query(
+      async ({ ctx, input }): Promise<Definition> =>
+        toDefinition(await getDefinition(ctx.deps.db, input.id), limitsOf(ctx.deps)),
+    ),
 
   list: readProcedure
     .input(
@@ -174,7 +175,7 @@ export const definitionsRouter = router({
         ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
         ...(input.keyPrefix !== undefined ? { keyPrefix: input.keyPrefix } : {}),
       });
-      return { items: page.items.map(toDefinition), nextCursor: page.nextCursor };
+      return { items: page.items.map((r) => toDefinition(r, limitsOf(ctx.deps))), nextCursor: page.nextCursor };
     }),
 
   setEnabled: writeProcedure
@@ -182,13 +183,13 @@ export const definitionsRouter = router({
     .mutation(async ({ ctx, input }): Promise<Definition> => {
       const record = await setDefinitionEnabled(ctx.deps.db, input.id, input.enabled);
       await changed(ctx.deps, record.id, input.enabled ? 'enabled' : 'disabled');
-      return toDefinition(record);
+      return toDefinition(record, limitsOf(ctx.deps));
     }),
 
   archive: writeProcedure.input(z.object({ id: Id })).mutation(async ({ ctx, input }): Promise<Definition> => {
     const record = await archiveDefinition(ctx.deps.db, input.id);
     await changed(ctx.deps, record.id, 'archived');
-    return toDefinition(record);
+    return toDefinition(record, limitsOf(ctx.deps));
   }),
 
   versions: readProcedure
@@ -240,6 +241,7 @@ export const definitionsRouter = router({
   dryRun: readProcedure.input(DryRunInput).query(async ({ ctx, input }): Promise<DryRunResult> => {
     let spec: ActivityDefinitionSpec;
     let definition: { id: string; key: string; version: number };
+    assertBoundedValue(input.event.data, ['event', 'data'], limitsOf(ctx.deps).input);
     if (input.definition) {
       spec = validSpec(ctx.deps, input.definition, 'definition');
       definition = { id: 'dry-run', key: spec.key, version: 0 };
@@ -254,7 +256,7 @@ export const definitionsRouter = router({
         raw = found.spec;
         version = found.version;
       }
-      spec = validSpec(ctx.deps, raw, 'definition', { checkCost: false });
+      spec = validSpec(ctx.deps, raw, 'definition', { stored: true });
       definition = { id: stored.id, key: stored.key, version };
     }
     const envelope = EventEnvelope.parse(input.event);

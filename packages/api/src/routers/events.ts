@@ -1,6 +1,7 @@
 import { EventEnvelope } from '@activity-core/core';
 import { z } from 'zod';
 import { invalidInput } from '../errors.ts';
+import { assertBoundedValue, limitsOf } from '../inputs.ts';
 import { adminProcedure, router, writeProcedure } from '../trpc.ts';
 
 /** Event types become subjects (`events.<type>`): dot-separated tokens without spaces or wildcards. */
@@ -35,10 +36,14 @@ export const eventsRouter = router({
   /**
    * Publishes a CloudEvent to `AC_EVENTS` on `events.<type>`, structured JSON mode, with
    * `Nats-Msg-Id` = the event id (JetStream drops a repeat within its duplicate window).
+   * What ingest would dead-letter is refused here instead: attributes with control characters,
+   * a `time` that is not strict RFC 3339, data beyond the input limits or not storable.
    */
   publish: writeProcedure
     .input(PublishInput)
     .mutation(async ({ ctx, input }): Promise<{ subject: string; stream: string; seq: number; duplicate: boolean }> => {
+      // The rule ingest dead-letters by (payload_too_deep, payload_too_large, unsupported_payload).
+      assertBoundedValue(input.data, ['data'], limitsOf(ctx.deps).input);
       const subject = `${ctx.deps.topology.events.subjectPrefix}${input.type}`;
       const body = encoder.encode(JSON.stringify(input));
       if (body.byteLength > ctx.deps.maxPayloadBytes()) {

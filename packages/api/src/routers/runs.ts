@@ -13,7 +13,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { type Page, type Run, type RunLogEntry, toRun, toRunLogEntry } from '../dto.ts';
 import { invalidInput } from '../errors.ts';
-import { Id, PageInput, Text, Timestamp, toDate } from '../inputs.ts';
+import { assertBoundedValue, Id, limitsOf, PageInput, Text, Timestamp, toDate } from '../inputs.ts';
 import { readProcedure, router, writeProcedure } from '../trpc.ts';
 
 const RunStatus = z.enum(RUN_STATUSES);
@@ -118,6 +118,7 @@ export const runsRouter = router({
         ctx,
         input,
       }): Promise<{ workflowId: string; started: boolean; idempotencyKey: string; definitionVersion: number }> => {
+        if (input.payload !== undefined) assertBoundedValue(input.payload, ['payload'], limitsOf(ctx.deps).input);
         const definition = await getDefinition(ctx.deps.db, input.definitionId);
         if (definition.archivedAt !== null) {
           throw new TRPCError({ code: 'CONFLICT', message: `definition ${definition.id} is archived` });

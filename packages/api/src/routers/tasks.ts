@@ -3,7 +3,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { type Page, type Task, toTask } from '../dto.ts';
-import { Id, PageInput, Text, Timestamp, toDate } from '../inputs.ts';
+import { assertBoundedValue, Id, limitsOf, PageInput, Text, Timestamp, toDate } from '../inputs.ts';
 import type { Principal } from '../scopes.ts';
 import { readProcedure, router, writeProcedure } from '../trpc.ts';
 
@@ -24,6 +24,7 @@ async function act(
   action: 'complete' | 'cancel',
   input: z.infer<typeof CompleteInput>,
 ): Promise<Task> {
+  if (input.result !== undefined) assertBoundedValue(input.result, ['result'], limitsOf(ctx.deps).input);
   const task = await getTask(ctx.deps.db, input.id);
   if (task.status !== 'open') {
     throw new TRPCError({ code: 'CONFLICT', message: `task ${task.id} is already ${task.status}` });
