@@ -135,18 +135,28 @@ export async function rawCall(
   input: unknown,
   token?: string,
 ): Promise<{ status: number; body: TrpcBody }> {
+  return rawTextCall(trpcUrl, path, type, input === undefined ? undefined : JSON.stringify(input), token);
+}
+
+/** {@link rawCall} with the input as JSON text, for inputs JSON.stringify cannot write (1e400, 10,000 levels). */
+export async function rawTextCall(
+  trpcUrl: string,
+  path: string,
+  type: 'query' | 'mutation',
+  input: string | undefined,
+  token?: string,
+): Promise<{ status: number; body: TrpcBody }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   const res =
     type === 'query'
-      ? await fetch(
-          `${trpcUrl}/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
-          { headers },
-        )
+      ? await fetch(`${trpcUrl}/${path}${input === undefined ? '' : `?input=${encodeURIComponent(input)}`}`, {
+          headers,
+        })
       : await fetch(`${trpcUrl}/${path}`, {
           method: 'POST',
           headers,
-          ...(input === undefined ? {} : { body: JSON.stringify(input) }),
+          ...(input === undefined ? {} : { body: input }),
         });
   const text = await res.text();
   let body: TrpcBody;
@@ -156,6 +166,35 @@ export async function rawCall(
     body = { raw: text };
   }
   return { status: res.status, body };
+}
+
+/**
+ * The documented shape of every API error (packages/api/README.md, "Errors"):
+ * `{ error: { message, code, data: { code, httpStatus, path?, fieldErrors, correlationId } } }`,
+ * `httpStatus` equal to the status, field errors for BAD_REQUEST, a correlation id for 500s,
+ * no stack. Returns what is wrong, or an empty list.
+ */
+export function errorShapeProblems(status: number, body: TrpcBody): string[] {
+  const problems: string[] = [];
+  const e = body.error as Record<string, unknown> | undefined;
+  if (!e || typeof e !== 'object') return [`no error object in ${JSON.stringify(body).slice(0, 200)}`];
+  if (typeof e.message !== 'string') problems.push('error.message is not a string');
+  if (typeof e.code !== 'number') problems.push('error.code is not a number');
+  const data = e.data as Record<string, unknown> | undefined;
+  if (!data || typeof data !== 'object') return [...problems, 'no error.data'];
+  if (typeof data.code !== 'string') problems.push('data.code is not a string');
+  if (data.httpStatus !== status) problems.push(`data.httpStatus ${String(data.httpStatus)} is not the status ${status}`);
+  if (!(data.fieldErrors === null || Array.isArray(data.fieldErrors))) problems.push('data.fieldErrors');
+  if (Array.isArray(data.fieldErrors)) {
+    for (const f of data.fieldErrors as Array<Record<string, unknown>>) {
+      if (typeof f.path !== 'string' || typeof f.message !== 'string') problems.push('a field error without path/message');
+    }
+  }
+  if (!(data.correlationId === null || typeof data.correlationId === 'string')) problems.push('data.correlationId');
+  if ('stack' in data || 'stack' in e) problems.push('a stack trace');
+  const allowed = new Set(['code', 'httpStatus', 'path', 'fieldErrors', 'correlationId']);
+  for (const key of Object.keys(data)) if (!allowed.has(key)) problems.push(`unexpected data.${key}`);
+  return problems;
 }
 
 /** A valid event-triggered definition spec. */
