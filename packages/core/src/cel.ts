@@ -435,11 +435,20 @@ export function formatCelError(error: CelError): string {
     : error.message;
 }
 
-/** JSON value to CEL input: integral numbers become `int` (bigint); everything else is kept. */
+/**
+ * JSON value to CEL input: integral numbers become `int` (bigint); everything else is kept. A
+ * map with a `constructor` key becomes a `Map`: cel-js tells a map by `value.constructor`,
+ * which such a key would shadow ("Unsupported type: object").
+ */
 export function toCelValue(value: unknown): unknown {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : value;
   if (Array.isArray(value)) return value.map(toCelValue);
   if (value instanceof Date || value instanceof Uint8Array || value === null) return value;
+  if (typeof value === 'object' && Object.hasOwn(value, 'constructor')) {
+    const map = new Map<string, unknown>();
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) map.set(k, toCelValue(v));
+    return map;
+  }
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) if (v !== undefined) setOwn(out, k, toCelValue(v));

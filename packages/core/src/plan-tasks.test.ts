@@ -127,6 +127,21 @@ describe('planTasks', () => {
     expect(Object.getPrototypeOf(all[0])).toBe(Object.prototype);
   });
 
+  it('keeps constructor keys of data as data: such a map is still a map to CEL', () => {
+    const r = planTasks(
+      input([{ sku: 'A', qty: 1, constructor: { prototype: { polluted: true } } }], {
+        event: JSON.parse(
+          '{"source":"s","data":{"items":[{"sku":"A","qty":1,"constructor":{"prototype":{"polluted":true}}}]}}',
+        ),
+      }),
+    );
+    expect(r.ok ? undefined : r.error).toBeUndefined();
+    if (!r.ok) return;
+    const payload = r.plan.tasks[0]?.payload as { all: Array<Record<string, unknown>> } | undefined;
+    expect(JSON.stringify(payload?.all[0])).toBe('{"sku":"A","qty":1,"constructor":{"prototype":{"polluted":true}}}');
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
   it('renders forEach items with position indexes, skipping items filtered by when', () => {
     const r = planTasks(
       input([
