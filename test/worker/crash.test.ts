@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getRunByWorkflowId, listTasks } from '@activity-core/db';
 import { startRunActivity } from '@activity-core/workflows';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { stackInfo } from '../support/stack.ts';
 import { workflowResult } from '../support/temporal.ts';
@@ -27,7 +28,9 @@ afterAll(async () => {
 });
 
 /** The real worker process (services/worker/src/main.ts), resolved once it says it is ready. */
-async function spawnWorker(): Promise<ChildProcess & { readyLine: Record<string, unknown> }> {
+async function spawnWorker(
+  env: Record<string, string> = {},
+): Promise<ChildProcess & { readyLine: Record<string, unknown>; output(): string }> {
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, (await workflowBundle()).code);
   const info = stackInfo();
@@ -49,6 +52,7 @@ async function spawnWorker(): Promise<ChildProcess & { readyLine: Record<string,
       // A claimed-but-unmarked row comes back to the next relay soon after the kill.
       AC_OUTBOX_LEASE_MS: '2000',
       LOG_LEVEL: 'info',
+      ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -68,7 +72,7 @@ async function spawnWorker(): Promise<ChildProcess & { readyLine: Record<string,
       context: () => `--- worker stderr:\n${output.slice(-3000)}`,
     },
   );
-  return Object.assign(child, { readyLine });
+  return Object.assign(child, { readyLine, output: () => output });
 }
 
 describe('worker crash', () => {
@@ -138,4 +142,64 @@ describe('worker crash', () => {
     worker.kill('SIGTERM');
     expect(await within(exited, { what: `the worker process (pid ${worker.pid}) to exit after SIGTERM` })).toBe(0);
   });
+});
+
+describe('shutdown while a step keeps failing (issue 13: a retrying step held off Ctrl-C for minutes)', () => {
+  /** The worker's force time, and the wait for its exit: force time + the process's own 10 s limit + slack. */
+  const FORCE_MS = 3_000;
+  const EXIT_MS = 60_000;
+  test(
+    'SIGTERM stops the worker process within its force time, exit 0, while recordRun fails and retries',
+    async () => {
+      // Every insert into runs fails with a serialization failure (40001): retryable, so the
+      // first step of the run, a local activity, retries for as long as the worker lives. The
+      // sequence counts the attempts (nextval is not rolled back with the insert).
+      await sql`CREATE SEQUENCE held_attempts`.execute(h.db);
+      await sql`CREATE FUNCTION hold_runs() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM nextval('held_attempts'); RAISE EXCEPTION 'held by the test' USING ERRCODE = '40001'; END $$`.execute(
+        h.db,
+      );
+      await sql`CREATE TRIGGER hold_runs BEFORE INSERT ON runs FOR EACH ROW EXECUTE FUNCTION hold_runs()`.execute(h.db);
+      const definition = await createOrderDefinition(h.db);
+      const worker = await spawnWorker({
+        AC_WORKER_SHUTDOWN_GRACE_MS: '1000',
+        AC_WORKER_SHUTDOWN_FORCE_MS: String(FORCE_MS),
+      });
+      const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+      const { workflowId } = await startRunActivity(h.client, {
+        taskQueue: h.taskQueue,
+        input: { definitionId: definition.id, trigger: { kind: 'event', envelope: orderEvent(1) } },
+      });
+      try {
+        await waitFor(
+          async () => {
+            const { rows } = await sql<{ n: string }>`SELECT last_value AS n FROM held_attempts WHERE is_called`.execute(
+              h.db,
+            );
+            return Number(rows[0]?.n ?? 0);
+          },
+          { what: `recordRun of ${workflowId} to fail and be retried at least twice`, until: (n) => n >= 3 },
+        );
+        worker.kill('SIGTERM');
+        // The force time bounds the Temporal worker, the process's own limit (force + 10 s) the
+        // rest; without them the retrying local activity held the process. Exit 0 means the
+        // worker itself stopped in time, not the process's last-resort limit (exit 1).
+        const code = await within(exited, {
+          what: `the worker process (pid ${worker.pid}) to exit after SIGTERM`,
+          timeoutMs: EXIT_MS,
+          context: () => `--- worker stderr:\n${worker.output().slice(-3000)}`,
+        });
+        expect(code, worker.output().slice(-2_000)).toBe(0);
+        expect(worker.output()).not.toContain('shutdown did not finish in time');
+      } finally {
+        if (worker.exitCode === null) worker.kill('SIGKILL');
+        await h.client.workflow
+          .getHandle(workflowId)
+          .terminate('test over')
+          .catch(() => undefined);
+        await sql`DROP TRIGGER hold_runs ON runs`.execute(h.db);
+      }
+    },
+    outlasting(PROCESS_START_MS, WAIT_MS, EXIT_MS),
+  );
 });
