@@ -1,7 +1,8 @@
+import { connect } from 'node:net';
 import { appRouter } from '@activity-core/api';
 import { createApiToken } from '@activity-core/db';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BOOTSTRAP_TOKEN, rawCall, startTestApi, type TestApi } from './support.ts';
+import { BOOTSTRAP_TOKEN, errorShapeProblems, rawCall, startTestApi, type TestApi, type TrpcBody } from './support.ts';
 
 type Scope = 'read' | 'write' | 'admin';
 interface ProcedureInfo {
@@ -215,6 +216,80 @@ describe('HTTP edges', () => {
       duplex: 'half',
     } as RequestInit);
     expect(chunked.status).toBe(413);
+  });
+
+  test('what the HTTP layer answers itself has the shape of every API error: 413 (both ways), 431, 404, 417', async () => {
+    const headers = { authorization: `Bearer ${BOOTSTRAP_TOKEN}`, 'content-type': 'application/json' };
+    const body = JSON.stringify({ spec: { key: 'x'.repeat(10_000) } });
+    const answers: Array<[string, number, TrpcBody]> = [];
+    const add = async (what: string, res: Response) => {
+      const text = await res.text();
+      answers.push([what, res.status, JSON.parse(text) as TrpcBody]);
+    };
+    await add(
+      '413 by content-length',
+      await fetch(`${small.trpcUrl}/definitions.create`, { method: 'POST', headers, body }),
+    );
+    await add(
+      '413 chunked',
+      await fetch(`${small.trpcUrl}/definitions.create`, {
+        method: 'POST',
+        headers,
+        body: new Blob([body]).stream(),
+        duplex: 'half',
+      } as RequestInit),
+    );
+    await add('404', await fetch(`${small.url}/elsewhere`));
+    // Node's parser answers these before any handler: over raw sockets, as a client sends them.
+    const raw = async (what: string, request: string) => {
+      const response = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(small.url).port), '127.0.0.1');
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk.toString();
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+        socket.end(request);
+      });
+      const split = response.indexOf('\r\n\r\n');
+      const head = response.slice(0, split);
+      let json = response.slice(split + 4);
+      if (/^transfer-encoding: *chunked/im.test(head)) {
+        let decoded = '';
+        for (let rest = json; ; ) {
+          const eol = rest.indexOf('\r\n');
+          const size = Number.parseInt(rest.slice(0, eol), 16);
+          if (!(size > 0)) break;
+          decoded += rest.slice(eol + 2, eol + 2 + size);
+          rest = rest.slice(eol + 2 + size + 2);
+        }
+        json = decoded;
+      }
+      answers.push([what, Number(head.split(' ')[1]), JSON.parse(json) as TrpcBody]);
+    };
+    await raw('431', `GET /trpc/definitions.list HTTP/1.1\r\nhost: x\r\nx-big: ${'h'.repeat(20_000)}\r\n\r\n`);
+    await raw('417', 'GET /trpc/definitions.list HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\nconnection: close\r\n\r\n');
+    await raw('400 malformed', 'GET /trpc/definitions.list HTTP/1.1\r\nbad header line\r\n\r\n');
+    expect(answers.map(([what, status]) => [what, status])).toEqual([
+      ['413 by content-length', 413],
+      ['413 chunked', 413],
+      ['404', 404],
+      ['431', 431],
+      ['417', 417],
+      ['400 malformed', 400],
+    ]);
+    for (const [what, status, answer] of answers) {
+      expect(errorShapeProblems(status, answer), `${what}: ${JSON.stringify(answer)}`).toEqual([]);
+    }
+    expect(answers.map(([, , answer]) => answer.error?.data.code)).toEqual([
+      'PAYLOAD_TOO_LARGE',
+      'PAYLOAD_TOO_LARGE',
+      'NOT_FOUND',
+      'REQUEST_HEADER_FIELDS_TOO_LARGE',
+      'EXPECTATION_FAILED',
+      'BAD_REQUEST',
+    ]);
   });
 
   test('CORS answers allowed origins only', async () => {

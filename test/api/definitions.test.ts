@@ -1,4 +1,6 @@
 import { TRPCClientError } from '@activity-core/client';
+import { ActivityDefinitionSpec } from '@activity-core/core';
+import { createDefinition } from '@activity-core/db';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cronSpec, eventSpec, rawCall, startTestApi, type TestApi } from './support.ts';
 
@@ -226,5 +228,28 @@ describe('validation errors name the field', () => {
       client.definitions.update.mutate({ id: created.id, expectedVersion: 1, spec: cronSpec('v-other') }),
     );
     expect(error.data?.fieldErrors).toEqual([{ path: 'spec.key', message: expect.stringMatching(/cannot change/) }]);
+  });
+});
+
+describe("definitions saved before today's save-time checks", () => {
+  test('still load and say which checks they no longer pass; an update that fixes them clears the warnings', async () => {
+    // Saved the way an older release could: a filter of type string (issue 13), written past the API.
+    const old = eventSpec('old-filter', { trigger: { kind: 'event', event: { types: ['a'], filter: 'event.id' } } });
+    const record = await createDefinition(api.db, { spec: ActivityDefinitionSpec.parse(old) });
+    const client = api.client();
+    const loaded = await client.definitions.get.query({ id: record.id });
+    expect(loaded.warnings).toEqual([
+      { path: 'spec.trigger.event.filter', message: 'expression "event.id" has type string, expected bool' },
+    ]);
+    const listed = await client.definitions.list.query({ keyPrefix: 'old-filter' });
+    expect(listed.items.map((d) => d.warnings.length)).toEqual([1]);
+    const fixed = await client.definitions.update.mutate({
+      id: record.id,
+      expectedVersion: 1,
+      spec: { ...old, trigger: { kind: 'event', event: { types: ['a'], filter: "event.id != ''" } } },
+    });
+    expect(fixed.warnings).toEqual([]);
+    const fresh = await client.definitions.create.mutate({ spec: eventSpec('new-filter') });
+    expect(fresh.warnings).toEqual([]);
   });
 });

@@ -47,6 +47,14 @@ async function eventsOf(taskId: string) {
     .map((m) => String(m.body.type).replace('activitycore.task.', ''));
 }
 
+/** `data.definitionVersion` of each message of one task (issue 13: every lifecycle event carries it). */
+async function versionsOf(taskId: string) {
+  const messages = await h.taskMessages();
+  return messages
+    .filter((m) => (m.body.data as { id: string }).id === taskId)
+    .map((m) => (m.body.data as { definitionVersion?: unknown }).definitionVersion);
+}
+
 async function logKinds(runId: string) {
   return (await readRunLog(h.db, runId)).map((e) => e.kind).filter((k) => k.startsWith('task_'));
 }
@@ -65,6 +73,7 @@ describe('TaskInstanceWorkflow lifecycle', () => {
     expect(row.completedAt).toBeInstanceOf(Date);
     await h.waitForTaskMessages(1);
     expect(await eventsOf(row.id)).toEqual(['created', 'completed']);
+    expect(await versionsOf(row.id)).toEqual([definition.version, definition.version]);
     const completed = (await h.taskMessages()).find((m) => m.body.type === 'activitycore.task.completed');
     expect(completed?.subject).toBe(`${h.prefix.toLowerCase()}.tasks.completed.${definition.key}`);
     expect(completed?.body.data).toMatchObject({ status: 'completed', completedBy: 'alice' });
@@ -74,7 +83,7 @@ describe('TaskInstanceWorkflow lifecycle', () => {
   });
 
   test('cancel: row, event and log entry exactly once, with who and why', async () => {
-    const { run, taskWorkflowId } = await openTask();
+    const { definition, run, taskWorkflowId } = await openTask();
     const view = await cancelTask(h.client, taskWorkflowId, { by: 'carol', reason: 'duplicate order' });
     expect(view).toMatchObject({ status: 'cancelled', by: 'carol', reason: 'duplicate order' });
     const row = await getTaskByIdempotencyKey(h.db, taskWorkflowId);
@@ -84,6 +93,7 @@ describe('TaskInstanceWorkflow lifecycle', () => {
       until: (e) => e.length === 2,
     });
     expect(await eventsOf(row.id)).toEqual(['created', 'cancelled']);
+    expect(await versionsOf(row.id)).toEqual([definition.version, definition.version]);
     expect(await logKinds(run.id)).toEqual(['task_created', 'task_cancelled']);
   });
 
@@ -111,7 +121,7 @@ describe('TaskInstanceWorkflow lifecycle', () => {
   test(
     'expiry: due time plus grace closes the task as expired, exactly once',
     async () => {
-      const { run, taskWorkflowId } = await runOneTask({
+      const { definition, run, taskWorkflowId } = await runOneTask({
         taskTemplates: [{ key: 'review', title: 'Quick look', due: 'PT1S', dueGraceSeconds: 1 }],
       });
       // Due after 1 s, expired 1 s later: the task workflow's durable timer, not a sleep here.
@@ -125,6 +135,7 @@ describe('TaskInstanceWorkflow lifecycle', () => {
         until: (e) => e.length === 2,
       });
       expect(await eventsOf(row.id)).toEqual(['created', 'expired']);
+      expect(await versionsOf(row.id)).toEqual([definition.version, definition.version]);
       expect(await logKinds(run.id)).toEqual(['task_created', 'task_expired']);
       await expect(completeTask(h.client, taskWorkflowId, { by: 'late' })).rejects.toBeInstanceOf(TaskConflictError);
     },
