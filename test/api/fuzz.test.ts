@@ -171,7 +171,10 @@ const hostileInput: fc.Arbitrary<string> = fc.oneof(
         .tuple(...fields.map(() => hostileValue))
         .map((values) => `{${fields.map((f, i) => `${JSON.stringify(f)}:${values[i]}`).join(',')}}`),
     ),
-  hostileValue.map((v) => `{"spec":${JSON.stringify(eventSpec('fuzz-h')).slice(0, -1)},"contextSources":[{"name":"s","kind":"static","value":${v}}]}}`),
+  hostileValue.map(
+    (v) =>
+      `{"spec":${JSON.stringify(eventSpec('fuzz-h')).slice(0, -1)},"contextSources":[{"name":"s","kind":"static","value":${v}}]}}`,
+  ),
   hostileValue.map((v) => `{"specversion":"1.0","id":"i","source":"s","type":"order.created","data":${v}}`),
   hostileValue.map((v) => `{"id":"00000000-0000-7000-8000-000000000000","result":${v}}`),
 );
@@ -193,15 +196,18 @@ describe('hostile inputs never produce a 500, and every error has the documented
 describe('bounded input, named fields', () => {
   const deep = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
-  test.each(procedures)('$path: 10,000 levels are a 400 naming the field, before any parser recurses', async ({ path, type }) => {
-    // Queries carry their input in the URL: 100 levels keep it under the header limit.
-    const depth = type === 'query' ? 100 : 10_000;
-    const { status, body } = await rawTextCall(api.trpcUrl, path, type, `{"id":${deep(depth)}}`, BOOTSTRAP_TOKEN);
-    expect(status, JSON.stringify(body).slice(0, 300)).toBe(400);
-    expect(errorShapeProblems(status, body)).toEqual([]);
-    expect(body.error?.data.fieldErrors?.[0]?.path).toMatch(/^id(\[0\])+$/);
-    expect(body.error?.data.fieldErrors?.[0]?.message).toContain('nested too deep');
-  });
+  test.each(procedures)(
+    '$path: 10,000 levels are a 400 naming the field, before any parser recurses',
+    async ({ path, type }) => {
+      // Queries carry their input in the URL: 100 levels keep it under the header limit.
+      const depth = type === 'query' ? 100 : 10_000;
+      const { status, body } = await rawTextCall(api.trpcUrl, path, type, `{"id":${deep(depth)}}`, BOOTSTRAP_TOKEN);
+      expect(status, JSON.stringify(body).slice(0, 300)).toBe(400);
+      expect(errorShapeProblems(status, body)).toEqual([]);
+      expect(body.error?.data.fieldErrors?.[0]?.path).toMatch(/^id(\[0\])+$/);
+      expect(body.error?.data.fieldErrors?.[0]?.message).toContain('nested too deep');
+    },
+  );
 
   test('events.publish holds data to the limit exactly as ingest does, and refuses what ingest would dead-letter', async () => {
     const event = (data: string, extra = '') =>
@@ -227,14 +233,22 @@ describe('bounded input, named fields', () => {
       expect(r.status, `${extra} ${data.slice(0, 40)}`).toBe(400);
       expect(r.body.error?.data.fieldErrors?.map((f) => f.path)).toContain(field);
     }
-    const type = await rawCall(api.trpcUrl, 'events.publish', 'mutation', { specversion: '1.0', id: 'c', source: 's', type: 'x.\u0000' }, BOOTSTRAP_TOKEN);
+    const type = await rawCall(
+      api.trpcUrl,
+      'events.publish',
+      'mutation',
+      { specversion: '1.0', id: 'c', source: 's', type: 'x.\u0000' },
+      BOOTSTRAP_TOKEN,
+    );
     expect(type.status).toBe(400);
     expect(type.body.error?.data.fieldErrors?.map((f) => f.path)).toContain('type');
   });
 
   test('definitions: a non-bool filter, a title that does not render as text and a deep static value are field errors', async () => {
     const create = (spec: unknown) => rawCall(api.trpcUrl, 'definitions.create', 'mutation', { spec }, BOOTSTRAP_TOKEN);
-    const filter = await create(eventSpec('typed-filter', { trigger: { kind: 'event', event: { types: ['a'], filter: 'event.id' } } }));
+    const filter = await create(
+      eventSpec('typed-filter', { trigger: { kind: 'event', event: { types: ['a'], filter: 'event.id' } } }),
+    );
     expect(filter.status).toBe(400);
     expect(filter.body.error?.data.fieldErrors).toEqual([
       { path: 'spec.trigger.event.filter', message: 'expression "event.id" has type string, expected bool' },

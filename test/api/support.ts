@@ -183,11 +183,13 @@ export function errorShapeProblems(status: number, body: TrpcBody): string[] {
   const data = e.data as Record<string, unknown> | undefined;
   if (!data || typeof data !== 'object') return [...problems, 'no error.data'];
   if (typeof data.code !== 'string') problems.push('data.code is not a string');
-  if (data.httpStatus !== status) problems.push(`data.httpStatus ${String(data.httpStatus)} is not the status ${status}`);
+  if (data.httpStatus !== status)
+    problems.push(`data.httpStatus ${String(data.httpStatus)} is not the status ${status}`);
   if (!(data.fieldErrors === null || Array.isArray(data.fieldErrors))) problems.push('data.fieldErrors');
   if (Array.isArray(data.fieldErrors)) {
     for (const f of data.fieldErrors as Array<Record<string, unknown>>) {
-      if (typeof f.path !== 'string' || typeof f.message !== 'string') problems.push('a field error without path/message');
+      if (typeof f.path !== 'string' || typeof f.message !== 'string')
+        problems.push('a field error without path/message');
     }
   }
   if (!(data.correlationId === null || typeof data.correlationId === 'string')) problems.push('data.correlationId');

@@ -170,7 +170,12 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
   for (let c = 0x7f; c <= 0x9f; c++) controls.push(c);
   for (const c of controls) {
     const ch = String.fromCharCode(c);
-    structured('control-character', `structured type with U+${hex(c)}`, { type: `hostile.${ch}` }, deadLetter('invalid_attribute', 'type'));
+    structured(
+      'control-character',
+      `structured type with U+${hex(c)}`,
+      { type: `hostile.${ch}` },
+      deadLetter('invalid_attribute', 'type'),
+    );
     binary(
       'control-character',
       `binary ce-source with percent-encoded U+${hex(c)}`,
@@ -181,7 +186,13 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
   }
   // Raw in a header value (NATS allows all but CR and LF there).
   for (const c of [0x00, 0x01, 0x07, 0x09, 0x1b, 0x7f, 0x85]) {
-    binary('control-character', `binary ce-id with a raw U+${hex(c)}`, { 'ce-id': `id${String.fromCharCode(c)}x` }, '{}', deadLetter('invalid_attribute', 'id'));
+    binary(
+      'control-character',
+      `binary ce-id with a raw U+${hex(c)}`,
+      { 'ce-id': `id${String.fromCharCode(c)}x` },
+      '{}',
+      deadLetter('invalid_attribute', 'id'),
+    );
   }
   add({
     name: 'plain Nats-Msg-Id with a raw U+0007 (its id)',
@@ -190,14 +201,42 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     body: enc.encode('{}'),
     expect: deadLetter('invalid_attribute', 'id'),
   });
-  plain('control-character', 'plain traceparent header with a raw U+0001', '{}', deadLetter('invalid_attribute', 'traceparent'), [['traceparent', '00-\u0001']]);
+  plain(
+    'control-character',
+    'plain traceparent header with a raw U+0001',
+    '{}',
+    deadLetter('invalid_attribute', 'traceparent'),
+    [['traceparent', '00-\u0001']],
+  );
   // In data, control characters are ordinary JSON text, except NUL, which PostgreSQL cannot store.
   for (const c of [0x01, 0x08, 0x09, 0x0a, 0x1f, 0x7f, 0x9f]) {
-    structured('control-character', `data string with U+${hex(c)}`, { data: { s: `a${String.fromCharCode(c)}b` } }, runOf({}));
+    structured(
+      'control-character',
+      `data string with U+${hex(c)}`,
+      { data: { s: `a${String.fromCharCode(c)}b` } },
+      runOf({}),
+    );
   }
-  structured('control-character', 'data string with U+0000', { data: { s: 'a\u0000b' } }, deadLetter('unsupported_payload', 'data.s'));
-  structured('control-character', 'data key with U+0000', { data: { 'a\u0000': 1 } }, deadLetter('unsupported_payload', 'data'));
-  binary('control-character', 'binary text/plain body with a NUL byte', {}, Uint8Array.of(0x61, 0x00, 0x62), deadLetter('unsupported_payload', 'data'), 'text/plain');
+  structured(
+    'control-character',
+    'data string with U+0000',
+    { data: { s: 'a\u0000b' } },
+    deadLetter('unsupported_payload', 'data.s'),
+  );
+  structured(
+    'control-character',
+    'data key with U+0000',
+    { data: { 'a\u0000': 1 } },
+    deadLetter('unsupported_payload', 'data'),
+  );
+  binary(
+    'control-character',
+    'binary text/plain body with a NUL byte',
+    {},
+    Uint8Array.of(0x61, 0x00, 0x62),
+    deadLetter('unsupported_payload', 'data'),
+    'text/plain',
+  );
 
   // --- each attribute wrong in each way (structured) ----------------------------------------
   for (const attribute of ['id', 'source', 'type'] as const) {
@@ -263,12 +302,52 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     structured('attribute', `time ${way} (valid)`, { time: value }, runOf({}));
   }
   for (const [name, ways] of [
-    ['subject', [['a number', 5, 'invalid_attribute'], ['U+0007', 'a\u0007', 'invalid_attribute'], ['empty', '', 'run']]],
-    ['datacontenttype', [['empty', '', 'invalid_attribute'], ['a number', 5, 'invalid_attribute'], ['text/plain over JSON data', 'text/plain', 'run']]],
-    ['dataschema', [['empty', '', 'invalid_attribute'], ['a number', 5, 'invalid_attribute'], ['U+001B', 'x\u001b', 'invalid_attribute']]],
-    ['correlationid', [['a number', 5, 'invalid_attribute'], ['U+0085', 'a\u0085', 'invalid_attribute'], ['empty', '', 'run']]],
-    ['causationid', [['a number', 5, 'invalid_attribute'], ['an object', { a: 1 }, 'invalid_attribute']]],
-    ['traceparent', [['a number', 5, 'invalid_attribute'], ['U+0000', '\u0000', 'invalid_attribute']]],
+    [
+      'subject',
+      [
+        ['a number', 5, 'invalid_attribute'],
+        ['U+0007', 'a\u0007', 'invalid_attribute'],
+        ['empty', '', 'run'],
+      ],
+    ],
+    [
+      'datacontenttype',
+      [
+        ['empty', '', 'invalid_attribute'],
+        ['a number', 5, 'invalid_attribute'],
+        ['text/plain over JSON data', 'text/plain', 'run'],
+      ],
+    ],
+    [
+      'dataschema',
+      [
+        ['empty', '', 'invalid_attribute'],
+        ['a number', 5, 'invalid_attribute'],
+        ['U+001B', 'x\u001b', 'invalid_attribute'],
+      ],
+    ],
+    [
+      'correlationid',
+      [
+        ['a number', 5, 'invalid_attribute'],
+        ['U+0085', 'a\u0085', 'invalid_attribute'],
+        ['empty', '', 'run'],
+      ],
+    ],
+    [
+      'causationid',
+      [
+        ['a number', 5, 'invalid_attribute'],
+        ['an object', { a: 1 }, 'invalid_attribute'],
+      ],
+    ],
+    [
+      'traceparent',
+      [
+        ['a number', 5, 'invalid_attribute'],
+        ['U+0000', '\u0000', 'invalid_attribute'],
+      ],
+    ],
     ['tracestate', [['a list', ['a'], 'invalid_attribute']]],
   ] as Array<[string, Array<[string, unknown, string]>]>) {
     for (const [way, value, outcome] of ways) {
@@ -289,11 +368,31 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     ['true', true],
     ['an object', { d: 1 }],
   ] as Array<[string, unknown]>) {
-    structured('attribute', `causationdepth ${way}`, { causationdepth: value }, deadLetter('invalid_attribute', 'causationdepth'));
+    structured(
+      'attribute',
+      `causationdepth ${way}`,
+      { causationdepth: value },
+      deadLetter('invalid_attribute', 'causationdepth'),
+    );
   }
-  structured('attribute', 'causationdepth at the limit', { causationdepth: limits.maxCausationDepth }, deadLetter('max_depth', 'causationdepth'));
-  structured('attribute', 'causationdepth over the limit', { causationdepth: 1_000 }, deadLetter('max_depth', 'causationdepth'));
-  structured('attribute', 'causationdepth one under the limit', { causationdepth: limits.maxCausationDepth - 1 }, runOf({}));
+  structured(
+    'attribute',
+    'causationdepth at the limit',
+    { causationdepth: limits.maxCausationDepth },
+    deadLetter('max_depth', 'causationdepth'),
+  );
+  structured(
+    'attribute',
+    'causationdepth over the limit',
+    { causationdepth: 1_000 },
+    deadLetter('max_depth', 'causationdepth'),
+  );
+  structured(
+    'attribute',
+    'causationdepth one under the limit',
+    { causationdepth: limits.maxCausationDepth - 1 },
+    runOf({}),
+  );
   structured('attribute', 'causationdepth as a string', { causationdepth: '2' }, runOf({}));
   structured('attribute', 'causationdepth null', { causationdepth: null }, runOf({}));
   for (const [way, name, value, outcome] of [
@@ -323,8 +422,18 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     }
     structured('attribute', `extension ${way}`, { [name]: value }, outcome === 'run' ? runOf({}) : outcome);
   }
-  structured('attribute', 'data and data_base64 together', { data_base64: 'AAE=' }, deadLetter('invalid_attribute', 'data_base64'));
-  structured('attribute', 'data_base64 a number', { data: undefined, data_base64: 5 }, deadLetter('invalid_attribute', 'data_base64'));
+  structured(
+    'attribute',
+    'data and data_base64 together',
+    { data_base64: 'AAE=' },
+    deadLetter('invalid_attribute', 'data_base64'),
+  );
+  structured(
+    'attribute',
+    'data_base64 a number',
+    { data: undefined, data_base64: 5 },
+    deadLetter('invalid_attribute', 'data_base64'),
+  );
   structured('attribute', 'data_base64 alone', { data: undefined, data_base64: 'AAEC' }, runOf({}));
   structured('attribute', 'no data at all', { data: undefined }, runOf({}));
   structured('attribute', 'data null', { data: null }, runOf({}));
@@ -339,7 +448,11 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     ['ce-time February 30', { 'ce-time': '2026-02-30T00:00:00Z' }, deadLetter('invalid_attribute', 'time')],
     ['ce-time a leap second', { 'ce-time': '2016-12-31T23:59:60Z' }, deadLetter('invalid_attribute', 'time')],
     ['ce-causationdepth abc', { 'ce-causationdepth': 'abc' }, deadLetter('invalid_attribute', 'causationdepth')],
-    ['ce-causationdepth at the limit', { 'ce-causationdepth': String(limits.maxCausationDepth) }, deadLetter('max_depth', 'causationdepth')],
+    [
+      'ce-causationdepth at the limit',
+      { 'ce-causationdepth': String(limits.maxCausationDepth) },
+      deadLetter('max_depth', 'causationdepth'),
+    ],
     ['ce-id malformed percent-encoding %zz', { 'ce-id': 'a%zz' }, deadLetter('invalid_attribute', 'id')],
     ['ce-id a lone %', { 'ce-id': 'a%' }, deadLetter('invalid_attribute', 'id')],
     ['ce-id truncated UTF-8 %C3', { 'ce-id': 'a%C3' }, deadLetter('invalid_attribute', 'id')],
@@ -352,11 +465,38 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     binary('attribute', `binary ${way}`, overrides, '{}', outcome);
   }
   binary('attribute', 'binary JSON body that is not JSON', {}, '{not json', deadLetter('invalid_json', 'data'));
-  binary('attribute', 'binary text/plain body that is not UTF-8', {}, Uint8Array.of(0x61, 0xff), deadLetter('invalid_encoding', 'data'), 'text/plain');
-  binary('attribute', 'binary octet-stream body (base64)', {}, Uint8Array.of(0, 255, 1, 2, 0x80), (id) => ({ kind: 'run', identity: { source: SOURCE, id } }), 'application/octet-stream');
-  binary('attribute', 'binary with an empty body', {}, new Uint8Array(0), (id) => ({ kind: 'run', identity: { source: SOURCE, id } }));
-  binary('attribute', 'binary with ce-datacontenttype and no content-type', { 'ce-datacontenttype': 'application/json' }, '{"a":1}', (id) => ({ kind: 'run', identity: { source: SOURCE, id } }), undefined);
-  binary('attribute', 'binary percent-encoded subject', { 'ce-subject': 'caf%C3%A9%20%25' }, '{}', (id) => ({ kind: 'run', identity: { source: SOURCE, id } }));
+  binary(
+    'attribute',
+    'binary text/plain body that is not UTF-8',
+    {},
+    Uint8Array.of(0x61, 0xff),
+    deadLetter('invalid_encoding', 'data'),
+    'text/plain',
+  );
+  binary(
+    'attribute',
+    'binary octet-stream body (base64)',
+    {},
+    Uint8Array.of(0, 255, 1, 2, 0x80),
+    (id) => ({ kind: 'run', identity: { source: SOURCE, id } }),
+    'application/octet-stream',
+  );
+  binary('attribute', 'binary with an empty body', {}, new Uint8Array(0), (id) => ({
+    kind: 'run',
+    identity: { source: SOURCE, id },
+  }));
+  binary(
+    'attribute',
+    'binary with ce-datacontenttype and no content-type',
+    { 'ce-datacontenttype': 'application/json' },
+    '{"a":1}',
+    (id) => ({ kind: 'run', identity: { source: SOURCE, id } }),
+    undefined,
+  );
+  binary('attribute', 'binary percent-encoded subject', { 'ce-subject': 'caf%C3%A9%20%25' }, '{}', (id) => ({
+    kind: 'run',
+    identity: { source: SOURCE, id },
+  }));
 
   // --- bytes: what is not UTF-8 -------------------------------------------------------------
   const wrap = (bytes: number[]) => Uint8Array.from([...enc.encode('{"a":"'), ...bytes, ...enc.encode('"}')]);
@@ -388,11 +528,32 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
       expect: deadLetter('invalid_encoding', 'data'),
     });
   }
-  plain('bytes', 'plain body with a raw NUL inside a string', Uint8Array.from([...enc.encode('{"a":"x'), 0, ...enc.encode('"}')]), deadLetter('invalid_json', 'data'));
-  plain('bytes', 'plain body with a NUL after the JSON', Uint8Array.from([...enc.encode('{"a":1}'), 0]), deadLetter('invalid_json', 'data'));
-  plain('bytes', 'plain body of random binary', Uint8Array.of(0x00, 0x9f, 0x92, 0x96, 0xff, 0x10), deadLetter('invalid_encoding', 'data'));
+  plain(
+    'bytes',
+    'plain body with a raw NUL inside a string',
+    Uint8Array.from([...enc.encode('{"a":"x'), 0, ...enc.encode('"}')]),
+    deadLetter('invalid_json', 'data'),
+  );
+  plain(
+    'bytes',
+    'plain body with a NUL after the JSON',
+    Uint8Array.from([...enc.encode('{"a":1}'), 0]),
+    deadLetter('invalid_json', 'data'),
+  );
+  plain(
+    'bytes',
+    'plain body of random binary',
+    Uint8Array.of(0x00, 0x9f, 0x92, 0x96, 0xff, 0x10),
+    deadLetter('invalid_encoding', 'data'),
+  );
   plain('bytes', 'plain body with a 4-byte emoji (valid)', '{"a":"😀"}', 'run');
-  plain('bytes', 'plain octet-stream body', Uint8Array.of(1, 2, 3), deadLetter('unsupported_content_type', 'datacontenttype'), [['content-type', 'application/octet-stream']]);
+  plain(
+    'bytes',
+    'plain octet-stream body',
+    Uint8Array.of(1, 2, 3),
+    deadLetter('unsupported_content_type', 'datacontenttype'),
+    [['content-type', 'application/octet-stream']],
+  );
 
   // --- encodings ---------------------------------------------------------------------------
   const utf16le = (text: string, bom: boolean) => {
@@ -405,13 +566,33 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     for (let i = 0; i < text.length; i++) out.push(text.charCodeAt(i) >> 8, text.charCodeAt(i) & 0xff);
     return Uint8Array.from(out);
   };
-  plain('encoding', 'UTF-16LE without a BOM (NUL bytes are UTF-8, but not JSON)', utf16le('{"a":1}', false), deadLetter('invalid_json', 'data'));
+  plain(
+    'encoding',
+    'UTF-16LE without a BOM (NUL bytes are UTF-8, but not JSON)',
+    utf16le('{"a":1}', false),
+    deadLetter('invalid_json', 'data'),
+  );
   plain('encoding', 'UTF-16LE with a BOM', utf16le('{"a":1}', true), deadLetter('invalid_encoding', 'data'));
   plain('encoding', 'UTF-16BE with a BOM', utf16be('{"a":1}'), deadLetter('invalid_encoding', 'data'));
-  plain('encoding', 'Latin-1 é', Uint8Array.from([...enc.encode('{"a":"caf'), 0xe9, ...enc.encode('"}')]), deadLetter('invalid_encoding', 'data'));
-  plain('encoding', 'UTF-8 with a BOM (the decoder drops it)', Uint8Array.from([0xef, 0xbb, 0xbf, ...enc.encode('{"a":1}')]), 'run');
+  plain(
+    'encoding',
+    'Latin-1 é',
+    Uint8Array.from([...enc.encode('{"a":"caf'), 0xe9, ...enc.encode('"}')]),
+    deadLetter('invalid_encoding', 'data'),
+  );
+  plain(
+    'encoding',
+    'UTF-8 with a BOM (the decoder drops it)',
+    Uint8Array.from([0xef, 0xbb, 0xbf, ...enc.encode('{"a":1}')]),
+    'run',
+  );
   plain('encoding', 'escaped unpaired surrogate', '{"a":"\\ud800"}', deadLetter('unsupported_payload', 'data.a'));
-  plain('encoding', 'escaped reversed surrogate pair', '{"a":"\\ude00\\ud83d"}', deadLetter('unsupported_payload', 'data.a'));
+  plain(
+    'encoding',
+    'escaped reversed surrogate pair',
+    '{"a":"\\ude00\\ud83d"}',
+    deadLetter('unsupported_payload', 'data.a'),
+  );
   plain('encoding', 'escaped surrogate pair (valid)', '{"a":"\\ud83d\\ude00"}', 'run');
   plain('encoding', 'escaped NUL', '{"a":"\\u0000"}', deadLetter('unsupported_payload', 'data.a'));
   plain('encoding', 'escaped NUL in a key', '{"\\u0000":1}', deadLetter('unsupported_payload', 'data'));
@@ -461,32 +642,60 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     add({
       name: `structured ${way} instead of an object`,
       class: 'json-shape',
-      headers: [['content-type', 'application/cloudevents+json'], ['Nats-Msg-Id', id]],
+      headers: [
+        ['content-type', 'application/cloudevents+json'],
+        ['Nats-Msg-Id', id],
+      ],
       body: enc.encode(body),
       expect: deadLetter('invalid_json', 'data'),
     });
   }
   structured('json-shape', 'structured without a content type (sniffed)', {}, runOf({}));
   cases[cases.length - 1] = { ...(cases[cases.length - 1] as HostileCase), headers: [] };
-  plain('json-shape', 'a batch of CloudEvents', '[{"specversion":"1.0"}]', deadLetter('unsupported_content_type', 'datacontenttype'), [
-    ['content-type', 'application/cloudevents-batch+json'],
+  plain(
+    'json-shape',
+    'a batch of CloudEvents',
+    '[{"specversion":"1.0"}]',
+    deadLetter('unsupported_content_type', 'datacontenttype'),
+    [['content-type', 'application/cloudevents-batch+json']],
+  );
+  plain('json-shape', 'plain text/csv', 'a,b', deadLetter('unsupported_content_type', 'datacontenttype'), [
+    ['content-type', 'text/csv'],
   ]);
-  plain('json-shape', 'plain text/csv', 'a,b', deadLetter('unsupported_content_type', 'datacontenttype'), [['content-type', 'text/csv']]);
-  plain('json-shape', 'plain application/xml', '<a/>', deadLetter('unsupported_content_type', 'datacontenttype'), [['content-type', 'application/xml']]);
-  plain('json-shape', 'plain application/problem+json', '{"a":1}', 'run', [['content-type', 'application/problem+json']]);
+  plain('json-shape', 'plain application/xml', '<a/>', deadLetter('unsupported_content_type', 'datacontenttype'), [
+    ['content-type', 'application/xml'],
+  ]);
+  plain('json-shape', 'plain application/problem+json', '{"a":1}', 'run', [
+    ['content-type', 'application/problem+json'],
+  ]);
 
   // --- deep and wide data -------------------------------------------------------------------
   const { maxDepth, maxListElements, maxBytes } = limits;
   for (const kind of ['array', 'map'] as const) {
     const build = kind === 'array' ? nestedArrays : nestedMaps;
     structured('deep-wide', `${kind}s nested exactly ${maxDepth} deep`, { data: build(maxDepth) }, runOf({}));
-    structured('deep-wide', `${kind}s nested ${maxDepth + 1} deep`, { data: build(maxDepth + 1) }, deadLetter('payload_too_deep', deepPath(kind, maxDepth)));
-    plain('deep-wide', `plain ${kind}s nested ${maxDepth + 1} deep`, JSON.stringify(build(maxDepth + 1)), deadLetter('payload_too_deep', deepPath(kind, maxDepth)));
+    structured(
+      'deep-wide',
+      `${kind}s nested ${maxDepth + 1} deep`,
+      { data: build(maxDepth + 1) },
+      deadLetter('payload_too_deep', deepPath(kind, maxDepth)),
+    );
+    plain(
+      'deep-wide',
+      `plain ${kind}s nested ${maxDepth + 1} deep`,
+      JSON.stringify(build(maxDepth + 1)),
+      deadLetter('payload_too_deep', deepPath(kind, maxDepth)),
+    );
   }
   for (const depth of [1_000, 10_000]) {
     // Beyond what JSON.stringify can write: built as text.
     const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
-    plain('deep-wide', `plain lists nested ${depth} deep`, deep, deadLetter('payload_too_deep', deepPath('array', maxDepth)));
+    plain(
+      'deep-wide',
+      `plain lists nested ${depth} deep`,
+      deep,
+      deadLetter('payload_too_deep', deepPath('array', maxDepth)),
+    );
     const id = nextId();
     add({
       name: `structured data nested ${depth} deep`,
@@ -495,26 +704,74 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
       body: enc.encode(`{"specversion":"1.0","id":"${id}","source":"${SOURCE}","type":"${TYPE}","data":${deep}}`),
       expect: deadLetter('payload_too_deep', deepPath('array', maxDepth)),
     });
-    binary('deep-wide', `binary data nested ${depth} deep`, {}, deep, deadLetter('payload_too_deep', deepPath('array', maxDepth)));
+    binary(
+      'deep-wide',
+      `binary data nested ${depth} deep`,
+      {},
+      deep,
+      deadLetter('payload_too_deep', deepPath('array', maxDepth)),
+    );
   }
-  structured('deep-wide', 'deep in a late key', { data: { a: 1, b: [2, nestedMaps(maxDepth)] } }, deadLetter('payload_too_deep', `data.b[1]${'.k'.repeat(maxDepth - 2)}`));
-  const wide = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, Array.from({ length: maxListElements }, () => 0)]));
+  structured(
+    'deep-wide',
+    'deep in a late key',
+    { data: { a: 1, b: [2, nestedMaps(maxDepth)] } },
+    deadLetter('payload_too_deep', `data.b[1]${'.k'.repeat(maxDepth - 2)}`),
+  );
+  const wide = Object.fromEntries(
+    Array.from({ length: 20 }, (_, i) => [`k${i}`, Array.from({ length: maxListElements }, () => 0)]),
+  );
   structured('deep-wide', `wide: 20 lists of ${maxListElements}`, { data: wide }, runOf({}));
 
   // --- sizes at and one past each limit -----------------------------------------------------
-  structured('size-limit', `a list of ${maxListElements}`, { data: Array.from({ length: maxListElements }, () => 1) }, runOf({}));
-  structured('size-limit', `a list of ${maxListElements + 1}`, { data: Array.from({ length: maxListElements + 1 }, () => 1) }, deadLetter('payload_too_large', 'data'));
+  structured(
+    'size-limit',
+    `a list of ${maxListElements}`,
+    { data: Array.from({ length: maxListElements }, () => 1) },
+    runOf({}),
+  );
+  structured(
+    'size-limit',
+    `a list of ${maxListElements + 1}`,
+    { data: Array.from({ length: maxListElements + 1 }, () => 1) },
+    deadLetter('payload_too_large', 'data'),
+  );
   const keys = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, i]));
   structured('size-limit', `a map of ${maxListElements} keys`, { data: { m: keys(maxListElements) } }, runOf({}));
-  structured('size-limit', `a map of ${maxListElements + 1} keys`, { data: { m: keys(maxListElements + 1) } }, deadLetter('payload_too_large', 'data.m'));
+  structured(
+    'size-limit',
+    `a map of ${maxListElements + 1} keys`,
+    { data: { m: keys(maxListElements + 1) } },
+    deadLetter('payload_too_large', 'data.m'),
+  );
   structured('size-limit', `a string of ${maxBytes} bytes`, { data: { s: 'x'.repeat(maxBytes) } }, runOf({}));
-  structured('size-limit', `a string of ${maxBytes + 1} bytes`, { data: { s: 'x'.repeat(maxBytes + 1) } }, deadLetter('payload_too_large', 'data.s'));
+  structured(
+    'size-limit',
+    `a string of ${maxBytes + 1} bytes`,
+    { data: { s: 'x'.repeat(maxBytes + 1) } },
+    deadLetter('payload_too_large', 'data.s'),
+  );
   const euros = Math.floor(maxBytes / 3);
   structured('size-limit', `${euros} euro signs (${euros * 3} bytes)`, { data: { s: '€'.repeat(euros) } }, runOf({}));
-  structured('size-limit', `${euros + 1} euro signs (${(euros + 1) * 3} bytes)`, { data: { s: '€'.repeat(euros + 1) } }, deadLetter('payload_too_large', 'data.s'));
+  structured(
+    'size-limit',
+    `${euros + 1} euro signs (${(euros + 1) * 3} bytes)`,
+    { data: { s: '€'.repeat(euros + 1) } },
+    deadLetter('payload_too_large', 'data.s'),
+  );
   structured('size-limit', `a key of ${maxBytes} bytes`, { data: { ['k'.repeat(maxBytes)]: 1 } }, runOf({}));
-  structured('size-limit', `a key of ${maxBytes + 1} bytes`, { data: { ['k'.repeat(maxBytes + 1)]: 1 } }, deadLetter('payload_too_large', 'data'));
-  plain('size-limit', `a plain string of ${maxBytes + 1} bytes`, JSON.stringify('y'.repeat(maxBytes + 1)), deadLetter('payload_too_large', 'data'));
+  structured(
+    'size-limit',
+    `a key of ${maxBytes + 1} bytes`,
+    { data: { ['k'.repeat(maxBytes + 1)]: 1 } },
+    deadLetter('payload_too_large', 'data'),
+  );
+  plain(
+    'size-limit',
+    `a plain string of ${maxBytes + 1} bytes`,
+    JSON.stringify('y'.repeat(maxBytes + 1)),
+    deadLetter('payload_too_large', 'data'),
+  );
   for (const extra of [0, 1]) {
     const id = nextId();
     const head = `{"specversion":"1.0","id":"${id}","source":"${SOURCE}","type":"${TYPE}","data":[`;
@@ -544,7 +801,12 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
       expect: extra === 0 ? { kind: 'run', identity: { source: SOURCE, id } } : deadLetter('payload_too_large', 'data'),
     });
   }
-  plain('size-limit', 'a plain message far over the payload limit', `[${'"aaaa",'.repeat(Math.ceil(limits.maxPayloadBytes / 7))}1]`, deadLetter('payload_too_large', 'data'));
+  plain(
+    'size-limit',
+    'a plain message far over the payload limit',
+    `[${'"aaaa",'.repeat(Math.ceil(limits.maxPayloadBytes / 7))}1]`,
+    deadLetter('payload_too_large', 'data'),
+  );
 
   // --- prototype keys -----------------------------------------------------------------------
   for (const [way, body] of [
@@ -564,16 +826,35 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
       name: 'structured attribute __proto__',
       class: 'prototype-key',
       headers: [['content-type', 'application/cloudevents+json']],
-      body: enc.encode(`{"specversion":"1.0","id":"${id}","source":"${SOURCE}","type":"${TYPE}","__proto__":{"id":"x"}}`),
+      body: enc.encode(
+        `{"specversion":"1.0","id":"${id}","source":"${SOURCE}","type":"${TYPE}","__proto__":{"id":"x"}}`,
+      ),
       expect: deadLetter('invalid_attribute', '__proto__'),
     });
   }
   structured('prototype-key', 'structured extension constructor', { constructor: 'x' }, runOf({}));
   structured('prototype-key', 'structured extension valueof', { valueof: 'x' }, runOf({}));
-  structured('prototype-key', 'structured attribute toString', { toString: 'x' }, deadLetter('invalid_attribute', 'toString'));
-  binary('prototype-key', 'binary header ce-__proto__', { 'ce-__proto__': 'x' }, '{}', deadLetter('invalid_attribute', '__proto__'));
-  binary('prototype-key', 'binary header ce-constructor', { 'ce-constructor': 'x' }, '{}', (id) => ({ kind: 'run', identity: { source: SOURCE, id } }));
-  binary('prototype-key', 'binary header ce-hasownproperty', { 'ce-hasownproperty': 'x' }, '{}', (id) => ({ kind: 'run', identity: { source: SOURCE, id } }));
+  structured(
+    'prototype-key',
+    'structured attribute toString',
+    { toString: 'x' },
+    deadLetter('invalid_attribute', 'toString'),
+  );
+  binary(
+    'prototype-key',
+    'binary header ce-__proto__',
+    { 'ce-__proto__': 'x' },
+    '{}',
+    deadLetter('invalid_attribute', '__proto__'),
+  );
+  binary('prototype-key', 'binary header ce-constructor', { 'ce-constructor': 'x' }, '{}', (id) => ({
+    kind: 'run',
+    identity: { source: SOURCE, id },
+  }));
+  binary('prototype-key', 'binary header ce-hasownproperty', { 'ce-hasownproperty': 'x' }, '{}', (id) => ({
+    kind: 'run',
+    identity: { source: SOURCE, id },
+  }));
   plain('prototype-key', 'plain header named __proto__', '{}', 'run', [['__proto__', 'x']]);
   plain('prototype-key', 'plain header named constructor', '{}', 'run', [['constructor', 'x']]);
 
@@ -627,8 +908,14 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     kind: 'run',
     identity: { source: SOURCE, id: id.replace('%25', '%') },
   }));
-  binary('header-form', 'binary header value of 8 KiB', { 'ce-subject': 's'.repeat(8 * 1024) }, '{}', (id) => ({ kind: 'run', identity: { source: SOURCE, id } }));
-  binary('header-form', 'binary with an empty ce-subject', { 'ce-subject': '' }, '{}', (id) => ({ kind: 'run', identity: { source: SOURCE, id } }));
+  binary('header-form', 'binary header value of 8 KiB', { 'ce-subject': 's'.repeat(8 * 1024) }, '{}', (id) => ({
+    kind: 'run',
+    identity: { source: SOURCE, id },
+  }));
+  binary('header-form', 'binary with an empty ce-subject', { 'ce-subject': '' }, '{}', (id) => ({
+    kind: 'run',
+    identity: { source: SOURCE, id },
+  }));
   {
     const id = nextId();
     const many: Array<[string, string]> = Array.from({ length: 60 }, (_, i) => [`x-extra-${i}`, `v${i}`]);
@@ -654,8 +941,16 @@ export function hostileCorpus(limits: CorpusLimits): HostileCase[] {
     body: enc.encode('{"a":2}'),
     expect: { kind: 'run', identity: 'stream-sequence' },
   });
-  plain('header-form', 'plain with a traceparent header', '{}', 'run', [['traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']]);
-  binary('header-form', 'binary with a JSON content type and ce-datacontenttype text', { 'ce-datacontenttype': 'text/plain' }, '{"a":1}', (id) => ({ kind: 'run', identity: { source: SOURCE, id } }));
+  plain('header-form', 'plain with a traceparent header', '{}', 'run', [
+    ['traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'],
+  ]);
+  binary(
+    'header-form',
+    'binary with a JSON content type and ce-datacontenttype text',
+    { 'ce-datacontenttype': 'text/plain' },
+    '{"a":1}',
+    (id) => ({ kind: 'run', identity: { source: SOURCE, id } }),
+  );
 
   // Each run case has its own identity; each case its own name.
   const names = new Set<string>();

@@ -2,19 +2,19 @@
 // the first attempt; none is left running. The events are started on Temporal directly, past
 // ingest and the API (which refuse them), as any client with access to the task queue could.
 import { createContextResolverRegistry } from '@activity-core/activities';
-import { EventEnvelope } from '@activity-core/core';
+import type { EventEnvelope } from '@activity-core/core';
 import { getRunByWorkflowId, type RunRecord, readRunLog } from '@activity-core/db';
 import { type RunActivityInput, startRunActivity } from '@activity-core/workflows';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { describe, expect, test } from 'vitest';
-import { createOrderDefinition, type Harness, orderEvent, useWorkerHarness, waitFor } from './harness.ts';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createHarness, createOrderDefinition, type Harness, orderEvent, waitFor } from './harness.ts';
 
 let h: Harness;
 let attempts = 0;
 
-useWorkerHarness(async (harness) => {
-  h = harness;
+beforeAll(async () => {
+  h = await createHarness();
   await h.startWorker({
     resolvers: createContextResolverRegistry({
       nul: async () => ({ note: 'from a system that sends \u0000' }),
@@ -26,6 +26,9 @@ useWorkerHarness(async (harness) => {
       },
     }),
   });
+});
+afterAll(async () => {
+  await h?.[Symbol.asyncDispose]();
 });
 
 interface Failed {

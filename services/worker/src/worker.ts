@@ -32,6 +32,7 @@ export interface StartWorkerOptions {
   /** Worker tuning passed through (e.g. `maxCachedWorkflows: 0` to force replays in tests). */
   readonly maxCachedWorkflows?: number;
   readonly maxConcurrentActivityTaskExecutions?: number;
+  readonly maxConcurrentWorkflowTaskExecutions?: number;
   /**
    * On shutdown, how long running activities may go on before they are cancelled
    * (default {@link DEFAULT_SHUTDOWN_GRACE_MS}), and when the Temporal worker stops whatever
@@ -88,6 +89,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       // force time that would hold the process forever.
       shutdownForceTime: forceMs,
       ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
+      ...(options.maxConcurrentWorkflowTaskExecutions !== undefined
+        ? { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions }
+        : {}),
       ...(options.maxConcurrentActivityTaskExecutions !== undefined
         ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }
         : {}),
