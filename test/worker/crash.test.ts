@@ -173,9 +173,9 @@ describe('shutdown while a step keeps failing (issue 13: a retrying step held of
       try {
         await waitFor(
           async () => {
-            const { rows } = await sql<{ n: string }>`SELECT last_value AS n FROM held_attempts WHERE is_called`.execute(
-              h.db,
-            );
+            const { rows } = await sql<{
+              n: string;
+            }>`SELECT last_value AS n FROM held_attempts WHERE is_called`.execute(h.db);
             return Number(rows[0]?.n ?? 0);
           },
           { what: `recordRun of ${workflowId} to fail and be retried at least twice`, until: (n) => n >= 3 },
