@@ -75,7 +75,12 @@ export interface IngestHarness extends AsyncDisposable {
   /** Runs the stand-in RunActivityWorkflow worker on the harness's task queue until dispose. */
   startWorker(): Promise<void>;
   /** Starts the ingest service in-process (stopped on dispose), with these settings changed. */
-  startInProcess(options?: { maxDeliver?: number; maxPayloadBytes?: number }): Promise<InProcessIngest>;
+  /** `maxInputBytes`: AC_INPUT_MAX_BYTES, the longest string in event data. */
+  startInProcess(options?: {
+    maxDeliver?: number;
+    maxPayloadBytes?: number;
+    maxInputBytes?: number;
+  }): Promise<InProcessIngest>;
   spawnIngest(env?: Record<string, string>): ChildIngest;
   /** Whether a workflow with this id exists on the harness's Temporal. */
   workflowExists(workflowId: string, client?: Client): Promise<boolean>;
@@ -177,6 +182,7 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
           AC_INGEST_MAX_DELIVER: String(overrides.maxDeliver ?? CONSUMER_SETTINGS.maxDeliver),
           AC_INGEST_MAX_IN_FLIGHT: '16',
           AC_INGEST_MAX_PAYLOAD_BYTES: String(overrides.maxPayloadBytes ?? 256 * 1024),
+          ...(overrides.maxInputBytes !== undefined ? { AC_INPUT_MAX_BYTES: String(overrides.maxInputBytes) } : {}),
           AC_INGEST_DEFAULT_SOURCE: DEFAULT_SOURCE,
           AC_INGEST_START_TIMEOUT_MS: '5000',
           // Longer than any wait of a test: a change that reaches the index within a test came

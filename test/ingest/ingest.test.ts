@@ -234,10 +234,11 @@ describe('malformed messages, dead letters and redrive', () => {
       const fine = expectedRunId(def.id, DEFAULT_SOURCE, 'fine-1');
       await waitFor(() => h.workflowExists(fine), { what: `workflow ${fine} of the valid event after them` });
 
-      // The operator raises the payload limit; the too-large events are redriven and run under
-      // the identity they arrived with (msg id, or stream:sequence for the one without).
+      // The operator raises the payload limit, and the string limit (their 300 KiB string is
+      // over AC_INPUT_MAX_BYTES too); the too-large events are redriven and run under the
+      // identity they arrived with (msg id, or stream:sequence for the one without).
       await ingest.stop();
-      ingest = await h.startInProcess({ maxPayloadBytes: 1024 * 1024 });
+      ingest = await h.startInProcess({ maxPayloadBytes: 1024 * 1024, maxInputBytes: 1024 * 1024 });
       const tooLarge = published.filter((p) => p.reason === 'payload_too_large');
       expect(tooLarge.length).toBe(3);
       const result = await redriveDeadLetters({ nc: h.nc, topology: h.topology }, { reason: 'payload_too_large' });
