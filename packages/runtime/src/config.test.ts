@@ -33,4 +33,10 @@ describe('expression limits from the environment', () => {
     expect(() => expressionLimits(config)).toThrow(ConfigError);
     expect(() => expressionLimits(config)).toThrow(/AC_CEL_DEFAULT_COST/);
   });
+
+  it('caps AC_INPUT_MAX_DEPTH at 1000, so what walks a value after the check cannot overflow the stack', () => {
+    expect(expressionLimits(parseConfig(schema, { AC_INPUT_MAX_DEPTH: '1000' })).input.maxDepth).toBe(1000);
+    expect(() => parseConfig(schema, { AC_INPUT_MAX_DEPTH: '1001' })).toThrow(ConfigError);
+    expect(() => parseConfig(schema, { AC_INPUT_MAX_DEPTH: '1001' })).toThrow(/AC_INPUT_MAX_DEPTH/);
+  });
 });
