@@ -1,4 +1,4 @@
-import { ActivityDefinitionSpec, validateDefinitionSpec } from '@activity-core/core';
+import { ActivityDefinitionSpec, DEFAULT_INPUT_LIMITS, validateDefinitionSpec } from '@activity-core/core';
 import { createDefinition, listTasks } from '@activity-core/db';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -85,10 +85,12 @@ describe('one bad definition never stalls the rest (issue 20)', () => {
       ingest = h.spawnIngest();
       await ingest.ready;
 
-      // The worst cases: 40 characters take hours with a backtracking engine; 3,000 elements are
-      // 9 million steps. Then at once an unrelated event, timed until its task exists.
+      // The worst cases: 40 characters take hours with a backtracking engine; a list as long as
+      // the input limits let in (AC_INPUT_MAX_ELEMENTS, 1,000: a longer one is dead-lettered as
+      // payload_too_large before any filter runs) is a million steps, over the default budget.
+      // Then at once an unrelated event, timed until its task exists.
       await publish('bounds.regex', { s: `${'a'.repeat(40)}!` });
-      await publish('bounds.nested', { xs: Array.from({ length: 3_000 }, (_, i) => i) });
+      await publish('bounds.nested', { xs: Array.from({ length: DEFAULT_INPUT_LIMITS.maxListElements }, (_, i) => i) });
       const t0 = Date.now();
       await publish('bounds.normal', { n: 1 });
       await waitFor(() => taskCount(normal.id), {
