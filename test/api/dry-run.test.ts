@@ -1,3 +1,5 @@
+import { ActivityDefinitionSpec } from '@activity-core/core';
+import { createDefinition } from '@activity-core/db';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
@@ -116,22 +118,29 @@ test('dryRun explains a non-match, shows the plan for a match, and changes nothi
 
 test('dryRun shows a failing filter with the check that failed: over budget, or an evaluation error', async () => {
   const client = api.client();
+  // Saved straight to the table, as under a larger limit: its estimate (1,000 elements, the
+  // declared limit, which the API holds the event to) is over its budget of 1,000 units, so the
+  // run-time budget is what stops it.
+  const saved = await createDefinition(api.db, {
+    spec: ActivityDefinitionSpec.parse(
+      eventSpec('dry-budget', {
+        trigger: { kind: 'event', event: { types: ['order.created'], filter: 'event.data.items.exists(i, i < 0)' } },
+        limits: { maxExpressionCost: 1_000 },
+      }),
+    ),
+  });
   const overBudget = await client.definitions.dryRun.query({
-    definition: eventSpec('dry-budget', {
-      trigger: { kind: 'event', event: { types: ['order.created'], filter: 'event.data.items.exists(i, i < 0)' } },
-      limits: { maxExpressionCost: 10_000 },
-    }),
-    // Longer than the declared 1,000 elements the save-time estimate assumed: the run-time budget holds.
-    event: { ...order('order.created', 1), data: { items: Array.from({ length: 2_500 }, () => 0) } },
+    definitionId: saved.id,
+    event: { ...order('order.created', 1), data: { items: Array.from({ length: 1_000 }, () => 0) } },
   });
   expect(overBudget.wouldTrigger).toBe(false);
   expect(overBudget.match).toEqual({
     matched: false,
     reason: 'filter_error',
     errorCode: 'budget',
-    detail: expect.stringContaining('budget of 10000'),
-    cost: 10_001,
-    budget: 10_000,
+    detail: expect.stringContaining('budget of 1000'),
+    cost: 1_001,
+    budget: 1_000,
   });
 
   const missing = await client.definitions.dryRun.query({
