@@ -35,6 +35,10 @@ describe('the run trigger as activities see it', () => {
       type: 'order.created',
       eventKey: eventKey(envelope),
     });
+    expect(describeTrigger({ ...event, replayKey: 'r1' })).toMatchObject({
+      eventKey: eventKey(envelope),
+      replayKey: 'r1',
+    });
     expect(describeTrigger(manual)).toEqual({ kind: 'manual', requestedBy: 'alice', idempotencyKey: 'k-1' });
   });
 

@@ -41,7 +41,8 @@ export function describeTrigger(trigger: RunTrigger): JsonObject {
   switch (trigger.kind) {
     case 'event': {
       const e: EventEnvelope = trigger.envelope;
-      return { kind: 'event', id: e.id, source: e.source, type: e.type, eventKey: eventKey(e) };
+      const replay = trigger.replayKey !== undefined ? { replayKey: trigger.replayKey } : {};
+      return { kind: 'event', id: e.id, source: e.source, type: e.type, eventKey: eventKey(e), ...replay };
     }
     case 'cron':
       return { kind: 'cron', nominalTime: trigger.nominalTime, scheduleId: trigger.scheduleId };

@@ -1,5 +1,12 @@
 import type { ExpressionLimits } from '@activity-core/core';
 import type { Database } from '@activity-core/db';
+import type {
+  DeadLetterDetail,
+  DeadLetterPage,
+  ListDeadLettersOptions,
+  StoredEvent,
+  StoredEventsOptions,
+} from '@activity-core/ingest';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import type { ReconcileOutcome, ScheduleState } from '@activity-core/schedules';
@@ -24,6 +31,19 @@ export interface RedriveInput {
   readonly reason?: string;
   /** At most this many messages. */
   readonly limit: number;
+  /** Only dead letters in this DLQ sequence range (inclusive). */
+  readonly fromSeq?: number;
+  readonly toSeq?: number;
+}
+
+/** How ingest reads events, which a backtest must read the same way (ingest's settings of the same names). */
+export interface EventSettings {
+  /** `AC_INGEST_DEFAULT_SOURCE`: the `source` of plain JSON events. */
+  readonly defaultSource: string;
+  /** `AC_INGEST_MAX_PAYLOAD_BYTES`: larger messages are dead-lettered. */
+  readonly maxPayloadBytes: number;
+  /** `AC_MAX_CAUSATION_DEPTH`: events at this depth are dead-lettered. */
+  readonly maxCausationDepth: number;
 }
 
 export interface RedriveResult {
@@ -59,6 +79,14 @@ export interface ApiDeps {
   cancelTask(taskWorkflowId: string, input: TaskActionInput): Promise<unknown>;
   /** Moves dead letters from `AC_DLQ` back to `AC_EVENTS` (ingest's redrive). */
   redriveDeadLetters(input: RedriveInput): Promise<RedriveResult>;
+  /** Reads `AC_DLQ` (ingest's dead-letter reader). */
+  readonly deadLetters: {
+    list(options: ListDeadLettersOptions): Promise<DeadLetterPage>;
+    get(seq: number): Promise<DeadLetterDetail | null>;
+  };
+  /** The events stored in `AC_EVENTS` in a window, without touching any consumer (ingest's reader). */
+  readStoredEvents(options: StoredEventsOptions): AsyncIterable<StoredEvent>;
+  readonly eventSettings: EventSettings;
   /**
    * Hook point for the schedule reconciler: called after a definition is created, updated,
    * enabled/disabled or archived (after the write committed). No-op by default.

@@ -1,6 +1,6 @@
 import type { ExpressionLimits } from '@activity-core/core';
 import type { Database } from '@activity-core/db';
-import { redriveDeadLetters } from '@activity-core/ingest';
+import { getDeadLetter, listDeadLetters, readStoredEvents, redriveDeadLetters } from '@activity-core/ingest';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import {
@@ -17,7 +17,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
-import type { ApiDeps, DefinitionChange, RedriveInput, RedriveResult } from './context.ts';
+import type { ApiDeps, DefinitionChange, EventSettings, RedriveInput, RedriveResult } from './context.ts';
 import { createTokenBucketLimiter, type RateLimiter } from './rate-limit.ts';
 
 export interface CreateApiDepsOptions {
@@ -37,11 +37,20 @@ export interface CreateApiDepsOptions {
    * (the worker's periodic pass heals anything this misses).
    */
   readonly onDefinitionChanged?: (definitionId: string, change: DefinitionChange) => Promise<void>;
+  /** How ingest reads events (for backtests); default: ingest's defaults. */
+  readonly eventSettings?: EventSettings;
   /** Catch-up window and DST horizon of the Schedules written (task queue comes from `taskQueue`). */
   readonly scheduleSettings?: Omit<ScheduleSettings, 'taskQueue'>;
   /** CEL budget and input limits. Default: the core's defaults. */
   readonly expressionLimits?: ExpressionLimits;
 }
+
+/** Ingest's defaults (`services/ingest/src/config.ts`) for the settings a backtest shares with it. */
+export const DEFAULT_EVENT_SETTINGS: EventSettings = {
+  defaultSource: 'urn:activity-core:nats',
+  maxPayloadBytes: 256 * 1024,
+  maxCausationDepth: 8,
+};
 
 /** The real dependencies: PostgreSQL, JetStream, Temporal. */
 export function createApiDeps(options: CreateApiDepsOptions): ApiDeps {
@@ -72,6 +81,12 @@ export function createApiDeps(options: CreateApiDepsOptions): ApiDeps {
     redriveDeadLetters:
       options.redriveDeadLetters ??
       ((input) => redriveDeadLetters({ nc: options.nc, topology: options.topology }, input)),
+    deadLetters: {
+      list: (input) => listDeadLetters({ nc: options.nc, topology: options.topology }, input),
+      get: (seq) => getDeadLetter({ nc: options.nc, topology: options.topology }, seq),
+    },
+    readStoredEvents: (input) => readStoredEvents({ nc: options.nc, topology: options.topology }, input),
+    eventSettings: options.eventSettings ?? DEFAULT_EVENT_SETTINGS,
     onDefinitionChanged:
       options.onDefinitionChanged ??
       (async (definitionId) => {

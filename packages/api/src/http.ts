@@ -36,6 +36,9 @@ export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMess
     createContext: createContextFactory(options.deps),
     basePath: `${basePath}/`,
     maxBodySize: maxBodyBytes,
+    // Queries whose input is too large for a URL (a definition for `diff`, `dryRun`, `backtest`)
+    // may come as POST; the client's `methodOverride: 'POST'` sends them so.
+    allowMethodOverride: true,
   });
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';

@@ -1,3 +1,4 @@
+import { deadLettersRouter } from './routers/dead-letters.ts';
 import { definitionsRouter } from './routers/definitions.ts';
 import { eventsRouter } from './routers/events.ts';
 import { runsRouter } from './routers/runs.ts';
@@ -12,6 +13,7 @@ export const appRouter = router({
   runs: runsRouter,
   tasks: tasksRouter,
   events: eventsRouter,
+  deadLetters: deadLettersRouter,
   schedules: schedulesRouter,
   tokens: tokensRouter,
 });

@@ -14,6 +14,11 @@ export interface ActivityCoreClientOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Most calls sent in one batched HTTP request (default 20). */
   readonly maxBatchSize?: number;
+  /**
+   * `'POST'`: send queries as POST too, for inputs too large for a URL (whole definitions for
+   * `definitions.diff`, `dryRun`, `backtest`). The API accepts both.
+   */
+  readonly methodOverride?: 'POST';
 }
 
 export type ActivityCoreClient = TRPCClient<AppRouter>;
@@ -35,6 +40,7 @@ export function createActivityCoreClient(options: ActivityCoreClientOptions): Ac
         url: options.url,
         maxItems: options.maxBatchSize ?? 20,
         ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.methodOverride ? { methodOverride: options.methodOverride } : {}),
         headers: async () => ({
           ...options.headers,
           authorization: `Bearer ${typeof token === 'function' ? await token() : token}`,

@@ -209,6 +209,18 @@ describe('definitionJsonSchema', () => {
       expect.arrayContaining(['key', 'name', 'trigger', 'taskTemplates']),
     );
   });
+
+  it('allows no unnamed properties on objects, but keeps free-form values and records open', () => {
+    const schema = definitionJsonSchema() as {
+      additionalProperties?: unknown;
+      properties: Record<string, { items?: { additionalProperties?: unknown; properties?: Record<string, unknown> } }>;
+    };
+    expect(schema.additionalProperties).toBe(false);
+    const template = schema.properties.taskTemplates?.items;
+    expect(template?.additionalProperties).toBe(false);
+    // `payload` is any JSON: no object constraint at all.
+    expect(JSON.stringify(template?.properties?.payload)).not.toContain('additionalProperties');
+  });
 });
 
 describe('cel wrapper', () => {

@@ -470,12 +470,22 @@ function definitionValueErrors(spec: ActivityDefinitionSpec, limits: InputLimits
   return errors;
 }
 
-/** JSON Schema (draft 2020-12) of the definition format, for editors and YAML users. */
+/**
+ * JSON Schema (draft 2020-12) of the definition format, for editors and YAML users (committed
+ * as `schemas/activity-definition.schema.json`). Stricter than the API on one point: objects
+ * allow no properties they do not name, so a misspelt field is an error in the editor and in
+ * `activity-core apply` instead of being dropped.
+ */
 export function definitionJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(ActivityDefinitionSpec, { io: 'input', unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
+  const schema = z.toJSONSchema(ActivityDefinitionSpec, {
+    io: 'input',
+    unrepresentable: 'any',
+    override: ({ jsonSchema }) => {
+      if (jsonSchema.type === 'object' && jsonSchema.properties && jsonSchema.additionalProperties === undefined) {
+        jsonSchema.additionalProperties = false;
+      }
+    },
+  }) as Record<string, unknown>;
   return {
     ...schema,
     title: 'ActivityDefinitionSpec',

@@ -134,12 +134,14 @@ export type { ZoneTransition } from './time-zone.ts';
 export { TimeZone } from './time-zone.ts';
 export type { RunTriggerIdentity } from './workflow-ids.ts';
 export {
+  replayTriggerKey,
   runTriggerKey,
   runWorkflowId,
   runWorkflowIdFor,
   runWorkflowIdForCron,
   runWorkflowIdForEvent,
   runWorkflowIdForManual,
+  runWorkflowIdForReplay,
   scheduledRunTriggerKey,
   scheduledRunWorkflowIdBase,
   taskWorkflowId,

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { eventKey } from './envelope.ts';
 import {
+  replayTriggerKey,
   runTriggerKey,
   runWorkflowIdFor,
   runWorkflowIdForCron,
+  runWorkflowIdForEvent,
+  runWorkflowIdForReplay,
   scheduledRunTriggerKey,
   scheduledRunWorkflowIdBase,
 } from './workflow-ids.ts';
@@ -15,8 +18,10 @@ describe('the run id scheme', () => {
     expect(runTriggerKey({ kind: 'event', envelope })).toBe(eventKey(envelope));
     expect(runTriggerKey({ kind: 'cron', nominalTime: '2025-05-01T09:00:00Z' })).toBe('cron:2025-05-01T09:00:00.000Z');
     expect(runTriggerKey({ kind: 'manual', idempotencyKey: 'k-1' })).toBe('manual:k-1');
+    expect(runTriggerKey({ kind: 'event', envelope, replayKey: 'r1' })).toBe(`replay:r1:${eventKey(envelope)}`);
     for (const trigger of [
       { kind: 'event', envelope },
+      { kind: 'event', envelope, replayKey: 'r1' },
       { kind: 'cron', nominalTime: '2025-05-01T09:00:00Z' },
       { kind: 'manual', idempotencyKey: 'k-1' },
     ] as const) {
@@ -25,6 +30,17 @@ describe('the run id scheme', () => {
     expect(
       runWorkflowIdFor({ definitionId: 'd1', trigger: { kind: 'cron', nominalTime: '2025-05-01T09:00:00Z' } }),
     ).toBe(runWorkflowIdForCron('d1', new Date('2025-05-01T09:00:00Z')));
+  });
+
+  it('keeps a replayed run apart from the live run of the same event, and replays apart by key', () => {
+    const key = eventKey(envelope);
+    const live = runWorkflowIdForEvent('d1', key);
+    const replayed = runWorkflowIdForReplay('d1', 'r1', key);
+    expect(replayed).toBe(`run:d1:${replayTriggerKey('r1', key)}`);
+    expect(replayed).toBe(
+      runWorkflowIdFor({ definitionId: 'd1', trigger: { kind: 'event', envelope, replayKey: 'r1' } }),
+    );
+    expect(new Set([live, replayed, runWorkflowIdForReplay('d1', 'r2', key)]).size).toBe(3);
   });
 
   it("names a Schedule's run as Temporal does: the base, '-', and the nominal time to the second", () => {

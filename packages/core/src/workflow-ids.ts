@@ -10,7 +10,12 @@ import { assertNever } from './errors.ts';
 
 /** What a run's id derives from: the part of its trigger that identifies it. */
 export type RunTriggerIdentity =
-  | { readonly kind: 'event'; readonly envelope: Pick<EventEnvelope, 'source' | 'id'> }
+  | {
+      readonly kind: 'event';
+      readonly envelope: Pick<EventEnvelope, 'source' | 'id'>;
+      /** Set when a stored event is replayed into the definition (`definitions.replay`): the replay's scope. */
+      readonly replayKey?: string;
+    }
   | { readonly kind: 'cron'; readonly nominalTime: string }
   | { readonly kind: 'manual'; readonly idempotencyKey: string };
 
@@ -20,14 +25,16 @@ export function runWorkflowId(definitionId: string, triggerKey: string): string 
 }
 
 /**
- * The run's trigger key, unique per definition: the event key, `cron:{nominalTime}` or
- * `manual:{idempotencyKey}`. A run started by a Temporal Schedule has the key Temporal formed
- * instead ({@link scheduledRunTriggerKey}).
+ * The run's trigger key, unique per definition: the event key (a replayed event:
+ * `replay:{replayKey}:{eventKey}`), `cron:{nominalTime}` or `manual:{idempotencyKey}`. A run
+ * started by a Temporal Schedule has the key Temporal formed instead ({@link scheduledRunTriggerKey}).
  */
 export function runTriggerKey(trigger: RunTriggerIdentity): string {
   switch (trigger.kind) {
     case 'event':
-      return eventKey(trigger.envelope);
+      return trigger.replayKey === undefined
+        ? eventKey(trigger.envelope)
+        : replayTriggerKey(trigger.replayKey, eventKey(trigger.envelope));
     case 'cron':
       return `cron:${new Date(trigger.nominalTime).toISOString()}`;
     case 'manual':
@@ -38,8 +45,9 @@ export function runTriggerKey(trigger: RunTriggerIdentity): string {
 }
 
 /**
- * The run's deterministic workflow id: `run:{definitionId}:{eventKey}`,
- * `run:{definitionId}:cron:{nominalTime}` or `run:{definitionId}:manual:{idempotencyKey}`.
+ * The run's deterministic workflow id: `run:{definitionId}:{eventKey}` (a replayed event:
+ * `run:{definitionId}:replay:{replayKey}:{eventKey}`), `run:{definitionId}:cron:{nominalTime}`
+ * or `run:{definitionId}:manual:{idempotencyKey}`.
  */
 export function runWorkflowIdFor(input: {
   readonly definitionId: string;
@@ -51,6 +59,21 @@ export function runWorkflowIdFor(input: {
 /** `run:{definitionId}:{eventKey}` for an event-triggered run. */
 export function runWorkflowIdForEvent(definitionId: string, eventKey: string): string {
   return runWorkflowId(definitionId, eventKey);
+}
+
+/**
+ * `replay:{replayKey}:{eventKey}`: the trigger key of a stored event replayed into a definition
+ * (`definitions.replay`). One run per event and replay key, apart from the run the event may
+ * have had live (trigger key `{eventKey}`, a hex hash, so the two cannot collide); a second
+ * replay under the same key finds its runs and starts nothing.
+ */
+export function replayTriggerKey(replayKey: string, eventKey: string): string {
+  return `replay:${replayKey}:${eventKey}`;
+}
+
+/** `run:{definitionId}:replay:{replayKey}:{eventKey}` for a replayed event. */
+export function runWorkflowIdForReplay(definitionId: string, replayKey: string, eventKey: string): string {
+  return runWorkflowId(definitionId, replayTriggerKey(replayKey, eventKey));
 }
 
 /** `run:{definitionId}:cron:{nominalTime}`; `nominalTime` as an ISO string or a Date (normalised to ISO UTC). */

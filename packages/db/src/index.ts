@@ -78,11 +78,19 @@ export {
 } from './run.repository.ts';
 export type {
   AppendRunLogInput,
+  FollowRunLogOptions,
+  FollowRunLogPage,
   ListDefinitionRunLogFilter,
   ReadRunLogOptions,
   RunLogEntryRecord,
 } from './run-log.repository.ts';
-export { appendRunLog, listDefinitionRunLog, readRunLog } from './run-log.repository.ts';
+export {
+  appendRunLog,
+  FOLLOW_MAX_TRANSACTION_MS,
+  followRunLog,
+  listDefinitionRunLog,
+  readRunLog,
+} from './run-log.repository.ts';
 export type {
   ApiTokensTable,
   Database,

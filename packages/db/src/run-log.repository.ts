@@ -3,7 +3,7 @@ import { InvalidCursorError, NotFoundError } from './errors.ts';
 import { parseColumn, toJson } from './json.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest, pageSize, toPage } from './pagination.ts';
 import type { RunLogEntriesTable, RunLogKind } from './schema.ts';
-import { type Executor, inTransaction } from './transaction.ts';
+import { type Db, type Executor, inTransaction } from './transaction.ts';
 import { isUuid } from './uuid.ts';
 import { JsonObject } from './values.ts';
 
@@ -148,4 +148,122 @@ export async function listDefinitionRunLog(
     .limit(limit + 1)
     .execute();
   return toPage(rows, limit, toEntry, (r) => encodeCursor(DEFINITION_LOG_LIST, [r.at.getTime(), r.run_id, r.seq]));
+}
+
+export interface FollowRunLogOptions {
+  /** Only entries of this definition's runs. */
+  readonly definitionId?: string;
+  /** The previous call's `cursor`; absent: start now (entries already committed are not returned). */
+  readonly cursor?: string | null;
+  readonly limit?: number;
+}
+
+export interface FollowRunLogPage {
+  /** Entries committed since the previous call, each exactly once. */
+  readonly items: RunLogEntryRecord[];
+  /** Pass to the next call. */
+  readonly cursor: string;
+  /** True when more entries are ready at once (the page was full). */
+  readonly more: boolean;
+}
+
+const FOLLOW_LIST = 'follow-log';
+
+/**
+ * How long a transaction may take from its start (the entry's `at`) to its commit and still be
+ * followed. Appends are short transactions; one that takes longer is not returned by
+ * {@link followRunLog} (it is in `readRunLog` and `listDefinitionRunLog` as always).
+ */
+export const FOLLOW_MAX_TRANSACTION_MS = 10 * 60 * 1000;
+
+interface FollowState {
+  /** Snapshot (pg_snapshot text) of the entries already returned. */
+  readonly seen: string;
+  /** No entry not visible in `seen` has an `at` before this (ms since epoch). */
+  readonly floor: number;
+  /** While draining a backlog larger than a page: the snapshot it drains to, its floor and the last key returned. */
+  readonly upTo?: {
+    readonly snapshot: string;
+    readonly floor: number;
+    readonly after: readonly [string, string, number];
+  };
+}
+
+const SNAPSHOT = /^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20})*)?$/;
+
+function decodeFollow(cursor: string): FollowState {
+  const [state] = decodeCursor(FOLLOW_LIST, cursor);
+  const s = state as Partial<FollowState> | undefined;
+  const valid =
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.seen === 'string' &&
+    SNAPSHOT.test(s.seen) &&
+    typeof s.floor === 'number' &&
+    Number.isSafeInteger(s.floor) &&
+    (s.upTo === undefined ||
+      (typeof s.upTo.snapshot === 'string' &&
+        SNAPSHOT.test(s.upTo.snapshot) &&
+        Number.isSafeInteger(s.upTo.floor) &&
+        Array.isArray(s.upTo.after) &&
+        /^\d{1,20}$/.test(String(s.upTo.after[0])) &&
+        isUuid(String(s.upTo.after[1])) &&
+        Number.isSafeInteger(s.upTo.after[2])));
+  if (!valid) throw new InvalidCursorError({ cursor });
+  return s as FollowState;
+}
+
+const encodeFollow = (state: FollowState): string => encodeCursor(FOLLOW_LIST, [state as never]);
+
+/**
+ * Follows the run log as entries commit: each call returns the entries committed since the
+ * previous one, exactly once and none missed, however appends interleave. Ordering by `at`
+ * could not promise that (an entry's `at` is its transaction's start, and a transaction that
+ * started earlier can commit later), so the cursor carries a PostgreSQL snapshot instead: an
+ * entry is new when its inserting transaction was not visible in the previous call's snapshot.
+ * Entries of a transaction that ran longer than {@link FOLLOW_MAX_TRANSACTION_MS} are not
+ * followed, and appends must not run in subtransactions (savepoints), whose ids snapshots
+ * do not list.
+ */
+export async function followRunLog(db: Db, options: FollowRunLogOptions = {}): Promise<FollowRunLogPage> {
+  const limit = pageSize(options.limit);
+  const state = options.cursor ? decodeFollow(options.cursor) : undefined;
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      const now = await sql<{
+        snapshot: string;
+        now: Date;
+      }>`select pg_current_snapshot()::text as snapshot, now() as now`
+        .execute(trx)
+        .then((r) => r.rows[0] as { snapshot: string; now: Date });
+      const nowFloor = now.now.getTime() - FOLLOW_MAX_TRANSACTION_MS;
+      if (!state) return { items: [], cursor: encodeFollow({ seen: now.snapshot, floor: nowFloor }), more: false };
+      const upTo = state.upTo ?? { snapshot: now.snapshot, floor: nowFloor, after: undefined };
+      // The entry's transaction id widened to 64 bits, anchored at the current snapshot's xmax:
+      // every row this transaction sees was written by a transaction below it.
+      const xid = sql`(pg_snapshot_xmax(pg_current_snapshot())::text::bigint - ((pg_snapshot_xmax(pg_current_snapshot())::text::bigint - e.xmin::text::bigint) % 4294967296 + 4294967296) % 4294967296)`;
+      const after = upTo.after;
+      const rows = await sql<Selectable<RunLogEntriesTable> & { xid: string }>`
+        select * from (
+          select e.*, ${xid}::text as xid, ${xid} as xid_n from run_log_entries e
+          where e.at >= ${new Date(state.floor)}
+            ${options.definitionId !== undefined ? sql`and e.definition_id = ${options.definitionId}` : sql``}
+        ) e
+        where not pg_visible_in_snapshot(e.xid::xid8, ${state.seen}::pg_snapshot)
+          and pg_visible_in_snapshot(e.xid::xid8, ${upTo.snapshot}::pg_snapshot)
+          ${after ? sql`and (e.xid_n, e.run_id, e.seq) > (${after[0]}::bigint, ${after[1]}::uuid, ${after[2]})` : sql``}
+        order by e.xid_n, e.run_id, e.seq
+        limit ${limit + 1}
+      `.execute(trx);
+      const page = rows.rows.slice(0, limit);
+      const more = rows.rows.length > limit;
+      const last = page[page.length - 1];
+      const next: FollowState =
+        more && last
+          ? { ...state, upTo: { snapshot: upTo.snapshot, floor: upTo.floor, after: [last.xid, last.run_id, last.seq] } }
+          : { seen: upTo.snapshot, floor: upTo.floor };
+      return { items: page.map(toEntry), cursor: encodeFollow(next), more };
+    });
 }

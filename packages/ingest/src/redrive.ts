@@ -1,8 +1,10 @@
 import type { Topology } from '@activity-core/messaging';
-import { DeliverPolicy, type JetStreamManager, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as createHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { deadLetterSubject, originalSubject } from './dead-letter.ts';
 import { copyUserHeaders, DlqHeader, headerOf, IdentityHeader } from './headers.ts';
+import { eventsSubject } from './stored-events.ts';
+import { readStream } from './stream-reader.ts';
 
 export interface RedriveDeps {
   readonly nc: NatsConnection;
@@ -19,6 +21,10 @@ export interface RedriveOptions {
   readonly subject?: string;
   /** At most this many are moved (default 1000). */
   readonly limit?: number;
+  /** Only dead letters at or after this DLQ sequence… */
+  readonly fromSeq?: number;
+  /** …and at or before this one (e.g. the batches of a redrive with progress). */
+  readonly toSeq?: number;
 }
 
 export interface RedriveResult {
@@ -57,46 +63,45 @@ export async function redriveDeadLetters(deps: RedriveDeps, options: RedriveOpti
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const stream = t.dlq.stream;
-  const info = await jsm.streams.info(stream);
-  const lastSeq = info.state.last_seq;
   const failed: Array<{ seq: number; error: string }> = [];
   let scanned = 0;
   let redriven = 0;
-  if (info.state.messages === 0) return { scanned, redriven, failed };
-
-  const filter = options.subject ? deadLetterSubject(t, qualify(t, options.subject)) : (t.dlq.subjects[0] as string);
-  const reader = await js.consumers.get(stream, { filter_subjects: [filter], deliver_policy: DeliverPolicy.All });
-  try {
-    while (redriven < limit) {
-      const letter = await reader.next({ expires: 1000 });
-      if (!letter || letter.seq > lastSeq) break;
-      scanned++;
-      const reason = headerOf(letter.headers, DlqHeader.reason);
-      if (options.reason === undefined || reason === options.reason) {
-        const subject = headerOf(letter.headers, DlqHeader.subject) ?? originalSubject(t, letter.subject);
-        try {
-          const body = await bodyOf(jsm, letter);
-          await js.publish(subject, body, {
-            headers: redriveHeaders(letter.headers),
-            msgID: `redrive:${stream}:${letter.seq}`,
-            expect: { streamName: t.events.stream },
-          });
-          await jsm.streams.deleteMessage(stream, letter.seq);
-          redriven++;
-        } catch (error) {
-          failed.push({ seq: letter.seq, error: error instanceof Error ? error.message : String(error) });
-        }
+  const letters = readStream(nc, {
+    stream,
+    filter: deadLetterFilter(t, options.subject),
+    ...(options.fromSeq !== undefined ? { startSeq: options.fromSeq } : {}),
+    ...(options.toSeq !== undefined ? { stopSeq: options.toSeq } : {}),
+  });
+  for await (const letter of letters) {
+    scanned++;
+    const reason = headerOf(letter.headers, DlqHeader.reason);
+    if (options.reason === undefined || reason === options.reason) {
+      const subject = headerOf(letter.headers, DlqHeader.subject) ?? originalSubject(t, letter.subject);
+      try {
+        const body = await bodyOf(jsm, letter);
+        await js.publish(subject, body, {
+          headers: redriveHeaders(letter.headers),
+          msgID: `redrive:${stream}:${letter.seq}`,
+          expect: { streamName: t.events.stream },
+        });
+        await jsm.streams.deleteMessage(stream, letter.seq);
+        redriven++;
+      } catch (error) {
+        failed.push({ seq: letter.seq, error: error instanceof Error ? error.message : String(error) });
       }
-      if (letter.info.pending === 0) break;
     }
-  } finally {
-    await reader.delete().catch(() => {});
+    if (redriven >= limit) break;
   }
   return { scanned, redriven, failed };
 }
 
+/** The DLQ subject filter for an original-subject filter (`order.>` or `events.order.>`); all when absent. */
+export function deadLetterFilter(t: Topology, subject: string | undefined): string {
+  return subject ? deadLetterSubject(t, eventsSubject(t, subject)) : (t.dlq.subjects[0] as string);
+}
+
 /** The dead letter's body, read from the events stream when it was stored by reference. */
-async function bodyOf(jsm: JetStreamManager, letter: JsMsg): Promise<Uint8Array> {
+export async function bodyOf(jsm: JetStreamManager, letter: Pick<JsMsg, 'headers' | 'data'>): Promise<Uint8Array> {
   if (headerOf(letter.headers, DlqHeader.bodyOmitted) === undefined) return letter.data;
   const stream = headerOf(letter.headers, DlqHeader.stream);
   const seq = Number(headerOf(letter.headers, DlqHeader.streamSeq));
@@ -104,10 +109,6 @@ async function bodyOf(jsm: JetStreamManager, letter: JsMsg): Promise<Uint8Array>
   const original = await jsm.streams.getMessage(stream, { seq });
   if (!original) throw new Error(`the original (${stream} #${seq}) is gone: past the events stream's max age`);
   return original.data;
-}
-
-function qualify(t: Topology, subject: string): string {
-  return subject.startsWith(t.events.subjectPrefix) ? subject : `${t.events.subjectPrefix}${subject}`;
 }
 
 type Headers = Parameters<typeof copyUserHeaders>[0];

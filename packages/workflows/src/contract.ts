@@ -11,7 +11,12 @@ export const WorkflowTypes = {
 
 /** What caused a run. The run's workflow id and trigger key derive from it. */
 export type RunTrigger =
-  | { readonly kind: 'event'; readonly envelope: EventEnvelope }
+  | {
+      readonly kind: 'event';
+      readonly envelope: EventEnvelope;
+      /** Set when a stored event is replayed (`definitions.replay`): the replay's scope in the run's id. */
+      readonly replayKey?: string;
+    }
   | {
       readonly kind: 'cron';
       /** The occurrence's nominal fire time (ISO 8601, UTC), from TemporalScheduledStartTime. */

@@ -27,6 +27,11 @@ export const ApiConfigSchema = z.object({
   /** Per-token rate limit: sustained requests per second, and the burst allowed on top. */
   AC_API_RATE_LIMIT_RPS: positiveIntSchema.default(20),
   AC_API_RATE_LIMIT_BURST: positiveIntSchema.default(100),
+  // Read the way ingest reads them, so a backtest judges stored events as ingest did: the same
+  // variables as the ingest service, with its defaults.
+  AC_INGEST_DEFAULT_SOURCE: z.string().min(1).default('urn:activity-core:nats'),
+  AC_INGEST_MAX_PAYLOAD_BYTES: positiveIntSchema.default(256 * 1024),
+  AC_MAX_CAUSATION_DEPTH: positiveIntSchema.default(8),
 });
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 

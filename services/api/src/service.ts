@@ -62,6 +62,11 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
       scheduleIdPrefix: config.AC_SCHEDULE_ID_PREFIX,
     },
     expressionLimits: expressionLimits(config),
+    eventSettings: {
+      defaultSource: config.AC_INGEST_DEFAULT_SOURCE,
+      maxPayloadBytes: config.AC_INGEST_MAX_PAYLOAD_BYTES,
+      maxCausationDepth: config.AC_MAX_CAUSATION_DEPTH,
+    },
     rateLimiter: createTokenBucketLimiter({
       ratePerSecond: config.AC_API_RATE_LIMIT_RPS,
       burst: config.AC_API_RATE_LIMIT_BURST,

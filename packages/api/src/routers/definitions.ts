@@ -1,11 +1,8 @@
 import {
   ActivityDefinitionSpec,
-  buildMatcher,
   type FieldError as CoreFieldError,
   CronTriggerConfig,
   EventEnvelope,
-  eventKey,
-  planTasks,
   previewOccurrences,
   type ValidateDefinitionOptions,
   validateDefinitionSpec,
@@ -13,6 +10,7 @@ import {
 import {
   archiveDefinition,
   createDefinition,
+  type DefinitionRecord,
   getDefinition,
   listDefinitions,
   listDefinitionVersions,
@@ -20,7 +18,9 @@ import {
   updateDefinition,
 } from '@activity-core/db';
 import { PROCESS_TZDATA_VERSION } from '@activity-core/schedules';
+import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { type BacktestResult, backtest, type ReplayResult, replay } from '../backtest.ts';
 import type { ApiDeps, DefinitionChange } from '../context.ts';
 import {
   type Definition,
@@ -31,8 +31,11 @@ import {
   toDefinitionVersion,
 } from '../dto.ts';
 import { invalidInput } from '../errors.ts';
+import { evaluateEvent, staticContext, type TriggerCheck } from '../evaluate.ts';
 import { assertBoundedValue, Id, limitsOf, PageInput, Text, Timestamp } from '../inputs.ts';
-import { readProcedure, router, writeProcedure } from '../trpc.ts';
+import { diffJson, type FieldChange } from '../spec-diff.ts';
+import { adminProcedure, readProcedure, router, writeProcedure } from '../trpc.ts';
+import { isSubjectFilter, SubjectFilterMessage } from './subjects.ts';
 
 /**
  * Validates a spec fully (structure, CEL with save-time typing, templates, cron, timezone,
@@ -67,7 +70,83 @@ async function changed(deps: ApiDeps, id: string, change: DefinitionChange): Pro
   }
 }
 
+/**
+ * A saved definition's current version, or `version`; the spec checked as it was saved
+ * (`stored`), the way the worker runs it, not held to today's typing, value or cost limits.
+ */
+async function loadVersion(
+  deps: ApiDeps,
+  id: string,
+  version: number | undefined,
+  field: string,
+): Promise<{ stored: DefinitionRecord; spec: ActivityDefinitionSpec; version: number }> {
+  const stored = await getDefinition(deps.db, id);
+  let raw = stored.spec;
+  let at = stored.version;
+  if (version !== undefined && version !== stored.version) {
+    const found = (await listDefinitionVersions(deps.db, stored.id)).find((v) => v.version === version);
+    if (!found) invalidInput([{ path: 'version', message: `definition has no version ${version}` }]);
+    raw = found.spec;
+    at = found.version;
+  }
+  return { stored, spec: validSpec(deps, raw, field, { stored: true }), version: at };
+}
+
 const SpecInput = ActivityDefinitionSpec;
+
+/** `24h`-style windows are the CLI's business; the API takes instants. */
+const WindowInput = {
+  /** Events stored at or after this instant… */
+  from: Timestamp,
+  /** …and at or before this one (default: now). */
+  to: Timestamp.optional(),
+  /** Only events on this subject (NATS wildcards), with or without the `events.` prefix. */
+  subject: z.string().max(255).refine(isSubjectFilter, SubjectFilterMessage).optional(),
+  /** Continue after this stream sequence (a truncated result's `lastSeq`). */
+  afterSeq: z.number().int().min(0).optional(),
+};
+
+/** Most documents one diff compares. */
+export const MAX_DIFF_DOCUMENTS = 500;
+
+export interface DiffItem {
+  /** Position of the document in the input. */
+  readonly index: number;
+  readonly key: string | null;
+  /** `invalid`: see `errors`, nothing to compare. */
+  readonly action: 'create' | 'update' | 'unchanged' | 'invalid';
+  /** The saved definition, when there is one. */
+  readonly id: string | null;
+  readonly version: number | null;
+  /** For `update`: each field that differs from the saved current version (after defaults). */
+  readonly changes: FieldChange[];
+  /** For `update` of an archived definition: it is archived and stays so (keys are never reused). */
+  readonly archived: boolean;
+  /** For `invalid`: every field error (paths relative to the document). */
+  readonly errors: Array<{ path: string; message: string }>;
+}
+
+export interface DiffResult {
+  readonly items: DiffItem[];
+  /** With `prune`: live definitions (under `keyPrefix`) that no document names. */
+  readonly prune: Array<{ id: string; key: string; version: number }>;
+}
+
+async function liveDefinitions(deps: ApiDeps, keyPrefix: string | undefined, archived: boolean | 'any') {
+  const out: DefinitionRecord[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await listDefinitions(deps.db, {
+      limit: 500,
+      cursor,
+      archived,
+      ...(keyPrefix !== undefined ? { keyPrefix } : {}),
+    });
+    out.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
 
 const EventInput = EventEnvelope.omit({ delivery: true });
 
@@ -109,6 +188,8 @@ export interface DryRunResult {
     readonly cost: number | null;
     readonly budget: number | null;
   };
+  /** Each check of the trigger (type, source, filter) with its own verdict; `passed: null` = not configured. */
+  readonly checks: TriggerCheck[];
   /** Static context sources resolved; other kinds are listed in `unresolvedSources` (a dry run makes no calls). */
   readonly context: Record<string, unknown>;
   readonly unresolvedSources: string[];
@@ -116,6 +197,34 @@ export interface DryRunResult {
   readonly rules: Array<{ name: string; result: boolean }>;
   readonly tasks: Array<Record<string, unknown>>;
   readonly planError: { code: string; path: string; message: string } | null;
+}
+
+/** Most messages one backtest reads, and one replay. */
+export const MAX_BACKTEST_MESSAGES = 10_000;
+export const MAX_REPLAY_MESSAGES = 1_000;
+
+function windowOf(
+  deps: ApiDeps,
+  input: {
+    from: string;
+    to?: string | undefined;
+    subject?: string | undefined;
+    afterSeq?: number | undefined;
+    limit: number;
+  },
+) {
+  const nowDate = deps.now?.() ?? new Date();
+  const from = new Date(input.from);
+  const to = input.to ? new Date(input.to) : nowDate;
+  if (!(from <= to)) invalidInput([{ path: 'to', message: 'must not be before from' }]);
+  return {
+    from,
+    to,
+    limit: input.limit,
+    now: nowDate.toISOString(),
+    ...(input.subject !== undefined ? { subject: input.subject } : {}),
+    ...(input.afterSeq !== undefined ? { afterSeq: input.afterSeq } : {}),
+  };
 }
 
 export const definitionsRouter = router({
@@ -246,76 +355,191 @@ export const definitionsRouter = router({
       spec = validSpec(ctx.deps, input.definition, 'definition');
       definition = { id: 'dry-run', key: spec.key, version: 0 };
     } else {
-      const stored = await getDefinition(ctx.deps.db, input.definitionId as string);
-      let raw = stored.spec;
-      let version = stored.version;
-      if (input.version !== undefined && input.version !== stored.version) {
-        const versions = await listDefinitionVersions(ctx.deps.db, stored.id);
-        const found = versions.find((v) => v.version === input.version);
-        if (!found) invalidInput([{ path: 'version', message: `definition has no version ${input.version}` }]);
-        raw = found.spec;
-        version = found.version;
-      }
-      spec = validSpec(ctx.deps, raw, 'definition', { stored: true });
-      definition = { id: stored.id, key: stored.key, version };
+      const loaded = await loadVersion(ctx.deps, input.definitionId as string, input.version, 'definition');
+      spec = loaded.spec;
+      definition = { id: loaded.stored.id, key: loaded.stored.key, version: loaded.version };
     }
     const envelope = EventEnvelope.parse(input.event);
-
-    let match: DryRunResult['match'];
-    if (spec.trigger.kind !== 'event') {
-      match = {
-        matched: false,
-        reason: 'trigger_kind',
-        detail: `a ${spec.trigger.kind} trigger does not react to events`,
-        errorCode: null,
-        cost: null,
-        budget: null,
-      };
-    } else {
-      const matchable = {
-        ...definition,
-        trigger: spec.trigger.event,
-        ...(spec.limits.maxExpressionCost !== undefined ? { maxExpressionCost: spec.limits.maxExpressionCost } : {}),
-      };
-      const limits = ctx.deps.expressionLimits ? { limits: ctx.deps.expressionLimits } : {};
-      const [explained] = buildMatcher([matchable], limits).explain(envelope);
-      match = {
-        matched: explained?.matched ?? false,
-        reason: explained?.reason ?? null,
-        detail: explained?.detail ?? null,
-        errorCode: explained?.errorCode ?? null,
-        cost: explained?.cost ?? null,
-        budget: explained?.budget ?? null,
-      };
-    }
-
-    const context: Record<string, unknown> = {};
-    const unresolvedSources: string[] = [];
-    for (const source of spec.contextSources) {
-      if (source.kind === 'static') context[source.name] = source.value;
-      else unresolvedSources.push(source.name);
-    }
+    const { context, unresolved } = staticContext(spec);
     const now = input.now ?? (ctx.deps.now?.() ?? new Date()).toISOString();
-    const planned = planTasks({
-      spec,
-      event: envelope,
-      context,
-      trigger: { kind: 'event', eventKey: eventKey(envelope) },
-      definition,
-      now,
-      ...(ctx.deps.expressionLimits ? { limits: ctx.deps.expressionLimits } : {}),
-    });
-    const rules = planned.ok ? planned.plan.rules : [];
-    const tasks = planned.ok ? planned.plan.tasks.map((t) => ({ ...t }) as Record<string, unknown>) : [];
-    const allRulesHold = planned.ok && rules.every((r) => r.result);
+    const result = evaluateEvent(spec, definition, envelope, { context, now, limits: limitsOf(ctx.deps) });
     return {
-      wouldTrigger: match.matched && allRulesHold && tasks.length > 0,
-      match,
+      wouldTrigger: result.wouldTrigger,
+      match: result.match,
+      checks: result.checks,
       context,
-      unresolvedSources,
-      rules,
-      tasks,
-      planError: planned.ok ? null : { ...planned.error },
+      unresolvedSources: unresolved,
+      rules: result.rules,
+      tasks: result.tasks.map((t) => ({ ...t }) as Record<string, unknown>),
+      planError: result.planError,
     };
   }),
+
+  /**
+   * What applying these documents would change: per document `create`, `update` (with the
+   * fields that differ from the saved current version, after defaults) or `unchanged`, or
+   * `invalid` with every field error (structure, CEL, templates, cron; a key given twice).
+   * With `prune`, the live definitions that no document names. Writes nothing.
+   */
+  diff: readProcedure
+    .input(
+      z.object({
+        documents: z.array(z.unknown()).min(1).max(MAX_DIFF_DOCUMENTS),
+        prune: z.boolean().default(false),
+        /** Limit `prune` to keys with this prefix. */
+        keyPrefix: Text(64).optional(),
+      }),
+    )
+    .query(async ({ ctx, input }): Promise<DiffResult> => {
+      const saved = new Map((await liveDefinitions(ctx.deps, undefined, 'any')).map((d) => [d.key, d]));
+      const firstIndex = new Map<string, number>();
+      const items = input.documents.map((document, index): DiffItem => {
+        const base = { index, id: null, version: null, changes: [], archived: false, errors: [] };
+        // As create/update would judge it, so a document apply would refuse shows as invalid.
+        const result = validateDefinitionSpec(document, { limits: limitsOf(ctx.deps) });
+        const rawKey =
+          typeof document === 'object' && document !== null && typeof (document as { key?: unknown }).key === 'string'
+            ? (document as { key: string }).key
+            : null;
+        if (!result.ok) {
+          return {
+            ...base,
+            key: rawKey,
+            action: 'invalid',
+            errors: result.errors.map((e) => ({ path: e.path, message: e.message })),
+          };
+        }
+        const key = result.spec.key;
+        const earlier = firstIndex.get(key);
+        if (earlier !== undefined) {
+          return {
+            ...base,
+            key,
+            action: 'invalid',
+            errors: [{ path: 'key', message: `the key "${key}" is also in document ${earlier + 1}` }],
+          };
+        }
+        firstIndex.set(key, index);
+        const current = saved.get(key);
+        if (!current) return { ...base, key, action: 'create' };
+        const changes = diffJson(current.spec, result.spec);
+        return {
+          ...base,
+          key,
+          id: current.id,
+          version: current.version,
+          archived: current.archivedAt !== null,
+          action: changes.length === 0 ? 'unchanged' : 'update',
+          changes,
+        };
+      });
+      const prune = input.prune
+        ? [...saved.values()]
+            .filter(
+              (d) =>
+                d.archivedAt === null &&
+                !firstIndex.has(d.key) &&
+                (input.keyPrefix === undefined || d.key.startsWith(input.keyPrefix)),
+            )
+            .map((d) => ({ id: d.id, key: d.key, version: d.version }))
+        : [];
+      return { items, prune };
+    }),
+
+  /**
+   * What a definition (unsaved, or a saved version) would have done with the events stored in
+   * `AC_EVENTS` in a window: counts by outcome and a sample of planned tasks. Reads through an
+   * ephemeral ordered consumer (no consumer state changes), at most `limit` messages; starts
+   * nothing. Context sources other than static are not called: give stand-ins in `context`.
+   */
+  backtest: readProcedure
+    .input(
+      z
+        .object({
+          definition: SpecInput.optional(),
+          definitionId: Id.optional(),
+          version: z.number().int().min(1).optional(),
+          ...WindowInput,
+          limit: z.number().int().min(1).max(MAX_BACKTEST_MESSAGES).default(1000),
+          /** Values for the non-static context sources, by source name. */
+          context: z.record(z.string(), z.json()).default({}),
+          sampleSize: z.number().int().min(0).max(100).default(5),
+        })
+        .superRefine((v, c) => {
+          if ((v.definition === undefined) === (v.definitionId === undefined)) {
+            c.addIssue({
+              code: 'custom',
+              path: ['definitionId'],
+              message: 'give exactly one of definition or definitionId',
+            });
+          }
+        }),
+    )
+    .query(async ({ ctx, input }): Promise<BacktestResult> => {
+      const window = windowOf(ctx.deps, input);
+      if (input.definition) {
+        const spec = validSpec(ctx.deps, input.definition, 'definition');
+        return backtest(ctx.deps, {
+          ...window,
+          spec,
+          target: { id: 'backtest', key: spec.key, version: 0 },
+          saved: false,
+          context: input.context,
+          sampleSize: input.sampleSize,
+          now: window.now,
+        });
+      }
+      const loaded = await loadVersion(ctx.deps, input.definitionId as string, input.version, 'definition');
+      return backtest(ctx.deps, {
+        ...window,
+        spec: loaded.spec,
+        target: { id: loaded.stored.id, key: loaded.stored.key, version: loaded.version },
+        saved: true,
+        context: input.context,
+        sampleSize: input.sampleSize,
+        now: window.now,
+      });
+    }),
+
+  /**
+   * Backtest a saved definition version over a window, then start a run for every event its
+   * trigger accepts, as ingest would have. Run workflow id
+   * `run:{definitionId}:replay:{replayKey}:{eventKey}`: a second replay with the same key starts
+   * nothing new; events the definition already ran live are skipped.
+   */
+  replay: adminProcedure
+    .input(
+      z.object({
+        definitionId: Id,
+        version: z.number().int().min(1).optional(),
+        ...WindowInput,
+        limit: z.number().int().min(1).max(MAX_REPLAY_MESSAGES).default(1000),
+        /** The replay's scope in run ids; a new key replays the same events again. */
+        replayKey: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'a lower-case key: letters, digits, _ . - (1-64)')
+          .default('default'),
+        sampleSize: z.number().int().min(0).max(100).default(5),
+      }),
+    )
+    .mutation(async ({ ctx, input }): Promise<ReplayResult> => {
+      const window = windowOf(ctx.deps, input);
+      const loaded = await loadVersion(ctx.deps, input.definitionId, input.version, 'definition');
+      if (loaded.stored.archivedAt !== null) {
+        throw new TRPCError({ code: 'CONFLICT', message: `definition ${loaded.stored.id} is archived` });
+      }
+      if (loaded.spec.trigger.kind !== 'event') {
+        invalidInput([{ path: 'definitionId', message: 'only event-triggered definitions can replay events' }]);
+      }
+      return replay(ctx.deps, {
+        ...window,
+        spec: loaded.spec,
+        target: { id: loaded.stored.id, key: loaded.stored.key, version: loaded.version },
+        saved: true,
+        context: {},
+        sampleSize: input.sampleSize,
+        now: window.now,
+        replayKey: input.replayKey,
+      });
+    }),
 });

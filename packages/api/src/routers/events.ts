@@ -3,9 +3,7 @@ import { z } from 'zod';
 import { invalidInput } from '../errors.ts';
 import { assertBoundedValue, limitsOf } from '../inputs.ts';
 import { adminProcedure, router, writeProcedure } from '../trpc.ts';
-
-/** Event types become subjects (`events.<type>`): dot-separated tokens without spaces or wildcards. */
-const SUBJECT_TOKENS = /^[\x21-\x7e]+$/;
+import { isSubjectFilter, SUBJECT_TOKENS, SubjectFilterMessage } from './subjects.ts';
 
 const PublishInput = EventEnvelope.omit({ delivery: true }).superRefine((e, ctx) => {
   const tokens = e.type.split('.');
@@ -20,17 +18,6 @@ const PublishInput = EventEnvelope.omit({ delivery: true }).superRefine((e, ctx)
 });
 
 const encoder = new TextEncoder();
-
-function isSubjectFilter(subject: string): boolean {
-  const tokens = subject.split('.');
-  return tokens.every(
-    (t, i) =>
-      t !== '' &&
-      SUBJECT_TOKENS.test(t) &&
-      (t === '*' || t === '>' || !/[*>]/.test(t)) &&
-      (t !== '>' || i === tokens.length - 1),
-  );
-}
 
 export const eventsRouter = router({
   /**
@@ -61,23 +48,25 @@ export const eventsRouter = router({
     .input(
       z.object({
         /** Only dead letters of this original subject (NATS wildcards allowed), e.g. `events.order.>`. */
-        subject: z
-          .string()
-          .max(255)
-          .refine(isSubjectFilter, 'a NATS subject: dot-separated tokens, "*" for one token, ">" for the rest')
-          .optional(),
+        subject: z.string().max(255).refine(isSubjectFilter, SubjectFilterMessage).optional(),
         /** Only dead letters with this reason code, e.g. `max_depth`, `invalid_json`. */
         reason: z
           .string()
           .regex(/^[a-z0-9_]{1,64}$/, 'a reason code such as max_depth')
           .optional(),
         limit: z.number().int().min(1).max(10_000).default(100),
+        /** Only dead letters in this DLQ sequence range (inclusive), e.g. one batch of a listing. */
+        fromSeq: z.number().int().min(1).optional(),
+        toSeq: z.number().int().min(1).optional(),
       }),
     )
     .mutation(({ ctx, input }) =>
       ctx.deps.redriveDeadLetters({
         limit: input.limit,
         ...(input.subject !== undefined ? { subject: input.subject } : {}),
+        ...(input.reason !== undefined ? { reason: input.reason } : {}),
+        ...(input.fromSeq !== undefined ? { fromSeq: input.fromSeq } : {}),
+        ...(input.toSeq !== undefined ? { toSeq: input.toSeq } : {}),
       }),
     ),
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  followRunLog,
   getDefinition,
   getRun,
   listDefinitionRunLog,
@@ -95,6 +96,30 @@ export const runsRouter = router({
         ...(input.kinds !== undefined ? { kinds: input.kinds } : {}),
       });
       return { items: page.items.map(toRunLogEntry), nextCursor: page.nextCursor };
+    }),
+
+  /**
+   * Follows the run log as it is written: each call returns the entries committed since the
+   * call that returned `cursor`, each exactly once, in commit order (a first call without a
+   * cursor returns none and starts following from now). Poll it; `more` says the next page is
+   * ready at once.
+   */
+  follow: readProcedure
+    .input(
+      z.object({
+        definitionId: Id.optional(),
+        cursor: z.string().min(1).max(16_384).optional(),
+        limit: z.number().int().min(1).max(500).default(200),
+      }),
+    )
+    .query(async ({ ctx, input }): Promise<{ items: RunLogEntry[]; cursor: string; more: boolean }> => {
+      if (input.definitionId !== undefined) await getDefinition(ctx.deps.db, input.definitionId);
+      const page = await followRunLog(ctx.deps.db, {
+        limit: input.limit,
+        ...(input.definitionId !== undefined ? { definitionId: input.definitionId } : {}),
+        ...(input.cursor !== undefined ? { cursor: input.cursor } : {}),
+      });
+      return { items: page.items.map(toRunLogEntry), cursor: page.cursor, more: page.more };
     }),
 
   /**
