@@ -9,14 +9,15 @@
 //   cli.ts start --print-env   `export …` lines for the system running from the same data
 //                              directory (starts nothing)
 //   cli.ts up                  only the servers; prints the environment to point services at them
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { localDataDir, type RunningFile, runningFile, runningOwner } from './data-dir.ts';
 import { type Endpoints, formatExports, formatSummary, type ServiceName } from './endpoints.ts';
 import { ManagedProcess, pollUntil, stopProcesses } from './managed-process.ts';
 import { freePort } from './ports.ts';
 import type { RunningStack } from './stack.ts';
-import { REPO_ROOT, traversableByOthers } from './tools.ts';
+import { REPO_ROOT } from './tools.ts';
 
 const env = process.env;
 const say = (message: string): void => {
@@ -57,17 +58,6 @@ interface ServiceSpec {
   readonly port: number;
 }
 
-function dataDirectory(): string {
-  const dataDir = resolve(env.AC_DATA_DIR ?? join(REPO_ROOT, '.data'));
-  // As root, PostgreSQL runs as `postgres`, which must be able to enter the data directory. A
-  // checkout under a private home cannot host it; /var/tmp survives reboots and lets it in.
-  if (process.getuid?.() === 0 && !env.AC_DATA_DIR && !traversableByOthers(dataDir)) {
-    const key = createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12);
-    return join('/var/tmp', `activity-core-data-${key}`);
-  }
-  return dataDir;
-}
-
 /** The bootstrap admin token: from AC_API_TOKEN, or made once and kept in the data dir. */
 function apiToken(tokenFile: string): string {
   if (env.AC_API_TOKEN) return env.AC_API_TOKEN;
@@ -75,36 +65,6 @@ function apiToken(tokenFile: string): string {
   const token = `ac_admin_${randomBytes(24).toString('base64url')}`;
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   return token;
-}
-
-/**
- * `<data dir>/running.json`: who runs the system from this data directory and, once it is
- * ready, where everything listens. `--print-env` reads it; a second start is refused by it.
- * It holds no secret (the token stays in its own file).
- */
-interface RunningFile {
-  readonly pid: number;
-  readonly endpoints?: Endpoints;
-}
-const runningFile = (dataDir: string): string => join(dataDir, 'running.json');
-
-/** The start command running from `dataDir`, if any (a live pid whose command is this CLI). */
-function runningOwner(dataDir: string): RunningFile | undefined {
-  const file = runningFile(dataDir);
-  if (!existsSync(file)) return undefined;
-  let running: RunningFile;
-  try {
-    running = JSON.parse(readFileSync(file, 'utf8')) as RunningFile;
-  } catch {
-    return undefined;
-  }
-  if (running.pid === process.pid) return undefined;
-  try {
-    if (!readFileSync(`/proc/${running.pid}/cmdline`, 'utf8').includes('cli.ts')) return undefined;
-  } catch {
-    return undefined;
-  }
-  return running;
 }
 
 function printEnv(dataDir: string): number {
@@ -188,7 +148,7 @@ async function main(): Promise<number | undefined> {
     process.stderr.write('usage: cli.ts start [--print-env] | up\n');
     return 2;
   }
-  const dataDir = dataDirectory();
+  const { dir: dataDir, moved } = localDataDir(REPO_ROOT, env);
   if (flags.includes('--print-env')) return printEnv(dataDir);
 
   const other = runningOwner(dataDir);
@@ -197,7 +157,7 @@ async function main(): Promise<number | undefined> {
       `activity-core is already running from ${dataDir} (pid ${other.pid}). Stop it first, or point other tools at it with \`npm start --silent -- --print-env\`.`,
     );
   }
-  if (dataDir !== resolve(env.AC_DATA_DIR ?? join(REPO_ROOT, '.data'))) {
+  if (moved) {
     say(`${join(REPO_ROOT, '.data')} is not reachable by the postgres user; keeping data in ${dataDir} instead`);
   }
   mkdirSync(dataDir, { recursive: true });

@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { traversableByOthers } from './data-dir.ts';
 import { StackError } from './errors.ts';
 import { ManagedProcess, pollUntil } from './managed-process.ts';
-import { postgresBinaries, traversableByOthers } from './tools.ts';
+import { postgresBinaries } from './tools.ts';
 
 export interface PostgresOptions {
   /** Directory for this server; the cluster lives in `<dir>/pgdata`. Kept across restarts. */

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { traversableByOthers } from './data-dir.ts';
 import { StackError } from './errors.ts';
 
 /** The repository root (this file is packages/stack/src/tools.ts). */
@@ -95,16 +96,6 @@ export async function postgresBinaries(): Promise<PostgresBinaries> {
     if (!existsSync(path)) throw new StackError('binary_missing', `PostgreSQL binary missing: ${path}`);
   }
   return binaries;
-}
-
-/** True when every ancestor of `path` lets other users through (the search bit). */
-export function traversableByOthers(path: string): boolean {
-  let current = resolve(path);
-  while (dirname(current) !== current) {
-    current = dirname(current);
-    if ((statSync(current).mode & 0o001) === 0) return false;
-  }
-  return true;
 }
 
 /**

@@ -1,0 +1,3 @@
+export { ExitCode } from './errors.ts';
+export type { Io, OutputFormat } from './output.ts';
+export { runCli, VERSION } from './program.ts';
