@@ -5,6 +5,7 @@ import { CliError } from './errors.ts';
 describe('durations', () => {
   it('reads units and combinations', () => {
     expect(parseDuration('90s', '--x')).toBe(90_000);
+    expect(parseDuration('250ms', '--x')).toBe(250);
     expect(parseDuration('24h', '--x')).toBe(86_400_000);
     expect(parseDuration('1h30m', '--x')).toBe(5_400_000);
     expect(parseDuration('2w', '--x')).toBe(14 * 86_400_000);

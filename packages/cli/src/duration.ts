@@ -1,10 +1,10 @@
 import { CliError, ExitCode } from './errors.ts';
 
-const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** `90s`, `30m`, `24h`, `7d`, `2w`, or combinations such as `1h30m`, in milliseconds. */
+/** `500ms`, `90s`, `30m`, `24h`, `7d`, `2w`, or combinations such as `1h30m`, in milliseconds. */
 export function parseDuration(text: string, option: string): number {
-  const parts = [...text.matchAll(/(\d+)([smhdw])/g)];
+  const parts = [...text.matchAll(/(\d+)(ms|[smhdw])/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
     throw new CliError(`${option}: expected a duration such as 30m, 24h or 7d, got "${text}"`, ExitCode.usage);
   }

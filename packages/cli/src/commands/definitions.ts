@@ -62,11 +62,11 @@ function renderChanges(ctx: CommandContext, item: DiffItem): string[] {
   return item.changes.map((c) => {
     switch (c.kind) {
       case 'added':
-        return `      ${paint(ctx.io, 'green', `+ ${c.path}: ${brief(c.after, 100)}`)}`;
+        return `      ${paint(ctx.io, 'green', `+ ${c.path}: ${brief(JSON.stringify(c.after), 100)}`)}`;
       case 'removed':
-        return `      ${paint(ctx.io, 'red', `- ${c.path}: ${brief(c.before, 100)}`)}`;
+        return `      ${paint(ctx.io, 'red', `- ${c.path}: ${brief(JSON.stringify(c.before), 100)}`)}`;
       case 'changed':
-        return `      ${paint(ctx.io, 'yellow', `~ ${c.path}: ${brief(c.before, 60)} → ${brief(c.after, 60)}`)}`;
+        return `      ${paint(ctx.io, 'yellow', `~ ${c.path}: ${brief(JSON.stringify(c.before), 60)} → ${brief(JSON.stringify(c.after), 60)}`)}`;
       default:
         return '';
     }

@@ -1,0 +1,351 @@
+// The real `activity-core` binary against the whole system as `npm start` runs it: worker,
+// ingest and api as separate processes over the shared test stack, with their own database,
+// stream prefix and task queue. Every command is a spawned process; its exit code and output
+// are what a person or a script sees.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDb, type Db, migrateToLatest } from '@activity-core/db';
+import { topology } from '@activity-core/messaging';
+import { freePort, REPO_ROOT } from '@activity-core/stack';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+
+const TOKEN = 'cli-admin-token-0123456789abcdef';
+const BIN = join(REPO_ROOT, 'packages/cli/bin/activity-core.js');
+const prefix = uniqueId('C');
+const t = topology(prefix);
+const services: Array<{ name: string; process: ChildProcess; output: string[] }> = [];
+let database: TestDatabase;
+let db: Db;
+let nc: NatsConnection;
+let env: NodeJS.ProcessEnv;
+let work: string;
+
+async function startService(name: 'worker' | 'ingest' | 'api', port: number): Promise<void> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
+    env: { ...env, [`AC_${name.toUpperCase()}_PORT`]: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const entry = { name, process: child, output: [] as string[] };
+  services.push(entry);
+  child.stdout?.on('data', (c: Buffer) => entry.output.push(c.toString()));
+  child.stderr?.on('data', (c: Buffer) => entry.output.push(c.toString()));
+  await waitFor(`${name} ready`, async () => {
+    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}):\n${entry.output.join('')}`);
+    return fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+  });
+}
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) {
+      const logs = services.map((c) => `--- ${c.name}\n${c.output.join('').slice(-2000)}`).join('\n');
+      throw new Error(`timed out waiting for ${what}\n${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Result {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Starts the binary; `done` resolves when it exits. */
+function start(args: string[], extraEnv: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: work,
+    env: { PATH: process.env.PATH, AC_API_URL: env.AC_API_URL, AC_API_TOKEN: TOKEN, NO_COLOR: '1', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const done = new Promise<Result>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  return { child, done, out: () => stdout, err: () => stderr };
+}
+
+const cli = (...args: string[]): Promise<Result> => start(args).done;
+const json = async (...args: string[]): Promise<unknown> => {
+  const r = await cli('-o', 'json', ...args);
+  if (r.code !== 0) throw new Error(`activity-core ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+  return JSON.parse(r.stdout);
+};
+
+async function definitionsCount(): Promise<number> {
+  const row = await db
+    .selectFrom('definitions')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+beforeAll(async () => {
+  const info = stackInfo();
+  database = await createTestDatabase();
+  db = createDb({ url: database.url, poolMax: 2 });
+  await migrateToLatest(db);
+  nc = await connect({ servers: info.natsUrl });
+  const apiPort = await freePort();
+  env = {
+    ...process.env,
+    DATABASE_URL: database.url,
+    NATS_URL: info.natsUrl,
+    TEMPORAL_ADDRESS: info.temporalAddress,
+    TEMPORAL_NAMESPACE: info.temporalNamespace,
+    TEMPORAL_TASK_QUEUE: uniqueId('tq-'),
+    AC_STREAM_PREFIX: prefix,
+    AC_API_TOKEN: TOKEN,
+    AC_SCHEDULE_ID_PREFIX: `${prefix.toLowerCase()}-def-`,
+    AC_OUTBOX_POLL_MS: '100',
+    AC_API_RATE_LIMIT_RPS: '1000',
+    AC_API_RATE_LIMIT_BURST: '1000',
+    LOG_LEVEL: 'warn',
+    AC_API_URL: `http://127.0.0.1:${apiPort}/trpc`,
+  };
+  await Promise.all([
+    startService('worker', await freePort()),
+    startService('ingest', await freePort()),
+    startService('api', apiPort),
+  ]);
+  // Outside the checkout, so the token comes from the environment, not from a data directory.
+  work = mkdtempSync(join(tmpdir(), 'ac-cli-'));
+  cpSync(join(REPO_ROOT, 'examples/definitions'), join(work, 'definitions'), { recursive: true });
+});
+
+afterAll(async () => {
+  for (const c of services) c.process.kill('SIGTERM');
+  await Promise.all(
+    services.map((c) => (c.process.exitCode !== null ? undefined : new Promise((r) => c.process.once('exit', r)))),
+  );
+  const jsm = await jetstreamManager(nc);
+  for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream, t.advisories.stream]) {
+    await jsm.streams.delete(s).catch(() => undefined);
+  }
+  await nc.close();
+  await db.destroy();
+  await database.drop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('definitions as code', () => {
+  test('apply a folder, diff shows no change, edit a field, diff exits 2 and shows it, apply bumps the version', async () => {
+    const applied = await cli('apply', '-f', 'definitions');
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/^created\s+daily-digest\s+v1$/m);
+    expect(applied.stdout).toMatch(/^created\s+order-review\s+v1$/m);
+    expect(applied.stdout).toMatch(/^created\s+sla-follow-up\s+v1$/m);
+
+    const same = await cli('diff', '-f', 'definitions');
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toContain('Plan: 0 to create, 0 to update, 3 unchanged.');
+    // Applying again changes nothing: no new version.
+    expect((await cli('apply', '-f', 'definitions')).stdout).toMatch(/^unchanged\s+order-review\s+v1$/m);
+
+    const file = join(work, 'definitions/order-review.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('total >= 500', 'total >= 750'));
+    const changed = await cli('diff', '-f', 'definitions');
+    expect(changed.code).toBe(2);
+    expect(changed.stdout).toMatch(/~ update\s+order-review\s+v1 → v2/);
+    expect(changed.stdout).toContain('~ trigger.event.filter: "event.data.total >= 500" → "event.data.total >= 750"');
+    expect(changed.stdout).toContain('Plan: 0 to create, 1 to update, 2 unchanged.');
+
+    const updated = await cli('apply', '-f', 'definitions');
+    expect(updated.stdout).toMatch(/^updated\s+order-review\s+v2$/m);
+    const listed = (await json('get', 'definitions')) as Array<{ key: string; version: number }>;
+    expect(listed.map((d) => [d.key, d.version])).toEqual([
+      ['daily-digest', 1],
+      ['order-review', 2],
+      ['sla-follow-up', 1],
+    ]);
+    const described = await cli('describe', 'definition', 'daily-digest');
+    expect(described.code, described.stderr).toBe(0);
+    expect(described.stdout).toContain('Trigger:    cron "30 8 * * 1-5" in Europe/Berlin');
+    expect(described.stdout).toMatch(/Next fires:\n\s+LOCAL\s+OFFSET\s+UTC\n\s+\d{4}-\d\d-\d\d 08:30 (Mon|Tue|Wed|Thu|Fri)/);
+
+    // --prune lists (and apply --prune archives) what the files no longer name.
+    rmSync(join(work, 'definitions/sla-follow-up.yaml'));
+    const prune = await cli('diff', '-f', 'definitions', '--prune');
+    expect(prune.code).toBe(2);
+    expect(prune.stdout).toMatch(/- archive\s+sla-follow-up\s+v1/);
+    expect((await cli('apply', '-f', 'definitions', '--prune')).stdout).toMatch(/^archived\s+sla-follow-up\s+v1$/m);
+    cpSync(join(REPO_ROOT, 'examples/definitions/sla-follow-up.yaml'), join(work, 'definitions/sla-follow-up.yaml'));
+  });
+
+  test('bad input names file, document, line and field, and nothing is applied', async () => {
+    const dir = join(work, 'bad');
+    cpSync(join(REPO_ROOT, 'examples/definitions/order-review.yaml'), join(dir, 'a-good.yaml'));
+    const good = readFileSync(join(dir, 'a-good.yaml'), 'utf8').replace('key: order-review', 'key: would-be-created');
+    writeFileSync(join(dir, 'a-good.yaml'), good);
+    writeFileSync(join(dir, 'b-broken.yaml'), 'key: broken\nname: [unclosed\n');
+    writeFileSync(
+      join(dir, 'c-fields.yaml'),
+      `${good.replace('key: would-be-created', 'key: second')}---\n${good
+        .replace('key: would-be-created', 'key: third')
+        .replace('assignee: order-desk', 'assignee: order-desk\n    asignee: typo')
+        .replace('timeoutMs: 3000', 'timeoutMs: soon')}`,
+    );
+    const before = await definitionsCount();
+    const result = await cli('apply', '-f', 'bad');
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('problems in the definition files; nothing was applied');
+    expect(result.stderr).toMatch(/b-broken\.yaml \(document 1, line \d+\): \(document\): invalid YAML/);
+    expect(result.stderr).toMatch(/c-fields\.yaml \(document 2, line \d+\): contextSources\[0\]\.timeoutMs: must be integer/);
+    expect(result.stderr).toMatch(/c-fields\.yaml \(document 2, line \d+\): taskTemplates\[0\]\.asignee: unknown field/);
+    expect(await definitionsCount()).toBe(before);
+
+    // A document the schema accepts but the API refuses (CEL) is reported the same way.
+    rmSync(dir, { recursive: true });
+    cpSync(join(REPO_ROOT, 'examples/definitions/order-review.yaml'), join(dir, 'cel.yaml'));
+    writeFileSync(
+      join(dir, 'cel.yaml'),
+      readFileSync(join(dir, 'cel.yaml'), 'utf8').replace('key: order-review', 'key: bad-cel').replace('>= 500', '>= '),
+    );
+    const cel = await cli('apply', '-f', 'bad');
+    expect(cel.code).toBe(3);
+    expect(cel.stderr).toMatch(/cel\.yaml \(document 1, line \d+\): trigger\.event\.filter: .*line 1, column/);
+    expect(await definitionsCount()).toBe(before);
+  });
+});
+
+describe('look, try and watch', () => {
+  test('runs tail prints the entries of a run triggered meanwhile, and stops on Ctrl-C with 0', async () => {
+    const tail = start(['runs', 'tail', '--definition', 'order-review', '--interval', '200ms']);
+    await waitFor('tail to start following', async () => tail.err().includes('following the run log'));
+    const published = await cli(
+      'events',
+      'publish',
+      '--type',
+      'order.created',
+      '--source',
+      'urn:shop:web',
+      '--id',
+      'order-tail-1',
+      '--data',
+      JSON.stringify({ orderId: 'T-1', total: 900, currency: 'EUR', customerId: 'c-1' }),
+    );
+    expect(published.code, published.stderr).toBe(0);
+    // The CRM is not reachable from the test worker: the run fails resolving its context,
+    // which the log shows too. What matters: the entries arrive while tail runs.
+    await waitFor('triggered and a final entry in the tail', async () => {
+      const out = tail.out();
+      return /order-review\s+\S+ #1\s+triggered\s+event order\.created/.test(out) && /run_(finished|failed)/.test(out);
+    });
+    tail.child.kill('SIGINT');
+    expect((await tail.done).code).toBe(0);
+  });
+
+  test('schedule preview and dry-run explain themselves', async () => {
+    const preview = await cli('schedule', 'preview', '0 2 * * *', '--tz', 'Europe/Berlin', '--from', '2026-03-27T00:00:00Z', '--count', '3');
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(preview.stdout).toContain('2026-03-29 03:00 Sun  +02:00');
+    expect(preview.stdout).toMatch(/DST \(was \+01:00\)/);
+
+    writeFileSync(join(work, 'event.json'), JSON.stringify({ specversion: '1.0', id: 'x', source: 'urn:shop:web', type: 'order.created', data: { orderId: 'test-1', total: 10 } }));
+    const dry = await cli('dry-run', '-f', 'definitions/order-review.yaml', '--event', '@event.json');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/✓ type\s+order\.created matches order\.created/);
+    expect(dry.stdout).toMatch(/✓ source\s+urn:shop:web matches urn:shop\*/);
+    expect(dry.stdout).toMatch(/✗ filter/);
+    expect(dry.stdout).toMatch(/✗ not_a_test_order/);
+  });
+});
+
+describe('dead letters', () => {
+  test('listed, shown and redriven, with plain progress lines when not on a terminal', async () => {
+    const js = jetstream(nc);
+    await js.publish(`${t.events.subjectPrefix}order.created`, new TextEncoder().encode('{ not json'));
+    const letters = await waitFor('the dead letter', async () => {
+      const list = (await json('dlq', 'list', '--reason', 'invalid_json')) as Array<{ seq: number; subject: string }>;
+      return list.length === 1 ? list : undefined;
+    });
+    expect(letters[0]?.subject).toBe(`${t.events.subjectPrefix}order.created`);
+    const shown = await cli('dlq', 'show', String(letters[0]?.seq));
+    expect(shown.stdout).toContain('Reason:     invalid_json');
+    expect(shown.stdout).toContain('{ not json');
+    const dry = await cli('dlq', 'redrive', '--reason', 'invalid_json', '--dry-run');
+    expect(dry.stdout).toContain('would redrive 1 (dry run)');
+    const redrive = await cli('dlq', 'redrive', '--reason', 'invalid_json');
+    expect(redrive.code, redrive.stderr).toBe(0);
+    expect(redrive.stderr).toContain('redriven 1/1');
+    expect(redrive.stdout).toContain('redriven 1 of 1');
+    expect((await cli('dlq', 'show', '999999')).code).toBe(6);
+  });
+});
+
+describe('backtest and replay', () => {
+  test('exact counts over a known mix of stored events; replay twice starts runs once', async () => {
+    const from = new Date(Date.now() - 1000).toISOString();
+    const js = jetstream(nc);
+    const send = (type: string, id: string, data: Record<string, unknown>, source = 'urn:shop:web') =>
+      js.publish(
+        `${t.events.subjectPrefix}${type}`,
+        JSON.stringify({ specversion: '1.0', id, source, type, data: { currency: 'EUR', customerId: 'c-9', ...data } }),
+      );
+    await send('bt.order.created', 'bt-1', { orderId: 'B-1', total: 900 });
+    await send('bt.order.created', 'bt-2', { orderId: 'B-2', total: 1200 });
+    await send('bt.order.created', 'bt-3', { orderId: 'test-3', total: 800 });
+    await send('bt.order.created', 'bt-4', { orderId: 'B-4', total: 40 });
+    await send('bt.order.created', 'bt-5', { orderId: 'B-5', total: 900 }, 'urn:partner');
+    await send('bt.order.shipped', 'bt-6', { orderId: 'B-6', total: 900 });
+    await send('bt.order.created', 'bt-1', { orderId: 'B-1', total: 900 });
+    const spec = readFileSync(join(REPO_ROOT, 'examples/definitions/order-review.yaml'), 'utf8')
+      .replace('key: order-review', 'key: bt-review')
+      .replace('types: [order.created]', 'types: [bt.order.created]');
+    writeFileSync(join(work, 'bt-review.yaml'), spec);
+    const result = (await json(
+      'backtest',
+      '-f',
+      'bt-review.yaml',
+      '--since',
+      from,
+      '--subject',
+      'bt.>',
+      '--context',
+      JSON.stringify({ customer: { name: 'Ada' } }),
+    )) as Record<string, unknown>;
+    expect(result).toMatchObject({
+      scanned: 7,
+      duplicates: 1,
+      events: 6,
+      rejected: { type: 1, source: 1, filter: 1, rule: 1 },
+      errors: { filter: 0, plan: 0 },
+      matched: 3,
+      spawning: 2,
+      tasksPlanned: 2,
+      unresolvedSources: [],
+    });
+    const sample = result.sample as Array<{ tasks: Array<{ title: string; description: string }> }>;
+    expect(sample[0]?.tasks[0]).toMatchObject({ title: 'Review order B-1 (900 EUR)', description: 'Customer: Ada' });
+
+    // Replay needs the definition saved as it is in the file, and --confirm.
+    const unsaved = await cli('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>', '--confirm');
+    expect(unsaved.code).toBe(3);
+    expect(unsaved.stderr).toContain('apply it first');
+    expect((await cli('apply', '-f', 'bt-review.yaml')).code).toBe(0);
+    const preview = await cli('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>');
+    expect(preview.stdout).toContain('Nothing started: replay would start up to 3 runs. Add --confirm');
+    const once = (await json('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>', '--confirm')) as Record<string, unknown>;
+    expect(once).toMatchObject({ matched: 3, started: 3, alreadyReplayed: 0, skippedLive: 0 });
+    const twice = (await json('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>', '--confirm')) as Record<string, unknown>;
+    expect(twice).toMatchObject({ matched: 3, started: 0, alreadyReplayed: 3 });
+    const runs = (await json('get', 'runs', '--definition', 'bt-review')) as Array<{ triggerKey: string }>;
+    expect(runs).toHaveLength(3);
+  });
+});
