@@ -177,7 +177,9 @@ describe('definitions as code', () => {
     const described = await cli('describe', 'definition', 'daily-digest');
     expect(described.code, described.stderr).toBe(0);
     expect(described.stdout).toContain('Trigger:    cron "30 8 * * 1-5" in Europe/Berlin');
-    expect(described.stdout).toMatch(/Next fires:\n\s+LOCAL\s+OFFSET\s+UTC\n\s+\d{4}-\d\d-\d\d 08:30 (Mon|Tue|Wed|Thu|Fri)/);
+    expect(described.stdout).toMatch(
+      /Next fires:\n\s+LOCAL\s+OFFSET\s+UTC\n\s+\d{4}-\d\d-\d\d 08:30 (Mon|Tue|Wed|Thu|Fri)/,
+    );
 
     // --prune lists (and apply --prune archives) what the files no longer name.
     rmSync(join(work, 'definitions/sla-follow-up.yaml'));
@@ -206,8 +208,12 @@ describe('definitions as code', () => {
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('problems in the definition files; nothing was applied');
     expect(result.stderr).toMatch(/b-broken\.yaml \(document 1, line \d+\): \(document\): invalid YAML/);
-    expect(result.stderr).toMatch(/c-fields\.yaml \(document 2, line \d+\): contextSources\[0\]\.timeoutMs: must be integer/);
-    expect(result.stderr).toMatch(/c-fields\.yaml \(document 2, line \d+\): taskTemplates\[0\]\.asignee: unknown field/);
+    expect(result.stderr).toMatch(
+      /c-fields\.yaml \(document 2, line \d+\): contextSources\[0\]\.timeoutMs: must be integer/,
+    );
+    expect(result.stderr).toMatch(
+      /c-fields\.yaml \(document 2, line \d+\): taskTemplates\[0\]\.asignee: unknown field/,
+    );
     expect(await definitionsCount()).toBe(before);
 
     // A document the schema accepts but the API refuses (CEL) is reported the same way.
@@ -252,12 +258,31 @@ describe('look, try and watch', () => {
   });
 
   test('schedule preview and dry-run explain themselves', async () => {
-    const preview = await cli('schedule', 'preview', '0 2 * * *', '--tz', 'Europe/Berlin', '--from', '2026-03-27T00:00:00Z', '--count', '3');
+    const preview = await cli(
+      'schedule',
+      'preview',
+      '0 2 * * *',
+      '--tz',
+      'Europe/Berlin',
+      '--from',
+      '2026-03-27T00:00:00Z',
+      '--count',
+      '3',
+    );
     expect(preview.code, preview.stderr).toBe(0);
     expect(preview.stdout).toContain('2026-03-29 03:00 Sun  +02:00');
     expect(preview.stdout).toMatch(/DST \(was \+01:00\)/);
 
-    writeFileSync(join(work, 'event.json'), JSON.stringify({ specversion: '1.0', id: 'x', source: 'urn:shop:web', type: 'order.created', data: { orderId: 'test-1', total: 10 } }));
+    writeFileSync(
+      join(work, 'event.json'),
+      JSON.stringify({
+        specversion: '1.0',
+        id: 'x',
+        source: 'urn:shop:web',
+        type: 'order.created',
+        data: { orderId: 'test-1', total: 10 },
+      }),
+    );
     const dry = await cli('dry-run', '-f', 'definitions/order-review.yaml', '--event', '@event.json');
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toMatch(/✓ type\s+order\.created matches order\.created/);
@@ -341,9 +366,27 @@ describe('backtest and replay', () => {
     expect((await cli('apply', '-f', 'bt-review.yaml')).code).toBe(0);
     const preview = await cli('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>');
     expect(preview.stdout).toContain('Nothing started: replay would start up to 3 runs. Add --confirm');
-    const once = (await json('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>', '--confirm')) as Record<string, unknown>;
+    const once = (await json(
+      'replay',
+      '-f',
+      'bt-review.yaml',
+      '--since',
+      from,
+      '--subject',
+      'bt.>',
+      '--confirm',
+    )) as Record<string, unknown>;
     expect(once).toMatchObject({ matched: 3, started: 3, alreadyReplayed: 0, skippedLive: 0 });
-    const twice = (await json('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>', '--confirm')) as Record<string, unknown>;
+    const twice = (await json(
+      'replay',
+      '-f',
+      'bt-review.yaml',
+      '--since',
+      from,
+      '--subject',
+      'bt.>',
+      '--confirm',
+    )) as Record<string, unknown>;
     expect(twice).toMatchObject({ matched: 3, started: 0, alreadyReplayed: 3 });
     const runs = (await json('get', 'runs', '--definition', 'bt-review')) as Array<{ triggerKey: string }>;
     expect(runs).toHaveLength(3);

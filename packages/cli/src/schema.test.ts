@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { definitionSchemaFile } from './schema.ts';
+import { definitionSchemaFile } from './schema-file.ts';
 
 const FILE = fileURLToPath(new URL('../../../schemas/activity-definition.schema.json', import.meta.url));
 
