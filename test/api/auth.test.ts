@@ -41,20 +41,26 @@ afterAll(async () => {
   await api?.[Symbol.asyncDispose]();
 });
 
-test('the router has exactly the contract procedures (plus tokens.* and schedules.*)', () => {
+test("the router has exactly the contract procedures (plus tokens.*, schedules.* and the operator CLI's)", () => {
   expect(procedures.map((p) => `${p.path}:${p.type}:${p.scope}`).sort()).toEqual(
     [
+      'deadLetters.get:query:admin',
+      'deadLetters.list:query:read',
       'definitions.archive:mutation:write',
+      'definitions.backtest:query:read',
       'definitions.create:mutation:write',
+      'definitions.diff:query:read',
       'definitions.dryRun:query:read',
       'definitions.get:query:read',
       'definitions.list:query:read',
       'definitions.previewSchedule:query:read',
+      'definitions.replay:mutation:admin',
       'definitions.setEnabled:mutation:write',
       'definitions.update:mutation:write',
       'definitions.versions:query:read',
       'events.publish:mutation:write',
       'events.redrive:mutation:admin',
+      'runs.follow:query:read',
       'runs.get:query:read',
       'runs.list:query:read',
       'runs.logs:query:read',
