@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunLogEntry } from '@activity-core/api';
 import type { Command } from 'commander';
 import { type CommandContext, definitionByKey } from '../context.ts';
@@ -41,51 +42,64 @@ const tailCommand =
       }
       return keys.get(id) as string;
     };
-    let stopped = false;
-    let wake: (() => void) | undefined;
-    const stop = () => {
-      stopped = true;
-      wake?.();
+    // Ctrl-C in a terminal reaches this process and any launcher before it, which forwards it
+    // too: every signal after the first is the same request, and ends no more than the first.
+    const stopping = new AbortController();
+    const stop = (): void => stopping.abort();
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    const filter = definitionId ? { definitionId } : {};
+    /** The next page, or undefined once stopped (an aborted poll included). */
+    const follow = async (cursor?: string) => {
+      try {
+        return await ctx.call((c) =>
+          c.runs.follow.query({ ...filter, ...(cursor !== undefined ? { cursor } : {}) }, { signal: stopping.signal }),
+        );
+      } catch (error) {
+        if (stopping.signal.aborted) return undefined;
+        throw error;
+      }
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    let { cursor } = await ctx.call((c) => c.runs.follow.query({ ...(definitionId ? { definitionId } : {}) }));
-    if (ctx.format === 'table') {
-      ctx.io.err.write(
-        paint(
-          ctx.io,
-          'dim',
-          `following the run log${options.definition ? ` of ${options.definition}` : ''}; Ctrl-C to stop\n`,
-          'err',
-        ),
-      );
-    }
-    while (!stopped) {
-      const page = await ctx.call((c) => c.runs.follow.query({ cursor, ...(definitionId ? { definitionId } : {}) }));
-      cursor = page.cursor;
-      for (const e of page.items) {
-        if (ctx.format === 'table') {
-          const kind = e.kind.startsWith('run_failed') ? paint(ctx.io, 'red', e.kind.padEnd(17)) : e.kind.padEnd(17);
-          ctx.io.out.write(
-            `${shortTime(e.at)}  ${(await keyOf(e.definitionId)).padEnd(20)} ${e.runId.slice(-12)} #${String(e.seq).padEnd(3)} ${kind} ${describeEntry(e)}\n`,
-          );
-        } else {
-          // One entry per line (JSON lines), also for --output yaml: a stream has no end to wrap.
-          ctx.io.out.write(`${JSON.stringify(e)}\n`);
+    try {
+      const start = await follow();
+      if (!start) return ExitCode.ok;
+      let cursor = start.cursor;
+      if (ctx.format === 'table') {
+        ctx.io.err.write(
+          paint(
+            ctx.io,
+            'dim',
+            `following the run log${options.definition ? ` of ${options.definition}` : ''}; Ctrl-C to stop\n`,
+            'err',
+          ),
+        );
+      }
+      for (;;) {
+        const page = await follow(cursor);
+        if (!page) return ExitCode.ok;
+        cursor = page.cursor;
+        for (const e of page.items) {
+          if (ctx.format === 'table') {
+            const kind = e.kind.startsWith('run_failed') ? paint(ctx.io, 'red', e.kind.padEnd(17)) : e.kind.padEnd(17);
+            ctx.io.out.write(
+              `${shortTime(e.at)}  ${(await keyOf(e.definitionId)).padEnd(20)} ${e.runId.slice(-12)} #${String(e.seq).padEnd(3)} ${kind} ${describeEntry(e)}\n`,
+            );
+          } else {
+            // One entry per line (JSON lines), also for --output yaml: a stream has no end to wrap.
+            ctx.io.out.write(`${JSON.stringify(e)}\n`);
+          }
+        }
+        if (page.more) continue;
+        try {
+          await sleep(interval, undefined, { signal: stopping.signal });
+        } catch {
+          return ExitCode.ok;
         }
       }
-      if (page.more || stopped) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, interval);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
     }
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    return ExitCode.ok;
   };
 
 export function registerTailCommands(program: Command, run: (fn: Run) => Promise<void>): void {
