@@ -1,4 +1,7 @@
-import { type ActivityCoreClient, createActivityCoreClient, TRPCClientError } from '@activity-core/client';
+// The client's tRPC half only: the package root also loads the NATS publisher and, through it,
+// the core domain, which would triple the CLI's start-up time.
+import { type ActivityCoreClient, createActivityCoreClient } from '@activity-core/client/api-client';
+import { TRPCClientError } from '@trpc/client';
 import type { Connection } from './connection.ts';
 import { CliError, ExitCode } from './errors.ts';
 

@@ -115,8 +115,13 @@ export function readDocuments(
   return { documents, problems };
 }
 
-const ajv = new Ajv2020({ allErrors: true, strict: false });
-const validate = ajv.compile(definitionSchema);
+type Validator = ReturnType<Ajv2020['compile']>;
+let compiled: Validator | undefined;
+/** Compiled on first use: only the commands that read definition files need it. */
+function schemaValidator(): Validator {
+  compiled ??= new Ajv2020({ allErrors: true, strict: false }).compile(definitionSchema);
+  return compiled;
+}
 
 function fieldPath(instancePath: string): string {
   return instancePath
@@ -175,6 +180,7 @@ function describeErrors(errors: readonly ErrorObject[]): Array<{ path: string; m
 
 /** Checks a document against the committed JSON Schema; [] when it conforms. */
 export function schemaProblems(doc: SourceDocument): DocumentProblem[] {
+  const validate = schemaValidator();
   if (validate(doc.value)) return [];
   return describeErrors(validate.errors ?? []).map((e) => ({
     file: doc.file,
