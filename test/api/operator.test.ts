@@ -9,7 +9,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, describe, expect, test } from 'vitest';
-import { type Harness, useWorkerHarness, waitFor } from '../worker/harness.ts';
+import { waitFor } from '../support/wait.ts';
+import { type Harness, useWorkerHarness } from '../worker/harness.ts';
 import { BOOTSTRAP_TOKEN, eventSpec, rawCall, startApiOnHarness } from './support.ts';
 
 let h: Harness;
@@ -138,10 +139,13 @@ describe('backtest and replay', () => {
     const saved = await client.definitions.create.mutate({ spec });
     const once = await client.definitions.replay.mutate({ definitionId: saved.id, from });
     expect(once).toMatchObject({ matched: 4, started: 4, alreadyReplayed: 0, skippedLive: 0, failed: [] });
-    await waitFor('4 replayed runs finished', async () => {
-      const runs = await client.runs.list.query({ definitionId: saved.id });
-      return runs.items.length === 4 && runs.items.every((r) => r.status === 'succeeded');
-    });
+    await waitFor(
+      async () => {
+        const runs = await client.runs.list.query({ definitionId: saved.id });
+        return runs.items.length === 4 && runs.items.every((r) => r.status === 'succeeded');
+      },
+      { what: '4 replayed runs finished' },
+    );
     const twice = await client.definitions.replay.mutate({ definitionId: saved.id, from });
     expect(twice).toMatchObject({ matched: 4, started: 0, alreadyReplayed: 4 });
     const runs = await client.runs.list.query({ definitionId: saved.id });
@@ -279,17 +283,20 @@ describe('runs.follow', () => {
       }
     };
     const expected: string[] = [];
-    await waitFor('the three runs finished and every entry of their logs was followed', async () => {
-      await poll();
-      const runs = await client.runs.list.query({ definitionId: saved.id });
-      if (runs.items.length !== 3 || runs.items.some((r) => r.status !== 'succeeded')) return false;
-      expected.length = 0;
-      for (const run of runs.items) {
-        const log = await client.runs.logs.query({ runId: run.id, limit: 500 });
-        expected.push(...log.items.map((e) => `${e.runId}#${e.seq}`));
-      }
-      return seen.length >= expected.length;
-    });
+    await waitFor(
+      async () => {
+        await poll();
+        const runs = await client.runs.list.query({ definitionId: saved.id });
+        if (runs.items.length !== 3 || runs.items.some((r) => r.status !== 'succeeded')) return false;
+        expected.length = 0;
+        for (const run of runs.items) {
+          const log = await client.runs.logs.query({ runId: run.id, limit: 500 });
+          expected.push(...log.items.map((e) => `${e.runId}#${e.seq}`));
+        }
+        return seen.length >= expected.length;
+      },
+      { what: 'the three runs finished and every entry of their logs was followed' },
+    );
     const got = seen.map((e) => `${e.runId}#${e.seq}`);
     expect(new Set(got).size).toBe(got.length);
     expect(got.sort()).toEqual(expected.sort());

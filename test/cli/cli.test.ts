@@ -2,59 +2,33 @@
 // ingest and api as separate processes over the shared test stack, with their own database,
 // stream prefix and task queue. Every command is a spawned process; its exit code and output
 // are what a person or a script sees.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventKey } from '@activity-core/core';
 import { createDb, type Db, migrateToLatest } from '@activity-core/db';
+import { publishDeadLetter } from '@activity-core/ingest';
 import { topology } from '@activity-core/messaging';
-import { freePort, REPO_ROOT } from '@activity-core/stack';
+import { REPO_ROOT } from '@activity-core/stack';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { stablePort } from '../support/ports.ts';
+import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { outlasting, WAIT_MS, within } from '../support/wait.ts';
 
 const TOKEN = 'cli-admin-token-0123456789abcdef';
 const BIN = join(REPO_ROOT, 'packages/cli/bin/activity-core.js');
 const prefix = uniqueId('C');
 const t = topology(prefix);
-const services: Array<{ name: string; process: ChildProcess; output: string[] }> = [];
+let services: ServiceProcesses;
 let database: TestDatabase;
 let db: Db;
 let nc: NatsConnection;
 let env: NodeJS.ProcessEnv;
 let work: string;
-
-async function startService(name: 'worker' | 'ingest' | 'api', port: number): Promise<void> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
-    env: { ...env, [`AC_${name.toUpperCase()}_PORT`]: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const entry = { name, process: child, output: [] as string[] };
-  services.push(entry);
-  child.stdout?.on('data', (c: Buffer) => entry.output.push(c.toString()));
-  child.stderr?.on('data', (c: Buffer) => entry.output.push(c.toString()));
-  await waitFor(`${name} ready`, async () => {
-    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}):\n${entry.output.join('')}`);
-    return fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-  });
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) {
-      const logs = services.map((c) => `--- ${c.name}\n${c.output.join('').slice(-2000)}`).join('\n');
-      throw new Error(`timed out waiting for ${what}\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Result {
   readonly code: number | null;
@@ -62,11 +36,17 @@ interface Result {
   readonly stderr: string;
 }
 
-/** Starts the binary; `done` resolves when it exits. */
-function start(args: string[], extraEnv: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/** Starts the binary (under this Node, with `nodeArgs`); `done` resolves when it exits. */
+function start(args: string[], nodeArgs: string[] = [], terminal = false) {
+  const argv = [...nodeArgs, BIN, ...args];
+  const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
+  // On a terminal: under util-linux `script`, which runs it on a pseudo-terminal of its own.
+  const [command, commandArgs]: [string, string[]] = terminal
+    ? ['script', ['-qefc', [process.execPath, ...argv].map(quote).join(' '), '/dev/null']]
+    : [process.execPath, argv];
+  const child = spawn(command, commandArgs, {
     cwd: work,
-    env: { PATH: process.env.PATH, AC_API_URL: env.AC_API_URL, AC_API_TOKEN: TOKEN, NO_COLOR: '1', ...extraEnv },
+    env: { PATH: process.env.PATH, SHELL: '/bin/sh', AC_API_URL: env.AC_API_URL, AC_API_TOKEN: TOKEN, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -78,10 +58,61 @@ function start(args: string[], extraEnv: Record<string, string> = {}) {
     stderr += c.toString();
   });
   const done = new Promise<Result>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-  return { child, done, out: () => stdout, err: () => stderr };
+  /** Resolves once stderr says so; fails at once if the process has exited instead. */
+  const said = (text: string) =>
+    services.waitFor(
+      async () => {
+        if (stderr.includes(text)) return true;
+        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} first:\n${stderr}${stdout}`);
+        return false;
+      },
+      { what: `activity-core ${args.join(' ')} to say "${text}"` },
+    );
+  /** Resolves with the exit once the process has ended; killed and failed after {@link WAIT_MS}. */
+  const finished = (): Promise<Result> =>
+    within(done, { what: `activity-core ${args.join(' ')} to exit`, context: () => `${stderr}${stdout}` }).catch(
+      (error: unknown) => {
+        child.kill('SIGKILL');
+        throw error;
+      },
+    );
+  return { child, finished, said, out: () => stdout, err: () => stderr };
 }
 
-const cli = (...args: string[]): Promise<Result> => start(args).done;
+/**
+ * For a test that runs a dozen or more commands (each a Node start over the TypeScript
+ * sources, 1-2 s on an idle machine, several times that under a full `npm test`) and up to
+ * three waits: the timeout only has to outlast them, so a slow step is reported by its own
+ * deadline, by name.
+ */
+const MANY_COMMANDS_MS = outlasting(WAIT_MS, WAIT_MS, WAIT_MS, WAIT_MS, WAIT_MS);
+
+const cli = (...args: string[]): Promise<Result> => start(args).finished();
+
+/** The pids whose parent is `pid` (from /proc). */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // pid (comm) state ppid …; comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 const json = async (...args: string[]): Promise<unknown> => {
   const r = await cli('-o', 'json', ...args);
   if (r.code !== 0) throw new Error(`activity-core ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
@@ -102,7 +133,7 @@ beforeAll(async () => {
   db = createDb({ url: database.url, poolMax: 2 });
   await migrateToLatest(db);
   nc = await connect({ servers: info.natsUrl });
-  const apiPort = await freePort();
+  const apiPort = await stablePort();
   env = {
     ...process.env,
     DATABASE_URL: database.url,
@@ -119,21 +150,15 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
     AC_API_URL: `http://127.0.0.1:${apiPort}/trpc`,
   };
-  await Promise.all([
-    startService('worker', await freePort()),
-    startService('ingest', await freePort()),
-    startService('api', apiPort),
-  ]);
+  services = serviceProcesses(env);
+  await services.start({ worker: await stablePort(), ingest: await stablePort(), api: apiPort });
   // Outside the checkout, so the token comes from the environment, not from a data directory.
   work = mkdtempSync(join(tmpdir(), 'ac-cli-'));
   cpSync(join(REPO_ROOT, 'examples/definitions'), join(work, 'definitions'), { recursive: true });
 });
 
 afterAll(async () => {
-  for (const c of services) c.process.kill('SIGTERM');
-  await Promise.all(
-    services.map((c) => (c.process.exitCode !== null ? undefined : new Promise((r) => c.process.once('exit', r)))),
-  );
+  await services?.stop();
   const jsm = await jetstreamManager(nc);
   for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream, t.advisories.stream]) {
     await jsm.streams.delete(s).catch(() => undefined);
@@ -145,50 +170,54 @@ afterAll(async () => {
 });
 
 describe('definitions as code', () => {
-  test('apply a folder, diff shows no change, edit a field, diff exits 2 and shows it, apply bumps the version', async () => {
-    const applied = await cli('apply', '-f', 'definitions');
-    expect(applied.code, applied.stderr).toBe(0);
-    expect(applied.stdout).toMatch(/^created\s+daily-digest\s+v1$/m);
-    expect(applied.stdout).toMatch(/^created\s+order-review\s+v1$/m);
-    expect(applied.stdout).toMatch(/^created\s+sla-follow-up\s+v1$/m);
+  test(
+    'apply a folder, diff shows no change, edit a field, diff exits 2 and shows it, apply bumps the version',
+    async () => {
+      const applied = await cli('apply', '-f', 'definitions');
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(applied.stdout).toMatch(/^created\s+daily-digest\s+v1$/m);
+      expect(applied.stdout).toMatch(/^created\s+order-review\s+v1$/m);
+      expect(applied.stdout).toMatch(/^created\s+sla-follow-up\s+v1$/m);
 
-    const same = await cli('diff', '-f', 'definitions');
-    expect(same.code, same.stderr).toBe(0);
-    expect(same.stdout).toContain('Plan: 0 to create, 0 to update, 3 unchanged.');
-    // Applying again changes nothing: no new version.
-    expect((await cli('apply', '-f', 'definitions')).stdout).toMatch(/^unchanged\s+order-review\s+v1$/m);
+      const same = await cli('diff', '-f', 'definitions');
+      expect(same.code, same.stderr).toBe(0);
+      expect(same.stdout).toContain('Plan: 0 to create, 0 to update, 3 unchanged.');
+      // Applying again changes nothing: no new version.
+      expect((await cli('apply', '-f', 'definitions')).stdout).toMatch(/^unchanged\s+order-review\s+v1$/m);
 
-    const file = join(work, 'definitions/order-review.yaml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('total >= 500', 'total >= 750'));
-    const changed = await cli('diff', '-f', 'definitions');
-    expect(changed.code).toBe(2);
-    expect(changed.stdout).toMatch(/~ update\s+order-review\s+v1 → v2/);
-    expect(changed.stdout).toContain('~ trigger.event.filter: "event.data.total >= 500" → "event.data.total >= 750"');
-    expect(changed.stdout).toContain('Plan: 0 to create, 1 to update, 2 unchanged.');
+      const file = join(work, 'definitions/order-review.yaml');
+      writeFileSync(file, readFileSync(file, 'utf8').replace('total >= 500', 'total >= 750'));
+      const changed = await cli('diff', '-f', 'definitions');
+      expect(changed.code).toBe(2);
+      expect(changed.stdout).toMatch(/~ update\s+order-review\s+v1 → v2/);
+      expect(changed.stdout).toContain('~ trigger.event.filter: "event.data.total >= 500" → "event.data.total >= 750"');
+      expect(changed.stdout).toContain('Plan: 0 to create, 1 to update, 2 unchanged.');
 
-    const updated = await cli('apply', '-f', 'definitions');
-    expect(updated.stdout).toMatch(/^updated\s+order-review\s+v2$/m);
-    const listed = (await json('get', 'definitions')) as Array<{ key: string; version: number }>;
-    expect(listed.map((d) => [d.key, d.version])).toEqual([
-      ['daily-digest', 1],
-      ['order-review', 2],
-      ['sla-follow-up', 1],
-    ]);
-    const described = await cli('describe', 'definition', 'daily-digest');
-    expect(described.code, described.stderr).toBe(0);
-    expect(described.stdout).toContain('Trigger:    cron "30 8 * * 1-5" in Europe/Berlin');
-    expect(described.stdout).toMatch(
-      /Next fires:\n\s+LOCAL\s+OFFSET\s+UTC\n\s+\d{4}-\d\d-\d\d 08:30 (Mon|Tue|Wed|Thu|Fri)/,
-    );
+      const updated = await cli('apply', '-f', 'definitions');
+      expect(updated.stdout).toMatch(/^updated\s+order-review\s+v2$/m);
+      const listed = (await json('get', 'definitions')) as Array<{ key: string; version: number }>;
+      expect(listed.map((d) => [d.key, d.version])).toEqual([
+        ['daily-digest', 1],
+        ['order-review', 2],
+        ['sla-follow-up', 1],
+      ]);
+      const described = await cli('describe', 'definition', 'daily-digest');
+      expect(described.code, described.stderr).toBe(0);
+      expect(described.stdout).toContain('Trigger:    cron "30 8 * * 1-5" in Europe/Berlin');
+      expect(described.stdout).toMatch(
+        /Next fires:\n\s+LOCAL\s+OFFSET\s+UTC\n\s+\d{4}-\d\d-\d\d 08:30 (Mon|Tue|Wed|Thu|Fri)/,
+      );
 
-    // --prune lists (and apply --prune archives) what the files no longer name.
-    rmSync(join(work, 'definitions/sla-follow-up.yaml'));
-    const prune = await cli('diff', '-f', 'definitions', '--prune');
-    expect(prune.code).toBe(2);
-    expect(prune.stdout).toMatch(/- archive\s+sla-follow-up\s+v1/);
-    expect((await cli('apply', '-f', 'definitions', '--prune')).stdout).toMatch(/^archived\s+sla-follow-up\s+v1$/m);
-    cpSync(join(REPO_ROOT, 'examples/definitions/sla-follow-up.yaml'), join(work, 'definitions/sla-follow-up.yaml'));
-  });
+      // --prune lists (and apply --prune archives) what the files no longer name.
+      rmSync(join(work, 'definitions/sla-follow-up.yaml'));
+      const prune = await cli('diff', '-f', 'definitions', '--prune');
+      expect(prune.code).toBe(2);
+      expect(prune.stdout).toMatch(/- archive\s+sla-follow-up\s+v1/);
+      expect((await cli('apply', '-f', 'definitions', '--prune')).stdout).toMatch(/^archived\s+sla-follow-up\s+v1$/m);
+      cpSync(join(REPO_ROOT, 'examples/definitions/sla-follow-up.yaml'), join(work, 'definitions/sla-follow-up.yaml'));
+    },
+    MANY_COMMANDS_MS,
+  );
 
   test('bad input names file, document, line and field, and nothing is applied', async () => {
     const dir = join(work, 'bad');
@@ -233,7 +262,7 @@ describe('definitions as code', () => {
 describe('look, try and watch', () => {
   test('runs tail prints the entries of a run triggered meanwhile, and stops on Ctrl-C with 0', async () => {
     const tail = start(['runs', 'tail', '--definition', 'order-review', '--interval', '200ms']);
-    await waitFor('tail to start following', async () => tail.err().includes('following the run log'));
+    await tail.said('following the run log');
     const published = await cli(
       'events',
       'publish',
@@ -249,12 +278,33 @@ describe('look, try and watch', () => {
     expect(published.code, published.stderr).toBe(0);
     // The CRM is not reachable from the test worker: the run fails resolving its context,
     // which the log shows too. What matters: the entries arrive while tail runs.
-    await waitFor('triggered and a final entry in the tail', async () => {
-      const out = tail.out();
-      return /order-review\s+\S+ #1\s+triggered\s+event order\.created/.test(out) && /run_(finished|failed)/.test(out);
-    });
+    await services.waitFor(
+      async () => {
+        const out = tail.out();
+        return (
+          /order-review\s+\S+ #1\s+triggered\s+event order\.created/.test(out) && /run_(finished|failed)/.test(out)
+        );
+      },
+      { what: 'triggered and a final entry in the tail' },
+    );
     tail.child.kill('SIGINT');
-    expect((await tail.done).code).toBe(0);
+    expect((await tail.finished()).code).toBe(0);
+  });
+
+  test('under a Node that cannot run the sources, the launcher passes a SIGINT sent to it alone on, and exits 0', async () => {
+    // Without type stripping (Node before 22.18, like npx on an older system Node) the launcher
+    // re-runs the sources under set-up's Node as its child. npx, a supervisor or `kill` may
+    // signal the launcher's pid alone; the child must stop too, and the launcher report its exit.
+    const tail = start(['runs', 'tail', '--interval', '200ms'], ['--no-experimental-strip-types']);
+    await tail.said('following the run log');
+    const launcher = tail.child.pid as number;
+    const [child, ...others] = childPids(launcher);
+    expect(others).toEqual([]);
+    expect(child && readFileSync(`/proc/${child}/cmdline`, 'utf8')).toContain('main.ts');
+    tail.child.kill('SIGINT');
+    const { code, stderr } = await tail.finished();
+    expect(code, stderr).toBe(0);
+    expect(alive(child as number)).toBe(false);
   });
 
   test('schedule preview and dry-run explain themselves', async () => {
@@ -293,102 +343,173 @@ describe('look, try and watch', () => {
 });
 
 describe('dead letters', () => {
-  test('listed, shown and redriven, with plain progress lines when not on a terminal', async () => {
-    const js = jetstream(nc);
-    await js.publish(`${t.events.subjectPrefix}order.created`, new TextEncoder().encode('{ not json'));
-    const letters = await waitFor('the dead letter', async () => {
-      const list = (await json('dlq', 'list', '--reason', 'invalid_json')) as Array<{ seq: number; subject: string }>;
-      return list.length === 1 ? list : undefined;
-    });
-    expect(letters[0]?.subject).toBe(`${t.events.subjectPrefix}order.created`);
-    const shown = await cli('dlq', 'show', String(letters[0]?.seq));
-    expect(shown.stdout).toContain('Reason:     invalid_json');
-    expect(shown.stdout).toContain('{ not json');
-    const dry = await cli('dlq', 'redrive', '--reason', 'invalid_json', '--dry-run');
-    expect(dry.stdout).toContain('would redrive 1 (dry run)');
-    const redrive = await cli('dlq', 'redrive', '--reason', 'invalid_json');
-    expect(redrive.code, redrive.stderr).toBe(0);
-    expect(redrive.stderr).toContain('redriven 1/1');
-    expect(redrive.stdout).toContain('redriven 1 of 1');
-    expect((await cli('dlq', 'show', '999999')).code).toBe(6);
-  });
+  test(
+    'listed, shown and redriven, with plain progress lines when not on a terminal',
+    async () => {
+      const js = jetstream(nc);
+      await js.publish(`${t.events.subjectPrefix}order.created`, new TextEncoder().encode('{ not json'));
+      // A valid order that ran out of deliveries while, say, Temporal was down: parked by ingest's
+      // MAX_DELIVERIES consumer with this reason and the original bytes.
+      const order = {
+        specversion: '1.0',
+        id: 'order-dlq-1',
+        source: 'urn:shop:web',
+        type: 'order.created',
+        data: { orderId: 'D-1', total: 900, currency: 'EUR', customerId: 'c-1' },
+      };
+      await publishDeadLetter(js, t, {
+        subject: `${t.events.subjectPrefix}order.created`,
+        data: new TextEncoder().encode(JSON.stringify(order)),
+        headers: undefined,
+        stream: t.events.stream,
+        streamSeq: 900_001,
+        deliveryCount: 5,
+        reason: 'max_deliveries',
+        message: 'delivered 5 times without an ack',
+      });
+      const letters = await services.waitFor(
+        async () => {
+          const list = (await json('dlq', 'list', '--reason', 'invalid_json')) as Array<{
+            seq: number;
+            subject: string;
+          }>;
+          return list.length === 1 ? list : undefined;
+        },
+        { what: 'the invalid JSON dead-lettered' },
+      );
+      const invalid = letters[0] as { seq: number; subject: string };
+      expect(invalid.subject).toBe(`${t.events.subjectPrefix}order.created`);
+      const all = (await json('dlq', 'list', '--subject', 'order.>')) as Array<{ seq: number; reason: string }>;
+      expect(all.map((l) => l.reason).sort()).toEqual(['invalid_json', 'max_deliveries']);
+      const shown = await cli('dlq', 'show', String(invalid.seq));
+      expect(shown.stdout).toContain('Reason:     invalid_json');
+      expect(shown.stdout).toContain('{ not json');
+
+      const dry = await cli('dlq', 'redrive', '--reason', 'invalid_json', '--dry-run');
+      expect(dry.stdout).toContain('would redrive 1 (dry run)');
+      expect(((await json('dlq', 'list')) as unknown[]).length).toBe(2);
+      const redrive = await cli('dlq', 'redrive', '--reason', 'invalid_json');
+      expect(redrive.code, redrive.stderr).toBe(0);
+      expect(redrive.stderr).toContain('redriven 1/1');
+      expect(redrive.stdout).toContain('redriven 1 of 1');
+      // Back on AC_EVENTS, ingest judges it again: still not JSON, so parked again, as a new letter.
+      expect((await cli('dlq', 'show', String(invalid.seq))).code).toBe(6);
+      await services.waitFor(
+        async () => {
+          const list = (await json('dlq', 'list', '--reason', 'invalid_json')) as Array<{ seq: number }>;
+          return list.length === 1 && (list[0]?.seq ?? 0) > invalid.seq;
+        },
+        { what: 'the redriven invalid JSON dead-lettered again' },
+      );
+
+      // The parked order, redriven, starts the run it would have started.
+      const before = ((await json('get', 'runs', '--definition', 'order-review')) as unknown[]).length;
+      // At a terminal the progress is a bar (on the terminal's one stream, beside the result).
+      const orders = await start(['dlq', 'redrive', '--reason', 'max_deliveries'], [], true).finished();
+      expect(orders.code, orders.stdout).toBe(0);
+      expect(orders.stdout).toMatch(/redrive \[=+\] 1\/1/);
+      expect(orders.stdout).not.toContain('redriven 1/1');
+      expect(orders.stdout).toContain('redriven 1 of 1');
+      const key = eventKey(order);
+      await services.waitFor(
+        async () => {
+          const runs = (await json('get', 'runs', '--definition', 'order-review')) as Array<{ triggerKey: string }>;
+          return runs.length === before + 1 && runs.some((r) => r.triggerKey === key);
+        },
+        { what: 'the run of the redriven order' },
+      );
+      expect((await json('dlq', 'list', '--reason', 'max_deliveries')) as unknown[]).toEqual([]);
+      expect((await cli('dlq', 'show', '999999')).code).toBe(6);
+    },
+    MANY_COMMANDS_MS,
+  );
 });
 
 describe('backtest and replay', () => {
-  test('exact counts over a known mix of stored events; replay twice starts runs once', async () => {
-    const from = new Date(Date.now() - 1000).toISOString();
-    const js = jetstream(nc);
-    const send = (type: string, id: string, data: Record<string, unknown>, source = 'urn:shop:web') =>
-      js.publish(
-        `${t.events.subjectPrefix}${type}`,
-        JSON.stringify({ specversion: '1.0', id, source, type, data: { currency: 'EUR', customerId: 'c-9', ...data } }),
-      );
-    await send('bt.order.created', 'bt-1', { orderId: 'B-1', total: 900 });
-    await send('bt.order.created', 'bt-2', { orderId: 'B-2', total: 1200 });
-    await send('bt.order.created', 'bt-3', { orderId: 'test-3', total: 800 });
-    await send('bt.order.created', 'bt-4', { orderId: 'B-4', total: 40 });
-    await send('bt.order.created', 'bt-5', { orderId: 'B-5', total: 900 }, 'urn:partner');
-    await send('bt.order.shipped', 'bt-6', { orderId: 'B-6', total: 900 });
-    await send('bt.order.created', 'bt-1', { orderId: 'B-1', total: 900 });
-    const spec = readFileSync(join(REPO_ROOT, 'examples/definitions/order-review.yaml'), 'utf8')
-      .replace('key: order-review', 'key: bt-review')
-      .replace('types: [order.created]', 'types: [bt.order.created]');
-    writeFileSync(join(work, 'bt-review.yaml'), spec);
-    const result = (await json(
-      'backtest',
-      '-f',
-      'bt-review.yaml',
-      '--since',
-      from,
-      '--subject',
-      'bt.>',
-      '--context',
-      JSON.stringify({ customer: { name: 'Ada' } }),
-    )) as Record<string, unknown>;
-    expect(result).toMatchObject({
-      scanned: 7,
-      duplicates: 1,
-      events: 6,
-      rejected: { type: 1, source: 1, filter: 1, rule: 1 },
-      errors: { filter: 0, plan: 0 },
-      matched: 3,
-      spawning: 2,
-      tasksPlanned: 2,
-      unresolvedSources: [],
-    });
-    const sample = result.sample as Array<{ tasks: Array<{ title: string; description: string }> }>;
-    expect(sample[0]?.tasks[0]).toMatchObject({ title: 'Review order B-1 (900 EUR)', description: 'Customer: Ada' });
+  test(
+    'exact counts over a known mix of stored events; replay twice starts runs once',
+    async () => {
+      const from = new Date(Date.now() - 1000).toISOString();
+      const js = jetstream(nc);
+      const send = (type: string, id: string, data: Record<string, unknown>, source = 'urn:shop:web') =>
+        js.publish(
+          `${t.events.subjectPrefix}${type}`,
+          JSON.stringify({
+            specversion: '1.0',
+            id,
+            source,
+            type,
+            data: { currency: 'EUR', customerId: 'c-9', ...data },
+          }),
+        );
+      await send('bt.order.created', 'bt-1', { orderId: 'B-1', total: 900 });
+      await send('bt.order.created', 'bt-2', { orderId: 'B-2', total: 1200 });
+      await send('bt.order.created', 'bt-3', { orderId: 'test-3', total: 800 });
+      await send('bt.order.created', 'bt-4', { orderId: 'B-4', total: 40 });
+      await send('bt.order.created', 'bt-5', { orderId: 'B-5', total: 900 }, 'urn:partner');
+      await send('bt.order.shipped', 'bt-6', { orderId: 'B-6', total: 900 });
+      await send('bt.order.created', 'bt-1', { orderId: 'B-1', total: 900 });
+      const spec = readFileSync(join(REPO_ROOT, 'examples/definitions/order-review.yaml'), 'utf8')
+        .replace('key: order-review', 'key: bt-review')
+        .replace('types: [order.created]', 'types: [bt.order.created]');
+      writeFileSync(join(work, 'bt-review.yaml'), spec);
+      const result = (await json(
+        'backtest',
+        '-f',
+        'bt-review.yaml',
+        '--since',
+        from,
+        '--subject',
+        'bt.>',
+        '--context',
+        JSON.stringify({ customer: { name: 'Ada' } }),
+      )) as Record<string, unknown>;
+      expect(result).toMatchObject({
+        scanned: 7,
+        duplicates: 1,
+        events: 6,
+        rejected: { type: 1, source: 1, filter: 1, rule: 1 },
+        errors: { filter: 0, plan: 0 },
+        matched: 3,
+        spawning: 2,
+        tasksPlanned: 2,
+        unresolvedSources: [],
+      });
+      const sample = result.sample as Array<{ tasks: Array<{ title: string; description: string }> }>;
+      expect(sample[0]?.tasks[0]).toMatchObject({ title: 'Review order B-1 (900 EUR)', description: 'Customer: Ada' });
 
-    // Replay needs the definition saved as it is in the file, and --confirm.
-    const unsaved = await cli('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>', '--confirm');
-    expect(unsaved.code).toBe(3);
-    expect(unsaved.stderr).toContain('apply it first');
-    expect((await cli('apply', '-f', 'bt-review.yaml')).code).toBe(0);
-    const preview = await cli('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>');
-    expect(preview.stdout).toContain('Nothing started: replay would start up to 3 runs. Add --confirm');
-    const once = (await json(
-      'replay',
-      '-f',
-      'bt-review.yaml',
-      '--since',
-      from,
-      '--subject',
-      'bt.>',
-      '--confirm',
-    )) as Record<string, unknown>;
-    expect(once).toMatchObject({ matched: 3, started: 3, alreadyReplayed: 0, skippedLive: 0 });
-    const twice = (await json(
-      'replay',
-      '-f',
-      'bt-review.yaml',
-      '--since',
-      from,
-      '--subject',
-      'bt.>',
-      '--confirm',
-    )) as Record<string, unknown>;
-    expect(twice).toMatchObject({ matched: 3, started: 0, alreadyReplayed: 3 });
-    const runs = (await json('get', 'runs', '--definition', 'bt-review')) as Array<{ triggerKey: string }>;
-    expect(runs).toHaveLength(3);
-  });
+      // Replay needs the definition saved as it is in the file, and --confirm.
+      const unsaved = await cli('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>', '--confirm');
+      expect(unsaved.code).toBe(3);
+      expect(unsaved.stderr).toContain('apply it first');
+      expect((await cli('apply', '-f', 'bt-review.yaml')).code).toBe(0);
+      const preview = await cli('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>');
+      expect(preview.stdout).toContain('Nothing started: replay would start up to 3 runs. Add --confirm');
+      const once = (await json(
+        'replay',
+        '-f',
+        'bt-review.yaml',
+        '--since',
+        from,
+        '--subject',
+        'bt.>',
+        '--confirm',
+      )) as Record<string, unknown>;
+      expect(once).toMatchObject({ matched: 3, started: 3, alreadyReplayed: 0, skippedLive: 0 });
+      const twice = (await json(
+        'replay',
+        '-f',
+        'bt-review.yaml',
+        '--since',
+        from,
+        '--subject',
+        'bt.>',
+        '--confirm',
+      )) as Record<string, unknown>;
+      expect(twice).toMatchObject({ matched: 3, started: 0, alreadyReplayed: 3 });
+      const runs = (await json('get', 'runs', '--definition', 'bt-review')) as Array<{ triggerKey: string }>;
+      expect(runs).toHaveLength(3);
+    },
+    MANY_COMMANDS_MS,
+  );
 });
