@@ -151,12 +151,12 @@ describe('backtest and replay', () => {
     const runs = await client.runs.list.query({ definitionId: saved.id });
     expect(runs.items).toHaveLength(4);
     expect(runs.items.every((r) => r.triggerKey.startsWith('replay:default:'))).toBe(true);
-    const tasks = await client.tasks.list.query({ definitionId: saved.id });
-    expect(tasks.items.map((t) => t.title).sort()).toEqual([
-      'Review order A-150 for ada',
-      'Review order A-250 for ada',
-      'Review order A-300 for ada',
-    ]);
+    // A run succeeds once its TaskInstance children have started; each child writes its row.
+    const titles = await waitFor(
+      async () => (await client.tasks.list.query({ definitionId: saved.id })).items.map((t) => t.title).sort(),
+      { what: 'the three tasks of the replayed runs', until: (t) => t.length >= 3 },
+    );
+    expect(titles).toEqual(['Review order A-150 for ada', 'Review order A-250 for ada', 'Review order A-300 for ada']);
     // A backtest of the saved definition now knows none of these ran live.
     expect((await client.definitions.backtest.query({ definitionId: saved.id, from })).alreadyRun).toBe(0);
     // A new replay key replays again, on purpose.
