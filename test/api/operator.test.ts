@@ -124,6 +124,16 @@ describe('backtest and replay', () => {
       alreadyRun: null,
       truncated: false,
     });
+    // The filter error is its own count, with the matcher's code as dryRun reports it.
+    expect(result.errors.samples).toEqual([
+      {
+        seq: expect.any(Number),
+        stage: 'filter',
+        code: 'evaluation',
+        path: 'trigger.event.filter',
+        message: expect.any(String),
+      },
+    ]);
     expect(result.sample.map((s) => s.tasks.map((t) => t.title))).toEqual([
       ['Review order A-150 for ada'],
       ['Review order A-250 for ada'],

@@ -69,7 +69,8 @@ export interface BacktestResult {
   readonly errors: {
     readonly filter: number;
     readonly plan: number;
-    readonly samples: Array<{ seq: number; stage: 'filter' | 'plan'; path: string; message: string }>;
+    /** `code`: the filter's `errorCode` (`budget`, `evaluation`, `not_bool`, …) or the plan error's code. */
+    readonly samples: Array<{ seq: number; stage: 'filter' | 'plan'; code: string; path: string; message: string }>;
   };
   /** Events the trigger accepts: each would have started a run. */
   readonly matched: number;
@@ -185,6 +186,7 @@ async function scan(
             errors.samples.push({
               seq: stored.seq,
               stage: 'filter',
+              code: result.match.errorCode ?? 'evaluation',
               path: 'trigger.event.filter',
               message: result.match.detail ?? '',
             });
@@ -210,6 +212,7 @@ async function scan(
         errors.samples.push({
           seq: stored.seq,
           stage: 'plan',
+          code: result.planError.code,
           path: result.planError.path,
           message: result.planError.message,
         });
