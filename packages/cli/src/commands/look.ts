@@ -3,7 +3,7 @@ import { type CommandContext, definitionByKey } from '../context.ts';
 import { CliError, ExitCode } from '../errors.ts';
 import { positiveInt } from '../input.ts';
 import { brief, emit, shortTime, table } from '../output.ts';
-import { renderFires } from './schedule.ts';
+import { describePolicy, renderFires } from './schedule.ts';
 
 type Run = (ctx: CommandContext) => Promise<number>;
 
@@ -147,6 +147,7 @@ const describeCommand =
         lines.push(
           '',
           `Schedule:   ${schedule.paused ? 'paused' : 'active'}, ${schedule.firesTaken} fires taken, ${schedule.missedCatchupWindow} missed`,
+          `Zone:       ${preview.timezone}, ${describePolicy(preview)}`,
           'Next fires:',
           renderFires(preview),
         );

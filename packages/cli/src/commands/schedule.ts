@@ -1,48 +1,58 @@
+import type { SchedulePreview } from '@activity-core/api';
+import type { PreviewOccurrence } from '@activity-core/core';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
 import { parseInstantOrAgo } from '../duration.ts';
 import { ExitCode } from '../errors.ts';
 import { positiveInt } from '../input.ts';
-import { emit, table } from '../output.ts';
+import { assertNever, emit, table } from '../output.ts';
 
 type Run = (ctx: CommandContext) => Promise<number>;
 
-/** `2026-03-29T01:00:00Z` in Europe/Berlin → `2026-03-29 03:00 Sun`, and its offset `+02:00`. */
-export function localTime(iso: string, timeZone: string): { local: string; offset: string } {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      weekday: 'short',
-      hourCycle: 'h23',
-      timeZoneName: 'longOffset',
-    })
-      .formatToParts(new Date(iso))
-      .map((p) => [p.type, p.value]),
-  );
-  const offset = (parts.timeZoneName ?? 'GMT').replace(/^GMT$/, 'GMT+00:00').replace('GMT', '');
-  return { local: `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.weekday}`, offset };
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+/** The server's `2026-03-29T03:00:00+02:00` → `2026-03-29 03:00 Sun` and `+02:00`: no zone lookup here. */
+export function splitLocal(local: string): { local: string; offset: string } {
+  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d)?([+-]\d\d:\d\d)$/.exec(local);
+  if (!m) return { local, offset: '' };
+  const [, date, time, offset] = m as unknown as [string, string, string, string];
+  const weekday = WEEKDAYS[new Date(`${date}T00:00:00Z`).getUTCDay()] as string;
+  return { local: `${date} ${time} ${weekday}`, offset };
+}
+
+/** What the DST policy did to a fire, as the server marked it; empty when it did nothing. */
+export function dstMark(o: PreviewOccurrence): string {
+  switch (o.dst) {
+    case undefined:
+      return '';
+    case 'shifted': {
+      const from = (o.shiftedFrom ?? []).map((w) => w.slice(11)).join(', ');
+      return `DST gap: shifted${from ? ` from ${from}` : ''}`;
+    }
+    case 'repeated':
+      return `DST repeated${o.fold ? ` (${o.fold})` : ''}`;
+    default:
+      return assertNever(o.dst);
+  }
 }
 
 /**
- * Fire times as a table in the zone and in UTC. A fire whose UTC offset differs from the one
- * before is marked `DST`: a transition lies between them.
+ * Fire times as a table in the zone and in UTC, each with the mark the server's engine gave it
+ * (`DST gap: shifted from 02:00`, `DST repeated (second)`): the CLI computes no times itself.
  */
-export function renderFires(preview: { timezone: string; times: string[] }): string {
-  let previous: string | undefined;
+export function renderFires(preview: SchedulePreview): string {
   return table(
     ['  LOCAL', 'OFFSET', 'UTC', ''],
-    preview.times.map((t) => {
-      const { local, offset } = localTime(t, preview.timezone);
-      const mark = previous !== undefined && previous !== offset ? `DST (was ${previous})` : '';
-      previous = offset;
-      return [`  ${local}`, offset, t, mark];
+    preview.occurrences.map((o) => {
+      const { local, offset } = splitLocal(o.local);
+      return [`  ${local}`, offset, o.at, dstMark(o)];
     }),
   );
+}
+
+/** `DST gap shift, fold first; tz data 2025b`: the resolved policy and whose tz data answered. */
+export function describePolicy(preview: SchedulePreview): string {
+  return `DST gap ${preview.dst.gap}, fold ${preview.dst.fold}; tz data ${preview.tzdata}`;
 }
 
 interface PreviewOptions {
@@ -65,7 +75,7 @@ const previewCommand =
       ctx.io,
       ctx.format,
       preview,
-      () => `Fires of "${expression}" in ${preview.timezone}:\n${renderFires(preview)}`,
+      () => `Fires of "${expression}" in ${preview.timezone} (${describePolicy(preview)}):\n${renderFires(preview)}`,
     );
     return ExitCode.ok;
   };

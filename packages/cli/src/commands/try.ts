@@ -49,11 +49,18 @@ const dryRunCommand =
           : paint(
               ctx.io,
               'yellow',
-              `would not spawn tasks${result.match.matched ? '' : `: ${result.match.reason} (${result.match.detail})`}`,
+              `would not spawn tasks${
+                result.match.matched
+                  ? ''
+                  : `: ${result.match.reason}${result.match.errorCode ? `/${result.match.errorCode}` : ''} (${result.match.detail})`
+              }`,
             ),
         '',
         'Trigger:',
         ...result.checks.map((c) => `  ${mark(ctx, c.passed)} ${c.check.padEnd(7)} ${c.detail}`),
+        ...(result.match.cost !== null && result.match.budget !== null
+          ? [`          cost ${result.match.cost} of a budget of ${result.match.budget} units`]
+          : []),
         'Rules:',
         ...(result.rules.length === 0 ? ['  (none)'] : result.rules.map((r) => `  ${mark(ctx, r.result)} ${r.name}`)),
       ];
@@ -143,7 +150,7 @@ function renderCounts(ctx: CommandContext, r: BacktestResult): string[] {
     lines.push(`Context:    not called: ${r.unresolvedSources.join(', ')} (give stand-ins with --context @file.json)`);
   }
   for (const e of r.errors.samples)
-    lines.push(paint(ctx.io, 'red', `  #${e.seq} ${e.stage} ${e.path}: ${brief(e.message, 100)}`));
+    lines.push(paint(ctx.io, 'red', `  #${e.seq} ${e.stage} ${e.code} ${e.path}: ${brief(e.message, 100)}`));
   if (r.sample.length > 0) {
     lines.push('Sample:');
     for (const s of r.sample) {
