@@ -71,7 +71,13 @@ test('the packed CLI installs outside the repository and runs against the API', 
   );
   expect(JSON.parse(stdout)).toEqual({
     timezone: 'UTC',
+    dst: { gap: 'shift', fold: 'first' },
+    tzdata: expect.any(String),
     times: ['2026-01-01T09:00:00.000Z', '2026-01-02T09:00:00.000Z'],
+    occurrences: [
+      { at: '2026-01-01T09:00:00.000Z', local: '2026-01-01T09:00:00+00:00' },
+      { at: '2026-01-02T09:00:00.000Z', local: '2026-01-02T09:00:00+00:00' },
+    ],
   });
   const denied = await run(bin, ['get', 'definitions'], {
     cwd: project,
