@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { formatPath } from '@activity-core/core';
 import {
   ConflictError,
   CorruptRowError,
@@ -32,17 +33,6 @@ export class FieldValidationError extends Error {
 export function invalidInput(fieldErrors: readonly FieldError[]): never {
   const cause = new FieldValidationError(fieldErrors);
   throw new TRPCError({ code: 'BAD_REQUEST', message: cause.message, cause });
-}
-
-/** `['spec', 'rules', 0, 'when']` → `spec.rules[0].when`. */
-export function formatPath(path: ReadonlyArray<PropertyKey | { key: PropertyKey }>): string {
-  let out = '';
-  for (const raw of path) {
-    const segment = typeof raw === 'object' && raw !== null ? raw.key : raw;
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out === '' ? String(segment) : `.${String(segment)}`;
-  }
-  return out;
 }
 
 const correlationIds = new WeakMap<TRPCError, string>();

@@ -1,4 +1,5 @@
 import { styleText } from 'node:util';
+import { assertNever } from '@activity-core/core';
 import { stringify } from 'yaml';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
@@ -36,10 +37,6 @@ export function emit(io: Io, format: OutputFormat, value: unknown, table: () => 
     default:
       assertNever(format);
   }
-}
-
-export function assertNever(value: never): never {
-  throw new TypeError(`unexpected ${String(value)}`);
 }
 
 function width(text: string): number {

@@ -38,10 +38,14 @@ export interface FieldError {
   code?: string;
 }
 
-/** Renders a path array (`['taskTemplates', 0, 'title']`) as `taskTemplates[0].title`. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+/**
+ * Renders a path array (`['taskTemplates', 0, 'title']`) as `taskTemplates[0].title`. Segments
+ * may also be Standard Schema path segments (`{ key }`), as tRPC passes a validator's issues on.
+ */
+export function formatPath(path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>): string {
   let out = '';
-  for (const segment of path) {
+  for (const raw of path) {
+    const segment = typeof raw === 'object' && raw !== null ? raw.key : raw;
     if (typeof segment === 'number') out += `[${segment}]`;
     else out += out === '' ? String(segment) : `.${String(segment)}`;
   }

@@ -1,3 +1,4 @@
+import { assertNever } from '@activity-core/core';
 import type { z } from 'zod';
 
 /** Stable codes of the errors this package throws; the API maps them to tRPC/HTTP codes in one place. */
@@ -153,10 +154,6 @@ export class MigrationError extends DbError {
     super(`migration ${data.direction}${data.migration ? ` (${data.migration})` : ''} failed${cause}`, options);
     this.data = data;
   }
-}
-
-export function assertNever(value: never): never {
-  throw new Error(`unexpected value: ${String(value)}`);
 }
 
 /** PostgreSQL SQLSTATE of a failed query, when the error came from the server. */

@@ -1,11 +1,11 @@
 import type { SchedulePreview } from '@activity-core/api';
-import type { PreviewOccurrence } from '@activity-core/core';
+import { assertNever, type PreviewOccurrence } from '@activity-core/core';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
 import { parseInstantOrAgo } from '../duration.ts';
 import { ExitCode } from '../errors.ts';
 import { positiveInt } from '../input.ts';
-import { assertNever, emit, table } from '../output.ts';
+import { emit, table } from '../output.ts';
 
 type Run = (ctx: CommandContext) => Promise<number>;
 
