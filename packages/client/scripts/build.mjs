@@ -7,46 +7,14 @@ import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { bundleWorkspacePackage } from '../../../scripts/bundle-workspace.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dist = join(root, 'dist');
 const types = join(dist, 'types');
 rmSync(dist, { recursive: true, force: true });
 
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const external = Object.keys(pkg.dependencies ?? {});
-
-await build({
-  entryPoints: [join(root, 'src/index.ts')],
-  outfile: join(dist, 'index.js'),
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  external,
-  sourcemap: true,
-  logLevel: 'warning',
-  plugins: [
-    {
-      // Workspace packages are pure modules: let esbuild drop what the client does not use
-      // (CEL, the cron engine …) instead of keeping every module-level call.
-      name: 'workspace-side-effect-free',
-      setup(b) {
-        const workspace = join(root, '..');
-        b.onResolve({ filter: /^(@activity-core\/|\.)/ }, async (args) => {
-          if (args.pluginData?.skip) return undefined;
-          const resolved = await b.resolve(args.path, {
-            kind: args.kind,
-            resolveDir: args.resolveDir,
-            pluginData: { skip: true },
-          });
-          const inWorkspace = resolved.path.startsWith(workspace) && !resolved.path.includes('/node_modules/');
-          return inWorkspace ? { ...resolved, sideEffects: false } : resolved;
-        });
-      },
-    },
-  ],
-});
+await bundleWorkspacePackage(build, { root, entry: 'src/index.ts', outfile: join(dist, 'index.js'), target: 'node20' });
 
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
