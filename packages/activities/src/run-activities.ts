@@ -49,7 +49,7 @@ import { ContextSourceError } from './context-sources/errors.ts';
 import { resolveContextSources } from './context-sources/resolve.ts';
 import { scrubSecrets } from './context-sources/secrets.ts';
 import { type ActivityDeps, runLogWriter } from './deps.ts';
-import { describeTrigger, scheduleDelayMs, triggerVars } from './run-trigger.ts';
+import { describeTrigger, scheduleDelayMs, triggerLogFields, triggerVars } from './run-trigger.ts';
 
 /** The run-side activities, bound to their dependencies. */
 export function createRunActivities(deps: ActivityDeps): RunActivities {
@@ -108,7 +108,14 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         { trigger: describeTrigger(trigger), version: run.definitionVersion },
         'triggered',
       );
-      if (created) deps.logger.info('run recorded', { runId: run.id, workflowId: input.runWorkflowId });
+      if (created) {
+        deps.logger.info('run recorded', {
+          runId: run.id,
+          workflowId: input.runWorkflowId,
+          definitionKey: definition.key,
+          ...triggerLogFields(trigger),
+        });
+      }
       const stored =
         run.definitionVersion === definition.version
           ? definition.spec
@@ -260,7 +267,13 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         'triggered',
       );
       await failRecordedRun(run.id, input.error);
-      deps.logger.warn('run failed before it could be recorded', { runId: run.id, error: input.error.type });
+      deps.logger.warn('run failed before it could be recorded', {
+        runId: run.id,
+        definitionKey: definition.key,
+        workflowId: input.runWorkflowId,
+        ...triggerLogFields(trigger),
+        error: input.error.type,
+      });
       return { runId: run.id };
     },
   };

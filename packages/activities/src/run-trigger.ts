@@ -23,6 +23,13 @@ export function triggerVars(trigger: RunTrigger): Record<string, unknown> {
   }
 }
 
+/** The correlation fields of a run's log lines that come from its trigger (`eventKey` for events). */
+export function triggerLogFields(trigger: RunTrigger): { eventKey?: string; triggerKind: RunTrigger['kind'] } {
+  return trigger.kind === 'event'
+    ? { triggerKind: 'event', eventKey: eventKey(trigger.envelope) }
+    : { triggerKind: trigger.kind };
+}
+
 /**
  * The delay the Schedule added to a cron start (jitter plus scheduler latency), or null when
  * the start is later than any jitter could explain (backfill, catch-up after an outage, a

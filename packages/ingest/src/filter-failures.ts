@@ -20,7 +20,7 @@ export class FilterFailureLog {
     this.#now = options.now ?? Date.now;
   }
 
-  record(failure: FilterFailure, event: { seq: number; subject: string }): void {
+  record(failure: FilterFailure, event: { seq: number; subject: string; eventKey: string }): void {
     const now = this.#now();
     const last = this.#last.get(failure.key);
     if (last && now - last.at < this.#intervalMs) {
@@ -29,11 +29,12 @@ export class FilterFailureLog {
     }
     this.#last.set(failure.key, { at: now, suppressed: 0 });
     this.#logger.warn('definition filter failed; the event is parked in the DLQ as filter_error for it', {
-      definition: failure.key,
+      definitionKey: failure.key,
       definitionId: failure.id,
       version: failure.version,
       code: failure.code,
       error: failure.message,
+      eventKey: event.eventKey,
       seq: event.seq,
       subject: event.subject,
       ...(last ? { suppressedSinceLastLog: last.suppressed } : {}),

@@ -4,6 +4,7 @@
 import {
   assertNever,
   type EventEnvelope,
+  eventKey,
   type InputLimits,
   type MatchOutcome,
   normalizeMessage,
@@ -301,7 +302,11 @@ class Pipeline implements IngestPipeline {
     const { matched: matches, failed } = definitions.match(envelope);
     for (const failure of failed) {
       metrics.filterErrors.inc({ definition: failure.key, code: failure.code });
-      this.#filterFailureLog.record(failure, { seq: message.seq, subject: message.subject });
+      this.#filterFailureLog.record(failure, {
+        seq: message.seq,
+        subject: message.subject,
+        eventKey: eventKey(envelope),
+      });
     }
     if (matches.length === 0 && failed.length === 0) {
       metrics.unmatched.inc();

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ContextResolverRegistry } from '@activity-core/activities';
 import { migrateToLatest } from '@activity-core/db';
 import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
-import { createLogger, expressionLimits, type Logger, startOpsServer } from '@activity-core/runtime';
+import { createLogger, expressionLimits, type Logger, secretValuesFrom, startOpsServer } from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS, startScheduleSync } from '@activity-core/schedules';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -41,7 +41,14 @@ export async function startWorkerService(
   config: Readonly<WorkerConfig>,
   options: StartWorkerServiceOptions = {},
 ): Promise<WorkerService> {
-  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, base: { service: 'worker' } });
+  const logger =
+    options.logger ??
+    createLogger({
+      level: config.LOG_LEVEL,
+      base: { service: 'worker' },
+      // The http sources' AC_SECRET_* values come from options.env when a caller passes one.
+      secrets: secretValuesFrom({ ...process.env, ...options.env }),
+    });
   const t0 = Date.now();
   const workflowBundle: WorkflowBundle = config.AC_WORKFLOW_BUNDLE
     ? { code: await readFile(config.AC_WORKFLOW_BUNDLE, 'utf8') }
