@@ -31,7 +31,13 @@ export interface ServiceProcesses extends AsyncDisposable {
  * own (two busy processes beside it, load average 12-15), which is why service starts in the
  * test runner's session missed their deadline under a full `npm test`.
  */
-export function serviceProcesses(env: NodeJS.ProcessEnv): ServiceProcesses {
+export function serviceProcesses(
+  env: NodeJS.ProcessEnv,
+  options: {
+    /** Every line each service prints, stdout and stderr (the tail keeps only the last ones). */
+    readonly onLine?: (service: ServiceName, line: string) => void;
+  } = {},
+): ServiceProcesses {
   const all: ManagedProcess[] = [];
   const logs = (): string => all.map((p) => `--- ${p.name} (pid ${p.pid})\n${p.tail()}`).join('\n');
   const stop = () => stopProcesses(all, { graceMs: 15_000 });
@@ -46,6 +52,7 @@ export function serviceProcesses(env: NodeJS.ProcessEnv): ServiceProcesses {
             args: [join(REPO_ROOT, 'services', name, 'src', 'main.ts')],
             env: { ...env, [`AC_${name.toUpperCase()}_PORT`]: String(port) },
             cwd: REPO_ROOT,
+            ...(options.onLine ? { onLine: (line: string) => options.onLine?.(name, line) } : {}),
           }),
       );
       all.push(...started);

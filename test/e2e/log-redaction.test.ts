@@ -1,0 +1,169 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type ActivityCoreClient, createActivityCoreClient } from '@activity-core/client';
+import { createDb, type Db, listTasks, migrateToLatest } from '@activity-core/db';
+import { topology } from '@activity-core/messaging';
+import type { ServiceName } from '@activity-core/stack';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { stablePort } from '../support/ports.ts';
+import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
+import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { WAIT_MS } from '../support/wait.ts';
+
+// The three services as processes at LOG_LEVEL=debug, with every line they print captured:
+// the API used with its bootstrap token and with an issued token, a run whose http context
+// source sends an AC_SECRET_* header to an upstream that fails once (the retry goes through
+// the Temporal SDK's logs) and then echoes the header back. No secret value may appear in any
+// line of any service.
+const TOKEN = 'redaction-admin-token-4f1e9c2b7a';
+const CRM_SECRET = 'Bearer crm-secret-9d8c7b6a5f4e';
+const NATS_PASSWORD = 'nats-password-3c2b1a0f9e';
+const prefix = uniqueId('R');
+const t = topology(prefix);
+const lines: Array<{ service: ServiceName; line: string }> = [];
+let database: TestDatabase;
+let db: Db;
+let nc: NatsConnection;
+let ac: ActivityCoreClient;
+let services: ServiceProcesses;
+let upstream: Server;
+let upstreamCalls = 0;
+let apiPort: number;
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    upstreamCalls++;
+    if (upstreamCalls === 1) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end(`busy; you sent ${req.headers.authorization}`);
+      return;
+    }
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ tier: 'gold', echoed: req.headers.authorization }));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const upstreamHost = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+
+  const info = stackInfo();
+  database = await createTestDatabase();
+  db = createDb({ url: database.url, poolMax: 2 });
+  await migrateToLatest(db);
+  nc = await connect({ servers: info.natsUrl });
+  apiPort = await stablePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: database.url,
+    NATS_URL: info.natsUrl,
+    // The test server asks for no credentials and accepts any: the services still hold one.
+    NATS_USER: 'activity-core',
+    NATS_PASSWORD,
+    TEMPORAL_ADDRESS: info.temporalAddress,
+    TEMPORAL_NAMESPACE: info.temporalNamespace,
+    TEMPORAL_TASK_QUEUE: uniqueId('tq-'),
+    AC_STREAM_PREFIX: prefix,
+    AC_API_TOKEN: TOKEN,
+    AC_SCHEDULE_ID_PREFIX: `${prefix.toLowerCase()}-def-`,
+    AC_OUTBOX_POLL_MS: '100',
+    AC_HTTP_ALLOWED_HOSTS: upstreamHost,
+    AC_SECRET_CRM_TOKEN: CRM_SECRET,
+    LOG_LEVEL: 'debug',
+  };
+  services = serviceProcesses(env, { onLine: (service, line) => lines.push({ service, line }) });
+  await services.start({ worker: await stablePort(), api: apiPort });
+  ac = createActivityCoreClient({ url: `http://127.0.0.1:${apiPort}/trpc`, token: TOKEN });
+});
+
+afterAll(async () => {
+  await services?.stop();
+  await new Promise((resolve) => upstream?.close(resolve));
+  if (nc) {
+    const jsm = await jetstreamManager(nc);
+    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream, t.advisories.stream]) {
+      await jsm.streams.delete(s).catch(() => undefined);
+    }
+    await nc.close();
+  }
+  await db?.destroy();
+  await database?.drop();
+});
+
+describe('secrets never reach the logs', () => {
+  test(
+    'API tokens, an http source secret header, and the NATS password are absent from every line of every service',
+    async () => {
+      const issued = await ac.tokens.create.mutate({ name: uniqueId('ops-'), scopes: ['read'] });
+      const reader = createActivityCoreClient({ url: `http://127.0.0.1:${apiPort}/trpc`, token: issued.secret });
+      await reader.definitions.list.query({});
+      // A refused token is logged nowhere either.
+      const refused = await fetch(`http://127.0.0.1:${apiPort}/trpc/definitions.list`, {
+        headers: { authorization: `Bearer ${TOKEN}-wrong` },
+      });
+      expect(refused.status).toBe(401);
+
+      const upstreamUrl = `http://${(upstream.address() as AddressInfo).address}:${(upstream.address() as AddressInfo).port}`;
+      const definition = await ac.definitions.create.mutate({
+        spec: {
+          key: uniqueId('crm-'),
+          name: 'Check the customer',
+          trigger: { kind: 'event', event: { types: ['order.created'] } },
+          contextSources: [
+            {
+              name: 'crm',
+              kind: 'http',
+              url: `${upstreamUrl}/customers/{{ event.data.customer }}`,
+              secretHeaders: { authorization: 'AC_SECRET_CRM_TOKEN' },
+              retries: 2,
+              timeoutMs: 5000,
+            },
+          ],
+          taskTemplates: [{ key: 'call', title: 'Call the {{ context.crm.tier }} customer' }],
+        },
+      });
+      // Ingest starts after the definition exists, so its first load has it.
+      await services.start({ ingest: await stablePort() });
+      await ac.events.publish.mutate({
+        specversion: '1.0',
+        id: 'order-1',
+        source: 'urn:shop',
+        type: 'order.created',
+        data: { customer: 'c-1' },
+      });
+      const [task] = await services.waitFor(
+        async () => {
+          const { items } = await listTasks(db, { definitionId: definition.id });
+          return items.length > 0 ? items : undefined;
+        },
+        { what: `the task of definition ${definition.key}`, timeoutMs: WAIT_MS },
+      );
+      expect(task?.title).toBe('Call the gold customer');
+      expect(upstreamCalls).toBe(2);
+
+      // The capture covers all three services, the worker's Temporal SDK lines, and the run's
+      // correlation fields: what the absence below is checked against.
+      const records = lines.flatMap(({ service, line }) => {
+        try {
+          return [{ service, record: JSON.parse(line) as Record<string, unknown> }];
+        } catch {
+          return [];
+        }
+      });
+      for (const service of ['api', 'ingest', 'worker'] as const) {
+        expect(records.some((r) => r.service === service && r.record.message === `${service} ready`)).toBe(true);
+      }
+      expect(records.some((r) => r.service === 'worker' && r.record.sdk === 'temporal')).toBe(true);
+      const recorded = records.find((r) => r.record.message === 'run recorded')?.record;
+      expect(recorded).toMatchObject({ definitionKey: definition.key, triggerKind: 'event', service: 'worker' });
+      expect(recorded?.eventKey).toMatch(/^[0-9a-f]{64}$/);
+      expect(recorded?.runId).toEqual(expect.any(String));
+
+      const all = lines.map((l) => `${l.service}: ${l.line}`).join('\n');
+      for (const secret of [TOKEN, issued.secret, CRM_SECRET, 'crm-secret-9d8c7b6a5f4e', NATS_PASSWORD]) {
+        const leaks = all.split('\n').filter((line) => line.includes(secret));
+        expect(leaks, `lines showing ${secret.slice(0, 12)}…`).toEqual([]);
+      }
+    },
+    3 * WAIT_MS,
+  );
+});
