@@ -211,6 +211,11 @@ async function main(): Promise<number | undefined> {
     say(`starting the local stack (data in ${dataDir})`);
     // Imported here: `--print-env` must not pay for loading the server drivers.
     const { startSelectedStack } = await import('./provider.ts');
+    // Temporal is the user's when the TEMPORAL_* variables or a Temporal profile file name an
+    // address (as for every Temporal SDK and CLI); the services then read that connection
+    // (namespace, TLS, API key) themselves.
+    const { loadTemporalSettings } = await import('@activity-core/runtime');
+    const temporal = loadTemporalSettings(env);
     stackStarting = startSelectedStack({
       dataDir,
       temporalUi: true,
@@ -221,7 +226,11 @@ async function main(): Promise<number | undefined> {
         temporal: portFromEnv('AC_TEMPORAL_PORT', 7233),
         temporalUi: portFromEnv('AC_TEMPORAL_UI_PORT', 8233),
       },
-      external: { databaseUrl: env.DATABASE_URL, natsUrl: env.NATS_URL, temporalAddress: env.TEMPORAL_ADDRESS },
+      external: {
+        databaseUrl: env.DATABASE_URL,
+        natsUrl: env.NATS_URL,
+        temporalAddress: temporal.configured ? temporal.address : undefined,
+      },
       log: say,
     });
     const stack = await stackStarting;
@@ -230,8 +239,9 @@ async function main(): Promise<number | undefined> {
       ...env,
       DATABASE_URL: stack.databaseUrl,
       NATS_URL: stack.natsUrl,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.temporalNamespace,
+      ...(temporal.configured
+        ? {}
+        : { TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: stack.temporalNamespace }),
     };
     delete baseEnv.AC_PARENT_PID;
     say('running migrations');
@@ -242,7 +252,7 @@ async function main(): Promise<number | undefined> {
     if (command === 'up') {
       say(`stack ready in ${Date.now() - t0} ms. Environment for the services:`);
       for (const key of ['DATABASE_URL', 'NATS_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE']) {
-        process.stdout.write(`  ${key}=${baseEnv[key] ?? ''}\n`);
+        process.stdout.write(`  ${key}=${baseEnv[key] ?? (key === 'TEMPORAL_ADDRESS' ? temporal.address : '')}\n`);
       }
       say('press Ctrl-C to stop');
       return undefined;
@@ -295,7 +305,7 @@ async function main(): Promise<number | undefined> {
         worker: `http://127.0.0.1:${port('worker')}`,
       },
       temporalAddress: stack.temporalAddress,
-      temporalNamespace: stack.temporalNamespace,
+      temporalNamespace: temporal.configured ? temporal.namespace : stack.temporalNamespace,
       temporalTaskQueue: env.TEMPORAL_TASK_QUEUE || 'activity-core',
       temporalUiUrl: stack.temporalUiUrl,
       natsUrl: stack.natsUrl,

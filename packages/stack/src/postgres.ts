@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { traversableByOthers } from './data-dir.ts';
@@ -14,6 +14,8 @@ export interface PostgresOptions {
   readonly user?: string;
   readonly password?: string;
   readonly startTimeoutMs?: number;
+  /** Serve TLS (`ssl=on`) with this certificate and key; copied beside the data with the owner and mode PostgreSQL demands. */
+  readonly ssl?: { readonly certFile: string; readonly keyFile: string };
 }
 
 export interface RunningPostgres {
@@ -79,6 +81,20 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
     );
   }
   chmodSync(options.dir, 0o755);
+  const sslArgs: string[] = [];
+  if (options.ssl) {
+    const cert = join(options.dir, 'server.crt');
+    const key = join(options.dir, 'server.key');
+    copyFileSync(options.ssl.certFile, cert);
+    copyFileSync(options.ssl.keyFile, key);
+    // PostgreSQL refuses a key that its own user does not own or that others can read.
+    chmodSync(key, 0o600);
+    if (ids.uid !== undefined && ids.gid !== undefined) {
+      chownSync(cert, ids.uid, ids.gid);
+      chownSync(key, ids.uid, ids.gid);
+    }
+    sslArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${cert}`, '-c', `ssl_key_file=${key}`);
+  }
   const proc = new ManagedProcess({
     name: 'postgres',
     command: bins.postgres,
@@ -95,6 +111,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
       'max_connections=200',
       '-c',
       'fsync=on',
+      ...sslArgs,
     ],
     logFile: join(options.dir, 'postgres.log'),
     env,

@@ -1,4 +1,10 @@
-import { parseConfig, portSchema, positiveIntSchema, SharedEnv } from '@activity-core/runtime';
+import {
+  parseServiceConfig,
+  portSchema,
+  positiveIntSchema,
+  type ServiceConfig,
+  SharedEnv,
+} from '@activity-core/runtime';
 import { z } from 'zod';
 
 const csv = z
@@ -33,8 +39,8 @@ export const ApiConfigSchema = z.object({
   AC_INGEST_MAX_PAYLOAD_BYTES: positiveIntSchema.default(256 * 1024),
   AC_MAX_CAUSATION_DEPTH: positiveIntSchema.default(8),
 });
-export type ApiConfig = z.infer<typeof ApiConfigSchema>;
+export type ApiConfig = ServiceConfig<typeof ApiConfigSchema>;
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<ApiConfig> {
-  return parseConfig(ApiConfigSchema, env);
+export function loadConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
+  return parseServiceConfig(ApiConfigSchema, env);
 }

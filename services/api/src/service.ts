@@ -45,8 +45,8 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
   const nc = await connectNats(natsSettingsFrom(config, 'activity-core-api'));
   const t = topology(config.AC_STREAM_PREFIX);
   await ensureStreams(await jetstreamManager(nc), t);
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const connection = await Connection.connect(config.temporal.connection);
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
 
   const deps = createApiDeps({
     db,
@@ -99,7 +99,7 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
       postgres: async () => void (await db.selectNoFrom((eb) => eb.lit(1).as('one')).execute()),
       nats: () => nc.flush(),
       temporal: async () =>
-        void (await connection.workflowService.describeNamespace({ namespace: config.TEMPORAL_NAMESPACE })),
+        void (await connection.workflowService.describeNamespace({ namespace: config.temporal.namespace })),
     },
     fallback: (req, res) => {
       const end = duration.startTimer();

@@ -1,4 +1,11 @@
-import { envBoolean, parseConfig, portSchema, positiveIntSchema, SharedEnv } from '@activity-core/runtime';
+import {
+  envBoolean,
+  parseServiceConfig,
+  portSchema,
+  positiveIntSchema,
+  type ServiceConfig,
+  SharedEnv,
+} from '@activity-core/runtime';
 import { z } from 'zod';
 
 export const IngestConfigSchema = z.object({
@@ -42,8 +49,8 @@ export const IngestConfigSchema = z.object({
    */
   AC_INGEST_CRASH_AFTER_START: envBoolean.default(false),
 });
-export type IngestConfig = z.infer<typeof IngestConfigSchema>;
+export type IngestConfig = ServiceConfig<typeof IngestConfigSchema>;
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<IngestConfig> {
-  return parseConfig(IngestConfigSchema, env);
+export function loadConfig(env: Record<string, string | undefined> = process.env): IngestConfig {
+  return parseServiceConfig(IngestConfigSchema, env);
 }

@@ -61,8 +61,8 @@ export async function startIngestService(
     maxAckPending: config.AC_INGEST_MAX_ACK_PENDING,
   });
   // Lazy: the service comes up (and reports unready) while Temporal is still starting.
-  const temporal = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
-  const client = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = Connection.lazy(config.temporal.connection);
+  const client = new Client({ connection: temporal, namespace: config.temporal.namespace });
 
   const limits = expressionLimits(config);
   const index = new DefinitionIndex({
@@ -126,7 +126,7 @@ export async function startIngestService(
       postgres: async () => void (await db.selectNoFrom((eb) => eb.lit(1).as('one')).execute()),
       nats: () => nc.flush(),
       temporal: async () =>
-        void (await temporal.workflowService.describeNamespace({ namespace: config.TEMPORAL_NAMESPACE })),
+        void (await temporal.workflowService.describeNamespace({ namespace: config.temporal.namespace })),
       // Ready when the index can catch up with the latest definition writes.
       definitions: () => index.catchUp(index.ticket()),
     },

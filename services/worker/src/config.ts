@@ -1,4 +1,10 @@
-import { parseConfig, portSchema, positiveIntSchema, SharedEnv } from '@activity-core/runtime';
+import {
+  parseServiceConfig,
+  portSchema,
+  positiveIntSchema,
+  type ServiceConfig,
+  SharedEnv,
+} from '@activity-core/runtime';
 import { z } from 'zod';
 
 const hostList = z
@@ -39,8 +45,8 @@ export const WorkerConfigSchema = z.object({
   /** A workflow bundle built ahead (`node services/worker/src/build-workflow-bundle.ts`); bundled at start when unset. */
   AC_WORKFLOW_BUNDLE: z.string().min(1).optional(),
 });
-export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
+export type WorkerConfig = ServiceConfig<typeof WorkerConfigSchema>;
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<WorkerConfig> {
-  return parseConfig(WorkerConfigSchema, env);
+export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  return parseServiceConfig(WorkerConfigSchema, env);
 }

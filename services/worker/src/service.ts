@@ -66,11 +66,11 @@ export async function startWorkerService(
   const nc = await connectNats(natsSettingsFrom(config, 'activity-core-worker'));
   const topo = topology(config.AC_STREAM_PREFIX);
   await ensureStreams(await jetstreamManager(nc), topo);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(config.temporal.connection);
   const metrics = new Registry();
   const running = await startWorker({
     connection,
-    namespace: config.TEMPORAL_NAMESPACE,
+    namespace: config.temporal.namespace,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowBundle,
     db,
@@ -95,9 +95,9 @@ export async function startWorkerService(
       ? { maxConcurrentActivityTaskExecutions: config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES }
       : {}),
   });
-  const clientConnection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+  const clientConnection = Connection.lazy(config.temporal.connection);
   const schedules = await startScheduleSync({
-    client: new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE }),
+    client: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
     db,
     databaseUrl: config.DATABASE_URL,
     settings: {
@@ -126,6 +126,7 @@ export async function startWorkerService(
     port: ops.port,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     prefix: config.AC_STREAM_PREFIX,
+    temporal: { address: config.temporal.address, namespace: config.temporal.namespace, ...config.temporal.security },
   });
 
   let stopping: Promise<void> | undefined;
