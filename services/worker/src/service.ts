@@ -11,6 +11,7 @@ import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import type { WorkerConfig } from './config.ts';
 import { createWorkerDb } from './database.ts';
+import { registerWorkerMetrics } from './metrics.ts';
 import { type RunningWorker, startWorker } from './worker.ts';
 
 export interface StartWorkerServiceOptions {
@@ -68,6 +69,7 @@ export async function startWorkerService(
   await ensureStreams(await jetstreamManager(nc), topo);
   const connection = await NativeConnection.connect(config.temporal.connection);
   const metrics = new Registry();
+  registerWorkerMetrics(metrics, db, logger);
   const running = await startWorker({
     connection,
     namespace: config.temporal.namespace,

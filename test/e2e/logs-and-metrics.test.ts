@@ -31,6 +31,7 @@ let services: ServiceProcesses;
 let upstream: Server;
 let upstreamCalls = 0;
 let apiPort: number;
+const ports: Partial<Record<ServiceName, number>> = {};
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
@@ -71,7 +72,9 @@ beforeAll(async () => {
     LOG_LEVEL: 'debug',
   };
   services = serviceProcesses(env, { onLine: (service, line) => lines.push({ service, line }) });
-  await services.start({ worker: await stablePort(), api: apiPort });
+  ports.api = apiPort;
+  ports.worker = await stablePort();
+  await services.start({ worker: ports.worker, api: apiPort });
   ac = createActivityCoreClient({ url: `http://127.0.0.1:${apiPort}/trpc`, token: TOKEN });
 });
 
@@ -122,7 +125,8 @@ describe('secrets never reach the logs', () => {
         },
       });
       // Ingest starts after the definition exists, so its first load has it.
-      await services.start({ ingest: await stablePort() });
+      ports.ingest = await stablePort();
+      await services.start({ ingest: ports.ingest });
       await ac.events.publish.mutate({
         specversion: '1.0',
         id: 'order-1',
@@ -166,4 +170,40 @@ describe('secrets never reach the logs', () => {
     },
     3 * WAIT_MS,
   );
+
+  test('every service’s /metrics after the run: one naming scheme, process metrics, the run’s series', async () => {
+    const scrape = async (service: ServiceName) => {
+      const text = await (await fetch(`http://127.0.0.1:${ports[service]}/metrics`)).text();
+      const names = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string);
+      const value = (series: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`));
+        return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+      };
+      return { names, value };
+    };
+    for (const service of ['api', 'ingest', 'worker'] as const) {
+      const { names } = await scrape(service);
+      expect(
+        names.filter((n) => !/^(ac_|process_|nodejs_)/.test(n)),
+        `${service}: series outside ac_/process_/nodejs_`,
+      ).toEqual([]);
+      expect(names, service).toEqual(
+        expect.arrayContaining(['process_cpu_seconds_total', 'nodejs_heap_size_used_bytes']),
+      );
+    }
+    const api = await scrape('api');
+    expect(api.value('ac_api_request_duration_seconds_count')).toBeGreaterThan(0);
+    const ingest = await scrape('ingest');
+    expect(ingest.value('ac_ingest_starts_total')).toBe(1);
+    // The task's event is published by the relay; then nothing is pending.
+    const worker = await services.waitFor(
+      async () => {
+        const w = await scrape('worker');
+        return (w.value('ac_outbox_published_total') ?? 0) >= 1 && w.value('ac_outbox_pending') === 0 ? w : undefined;
+      },
+      { what: 'the worker to report the task event published and an empty outbox', timeoutMs: WAIT_MS },
+    );
+    expect(worker.value('ac_outbox_failing')).toBe(0);
+    expect(worker.value('ac_outbox_oldest_pending_age_seconds')).toBe(0);
+  });
 });
