@@ -195,6 +195,10 @@ describe('secrets never reach the logs', () => {
     expect(api.value('ac_api_request_duration_seconds_count')).toBeGreaterThan(0);
     const ingest = await scrape('ingest');
     expect(ingest.value('ac_ingest_starts_total')).toBe(1);
+    // The one event was delivered and acked: no lag, nothing awaiting an ack.
+    expect(ingest.value('ac_ingest_consumer_pending')).toBe(0);
+    expect(ingest.value('ac_ingest_consumer_ack_pending')).toBe(0);
+    expect(ingest.value('ac_ingest_consumer_redelivered')).toBe(0);
     // The task's event is published by the relay; then nothing is pending.
     const worker = await services.waitFor(
       async () => {

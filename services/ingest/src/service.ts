@@ -9,7 +9,13 @@ import {
   type IngestPipeline,
 } from '@activity-core/ingest';
 import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
-import { createLogger, expressionLimits, type Logger, startOpsServer } from '@activity-core/runtime';
+import {
+  createLogger,
+  expressionLimits,
+  type Logger,
+  registerScrapedGauges,
+  startOpsServer,
+} from '@activity-core/runtime';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -118,6 +124,27 @@ export async function startIngestService(
     },
   );
   await pipeline.start();
+  // The consumer's backlog as the server counts it, for all ingest replicas together.
+  registerScrapedGauges({
+    registry,
+    logger,
+    what: 'ingest consumer info',
+    read: () => jsm.consumers.info(t.events.stream, config.AC_INGEST_CONSUMER),
+    gauges: {
+      ac_ingest_consumer_pending: {
+        help: 'Events in the stream not yet delivered to ingest (consumer lag, all replicas)',
+        value: (info) => info.num_pending,
+      },
+      ac_ingest_consumer_ack_pending: {
+        help: 'Events delivered to ingest and not yet acked (all replicas)',
+        value: (info) => info.num_ack_pending,
+      },
+      ac_ingest_consumer_redelivered: {
+        help: 'Events delivered more than once and not yet acked (all replicas)',
+        value: (info) => info.num_redelivered,
+      },
+    },
+  });
 
   const ops = await startOpsServer({
     port: config.AC_INGEST_PORT,
