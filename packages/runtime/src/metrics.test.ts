@@ -4,7 +4,7 @@ import { createLogger } from './logger.ts';
 import { registerScrapedGauges } from './metrics.ts';
 
 const quiet = createLogger({ level: 'error', write: () => undefined, secrets: [] });
-const valueOf = (text: string, name: string) => {
+const sampleOf = (text: string, name: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 };
@@ -29,14 +29,14 @@ describe('registerScrapedGauges', () => {
       },
     });
     const first = await registry.metrics();
-    expect(valueOf(first, 'test_a')).toBe(3);
-    expect(valueOf(first, 'test_b')).toBe(40);
+    expect(sampleOf(first, 'test_a')).toBe(3);
+    expect(sampleOf(first, 'test_b')).toBe(40);
     expect(reads).toBe(1);
     fail = true;
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const second = await registry.metrics();
     expect(reads).toBe(2);
-    expect(valueOf(second, 'test_a')).toBe(3);
-    expect(valueOf(second, 'test_b')).toBe(40);
+    expect(sampleOf(second, 'test_a')).toBe(3);
+    expect(sampleOf(second, 'test_b')).toBe(40);
   });
 });
