@@ -4,9 +4,24 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { ManagedProcess, stopProcesses } from './managed-process.ts';
 
-// A process that ignores its stop signal, as a service stuck in its shutdown would.
-function stubborn(name: string): ManagedProcess {
-  return new ManagedProcess({ name, command: 'sh', args: ['-c', "trap '' TERM; echo up; while :; do sleep 1; done"] });
+// A process that ignores its stop signal, as a service stuck in its shutdown would. It says
+// `up` once its trap is set: a SIGTERM before that ends the shell, as it should, so the tests
+// stop it only after `up` (they failed now and then on a loaded machine without that).
+async function stubborn(name: string): Promise<ManagedProcess> {
+  let trapped!: () => void;
+  const up = new Promise<void>((resolve) => {
+    trapped = resolve;
+  });
+  const p = new ManagedProcess({
+    name,
+    command: 'sh',
+    args: ['-c', "trap '' TERM; echo up; while :; do sleep 1; done"],
+    onLine: (line) => {
+      if (line === 'up') trapped();
+    },
+  });
+  await up;
+  return p;
 }
 
 function alive(pid: number | undefined): boolean {
@@ -18,7 +33,7 @@ function alive(pid: number | undefined): boolean {
 }
 
 test('a process that ignores its stop signal is reported while awaited and killed after the grace period', async () => {
-  const p = stubborn('stuck');
+  const p = await stubborn('stuck');
   const log: string[] = [];
   // The report is due before the deadline, so it comes first however late the timers run.
   await stopProcesses([p], { graceMs: 1200, reportEveryMs: 100, log: (m) => log.push(m) });
@@ -29,7 +44,7 @@ test('a process that ignores its stop signal is reported while awaited and kille
 });
 
 test('hurrying ends the wait at once', async () => {
-  const p = stubborn('slow');
+  const p = await stubborn('slow');
   const hurry = new AbortController();
   const log: string[] = [];
   const stopped = stopProcesses([p], { graceMs: 600_000, log: (m) => log.push(m), hurry: hurry.signal });
