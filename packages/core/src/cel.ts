@@ -154,6 +154,22 @@ export const templateEnvironment = celEnvironment('template', {
   item: 'dyn',
   index: 'int',
 });
+/**
+ * Rules and `forEach` of a definition with an event window: the rule variables plus `events`
+ * (the window's events in arrival order; `event` is the last) and `window` (`key`, `mode`,
+ * `opened`, `closed`, `count`, `reason`, `dropped`).
+ */
+export const windowRuleEnvironment = celEnvironment('windowRule', {
+  ...ruleEnvironment.variables,
+  events: 'list',
+  window: 'map',
+});
+/** Template fields of a definition with an event window: {@link windowRuleEnvironment} plus `item` and `index`. */
+export const windowTemplateEnvironment = celEnvironment('windowTemplate', {
+  ...templateEnvironment.variables,
+  events: 'list',
+  window: 'map',
+});
 
 export interface CelPosition {
   /** 0-based offset into the source. */

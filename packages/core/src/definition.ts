@@ -8,11 +8,14 @@ import {
   ruleEnvironment,
   TEXT_TYPES,
   templateEnvironment,
+  windowRuleEnvironment,
+  windowTemplateEnvironment,
 } from './cel.ts';
 import { DEFAULT_EXPRESSION_LIMITS, type ExpressionLimits, expressionBudget, type InputLimits } from './cel-limits.ts';
 import { CronTriggerConfig } from './cron.ts';
 import { type FieldError, formatPath } from './errors.ts';
 import { EventTriggerConfig } from './event-trigger.ts';
+import { compileWindowKey } from './event-window.ts';
 import { inspectJson, type JsonProblem, STORABLE_ONLY } from './input-limits.ts';
 import { type CompiledTemplate, compileTemplate, describeTemplateError } from './template.ts';
 
@@ -114,6 +117,10 @@ export const TaskTemplate = z.object({
     .describe('expiresAt = dueAt + grace'),
   payload: z.unknown().optional().describe('JSON; every string in it is a template'),
   dedupeKey: Template.min(1).optional(),
+  onExpired: z
+    .boolean()
+    .optional()
+    .describe('allOf windows only: spawned when the window expires incomplete, instead of when it completes'),
 });
 export type TaskTemplate = z.infer<typeof TaskTemplate>;
 
@@ -174,6 +181,16 @@ export const ActivityDefinitionSpec = z
     unique(spec.contextSources, 'name', 'contextSources');
     unique(spec.rules, 'name', 'rules');
     unique(spec.taskTemplates, 'key', 'taskTemplates');
+    const allOf = spec.trigger.kind === 'event' && spec.trigger.event.window?.mode === 'allOf';
+    spec.taskTemplates.forEach((template, i) => {
+      if (template.onExpired !== undefined && !allOf) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['taskTemplates', i, 'onExpired'],
+          message: 'onExpired needs an allOf window on the event trigger',
+        });
+      }
+    });
   });
 export type ActivityDefinitionSpec = z.infer<typeof ActivityDefinitionSpec>;
 export type ActivityDefinitionSpecInput = z.input<typeof ActivityDefinitionSpec>;
@@ -184,6 +201,8 @@ export type { FieldError };
 export interface CompiledDefinition {
   spec: ActivityDefinitionSpec;
   eventFilter?: CompiledExpression;
+  /** The event window's key expression (string over `event`). */
+  windowKey?: CompiledExpression;
   rules: Array<{ name: string; when: CompiledExpression }>;
   templates: CompiledTaskTemplate[];
   contextTemplates: Map<string, CompiledValue>;
@@ -330,34 +349,47 @@ export function compileDefinition(
       ['bool'],
     );
   }
+  const window = spec.trigger.kind === 'event' ? spec.trigger.event.window : undefined;
+  if (window !== undefined) {
+    const key = compileWindowKey(window.key, costOptions);
+    if (key.ok) compiled.windowKey = key.program;
+    else {
+      errors.push({
+        path: 'trigger.event.window.key',
+        message: formatCelError(key.error),
+        code: `cel_${key.error.code}`,
+      });
+    }
+  }
+  // A windowed definition's expressions also see `events` and `window`; others may not name them.
+  const ruleEnv = window !== undefined ? windowRuleEnvironment : ruleEnvironment;
+  const itemEnv = window !== undefined ? windowTemplateEnvironment : templateEnvironment;
   spec.contextSources.forEach((source, i) => {
     const path = ['contextSources', i];
     if (source.kind === 'http') {
       compiled.contextTemplates.set(source.name, {
         kind: 'object',
         entries: [
-          ['url', value(source.url, ruleEnvironment, [...path, 'url'], 'text')],
-          ['headers', value(source.headers ?? {}, ruleEnvironment, [...path, 'headers'], 'text')],
-          ['body', value(source.body ?? null, ruleEnvironment, [...path, 'body'], 'any')],
+          ['url', value(source.url, ruleEnv, [...path, 'url'], 'text')],
+          ['headers', value(source.headers ?? {}, ruleEnv, [...path, 'headers'], 'text')],
+          ['body', value(source.body ?? null, ruleEnv, [...path, 'body'], 'any')],
         ],
       });
     } else if (source.kind === 'openTasks') {
       compiled.contextTemplates.set(source.name, {
         kind: 'object',
-        entries: [['dedupeKey', value(source.dedupeKey, ruleEnvironment, [...path, 'dedupeKey'], 'text')]],
+        entries: [['dedupeKey', value(source.dedupeKey, ruleEnv, [...path, 'dedupeKey'], 'text')]],
       });
     }
   });
   spec.rules.forEach((rule, i) => {
-    const when = expr(rule.when, ruleEnvironment, ['rules', i, 'when'], ['bool']);
+    const when = expr(rule.when, ruleEnv, ['rules', i, 'when'], ['bool']);
     if (when) compiled.rules.push({ name: rule.name, when });
   });
   spec.taskTemplates.forEach((template, i) => {
     const path = ['taskTemplates', i];
     const t: Partial<CompiledTaskTemplate> & { template: TaskTemplate } = { template };
-    if (template.forEach !== undefined)
-      t.forEach = expr(template.forEach, ruleEnvironment, [...path, 'forEach'], ['list']);
-    const itemEnv = templateEnvironment;
+    if (template.forEach !== undefined) t.forEach = expr(template.forEach, ruleEnv, [...path, 'forEach'], ['list']);
     if (template.when !== undefined) t.when = expr(template.when, itemEnv, [...path, 'when'], ['bool']);
     t.title = tmpl(template.title, itemEnv, [...path, 'title'], 'text');
     for (const name of ['description', 'assignee', 'priority', 'dedupeKey'] as const) {

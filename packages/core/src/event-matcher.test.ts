@@ -428,3 +428,75 @@ describe('filter index', () => {
     expect(matcher.size).toBe(1);
   });
 });
+
+describe('windowed definitions', () => {
+  it('carry the event\'s window key, or why it has none, beside the match', () => {
+    const window = { mode: 'batch' as const, key: 'event.data.orderId', duration: 'PT1M' };
+    const matcher = buildMatcher([
+      def('plain', { types: ['order.created'] }),
+      def('windowed', { types: ['order.created'], window }),
+    ]);
+    const [plain, windowed] = matcher.match(envelope('order.created', 'urn:shop', { orderId: 'o-1' })).matched;
+    expect(plain).toEqual({ id: 'plain', version: 1, key: 'plain' });
+    expect(windowed?.window).toMatchObject({ ok: true, key: 'o-1' });
+    const [, unkeyed] = matcher.match(envelope('order.created', 'urn:shop', { orderId: 42 })).matched;
+    expect(unkeyed?.window).toMatchObject({ ok: false, code: 'not_string' });
+  });
+
+  it('evaluate the key under the definition\'s budget, one budget for the filter and one for the key', () => {
+    const key = 'event.data.xs.all(x, event.data.xs.all(y, x + y >= 0)) ? "k" : "k"';
+    const window = { mode: 'batch' as const, key, duration: 'PT1M' };
+    const xs = Array.from({ length: 300 }, (_, i) => i);
+    const filter = 'event.data.xs.all(x, event.data.xs.all(y, x + y >= 0))';
+    const matcher = buildMatcher([
+      { ...def('tight', { types: ['order.created'], window }), maxExpressionCost: 10_000 },
+      // The filter and the key each get the definition's whole budget.
+      { ...def('roomy', { types: ['order.created'], filter, window }), maxExpressionCost: 1_000_000 },
+    ]);
+    const outcome = matcher.match(envelope('order.created', 'urn:shop', { xs }));
+    expect(outcome.failed).toEqual([]);
+    const [tight, roomy] = outcome.matched;
+    expect(tight?.window).toMatchObject({ ok: false, code: 'budget', message: expect.stringContaining('10000') });
+    expect(roomy?.window).toMatchObject({ ok: true, key: 'k' });
+  });
+
+  it('park a failing filter as a filter failure, not as a key failure', () => {
+    const window = { mode: 'batch' as const, key: 'event.data.orderId', duration: 'PT1M' };
+    const matcher = buildMatcher([def('windowed', { types: ['order.created'], filter: 'event.data.n > 1', window })]);
+    const outcome = matcher.match(envelope('order.created', 'urn:shop', { orderId: 'o-1', n: 'x' }));
+    expect(outcome.matched).toEqual([]);
+    expect(outcome.failed).toEqual([expect.objectContaining({ id: 'windowed', code: 'evaluation' })]);
+    expect(outcome.failed[0]).not.toHaveProperty('window');
+  });
+
+  it('keep their key through incremental changes: upsert changes or drops it, remove forgets it', () => {
+    const batch = (key: string) => ({ mode: 'batch' as const, key, duration: 'PT1M' });
+    // Keyed on an equality conjunct like any other definition: the index still decides who runs.
+    const filter = "event.data.tenant == 'acme'";
+    const matcher = createDefinitionMatcher([
+      def('w', { types: ['order.created'], filter, window: batch('event.data.orderId') }),
+      def('plain', { types: ['order.*'] }),
+    ]);
+    const acme = envelope('order.created', 'urn:shop', { tenant: 'acme', orderId: 'o-1', customer: 'c-9' });
+    expect(matcher.match(acme).matched).toEqual([
+      expect.objectContaining({ id: 'w', window: expect.objectContaining({ ok: true, key: 'o-1' }) }),
+      { id: 'plain', version: 1, key: 'plain' },
+    ]);
+    expect(matcher.match(envelope('order.created', 'urn:shop', { tenant: 'globex', orderId: 'o-1' })).matched).toEqual([
+      { id: 'plain', version: 1, key: 'plain' },
+    ]);
+    matcher.upsert({ ...def('w', { types: ['order.created'], filter, window: batch('event.data.customer') }), version: 2 });
+    expect(matcher.match(acme).matched[0]).toMatchObject({ id: 'w', version: 2, window: { ok: true, key: 'c-9' } });
+    matcher.upsert({ ...def('w', { types: ['order.created'], filter }), version: 3 });
+    expect(matcher.match(acme).matched[0]).toEqual({ id: 'w', version: 3, key: 'w' });
+    matcher.upsert({ ...def('w', { types: ['order.created'], filter, window: batch('event.data.orderId') }), version: 4 });
+    expect(matcher.remove('w')).toBe(true);
+    expect(matcher.match(acme).matched).toEqual([{ id: 'plain', version: 1, key: 'plain' }]);
+  });
+
+  it('fail every keyed event of a key that does not compile (an old definition under new limits), not the match', () => {
+    const matcher = buildMatcher([def('w', { types: ['t'], window: { mode: 'batch', key: 'event.data.', duration: 'PT1M' } })]);
+    const [w] = matcher.match(envelope('t', 'urn:s', { orderId: 'o-1' })).matched;
+    expect(w?.window).toMatchObject({ ok: false, code: 'evaluation', message: expect.stringContaining('does not compile') });
+  });
+});

@@ -12,6 +12,7 @@ import { type CelIndexKey, type Conjunct, celIndexKey, splitConjuncts, withoutCo
 import { DEFAULT_EXPRESSION_LIMITS, type ExpressionLimits, expressionBudget, type InputLimits } from './cel-limits.ts';
 import type { EventEnvelope } from './envelope.ts';
 import { type EventTriggerConfig, matchesSourcePattern } from './event-trigger.ts';
+import { compileWindowKey, evaluateWindowKey, WindowKeyErrorCode, type WindowKeyResult } from './event-window.ts';
 
 export interface MatchableDefinition {
   id: string;
@@ -26,10 +27,15 @@ export interface MatchedDefinition {
   id: string;
   version: number;
   key: string;
+  /**
+   * A windowed definition: the event's window key, or why it has none (the expression failed,
+   * or yielded no non-empty string). Absent for definitions without a window.
+   */
+  window?: WindowKeyResult;
 }
 
 /** A definition whose type and source accept the event but whose filter could not say yes or no. */
-export interface FilterFailure extends MatchedDefinition {
+export interface FilterFailure extends Omit<MatchedDefinition, 'window'> {
   /** `budget` (over its cost budget), `evaluation` (a type error, a missing field…), `not_bool`, or a compile code. */
   code: CelError['code'] | 'not_bool';
   message: string;
@@ -123,6 +129,11 @@ interface Entry {
   readonly residualProgram: Compiled | undefined;
   /** The whole filter, compiled on first need: events the index cannot decide, and explain. */
   full: Compiled | undefined;
+  /**
+   * A windowed definition's key expression, compiled with the entry (so an upsert that changes
+   * the key, or drops the window, replaces it); undefined for definitions without a window.
+   */
+  readonly windowKey: Compiled | undefined;
   readonly placements: Placement[];
   /** The last match() that collected this entry (dedupes definitions reached by two patterns). */
   stamp: number;
@@ -474,6 +485,7 @@ class IndexedMatcher implements DefinitionMatcher {
       residual,
       residualProgram,
       full: undefined,
+      windowKey: compileKey(definition.trigger, input),
       placements: [],
       stamp: 0,
     };
@@ -537,7 +549,10 @@ class IndexedMatcher implements DefinitionMatcher {
         ? this.#checkWhole(entry, envelope, celEvent)
         : this.#checkRest(entry, envelope, celEvent);
       const { id, version, key } = entry.definition;
-      if (verdict.matched) outcome.matched.push({ id, version, key });
+      if (verdict.matched) {
+        const window = entry.windowKey === undefined ? undefined : keyOf(entry.windowKey, celEvent, entry.budget);
+        outcome.matched.push(window === undefined ? { id, version, key } : { id, version, key, window });
+      }
       else if (verdict.reason === 'filter_error') {
         outcome.failed.push({ id, version, key, code: verdict.code, message: verdict.detail });
       }
@@ -677,6 +692,20 @@ class IndexedMatcher implements DefinitionMatcher {
     }
     if (entry.residual !== undefined) this.#pool.release(entry.residual);
   }
+}
+
+/** A windowed trigger's key, compiled for the declared input limits (undefined without a window). */
+function compileKey(trigger: EventTriggerConfig, input: InputLimits): Compiled | undefined {
+  if (trigger.window === undefined) return undefined;
+  const compiled = compileWindowKey(trigger.window.key, { input });
+  if (compiled.ok) return compiled;
+  return { ok: false, code: compiled.error.code, message: `the window key does not compile: ${formatCelError(compiled.error)}` };
+}
+
+/** The event's window key, evaluated under the definition's budget (the filter has its own). */
+function keyOf(compiled: Compiled, celEvent: unknown, budget: number): WindowKeyResult {
+  if (!compiled.ok) return { ok: false, code: WindowKeyErrorCode.evaluation, message: compiled.message };
+  return evaluateWindowKey(compiled.program, celEvent, { budget });
 }
 
 function explanation(definitionId: string, verdict: Verdict): MatchExplanation {

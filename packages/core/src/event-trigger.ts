@@ -1,68 +1,43 @@
 import { z } from 'zod';
+import { EventWindow } from './event-window.ts';
+import { matchesTypePattern, typePatternError } from './type-patterns.ts';
 
-const TYPE_PATTERN = /^[^.\s]+(\.[^.\s]+)*$/;
-
-/** Checks a dot-token type pattern; returns a message or undefined when valid. */
-export function typePatternError(pattern: string): string | undefined {
-  if (!TYPE_PATTERN.test(pattern)) return 'expected dot-separated tokens without spaces, e.g. "order.*.created"';
-  const tokens = pattern.split('.');
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i] as string;
-    if (token === '>' && i !== tokens.length - 1) return '">" may only be the last token';
-    if (token !== '*' && token !== '>' && (token.includes('*') || token.includes('>'))) {
-      return '"*" and ">" must be whole tokens';
-    }
-  }
-  return undefined;
-}
+export { matchesSourcePattern, matchesTypePattern, typePatternError } from './type-patterns.ts';
 
 /**
  * Which events start a run: envelope `type` patterns on dot tokens (`order.created` exact,
  * `order.*` one token, `order.>` one or more trailing tokens), an optional `source` glob
- * (`*` matches any run of characters), and an optional CEL `filter` over `event`.
+ * (`*` matches any run of characters), and an optional CEL `filter` over `event`. With a
+ * `window`, the matching events of one key share one run per window instead of one run each.
  */
-export const EventTriggerConfig = z.object({
-  types: z
-    .array(
-      z.string().superRefine((pattern, ctx) => {
-        const error = typePatternError(pattern);
-        if (error) ctx.addIssue({ code: 'custom', message: error });
-      }),
-    )
-    .min(1, 'at least one type pattern is required')
-    .max(32),
-  source: z.string().min(1).max(512).optional().describe('glob on the event source; "*" matches any characters'),
-  filter: z.string().min(1).max(4096).optional().describe('CEL over `event`, must yield a bool'),
-});
+export const EventTriggerConfig = z
+  .object({
+    types: z
+      .array(
+        z.string().superRefine((pattern, ctx) => {
+          const error = typePatternError(pattern);
+          if (error) ctx.addIssue({ code: 'custom', message: error });
+        }),
+      )
+      .min(1, 'at least one type pattern is required')
+      .max(32),
+    source: z.string().min(1).max(512).optional().describe('glob on the event source; "*" matches any characters'),
+    filter: z.string().min(1).max(4096).optional().describe('CEL over `event`, must yield a bool'),
+    window: EventWindow.optional().describe(
+      'group matching events by key into one run per window (debounce, batch, allOf); see event-window.ts',
+    ),
+  })
+  .superRefine((trigger, ctx) => {
+    if (trigger.window?.mode !== 'allOf') return;
+    trigger.window.types.forEach((type, i) => {
+      // A plain type no trigger pattern accepts could never join: the window would always expire.
+      if (!type.includes('*') && !type.includes('>') && !trigger.types.some((p) => matchesTypePattern(p, type))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['window', 'types', i],
+          message: `"${type}" is not matched by any of trigger types ${trigger.types.join(', ')}`,
+        });
+      }
+    });
+  });
 export type EventTriggerConfig = z.infer<typeof EventTriggerConfig>;
-
-/** True when `type` matches the dot-token pattern. */
-export function matchesTypePattern(pattern: string, type: string): boolean {
-  const p = pattern.split('.');
-  const t = type.split('.');
-  for (let i = 0; i < p.length; i++) {
-    const token = p[i];
-    if (token === '>') return t.length > i;
-    if (i >= t.length) return false;
-    if (token !== '*' && token !== t[i]) return false;
-  }
-  return p.length === t.length;
-}
-
-/** True when `source` matches the glob (`*` = any characters, everything else literal). */
-export function matchesSourcePattern(pattern: string, source: string): boolean {
-  const parts = pattern.split('*');
-  if (parts.length === 1) return pattern === source;
-  const first = parts[0] as string;
-  const last = parts[parts.length - 1] as string;
-  if (!source.startsWith(first) || source.length < first.length + last.length || !source.endsWith(last)) return false;
-  let cursor = first.length;
-  const limit = source.length - last.length;
-  for (let i = 1; i < parts.length - 1; i++) {
-    const part = parts[i] as string;
-    const at = source.indexOf(part, cursor);
-    if (at < 0 || at + part.length > limit) return false;
-    cursor = at + part.length;
-  }
-  return true;
-}

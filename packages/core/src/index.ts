@@ -21,6 +21,8 @@ export {
   TEXT_TYPES,
   templateEnvironment,
   toCelValue,
+  windowRuleEnvironment,
+  windowTemplateEnvironment,
 } from './cel.ts';
 export type { ExpressionLimits, InputLimits } from './cel-limits.ts';
 export {
@@ -102,12 +104,42 @@ export {
   storableCopy,
   unstorableText,
 } from './input-limits.ts';
+export type {
+  WindowCloseReason,
+  WindowKeyResult,
+  WindowMode,
+  WindowProgress,
+  WindowSettings,
+  WindowSummary,
+} from './event-window.ts';
+export {
+  closedByContent,
+  closedByTime,
+  compileWindowKey,
+  EventWindow,
+  emptyWindowVariables,
+  evaluateWindowKey,
+  joinedProgress,
+  RunWindow,
+  WINDOW_CLOSE_REASONS,
+  WINDOW_LIMITS,
+  WindowDuration,
+  WindowKeyErrorCode,
+  windowDeadline,
+  windowDurationMs,
+  windowKeyHash,
+  windowOutcome,
+  windowSettings,
+  windowVariables,
+} from './event-window.ts';
 export type { MisfireDecision, MisfireInput } from './misfire.ts';
 export { decideMisfire, decideMisfireForSchedule } from './misfire.ts';
 export type { NormalizeError, NormalizeOptions, NormalizeResult, RawMessage } from './normalize-message.ts';
 export { NormalizeErrorCode, normalizeMessage } from './normalize-message.ts';
 export type { Plan, PlanError, PlanInput, PlannedTask, PlanResult } from './plan-tasks.ts';
 export { DEFAULT_MAX_OUTPUT_BYTES, PlanErrorCode, planTasks } from './plan-tasks.ts';
+export type { RunVariablesInput } from './run-variables.ts';
+export { runVariables } from './run-variables.ts';
 export type {
   CompileConfig,
   CompileWindow,
@@ -142,7 +174,10 @@ export {
   runWorkflowIdForEvent,
   runWorkflowIdForManual,
   runWorkflowIdForReplay,
+  runWorkflowIdForWindow,
   scheduledRunTriggerKey,
   scheduledRunWorkflowIdBase,
   taskWorkflowId,
+  windowTriggerKey,
+  windowWorkflowId,
 } from './workflow-ids.ts';

@@ -11,6 +11,7 @@ import {
 } from './definition.ts';
 import { formatPath } from './errors.ts';
 import { inspectJson, STORABLE_ONLY, setOwn } from './input-limits.ts';
+import { runVariables } from './run-variables.ts';
 import { type CompiledTemplate, renderTemplate } from './template.ts';
 
 export const PlanErrorCode = {
@@ -50,8 +51,15 @@ export interface PlannedTask {
 
 export interface PlanInput {
   spec: ActivityDefinitionSpec;
-  /** The triggering envelope (absent for cron and manual runs; `event` is then `{}`). */
+  /** The triggering envelope (absent for cron and manual runs; `event` is then `{}`); a window's last event. */
   event?: unknown;
+  /** Windowed definitions: the window's events in arrival order. */
+  events?: readonly unknown[];
+  /**
+   * Windowed definitions: `window` as expressions see it (`windowVariables`). When its
+   * `reason` is `expired`, only the templates marked `onExpired` spawn; otherwise only the others.
+   */
+  window?: Record<string, unknown>;
   /** Resolved context sources by name. */
   context: Record<string, unknown>;
   /** What fired: e.g. `{ kind: 'cron', nominalTime }` or `{ kind: 'event', eventKey }`. */
@@ -176,13 +184,7 @@ function plan(input: PlanInput): Plan {
   const budget = expressionBudget(input.spec.limits.maxExpressionCost, limits);
   const nowMs = Date.parse(input.now);
   if (Number.isNaN(nowMs)) throw new PlanFailure(PlanErrorCode.invalidInput, ['now'], 'now must be an RFC 3339 time');
-  const base: Record<string, unknown> = {
-    event: toCelValue(input.event ?? {}),
-    context: toCelValue(input.context),
-    trigger: toCelValue(input.trigger),
-    definition: toCelValue(input.definition),
-    now: new Date(nowMs),
-  };
+  const base = runVariables(input);
   const rules: Plan['rules'] = [];
   compiled.rules.forEach((rule, i) => {
     const value = run(rule.when, { vars: base, budget }, ['rules', i, 'when']);
@@ -197,7 +199,9 @@ function plan(input: PlanInput): Plan {
   const maxOutput = specLimits.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const tasks: PlannedTask[] = [];
   let outputBytes = 0;
+  const expired = input.window?.reason === 'expired';
   compiled.templates.forEach((template, t) => {
+    if ((template.template.onExpired ?? false) !== expired) return;
     const path: Array<string | number> = ['taskTemplates', t];
     let items: unknown[] = [null];
     if (template.forEach) {

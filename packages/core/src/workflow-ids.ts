@@ -7,6 +7,7 @@
 import type { EventEnvelope } from './envelope.ts';
 import { eventKey } from './envelope.ts';
 import { assertNever } from './errors.ts';
+import type { WindowSummary } from './event-window.ts';
 
 /** What a run's id derives from: the part of its trigger that identifies it. */
 export type RunTriggerIdentity =
@@ -17,7 +18,8 @@ export type RunTriggerIdentity =
       readonly replayKey?: string;
     }
   | { readonly kind: 'cron'; readonly nominalTime: string }
-  | { readonly kind: 'manual'; readonly idempotencyKey: string };
+  | { readonly kind: 'manual'; readonly idempotencyKey: string }
+  | { readonly kind: 'window'; readonly window: Pick<WindowSummary, 'keyHash' | 'openingEventKey'> };
 
 /** `run:{definitionId}:{triggerKey}`. */
 export function runWorkflowId(definitionId: string, triggerKey: string): string {
@@ -26,8 +28,9 @@ export function runWorkflowId(definitionId: string, triggerKey: string): string 
 
 /**
  * The run's trigger key, unique per definition: the event key (a replayed event:
- * `replay:{replayKey}:{eventKey}`), `cron:{nominalTime}` or `manual:{idempotencyKey}`. A run
- * started by a Temporal Schedule has the key Temporal formed instead ({@link scheduledRunTriggerKey}).
+ * `replay:{replayKey}:{eventKey}`), `cron:{nominalTime}`, `manual:{idempotencyKey}` or
+ * `window:{keyHash}:{openingEventKey}`. A run started by a Temporal Schedule has the key
+ * Temporal formed instead ({@link scheduledRunTriggerKey}).
  */
 export function runTriggerKey(trigger: RunTriggerIdentity): string {
   switch (trigger.kind) {
@@ -39,6 +42,8 @@ export function runTriggerKey(trigger: RunTriggerIdentity): string {
       return `cron:${new Date(trigger.nominalTime).toISOString()}`;
     case 'manual':
       return `manual:${trigger.idempotencyKey}`;
+    case 'window':
+      return windowTriggerKey(trigger.window.keyHash, trigger.window.openingEventKey);
     default:
       return assertNever(trigger, 'run trigger');
   }
@@ -110,4 +115,28 @@ export function scheduledRunTriggerKey(nominalTime: string | Date): string {
 /** `task:{runWorkflowId}:{templateKey}:{index}`; also the TaskInstance idempotency key. */
 export function taskWorkflowId(runWorkflowId: string, templateKey: string, index: number): string {
   return `task:${runWorkflowId}:${templateKey}:${index}`;
+}
+
+/**
+ * The trigger key of a window's run: `window:{keyHash}:{openingEventKey}`. An event joins at
+ * most one window of a definition (the `run_events` claim), so the first event of a window
+ * names it for good: a later window of the same key starts with another event.
+ */
+export function windowTriggerKey(keyHash: string, openingEventKey: string): string {
+  return `window:${keyHash}:${openingEventKey}`;
+}
+
+/** `run:{definitionId}:window:{keyHash}:{openingEventKey}`: the run a closed window hands its events to. */
+export function runWorkflowIdForWindow(definitionId: string, keyHash: string, openingEventKey: string): string {
+  return runWorkflowId(definitionId, windowTriggerKey(keyHash, openingEventKey));
+}
+
+/**
+ * `window:{definitionId}:{keyHash}`: the workflow that collects one key's events into windows,
+ * one window after the other. Ingest signals-with-start it for every matching event: any
+ * replica, on any redelivery, derives the same id from the definition and the event alone,
+ * and Temporal runs at most one execution per id, so one key's events are ordered in one place.
+ */
+export function windowWorkflowId(definitionId: string, keyHash: string): string {
+  return `window:${definitionId}:${keyHash}`;
 }
