@@ -13,6 +13,7 @@ const TABLES = [
   'definition_versions',
   'definitions',
   'outbox',
+  'run_events',
   'run_log_entries',
   'runs',
   'task_instances',

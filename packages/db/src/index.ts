@@ -75,17 +75,22 @@ export {
   listRuns,
   RUN_TRANSITIONS_TO,
   transitionRun,
+  updateWaitingWindow,
 } from './run.repository.ts';
+export type { NewRunEvent, RunEventRecord } from './run-event.repository.ts';
+export { claimRunEvents, findRunEventOwners, listRunEvents } from './run-event.repository.ts';
 export type {
   AppendRunLogInput,
   FollowRunLogOptions,
   FollowRunLogPage,
   ListDefinitionRunLogFilter,
+  NewRunLogEntry,
   ReadRunLogOptions,
   RunLogEntryRecord,
 } from './run-log.repository.ts';
 export {
   appendRunLog,
+  appendRunLogEntries,
   FOLLOW_MAX_TRANSACTION_MS,
   followRunLog,
   listDefinitionRunLog,
@@ -98,6 +103,7 @@ export type {
   DefinitionsTable,
   DefinitionVersionsTable,
   OutboxTable,
+  RunEventsTable,
   RunLogEntriesTable,
   RunLogKind,
   RunStatus,

@@ -88,6 +88,74 @@ export async function appendRunLog(db: Executor, input: AppendRunLogInput): Prom
   });
 }
 
+export interface NewRunLogEntry {
+  readonly kind: RunLogKind;
+  readonly data?: JsonObject;
+  /** As for {@link appendRunLog}: an entry whose key the run already has is not written again. */
+  readonly idempotencyKey: string;
+}
+
+/**
+ * Appends several entries to one run in order, in one statement: the run row is locked once
+ * (as in {@link appendRunLog}), entries whose idempotency key the run already has are skipped,
+ * the rest get the next sequence numbers. Returns how many were written.
+ */
+export async function appendRunLogEntries(
+  db: Executor,
+  runId: string,
+  entries: readonly NewRunLogEntry[],
+): Promise<number> {
+  if (entries.length === 0) return 0;
+  return inTransaction(db, async (trx) => {
+    const run = isUuid(runId)
+      ? await trx
+          .selectFrom('runs')
+          .select(['id', 'definition_id'])
+          .where('id', '=', runId)
+          .forNoKeyUpdate()
+          .executeTakeFirst()
+      : undefined;
+    if (!run) throw new NotFoundError({ entity: 'run', id: runId });
+    const existing = await trx
+      .selectFrom('run_log_entries')
+      .select('idempotency_key')
+      .where('run_id', '=', runId)
+      .where(
+        'idempotency_key',
+        'in',
+        entries.map((e) => e.idempotencyKey),
+      )
+      .execute();
+    const seen = new Set(existing.map((r) => r.idempotency_key));
+    const fresh = entries.filter((e) => {
+      if (seen.has(e.idempotencyKey)) return false;
+      seen.add(e.idempotencyKey);
+      return true;
+    });
+    if (fresh.length === 0) return 0;
+    const last = await trx
+      .selectFrom('run_log_entries')
+      .select((eb) => eb.fn.coalesce(eb.fn.max('seq'), eb.lit(0)).as('seq'))
+      .where('run_id', '=', runId)
+      .executeTakeFirstOrThrow();
+    const base = Number(last.seq);
+    await trx
+      .insertInto('run_log_entries')
+      .values(
+        fresh.map((e, i) => ({
+          run_id: runId,
+          seq: base + i + 1,
+          definition_id: run.definition_id,
+          kind: e.kind,
+          idempotency_key: e.idempotencyKey,
+          data: toJson(e.data ?? {}),
+        })),
+      )
+      .execute();
+    return fresh.length;
+  });
+}
+
 export interface ReadRunLogOptions {
   /** Only entries with seq > afterSeq. */
   readonly afterSeq?: number;

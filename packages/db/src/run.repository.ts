@@ -1,4 +1,4 @@
-import { type EventEnvelope, StoredEventEnvelope } from '@activity-core/core';
+import { type EventEnvelope, RunWindow, StoredEventEnvelope } from '@activity-core/core';
 import { type Selectable, sql } from 'kysely';
 import { ConflictError, InvalidTransitionError, NotFoundError } from './errors.ts';
 import { parseColumn, toNullableJson } from './json.ts';
@@ -19,6 +19,8 @@ export interface RunRecord {
   readonly nominalTime: Date | null;
   readonly jitterMs: number | null;
   readonly event: EventEnvelope | null;
+  /** Window runs (`triggerKind` `window`): the window, open or closed. */
+  readonly window: RunWindow | null;
   readonly summary: JsonObject | null;
   readonly error: JsonObject | null;
   readonly createdAt: Date;
@@ -40,6 +42,7 @@ function toRun(row: Selectable<RunsTable>): RunRecord {
     nominalTime: row.nominal_time,
     jitterMs: row.jitter_ms,
     event: row.event === null ? null : parseColumn(StoredEventEnvelope, row.event, where('event')),
+    window: row.window === null ? null : parseColumn(RunWindow, row.window, where('window')),
     summary: row.summary === null ? null : parseColumn(JsonObject, row.summary, where('summary')),
     error: row.error === null ? null : parseColumn(JsonObject, row.error, where('error')),
     createdAt: row.created_at,
@@ -50,16 +53,30 @@ function toRun(row: Selectable<RunsTable>): RunRecord {
 }
 
 /** Statuses a run never leaves. */
-export const FINISHED_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'skipped', 'coalesced'];
+export const FINISHED_RUN_STATUSES: readonly RunStatus[] = [
+  'succeeded',
+  'failed',
+  'skipped',
+  'coalesced',
+  'expired',
+  'cancelled',
+];
 
-/** Which statuses may move to a given status. Finished runs move nowhere. */
+/**
+ * Which statuses may move to a given status. Finished runs move nowhere. A window run is
+ * `waiting` while its window is open; it closes to `pending` (its run starts), `expired`
+ * (allOf, incomplete; or later, after its `onExpired` tasks) or `cancelled` (discarded).
+ */
 export const RUN_TRANSITIONS_TO: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  pending: [],
+  waiting: [],
+  pending: ['waiting'],
   running: ['pending'],
   succeeded: ['pending', 'running'],
   failed: ['pending', 'running'],
   skipped: ['pending'],
   coalesced: ['pending'],
+  expired: ['waiting', 'pending', 'running'],
+  cancelled: ['waiting'],
 };
 
 export function isFinishedRunStatus(status: RunStatus): boolean {
@@ -73,11 +90,16 @@ export interface InsertRunInput {
   /** Unique per definition: event key, `cron:{nominalTime}`, or the manual idempotency key. */
   readonly triggerKey: string;
   readonly workflowId: string;
-  /** `pending` (default), or `skipped`/`coalesced` to record a misfire that spawns nothing. */
-  readonly status?: 'pending' | 'skipped' | 'coalesced';
+  /**
+   * `pending` (default), `skipped`/`coalesced` to record a misfire that spawns nothing, or
+   * `waiting` for the run of an event window that just opened.
+   */
+  readonly status?: 'pending' | 'skipped' | 'coalesced' | 'waiting';
   readonly nominalTime?: Date | null;
   readonly jitterMs?: number | null;
   readonly event?: EventEnvelope | null;
+  /** Window runs: the window as it opened. */
+  readonly window?: RunWindow | null;
   readonly summary?: JsonObject | null;
 }
 
@@ -105,10 +127,11 @@ export async function insertRunOrGet(
       nominal_time: input.nominalTime ?? null,
       jitter_ms: input.jitterMs ?? null,
       event: toNullableJson(input.event),
+      window: toNullableJson(input.window),
       summary: toNullableJson(input.summary),
       error: null,
       started_at: null,
-      finished_at: status === 'pending' ? null : now,
+      finished_at: status === 'pending' || status === 'waiting' ? null : now,
     })
     .onConflict((oc) => oc.doNothing())
     .returningAll()
@@ -131,6 +154,8 @@ export interface TransitionRunInput {
   readonly to: RunStatus;
   readonly summary?: JsonObject | null;
   readonly error?: JsonObject | null;
+  /** Window runs: the window as it closed. */
+  readonly window?: RunWindow;
 }
 
 /**
@@ -151,6 +176,7 @@ export async function transitionRun(db: Executor, input: TransitionRunInput): Pr
         finished_at: finishing ? sql<Date>`now()` : null,
         ...(input.summary !== undefined ? { summary: toNullableJson(input.summary) } : {}),
         ...(input.error !== undefined ? { error: toNullableJson(input.error) } : {}),
+        ...(input.window !== undefined ? { window: toNullableJson(input.window) } : {}),
       })
       .where('id', '=', input.id)
       .where('status', 'in', from)
@@ -228,4 +254,18 @@ export async function lastSuccessfulRun(db: Executor, definitionId: string): Pro
     .limit(1)
     .executeTakeFirst();
   return row ? toRun(row) : undefined;
+}
+
+/**
+ * Records where an open window stands (count, kept, duplicates) on its `waiting` run, so lists
+ * show it. A no-op once the run left `waiting`.
+ */
+export async function updateWaitingWindow(db: Executor, runId: string, window: RunWindow): Promise<void> {
+  if (!isUuid(runId)) return;
+  await db
+    .updateTable('runs')
+    .set({ window: toNullableJson(window), updated_at: sql<Date>`now()` })
+    .where('id', '=', runId)
+    .where('status', '=', 'waiting')
+    .execute();
 }

@@ -12,10 +12,24 @@ export type NullableJsonColumn = ColumnType<unknown, string | null | undefined, 
 export type CreatedAt = ColumnType<Date, Date | undefined, never>;
 export type UpdatedAt = ColumnType<Date, Date | undefined, Date>;
 
-export const RUN_TRIGGER_KINDS = ['event', 'cron', 'manual'] as const;
+export const RUN_TRIGGER_KINDS = ['event', 'cron', 'manual', 'window'] as const;
 export type RunTriggerKind = (typeof RUN_TRIGGER_KINDS)[number];
 
-export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'coalesced'] as const;
+/**
+ * `waiting`: an event window is open and collecting (the run starts when it closes);
+ * `expired`: an allOf window closed incomplete; `cancelled`: an operator discarded a window.
+ */
+export const RUN_STATUSES = [
+  'waiting',
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'coalesced',
+  'expired',
+  'cancelled',
+] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const TASK_STATUSES = ['open', 'completed', 'cancelled', 'expired'] as const;
@@ -35,6 +49,8 @@ export const RUN_LOG_KINDS = [
   'misfire_skipped',
   'misfire_coalesced',
   'note',
+  'event_joined',
+  'window_closed',
 ] as const;
 export type RunLogKind = (typeof RUN_LOG_KINDS)[number];
 
@@ -79,12 +95,26 @@ export interface RunsTable {
   nominal_time: Date | null;
   jitter_ms: number | null;
   event: NullableJsonColumn;
+  /** Window runs: the window's summary (key, mode, opened, count, …; closed and reason once closed). */
+  window: NullableJsonColumn;
   summary: NullableJsonColumn;
   error: NullableJsonColumn;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   started_at: Date | null;
   finished_at: Date | null;
+}
+
+/** Which window run each event of a windowed definition joined: at most one, ever. */
+export interface RunEventsTable {
+  definition_id: string;
+  event_key: string;
+  run_id: string;
+  /** 0, 1, 2 … in join order. */
+  position: number;
+  joined_at: Date;
+  /** Null when the event was counted but not kept (the window had reached its bounds). */
+  envelope: NullableJsonColumn;
 }
 
 export interface RunLogEntriesTable {
@@ -158,6 +188,7 @@ export interface Database {
   definition_versions: DefinitionVersionsTable;
   runs: RunsTable;
   run_log_entries: RunLogEntriesTable;
+  run_events: RunEventsTable;
   task_instances: TaskInstancesTable;
   outbox: OutboxTable;
   api_tokens: ApiTokensTable;
