@@ -3,9 +3,10 @@ import { type Activities, PayloadTooLargeError, toActivityFailure } from '@activ
 import { type ActivityDeps, DEFAULT_MAX_ACTIVITY_RESULT_BYTES } from './deps.ts';
 import { createRunActivities } from './run-activities.ts';
 import { createTaskActivities } from './task-activities.ts';
+import { createWindowActivities } from './window-activities.ts';
 
 /**
- * Every activity of RunActivityWorkflow and TaskInstanceWorkflow, bound to its dependencies.
+ * Every activity of RunActivityWorkflow, TaskInstanceWorkflow and EventWindowWorkflow, bound to its dependencies.
  * Register the result on the worker.
  *
  * Each one fails through `toActivityFailure`: a failure that retrying cannot fix (a value
@@ -13,7 +14,11 @@ import { createTaskActivities } from './task-activities.ts';
  * run fails at once with the reason; anything else goes to Temporal's retry policy.
  */
 export function createActivities(deps: ActivityDeps): Activities {
-  const activities: Activities = { ...createRunActivities(deps), ...createTaskActivities(deps) };
+  const activities: Activities = {
+    ...createRunActivities(deps),
+    ...createTaskActivities(deps),
+    ...createWindowActivities(deps),
+  };
   const maxResultBytes = deps.maxResultBytes ?? DEFAULT_MAX_ACTIVITY_RESULT_BYTES;
   const bounded = {} as Record<string, (input: never) => Promise<unknown>>;
   for (const [name, activity] of Object.entries(activities) as Array<[string, (input: never) => Promise<unknown>]>) {

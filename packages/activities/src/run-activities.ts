@@ -49,7 +49,7 @@ import { ContextSourceError } from './context-sources/errors.ts';
 import { resolveContextSources } from './context-sources/resolve.ts';
 import { scrubSecrets } from './context-sources/secrets.ts';
 import { type ActivityDeps, runLogWriter } from './deps.ts';
-import { describeTrigger, scheduleDelayMs, triggerLogFields, triggerVars } from './run-trigger.ts';
+import { describeTrigger, eventVars, scheduleDelayMs, triggerLogFields, triggerVars } from './run-trigger.ts';
 
 /** The run-side activities, bound to their dependencies. */
 export function createRunActivities(deps: ActivityDeps): RunActivities {
@@ -91,6 +91,8 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         nominalTime: trigger.kind === 'cron' ? new Date(trigger.nominalTime) : null,
         jitterMs: trigger.kind === 'cron' ? scheduleDelayMs(trigger.nominalTime, input.startedAt) : null,
         event: trigger.kind === 'event' ? trigger.envelope : null,
+        // A window's run row exists from the window's opening; this insert only finds it.
+        window: trigger.kind === 'window' ? trigger.window : null,
       }).catch((error: unknown) => {
         // The pinned version does not exist (foreign key on definition_versions).
         if (input.version !== undefined && pgErrorCode(error) === PG_FOREIGN_KEY_VIOLATION) {
@@ -162,7 +164,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
             spec: input.spec,
             definition: { id: input.definitionId, key: input.definitionKey, version: input.version },
             trigger: triggerVars(input.trigger),
-            event: input.trigger.kind === 'event' ? input.trigger.envelope : undefined,
+            ...eventVars(input.trigger, input.spec, input.now),
             now: input.now,
             attempt: Context.current().info.attempt,
           },
@@ -187,7 +189,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
     async planRun(input: PlanRunInput): Promise<PlanRunResult> {
       const result = planTasks({
         spec: input.spec,
-        event: input.trigger.kind === 'event' ? input.trigger.envelope : undefined,
+        ...eventVars(input.trigger, input.spec, input.now),
         context: input.context,
         trigger: triggerVars(input.trigger),
         definition: { id: input.definitionId, key: input.definitionKey, version: input.version },
@@ -226,9 +228,9 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
 
     /** Finishes the run (succeeded or failed) with its summary, and logs it. */
     async finishRun(input: FinishRunInput): Promise<void> {
-      if (input.status === 'succeeded') {
-        await log(input.runId, 'run_finished', { status: 'succeeded', ...(input.summary ?? {}) }, 'run_finished');
-        await transitionRun(deps.db, { id: input.runId, to: 'succeeded', summary: input.summary ?? null });
+      if (input.status === 'succeeded' || input.status === 'expired') {
+        await log(input.runId, 'run_finished', { status: input.status, ...(input.summary ?? {}) }, 'run_finished');
+        await transitionRun(deps.db, { id: input.runId, to: input.status, summary: input.summary ?? null });
       } else {
         await failRecordedRun(input.runId, input.error, input.summary);
       }

@@ -1,6 +1,13 @@
 // What the run-side activities make of a run's trigger: the variables templates and rules see,
 // the run-log description, and the delay a Schedule added to a cron start. Pure.
-import { type EventEnvelope, eventKey } from '@activity-core/core';
+import {
+  type ActivityDefinitionSpec,
+  type EventEnvelope,
+  emptyWindowVariables,
+  eventKey,
+  type RunVariablesInput,
+  windowVariables,
+} from '@activity-core/core';
 import type { JsonObject } from '@activity-core/db';
 import type { RunTrigger } from '@activity-core/workflows';
 
@@ -18,6 +25,14 @@ export function triggerVars(trigger: RunTrigger): Record<string, unknown> {
         idempotencyKey: trigger.idempotencyKey,
         payload: trigger.payload ?? null,
       };
+    case 'window':
+      return {
+        kind: 'window',
+        key: trigger.window.key,
+        mode: trigger.window.mode,
+        reason: trigger.window.reason,
+        openingEventKey: trigger.window.openingEventKey,
+      };
     default:
       return assertNeverTrigger(trigger);
   }
@@ -28,6 +43,28 @@ export function triggerLogFields(trigger: RunTrigger): { eventKey?: string; trig
   return trigger.kind === 'event'
     ? { triggerKind: 'event', eventKey: eventKey(trigger.envelope) }
     : { triggerKind: trigger.kind };
+}
+
+/**
+ * The event variables of a run: `event` (a window's last kept event), and for a windowed
+ * definition `events` and `window` (empty for a run no window started, e.g. a manual one).
+ */
+export function eventVars(
+  trigger: RunTrigger,
+  spec: ActivityDefinitionSpec,
+  now: string,
+): { readonly event: unknown } & Pick<RunVariablesInput, 'events' | 'window'> {
+  if (trigger.kind === 'window') {
+    return {
+      event: trigger.events[trigger.events.length - 1],
+      events: trigger.events,
+      window: windowVariables(trigger.window),
+    };
+  }
+  const event = trigger.kind === 'event' ? trigger.envelope : undefined;
+  const window = spec.trigger.kind === 'event' ? spec.trigger.event.window : undefined;
+  if (window === undefined) return { event };
+  return { event, events: event ? [event] : [], window: emptyWindowVariables(window.mode, now) };
 }
 
 /**
@@ -55,6 +92,16 @@ export function describeTrigger(trigger: RunTrigger): JsonObject {
       return { kind: 'cron', nominalTime: trigger.nominalTime, scheduleId: trigger.scheduleId };
     case 'manual':
       return { kind: 'manual', requestedBy: trigger.requestedBy, idempotencyKey: trigger.idempotencyKey };
+    case 'window':
+      return {
+        kind: 'window',
+        key: trigger.window.key,
+        mode: trigger.window.mode,
+        reason: trigger.window.reason,
+        count: trigger.window.count,
+        kept: trigger.window.stored,
+        openingEventKey: trigger.window.openingEventKey,
+      };
     default:
       return assertNeverTrigger(trigger);
   }

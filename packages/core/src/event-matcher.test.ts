@@ -430,7 +430,7 @@ describe('filter index', () => {
 });
 
 describe('windowed definitions', () => {
-  it('carry the event\'s window key, or why it has none, beside the match', () => {
+  it("carry the event's window key, or why it has none, beside the match", () => {
     const window = { mode: 'batch' as const, key: 'event.data.orderId', duration: 'PT1M' };
     const matcher = buildMatcher([
       def('plain', { types: ['order.created'] }),
@@ -443,7 +443,7 @@ describe('windowed definitions', () => {
     expect(unkeyed?.window).toMatchObject({ ok: false, code: 'not_string' });
   });
 
-  it('evaluate the key under the definition\'s budget, one budget for the filter and one for the key', () => {
+  it("evaluate the key under the definition's budget, one budget for the filter and one for the key", () => {
     const key = 'event.data.xs.all(x, event.data.xs.all(y, x + y >= 0)) ? "k" : "k"';
     const window = { mode: 'batch' as const, key, duration: 'PT1M' };
     const xs = Array.from({ length: 300 }, (_, i) => i);
@@ -485,18 +485,30 @@ describe('windowed definitions', () => {
     expect(matcher.match(envelope('order.created', 'urn:shop', { tenant: 'globex', orderId: 'o-1' })).matched).toEqual([
       { id: 'plain', version: 1, key: 'plain' },
     ]);
-    matcher.upsert({ ...def('w', { types: ['order.created'], filter, window: batch('event.data.customer') }), version: 2 });
+    matcher.upsert({
+      ...def('w', { types: ['order.created'], filter, window: batch('event.data.customer') }),
+      version: 2,
+    });
     expect(matcher.match(acme).matched[0]).toMatchObject({ id: 'w', version: 2, window: { ok: true, key: 'c-9' } });
     matcher.upsert({ ...def('w', { types: ['order.created'], filter }), version: 3 });
     expect(matcher.match(acme).matched[0]).toEqual({ id: 'w', version: 3, key: 'w' });
-    matcher.upsert({ ...def('w', { types: ['order.created'], filter, window: batch('event.data.orderId') }), version: 4 });
+    matcher.upsert({
+      ...def('w', { types: ['order.created'], filter, window: batch('event.data.orderId') }),
+      version: 4,
+    });
     expect(matcher.remove('w')).toBe(true);
     expect(matcher.match(acme).matched).toEqual([{ id: 'plain', version: 1, key: 'plain' }]);
   });
 
   it('fail every keyed event of a key that does not compile (an old definition under new limits), not the match', () => {
-    const matcher = buildMatcher([def('w', { types: ['t'], window: { mode: 'batch', key: 'event.data.', duration: 'PT1M' } })]);
+    const matcher = buildMatcher([
+      def('w', { types: ['t'], window: { mode: 'batch', key: 'event.data.', duration: 'PT1M' } }),
+    ]);
     const [w] = matcher.match(envelope('t', 'urn:s', { orderId: 'o-1' })).matched;
-    expect(w?.window).toMatchObject({ ok: false, code: 'evaluation', message: expect.stringContaining('does not compile') });
+    expect(w?.window).toMatchObject({
+      ok: false,
+      code: 'evaluation',
+      message: expect.stringContaining('does not compile'),
+    });
   });
 });

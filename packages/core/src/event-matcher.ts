@@ -552,8 +552,7 @@ class IndexedMatcher implements DefinitionMatcher {
       if (verdict.matched) {
         const window = entry.windowKey === undefined ? undefined : keyOf(entry.windowKey, celEvent, entry.budget);
         outcome.matched.push(window === undefined ? { id, version, key } : { id, version, key, window });
-      }
-      else if (verdict.reason === 'filter_error') {
+      } else if (verdict.reason === 'filter_error') {
         outcome.failed.push({ id, version, key, code: verdict.code, message: verdict.detail });
       }
     }
@@ -699,7 +698,11 @@ function compileKey(trigger: EventTriggerConfig, input: InputLimits): Compiled |
   if (trigger.window === undefined) return undefined;
   const compiled = compileWindowKey(trigger.window.key, { input });
   if (compiled.ok) return compiled;
-  return { ok: false, code: compiled.error.code, message: `the window key does not compile: ${formatCelError(compiled.error)}` };
+  return {
+    ok: false,
+    code: compiled.error.code,
+    message: `the window key does not compile: ${formatCelError(compiled.error)}`,
+  };
 }
 
 /** The event's window key, evaluated under the definition's budget (the filter has its own). */

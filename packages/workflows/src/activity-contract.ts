@@ -1,7 +1,13 @@
 // The activities' side of the contract: what RunActivityWorkflow and TaskInstanceWorkflow ask
 // of their activities, and what they get back. Types only: workflow code proxies `Activities`
 // by type, and `@activity-core/activities` implements it.
-import type { ActivityDefinitionSpec, MisfireDecision } from '@activity-core/core';
+import type {
+  ActivityDefinitionSpec,
+  EventEnvelope,
+  MisfireDecision,
+  WindowCloseReason,
+  WindowSummary,
+} from '@activity-core/core';
 import type { JsonObject } from '@activity-core/db';
 import type {
   PlannedTask,
@@ -11,6 +17,7 @@ import type {
   TaskInstanceInput,
   TaskLifecycleStatus,
 } from './contract.ts';
+import type { OpenWindowRef } from './window-contract.ts';
 
 export interface RecordRunInput {
   readonly runWorkflowId: string;
@@ -74,7 +81,8 @@ export interface PlanRunResult {
 
 export interface FinishRunInput {
   readonly runId: string;
-  readonly status: 'succeeded' | 'failed';
+  /** `expired`: the run of an expired allOf window, after its `onExpired` tasks. */
+  readonly status: 'succeeded' | 'failed' | 'expired';
   readonly summary?: JsonObject;
   readonly error?: { readonly type: string; readonly message: string };
 }
@@ -128,6 +136,68 @@ export interface RunActivities {
   recordFailedRun(input: RecordFailedRunInput): Promise<{ readonly runId: string | null }>;
 }
 
+export interface JoinWindowCandidate {
+  readonly eventKey: string;
+  readonly envelope: EventEnvelope;
+  /** The definition version ingest matched. */
+  readonly version: number;
+  /** When the event arrived (epoch ms, see `WindowArrival`). */
+  readonly arrivedAt: number;
+}
+
+export interface JoinWindowInput {
+  readonly definitionId: string;
+  readonly key: string;
+  readonly keyHash: string;
+  /** The key's open window, or null: the first candidate that joined no window yet opens one. */
+  readonly open: OpenWindowRef | null;
+  /** Events in arrival order, none later than the open window's deadline. */
+  readonly candidates: readonly JoinWindowCandidate[];
+}
+
+/** What happened to one candidate: joined and kept, joined and only counted (bounds), or a duplicate. */
+export type JoinVerdict = 'kept' | 'counted' | 'duplicate';
+
+export interface JoinWindowResult {
+  /** The window after the call: the one given, the one opened, or null (every candidate was a duplicate). */
+  readonly open: OpenWindowRef | null;
+  /** Candidates handled, from the first; the rest wait for the next window (this one is `full`). */
+  readonly consumed: number;
+  /** One per handled candidate. */
+  readonly verdicts: readonly JoinVerdict[];
+  /** Set when the window's content closes it (`maxEvents`, `complete`): close it now. */
+  readonly full: WindowCloseReason | null;
+}
+
+export interface CloseWindowActivityInput {
+  readonly runId: string;
+  readonly definitionId: string;
+  readonly version: number;
+  readonly summary: WindowSummary;
+  /** The operator, for `closed` and `discarded`. */
+  readonly by?: { readonly by: string; readonly reason?: string };
+}
+
+export interface CloseWindowActivityResult {
+  /** The run's status now: `pending` (its run starts), `expired` or `cancelled`. */
+  readonly status: 'pending' | 'expired' | 'cancelled';
+  /** Whether RunActivityWorkflow runs for this window (false: nothing to spawn). */
+  readonly startRun: boolean;
+}
+
+/** The window-side activities: EventWindowWorkflow's reads and writes. */
+export interface WindowActivities {
+  /**
+   * Joins candidates to the key's window (opening one, with its `waiting` run, when none is
+   * open): claims each event for the run (an event joins at most one window of a definition),
+   * keeps it within the bounds, logs `event_joined`. Idempotent: a retry after a commit
+   * returns the same result.
+   */
+  joinWindow(input: JoinWindowInput): Promise<JoinWindowResult>;
+  /** Closes the window's run (`pending`, `expired` or `cancelled`) and logs `window_closed` with the reason. */
+  closeWindow(input: CloseWindowActivityInput): Promise<CloseWindowActivityResult>;
+}
+
 /** The task-side activities: the TaskInstance row, its events and its run-log entries. */
 export interface TaskActivities {
   /** Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then logs it. */
@@ -136,5 +206,5 @@ export interface TaskActivities {
   closeTask(input: CloseTaskInput): Promise<CreateTaskResult>;
 }
 
-/** Every activity the two workflows call; registered on the worker by `createActivities`. */
-export type Activities = RunActivities & TaskActivities;
+/** Every activity the workflows call; registered on the worker by `createActivities`. */
+export type Activities = RunActivities & TaskActivities & WindowActivities;

@@ -1,6 +1,6 @@
 // Helpers for the processes that start and drive workflows (ingest, API, schedules).
 
-import { runWorkflowIdFor } from '@activity-core/core';
+import { type EventEnvelope, runWorkflowIdFor, windowWorkflowId } from '@activity-core/core';
 import {
   type Client,
   WorkflowExecutionAlreadyStartedError,
@@ -9,9 +9,10 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type RunActivityInput, type TaskActionInput, type TaskStatusView, WorkflowTypes } from './contract.ts';
-import { TaskConflictError, TaskNotFoundError } from './errors.ts';
+import { TaskConflictError, TaskNotFoundError, WindowConflictError } from './errors.ts';
 import { FailureTypes } from './failure-types.ts';
-import { cancelTaskUpdate, completeTaskUpdate } from './updates-and-queries.ts';
+import { cancelTaskUpdate, closeWindowUpdate, completeTaskUpdate, windowEventSignal } from './updates-and-queries.ts';
+import type { CloseWindowRequest, CloseWindowResult, EventWindowInput } from './window-contract.ts';
 
 export interface StartRunActivityOptions {
   readonly taskQueue: string;
@@ -113,4 +114,71 @@ async function actOnTask(
     }
     throw error;
   }
+}
+
+export interface SignalWindowEventOptions {
+  readonly taskQueue: string;
+  readonly definitionId: string;
+  /** The definition version the event matched. */
+  readonly version: number;
+  /** The event's window key and its hash (`evaluateWindowKey`). */
+  readonly key: string;
+  readonly keyHash: string;
+  readonly envelope: EventEnvelope;
+}
+
+/**
+ * Hands one event to its key's window: signal-with-start of `EventWindowWorkflow` under
+ * `window:{definitionId}:{keyHash}`. Signals the running window workflow, or starts it (with
+ * the signal) when the key has none running: conflict policy `USE_EXISTING`, reuse policy
+ * `ALLOW_DUPLICATE` (this id names the key, not a window; each window's run has an id of its
+ * own). Resolves once Temporal accepted the signal, so callers ack their input after it. A
+ * repeated call (redelivery) signals again; the window workflow recognises the event.
+ */
+export async function signalWindowEvent(
+  client: Client,
+  options: SignalWindowEventOptions,
+): Promise<{ workflowId: string }> {
+  const workflowId = windowWorkflowId(options.definitionId, options.keyHash);
+  const input: EventWindowInput = { definitionId: options.definitionId, key: options.key, keyHash: options.keyHash };
+  await client.workflow.signalWithStart(WorkflowTypes.eventWindow, {
+    taskQueue: options.taskQueue,
+    workflowId,
+    args: [input],
+    signal: windowEventSignal,
+    signalArgs: [{ envelope: options.envelope, version: options.version }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+  return { workflowId };
+}
+
+/**
+ * Closes a waiting window now (`close`: its run starts with the events so far) or discards it
+ * (`discard`: its run ends `cancelled`, nothing spawns). Resolves once the window is closed.
+ * Throws `WindowConflictError` (CONFLICT) when the window is no longer open.
+ */
+export async function closeEventWindow(
+  client: Client,
+  window: { readonly definitionId: string; readonly keyHash: string },
+  request: CloseWindowRequest,
+): Promise<CloseWindowResult> {
+  const workflowId = windowWorkflowId(window.definitionId, window.keyHash);
+  let result: CloseWindowResult;
+  try {
+    result = await client.workflow.getHandle(workflowId).executeUpdate(closeWindowUpdate, { args: [request] });
+  } catch (error) {
+    const notOpen =
+      error instanceof WorkflowNotFoundError ||
+      (error instanceof WorkflowUpdateFailedError &&
+        error.cause instanceof ApplicationFailure &&
+        error.cause.type === FailureTypes.windowNotOpen);
+    if (notOpen) throw new WindowConflictError(request.runId, 'the window is no longer open', { cause: error });
+    throw error;
+  }
+  if (result.outcome === 'not_open') {
+    const why = result.reason ? `it closed already (${result.reason})` : 'it is no longer open';
+    throw new WindowConflictError(request.runId, why);
+  }
+  return result;
 }

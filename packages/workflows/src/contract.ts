@@ -1,12 +1,13 @@
 // The contract between the processes that start and drive workflows (ingest, API, the
 // schedule reconciler) and the worker that runs them. Pure types and names: safe to import
 // from workflow code and from clients alike.
-import type { EventEnvelope } from '@activity-core/core';
+import type { EventEnvelope, WindowSummary } from '@activity-core/core';
 
 /** Workflow type names as registered on the worker. Changing one breaks running workflows. */
 export const WorkflowTypes = {
   runActivity: 'RunActivityWorkflow',
   taskInstance: 'TaskInstanceWorkflow',
+  eventWindow: 'EventWindowWorkflow',
 } as const;
 
 /** What caused a run. The run's workflow id and trigger key derive from it. */
@@ -28,6 +29,13 @@ export type RunTrigger =
       readonly requestedBy: string;
       readonly idempotencyKey: string;
       readonly payload?: unknown;
+    }
+  | {
+      /** A closed event window (EventWindowWorkflow hands it over). */
+      readonly kind: 'window';
+      readonly window: WindowSummary;
+      /** The events the window kept, in arrival order (the first `window.stored` of `window.count`). */
+      readonly events: readonly EventEnvelope[];
     };
 
 /**
@@ -116,7 +124,8 @@ export interface TaskStatusView {
 export interface RunActivityResult {
   readonly runId: string;
   readonly runWorkflowId: string;
-  readonly status: 'succeeded' | 'failed' | 'skipped' | 'coalesced';
+  /** `expired`: the run of an allOf window that expired (it spawned its `onExpired` tasks). */
+  readonly status: 'succeeded' | 'failed' | 'skipped' | 'coalesced' | 'expired';
   readonly tasksPlanned: number;
   /** Children started by this run (those found already started count too). */
   readonly tasksStarted: number;

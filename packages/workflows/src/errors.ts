@@ -26,3 +26,14 @@ export class TaskConflictError extends Error {
     this.workflowId = workflowId;
   }
 }
+
+/** The event window is no longer open (it closed by its own rules, or was closed or discarded). */
+export class WindowConflictError extends Error {
+  override readonly name = 'WindowConflictError';
+  readonly code = WorkflowClientErrorCode.conflict;
+  readonly runId: string;
+  constructor(runId: string, detail: string, options?: ErrorOptions) {
+    super(`window run ${runId}: ${detail}`, options);
+    this.runId = runId;
+  }
+}

@@ -20,5 +20,7 @@ export const FailureTypes = {
   payloadTooLarge: 'PayloadTooLarge',
   /** Temporal refused a request as invalid (gRPC INVALID_ARGUMENT). */
   requestRejected: 'RequestRejected',
+  /** A close/discard request named a run that is not the key's open window. */
+  windowNotOpen: 'WindowNotOpen',
 } as const;
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];

@@ -1,8 +1,14 @@
 export type {
   Activities,
   CloseTaskInput,
+  CloseWindowActivityInput,
+  CloseWindowActivityResult,
   CreateTaskResult,
   FinishRunInput,
+  JoinVerdict,
+  JoinWindowCandidate,
+  JoinWindowInput,
+  JoinWindowResult,
   MisfireInput,
   PlannedChild,
   PlanRunInput,
@@ -13,10 +19,11 @@ export type {
   RunActivities,
   RunContextInput,
   TaskActivities,
+  WindowActivities,
 } from './activity-contract.ts';
 export { causationOf } from './causation.ts';
-export type { StartRunActivityOptions, StartRunActivityResult } from './client.ts';
-export { cancelTask, completeTask, startRunActivity } from './client.ts';
+export type { SignalWindowEventOptions, StartRunActivityOptions, StartRunActivityResult } from './client.ts';
+export { cancelTask, closeEventWindow, completeTask, signalWindowEvent, startRunActivity } from './client.ts';
 export type {
   PlannedTask,
   RunActivityInput,
@@ -30,11 +37,31 @@ export type {
   TaskStatusView,
 } from './contract.ts';
 export { WorkflowTypes } from './contract.ts';
-export { TaskConflictError, TaskNotFoundError, WorkflowClientErrorCode } from './errors.ts';
+export { TaskConflictError, TaskNotFoundError, WindowConflictError, WorkflowClientErrorCode } from './errors.ts';
 export type { FailureClass } from './failure-classification.ts';
 export { classifyFailure, PayloadTooLargeError, toActivityFailure } from './failure-classification.ts';
 export type { FailureType } from './failure-types.ts';
 export { FailureTypes } from './failure-types.ts';
 export type { RunSpawnState } from './run-activity.workflow.ts';
 export type { RunProgress } from './updates-and-queries.ts';
-export { cancelTaskUpdate, completeTaskUpdate, runStatusQuery, taskStatusQuery } from './updates-and-queries.ts';
+export {
+  cancelTaskUpdate,
+  closeWindowUpdate,
+  completeTaskUpdate,
+  runStatusQuery,
+  taskStatusQuery,
+  windowEventSignal,
+  windowQuery,
+} from './updates-and-queries.ts';
+export type {
+  CloseWindowRequest,
+  CloseWindowResult,
+  EventWindowCarry,
+  EventWindowInput,
+  EventWindowResult,
+  OpenWindow,
+  OpenWindowRef,
+  WindowArrival,
+  WindowEventSignal,
+  WindowView,
+} from './window-contract.ts';

@@ -191,12 +191,14 @@ export async function RunActivityWorkflow(
   }
 
   progress = { ...progress, step: 'finishing' };
+  // The run of an expired allOf window spawned its `onExpired` tasks: it ends expired.
+  const status = input.trigger.kind === 'window' && input.trigger.window.reason === 'expired' ? 'expired' : 'succeeded';
   await db.finishRun({
     runId: state.runId,
-    status: 'succeeded',
+    status,
     summary: { tasksPlanned: state.tasksPlanned, tasksStarted: started },
   });
-  return result('succeeded', state.runId, state.tasksPlanned, started);
+  return result(status, state.runId, state.tasksPlanned, started);
 }
 
 async function startTask(

@@ -10,7 +10,7 @@ import {
   type ExpressionLimits,
   expressionBudget,
   inspectJson,
-  toCelValue,
+  runVariables,
 } from '@activity-core/core';
 import { ContextSourceError } from './errors.ts';
 import { type ContextSourceDeps, contextSourceResolvers } from './registry.ts';
@@ -33,6 +33,9 @@ export interface ResolveContextInput {
   readonly definition: { readonly id: string; readonly key: string; readonly version: number };
   readonly trigger: Record<string, unknown>;
   readonly event: unknown;
+  /** Windowed definitions: the window's events and `window` (see core's `runVariables`). */
+  readonly events?: readonly unknown[];
+  readonly window?: Record<string, unknown>;
   /** RFC 3339: `now` in templates. */
   readonly now: string;
   /** Which attempt of the resolveContext activity this is (1 on the first); the run log records it. */
@@ -86,13 +89,7 @@ export async function resolveContextSources(
     return compiled.contextTemplates;
   };
   for (const source of input.spec.contextSources) {
-    const vars = () => ({
-      event: toCelValue(input.event ?? {}),
-      context: toCelValue(context),
-      trigger: toCelValue(input.trigger),
-      definition: toCelValue(input.definition),
-      now: new Date(input.now),
-    });
+    const vars = () => runVariables({ ...input, context });
     const scope: SourceScope = {
       definition: input.definition,
       trigger: input.trigger,
