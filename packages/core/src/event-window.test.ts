@@ -147,7 +147,10 @@ describe('the window key', () => {
   });
 
   it('says why an event has none: a failing expression, a non-string, an empty or too long string', () => {
-    expect(evaluateWindowKey(program('event.data.orderId'), event({}))).toMatchObject({ ok: false, code: 'evaluation' });
+    expect(evaluateWindowKey(program('event.data.orderId'), event({}))).toMatchObject({
+      ok: false,
+      code: 'evaluation',
+    });
     expect(evaluateWindowKey(program('event.data.orderId'), event({ orderId: 7 }))).toMatchObject({
       ok: false,
       code: 'not_string',
@@ -262,7 +265,8 @@ describe('planning a window', () => {
       {
         key: 'done',
         // Not events.map(…).join(…): joining strings of up to the input limit is over the default budget.
-        title: '{{ window.key }}: {{ events[0].type }}, {{ events[1].type }} ({{ window.count }}, last {{ event.type }})',
+        title:
+          '{{ window.key }}: {{ events[0].type }}, {{ events[1].type }} ({{ window.count }}, last {{ event.type }})',
       },
       { key: 'chase', title: '{{ window.key }} was not shipped', onExpired: true },
     ],

@@ -7,12 +7,22 @@ import { copyUserHeaders, DlqHeader, headerOf, headerValue } from './headers.ts'
 /**
  * Why a message was dead-lettered: a normalization error code, or one of ingest's own:
  * `max_depth` (causation depth reached), `max_deliveries` (redelivered `max_deliver` times),
- * `start_rejected` (Temporal refused the run's start for good, e.g. its input over the payload limit),
- * `filter_error`. `filter_error` is a copy, not a removal: the event was processed for every
- * other definition and is parked for the definitions named in `Ac-Dlq-Definition`, whose filter
- * failed on it.
+ * `start_rejected` (Temporal refused the run's start or the window's signal for good, e.g. its
+ * input over the payload limit), `filter_error`, `window_key`. The last two are copies, not
+ * removals ({@link DeadLetterCopyReason}): the event was processed for every other definition and
+ * is parked for the definitions named in `Ac-Dlq-Definition`, whose filter failed on it
+ * (`filter_error`) or which matched it but could not key it (`window_key`).
  */
-export type DeadLetterReason = NormalizeErrorCode | 'max_depth' | 'max_deliveries' | 'start_rejected' | 'filter_error';
+export type DeadLetterReason =
+  | NormalizeErrorCode
+  | 'max_depth'
+  | 'max_deliveries'
+  | 'start_rejected'
+  | DeadLetterCopyReason;
+
+/** Reasons stored as a copy beside the processed original, each under its own message id. */
+export type DeadLetterCopyReason = 'filter_error' | 'window_key';
+const COPY_REASONS: ReadonlySet<DeadLetterReason> = new Set<DeadLetterCopyReason>(['filter_error', 'window_key']);
 
 export interface DeadLetter {
   /** The subject the message arrived on (`events.…`). */
@@ -25,7 +35,7 @@ export interface DeadLetter {
   readonly reason: DeadLetterReason;
   readonly message: string;
   readonly field?: string | undefined;
-  /** Keys of the definitions the dead letter is about (`filter_error`). */
+  /** Keys of the definitions the dead letter is about (`filter_error`, `window_key`). */
   readonly definitions?: readonly string[];
 }
 
@@ -95,8 +105,8 @@ export async function publishDeadLetter(
   if (bodyOmitted) headers.set(DlqHeader.bodyOmitted, String(letter.data.length));
   const ack = await js.publish(deadLetterSubject(t, letter.subject), bodyOmitted ? new Uint8Array(0) : letter.data, {
     headers,
-    // A filter_error copy and a later dead letter of the same message are different letters.
-    msgID: letter.reason === 'filter_error' ? `dlq:${letter.streamSeq}:filter_error` : `dlq:${letter.streamSeq}`,
+    // A copy, another reason's copy and a later dead letter of the same message are different letters.
+    msgID: COPY_REASONS.has(letter.reason) ? `dlq:${letter.streamSeq}:${letter.reason}` : `dlq:${letter.streamSeq}`,
     expect: { streamName: t.dlq.stream },
   });
   return { ack, bodyOmitted };

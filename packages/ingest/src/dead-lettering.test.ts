@@ -79,6 +79,32 @@ describe('dead-lettering a delivered message', () => {
     expect(published[0]?.msgID).toBe('dlq:9:filter_error');
   });
 
+  test('a window_key copy of the same message is a letter of its own beside a filter_error copy', async () => {
+    const { message, done } = delivered();
+    const published: PublishOptions[] = [];
+    const lettering = parking(false, done, published);
+    const filterCause = {
+      reason: 'filter_error',
+      message: 'a: budget',
+      field: 'trigger.event.filter',
+      definitions: ['a'],
+    } as const;
+    const keyCause = {
+      reason: 'window_key',
+      message: 'w: not_string: the window key must be a string, got number',
+      field: 'trigger.event.window.key',
+      definitions: ['w'],
+    } as const;
+    await expect(lettering.copy(message, filterCause)).resolves.toBe(true);
+    await expect(lettering.copy(message, keyCause)).resolves.toBe(true);
+    expect(done).toEqual([
+      'publish p.dlq.events.order.created filter_error',
+      'publish p.dlq.events.order.created window_key',
+    ]);
+    expect(published.map((p) => p.msgID)).toEqual(['dlq:9:filter_error', 'dlq:9:window_key']);
+    expect(published[1]?.headers.values(DlqHeader.definition)).toEqual(['w']);
+  });
+
   test('a copy that is not stored resolves false and leaves the original untouched', async () => {
     const { message, done } = delivered();
     const cause = { reason: 'filter_error', message: 'a: budget', definitions: ['a'] } as const;

@@ -17,7 +17,7 @@ export interface DeadLetterCause {
   readonly reason: DeadLetterReason;
   readonly message: string;
   readonly field?: string | undefined;
-  /** Keys of the definitions the dead letter is about (`filter_error`). */
+  /** Keys of the definitions the dead letter is about (`filter_error`, `window_key`). */
   readonly definitions?: readonly string[];
 }
 
@@ -31,7 +31,7 @@ export interface DeadLettering {
   park(message: JsMsg, cause: DeadLetterCause): Promise<boolean>;
   /**
    * Stores a copy of the message in the DLQ and leaves the original alone: the caller acks it
-   * (a `filter_error` copy: the event was processed for every other definition). Resolves false
+   * (a `filter_error` or `window_key` copy: the event was processed for every other definition). Resolves false
    * when the store failed.
    */
   copy(message: JsMsg, cause: DeadLetterCause): Promise<boolean>;

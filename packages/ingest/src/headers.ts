@@ -13,8 +13,9 @@ export const DlqHeader = {
   msgId: 'Ac-Dlq-Msg-Id',
   time: 'Ac-Dlq-Time',
   /**
-   * With reason `filter_error`: the key of a definition whose filter failed on the event, one
-   * header value per definition. The other definitions of the event ran as usual.
+   * With reason `filter_error` (or `window_key`): the key of a definition whose filter (or
+   * window key) failed on the event, one header value per definition. The other definitions of
+   * the event ran as usual.
    */
   definition: 'Ac-Dlq-Definition',
   /**

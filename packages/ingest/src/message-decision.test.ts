@@ -37,24 +37,46 @@ describe('what happens to a message, per outcome', () => {
     expect(decideMessage({ kind: 'unmatched' }, on(1), policy)).toEqual({ action: 'ack' });
   });
 
+  const filterFailures = [
+    { id: 'd1', version: 2, key: 'nested', code: 'budget' as const, message: 'over its budget of 1000000' },
+    { id: 'd2', version: 1, key: 'typed', code: 'evaluation' as const, message: 'no such key: region' },
+  ];
+  const filterCopy = {
+    reason: 'filter_error',
+    message: 'nested: budget: over its budget of 1000000; typed: evaluation: no such key: region',
+    field: 'trigger.event.filter',
+    definitions: ['nested', 'typed'],
+  };
+  const keyFailures = [
+    { definitionKey: 'digest', code: 'not_string', message: 'the window key must be a string, got number' },
+    { definitionKey: 'pairs', code: 'evaluation', message: 'No such key: orderId' },
+  ];
+  const keyCopy = {
+    reason: 'window_key',
+    message: 'digest: not_string: the window key must be a string, got number; pairs: evaluation: No such key: orderId',
+    field: 'trigger.event.window.key',
+    definitions: ['digest', 'pairs'],
+  };
+
   test('filters that failed on an event park a copy for those definitions only, then ack, on any delivery', () => {
-    const outcome: MessageOutcome = {
-      kind: 'filters_failed',
-      failed: [
-        { id: 'd1', version: 2, key: 'nested', code: 'budget', message: 'over its budget of 1000000' },
-        { id: 'd2', version: 1, key: 'typed', code: 'evaluation', message: 'no such key: region' },
-      ],
-    };
-    const copy = {
-      action: 'dead_letter_copy',
-      reason: 'filter_error',
-      message: 'nested: budget: over its budget of 1000000; typed: evaluation: no such key: region',
-      field: 'trigger.event.filter',
-      definitions: ['nested', 'typed'],
-    };
+    const outcome: MessageOutcome = { kind: 'definitions_failed', filters: filterFailures, windowKeys: [] };
+    const copy = { action: 'dead_letter_copy', copies: [filterCopy] };
     expect(decideMessage(outcome, on(1), policy)).toEqual(copy);
     // Not a failed delivery: the last one parks the same copy, never a max_deliveries letter.
     expect(decideMessage(outcome, on(5), policy)).toEqual(copy);
+  });
+
+  test('an event a windowed definition cannot key parks a window_key copy naming the definitions', () => {
+    const outcome: MessageOutcome = { kind: 'definitions_failed', filters: [], windowKeys: keyFailures };
+    expect(decideMessage(outcome, on(1), policy)).toEqual({ action: 'dead_letter_copy', copies: [keyCopy] });
+  });
+
+  test('failing filters and failing window keys on one event park one copy per reason', () => {
+    const outcome: MessageOutcome = { kind: 'definitions_failed', filters: filterFailures, windowKeys: keyFailures };
+    expect(decideMessage(outcome, on(1), policy)).toEqual({
+      action: 'dead_letter_copy',
+      copies: [filterCopy, keyCopy],
+    });
   });
 
   test('an index that cannot catch up naks and pauses: it must not ack events as unmatched', () => {

@@ -1,9 +1,9 @@
 // What ingest does with a delivered message once it knows how processing went: ack it, nak it
-// for a later redelivery, park it in the DLQ, or store a copy there for the definitions whose
-// filter failed and ack it; and whether consumption pauses. Pure, so every outcome's handling
+// for a later redelivery, park it in the DLQ, or store copies there for the definitions whose
+// filter or window key failed and ack it; and whether consumption pauses. Pure, so every outcome's handling
 // is decided (and tested) in one place.
 import { assertNever, type FilterFailure, type NormalizeErrorCode } from '@activity-core/core';
-import type { DeadLetterReason } from './dead-letter.ts';
+import type { DeadLetterCopyReason, DeadLetterReason } from './dead-letter.ts';
 import { backoffDelayMs } from './slots.ts';
 
 /** How processing one message went. */
@@ -27,17 +27,29 @@ export type MessageOutcome =
   /** Temporal accepted the start of every matched definition. */
   | { readonly kind: 'started' }
   /**
-   * The filter of one or more definitions failed on it (over budget, a type error, a missing
-   * field, not a bool, does not compile), and Temporal accepted the start of every definition
-   * that did match (there may be none). Neither a match nor a "no" for the failed ones.
+   * For some definitions the event is neither a match nor a "no": the filter failed on it (over
+   * budget, a type error, a missing field, not a bool, does not compile), or a windowed
+   * definition matched but could not key it (the key failed or yielded no non-empty string).
+   * Temporal accepted every start and window signal of the others (there may be none).
    */
-  | { readonly kind: 'filters_failed'; readonly failed: readonly FilterFailure[] }
-  /** Temporal refused a start in a way no redelivery changes (see `classifyFailure`). */
+  | {
+      readonly kind: 'definitions_failed';
+      readonly filters: readonly FilterFailure[];
+      readonly windowKeys: readonly WindowKeyFailure[];
+    }
+  /** Temporal refused a start or a window signal in a way no redelivery changes (see `classifyFailure`). */
   | { readonly kind: 'start_rejected'; readonly reason: string }
   /** A start failed; `unavailable` when Temporal was unreachable or overloaded. */
   | { readonly kind: 'start_failed'; readonly unavailable: boolean; readonly error: unknown }
   /** Something unexpected threw while handling it. */
   | { readonly kind: 'error' };
+
+/** A windowed definition the event could not be keyed for. */
+export interface WindowKeyFailure {
+  readonly definitionKey: string;
+  readonly code: string;
+  readonly message: string;
+}
 
 /** Why a message was handed back (the `cause` label of `ac_ingest_naks_total`). */
 export type NakCause = 'error' | 'unavailable' | 'start_error' | 'dlq_unavailable' | 'paused' | 'shutdown';
@@ -53,16 +65,19 @@ export type MessageDecision =
       readonly pause?: string;
     }
   /**
-   * Store a copy in the DLQ for the named definitions, then ack: the message was processed for
-   * every other definition. Handed back for a redelivery when the copy was not stored.
+   * Store copies in the DLQ, one per reason, each for the definitions it names, then ack: the
+   * message was processed for every other definition. Handed back for a redelivery when a copy
+   * was not stored (a copy already stored is recognised by its message id).
    */
-  | {
-      readonly action: 'dead_letter_copy';
-      readonly reason: DeadLetterReason;
-      readonly message: string;
-      readonly field: string;
-      readonly definitions: readonly string[];
-    };
+  | { readonly action: 'dead_letter_copy'; readonly copies: readonly DeadLetterCopy[] };
+
+/** One DLQ copy of a message, about the named definitions. */
+export interface DeadLetterCopy {
+  readonly reason: DeadLetterCopyReason;
+  readonly message: string;
+  readonly field: string;
+  readonly definitions: readonly string[];
+}
 
 export interface DecisionPolicy {
   /** The consumer's `max_deliver`: a failed start on the last delivery is dead-lettered. */
@@ -105,14 +120,8 @@ export function decideMessage(
     case 'unmatched':
     case 'started':
       return { action: 'ack' };
-    case 'filters_failed':
-      return {
-        action: 'dead_letter_copy',
-        reason: 'filter_error',
-        message: outcome.failed.map((f) => `${f.key}: ${f.code}: ${f.message}`).join('; '),
-        field: 'trigger.event.filter',
-        definitions: outcome.failed.map((f) => f.key),
-      };
+    case 'definitions_failed':
+      return { action: 'dead_letter_copy', copies: definitionCopies(outcome) };
     case 'start_failed': {
       const pause = outcome.unavailable ? 'Temporal is unavailable' : undefined;
       if (delivery.deliveryCount >= policy.maxDeliver) {
@@ -130,6 +139,30 @@ export function decideMessage(
     default:
       return assertNever(outcome, 'message outcome');
   }
+}
+
+/** The DLQ copies of a message some definitions could not decide on: one per reason that occurred. */
+function definitionCopies(outcome: Extract<MessageOutcome, { kind: 'definitions_failed' }>): DeadLetterCopy[] {
+  const copies: DeadLetterCopy[] = [];
+  if (outcome.filters.length > 0) {
+    copies.push({
+      reason: 'filter_error',
+      message: outcome.filters.map((f) => `${f.key}: ${f.code}: ${f.message}`).join('; '),
+      field: 'trigger.event.filter',
+      definitions: outcome.filters.map((f) => f.key),
+    });
+  }
+  if (outcome.windowKeys.length > 0) {
+    // The other definitions' starts were accepted; a redrive repeats them harmlessly
+    // (deterministic run ids, window events claimed once).
+    copies.push({
+      reason: 'window_key',
+      message: outcome.windowKeys.map((f) => `${f.definitionKey}: ${f.code}: ${f.message}`).join('; '),
+      field: 'trigger.event.window.key',
+      definitions: outcome.windowKeys.map((f) => f.definitionKey),
+    });
+  }
+  return copies;
 }
 
 /** The redelivery delay of a nak on delivery `deliveryCount`: `nakDelayMs × 2^(n-1)`, capped. */

@@ -12,6 +12,7 @@ export interface IngestMetrics {
   readonly filterErrors: Counter<'definition' | 'code'>;
   readonly starts: Counter;
   readonly duplicateStarts: Counter;
+  readonly windowSignals: Counter;
   readonly startFailures: Counter<'kind'>;
   readonly acks: Counter;
   readonly naks: Counter<'cause'>;
@@ -72,6 +73,11 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     duplicateStarts: new Counter({
       name: 'ac_ingest_duplicate_starts_total',
       help: 'Starts whose workflow id already existed (the run was started before)',
+      registers,
+    }),
+    windowSignals: new Counter({
+      name: 'ac_ingest_window_signals_total',
+      help: 'Events handed to their event window (signal-with-start accepted)',
       registers,
     }),
     startFailures: new Counter({

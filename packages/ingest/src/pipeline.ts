@@ -30,6 +30,7 @@ import {
   type MessageOutcome,
   type NakCause,
   nakDelayMs,
+  type WindowKeyFailure,
 } from './message-decision.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { toRawMessage } from './raw-message.ts';
@@ -46,7 +47,10 @@ export interface DefinitionSource {
    * back and pauses instead of matching it against an index that may be older than it.
    */
   catchUp(ticket: number): Promise<void>;
-  /** Definitions to start, and those whose filter failed on the event (parked as `filter_error`). */
+  /**
+   * Definitions to start (with their window key, if windowed), and those whose filter failed on
+   * the event (parked as `filter_error`).
+   */
   match(envelope: EventEnvelope): MatchOutcome;
 }
 
@@ -80,7 +84,7 @@ export interface IngestPipelineOptions {
   readonly probeIntervalMs?: number;
   /**
    * Test seam: runs after every start of a message was accepted and before its ack (and before
-   * the `filter_error` copy of a message some filters failed on). The ingest service wires
+   * the `filter_error` / `window_key` copies of a message some definitions failed on). The ingest service wires
    * `AC_INGEST_CRASH_AFTER_START` (test-only) to a SIGKILL here.
    */
   readonly afterStarts?: (message: JsMsg) => void;
@@ -102,7 +106,8 @@ export interface IngestPipeline {
  * match, and ack only when every start was accepted. A definition whose filter failed on the
  * event (each filter runs within its own budget) does not hold up the others: the event is
  * started for them and a copy is stored in the DLQ as `filter_error` for the failed ones,
- * counted and logged per definition, before the ack. When Temporal (or the index) is
+ * counted and logged per definition, before the ack. A windowed definition signals-with-start
+ * its key's window instead; one whose key fails on the event gets a `window_key` copy the same way. When Temporal (or the index) is
  * unavailable, the message is nak'd with a delay and consumption pauses until a probe
  * succeeds, so messages wait in the stream instead of burning their deliveries.
  *
@@ -266,7 +271,7 @@ class Pipeline implements IngestPipeline {
     if (outcome.kind === 'start_failed') this.#startFailed(message, outcome);
     if (outcome.kind === 'start_rejected') this.#deps.metrics.startFailures.inc({ kind: 'rejected' });
     const decision = this.#decide(message, outcome);
-    if (outcome.kind === 'started' || outcome.kind === 'filters_failed') this.#options.afterStarts?.(message);
+    if (outcome.kind === 'started' || outcome.kind === 'definitions_failed') this.#options.afterStarts?.(message);
     await this.#carryOut(message, decision);
   }
 
@@ -313,14 +318,28 @@ class Pipeline implements IngestPipeline {
       return { kind: 'unmatched' };
     }
     metrics.matched.inc(matches.length);
+    const keyFailures: WindowKeyFailure[] = [];
     try {
       await Promise.all(
         matches.map(async (definition) => {
+          const request = { definitionId: definition.id, version: definition.version, envelope };
           const end = metrics.startLatency.startTimer();
-          const started = await starter.start({ definitionId: definition.id, version: definition.version, envelope });
-          end();
-          if (started.started) metrics.starts.inc();
-          else metrics.duplicateStarts.inc();
+          if (definition.window === undefined) {
+            const started = await starter.start(request);
+            end();
+            if (started.started) metrics.starts.inc();
+            else metrics.duplicateStarts.inc();
+          } else if (definition.window.ok) {
+            await starter.signalWindow({ ...request, key: definition.window.key, keyHash: definition.window.keyHash });
+            end();
+            metrics.windowSignals.inc();
+          } else {
+            keyFailures.push({
+              definitionKey: definition.key,
+              code: definition.window.code,
+              message: definition.window.message,
+            });
+          }
         }),
       );
     } catch (error) {
@@ -328,7 +347,9 @@ class Pipeline implements IngestPipeline {
       if (failure.permanent) return { kind: 'start_rejected', reason: failure.reason };
       return { kind: 'start_failed', unavailable: isUnavailableError(error), error };
     }
-    return failed.length > 0 ? { kind: 'filters_failed', failed } : { kind: 'started' };
+    return failed.length > 0 || keyFailures.length > 0
+      ? { kind: 'definitions_failed', filters: failed, windowKeys: keyFailures }
+      : { kind: 'started' };
   }
 
   #startFailed(message: JsMsg, outcome: Extract<MessageOutcome, { kind: 'start_failed' }>): void {
@@ -363,7 +384,11 @@ class Pipeline implements IngestPipeline {
         return;
       }
       case 'dead_letter_copy': {
-        const stored = await (this.#deadLetters as DeadLettering).copy(message, decision);
+        let stored = true;
+        for (const copy of decision.copies) {
+          stored = await (this.#deadLetters as DeadLettering).copy(message, copy);
+          if (!stored) break;
+        }
         if (stored) await this.#ack(message);
         else this.#nak(message, 'dlq_unavailable', nakDelayMs(message.info.deliveryCount, this.#options));
         return;

@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '@activity-core/core';
-import { startRunActivity } from '@activity-core/workflows';
+import { signalWindowEvent, startRunActivity } from '@activity-core/workflows';
 import type { Client } from '@temporalio/client';
 
 export interface RunStartRequest {
@@ -14,9 +14,17 @@ export interface RunStartResult {
   readonly started: boolean;
 }
 
+export interface WindowSignalRequest extends RunStartRequest {
+  /** The event's window key and its hash. */
+  readonly key: string;
+  readonly keyHash: string;
+}
+
 /** Starts RunActivityWorkflow for one matched definition; IO behind one seam for tests and benchmarks. */
 export interface RunStarter {
   start(request: RunStartRequest): Promise<RunStartResult>;
+  /** Hands the event to its key's window (windowed definitions): signal-with-start, accepted once resolved. */
+  signalWindow(request: WindowSignalRequest): Promise<{ readonly workflowId: string }>;
   /** Resolves when Temporal answers; used to decide when to resume after an outage. */
   probe(): Promise<void>;
 }
@@ -32,7 +40,8 @@ export interface TemporalRunStarterOptions {
  * Starts `RunActivityWorkflow` through `startRunActivity` of `@activity-core/workflows`:
  * id `run:{definitionId}:{eventKey}`, trigger `{ kind: 'event', envelope }`, the matched
  * version pinned. Idempotent (`FAIL` + `REJECT_DUPLICATE`, already-started = success): a
- * redelivered or duplicate event resolves with `started: false` and starts nothing.
+ * redelivered or duplicate event resolves with `started: false` and starts nothing. Windowed
+ * definitions go through `signalWindowEvent` (`window:{definitionId}:{keyHash}`) instead.
  */
 export function createTemporalRunStarter(options: TemporalRunStarterOptions): RunStarter {
   const { client, taskQueue, timeoutMs } = options;
@@ -40,6 +49,11 @@ export function createTemporalRunStarter(options: TemporalRunStarterOptions): Ru
     async start({ definitionId, version, envelope }) {
       return client.connection.withDeadline(Date.now() + timeoutMs, () =>
         startRunActivity(client, { taskQueue, input: { definitionId, version, trigger: { kind: 'event', envelope } } }),
+      );
+    },
+    async signalWindow({ definitionId, version, envelope, key, keyHash }) {
+      return client.connection.withDeadline(Date.now() + timeoutMs, () =>
+        signalWindowEvent(client, { taskQueue, definitionId, version, key, keyHash, envelope }),
       );
     },
     async probe() {
