@@ -153,6 +153,38 @@ test('dryRun shows a failing filter with the check that failed: over budget, or 
   expect(missing.match.detail).toContain('nope');
 });
 
+test('dryRun keys a windowed event as ingest does: under the budget, apart from the filter', async () => {
+  const client = api.client();
+  const items = Array.from({ length: 2_500 }, () => 0);
+  const windowed = (key: string) =>
+    eventSpec('dry-window-budget', {
+      trigger: {
+        kind: 'event',
+        event: {
+          types: ['order.created'],
+          filter: 'event.data.items.exists(i, i < 0) == false',
+          window: { mode: 'batch', key, duration: 'PT1M' },
+        },
+      },
+      taskTemplates: [{ key: 'one', title: '{{ window.count }} about {{ window.key }}' }],
+      limits: { maxExpressionCost: 20_000 },
+    });
+  // Filter and key each spend about 10,000 units of the 20,000: each has a budget of its own.
+  const keyed = await client.definitions.dryRun.query({
+    definition: windowed("event.data.items.exists(i, i < 0) ? 'neg' : 'pos'"),
+    event: { ...order('order.created', 1), data: { items } },
+  });
+  expect(keyed.match).toMatchObject({ matched: true, budget: 20_000 });
+  expect(keyed.window).toEqual({ key: 'pos' });
+  // Longer than the declared 1,000 elements the save-time estimate assumed: the key runs out.
+  const overBudget = await client.definitions.dryRun.query({
+    definition: windowed("event.data.items.exists(i, i < 0) || event.data.items.exists(i, i < 0) ? 'neg' : 'pos'"),
+    event: { ...order('order.created', 1), data: { items } },
+  });
+  expect(overBudget.match).toMatchObject({ matched: true });
+  expect(overBudget.window).toEqual({ error: expect.stringContaining('budget of 20000') });
+});
+
 test('dryRun input errors name the field', async () => {
   const client = api.client();
   const both = await client.definitions.dryRun.query({ event: order('order.created', 1) }).then(

@@ -10,7 +10,12 @@ import type {
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import type { ReconcileOutcome, ScheduleState } from '@activity-core/schedules';
-import type { RunActivityInput, TaskActionInput } from '@activity-core/workflows';
+import type {
+  CloseWindowRequest,
+  CloseWindowResult,
+  RunActivityInput,
+  TaskActionInput,
+} from '@activity-core/workflows';
 import type { Kysely } from 'kysely';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Principal } from './scopes.ts';
@@ -74,6 +79,14 @@ export interface ApiDeps {
   maxPayloadBytes(): number;
   /** Starts RunActivityWorkflow for a trigger (idempotent on the trigger's workflow id). */
   startRun(input: RunActivityInput): Promise<{ workflowId: string; started: boolean }>;
+  /**
+   * Closes (`close`) or discards (`discard`) a waiting event window through its key's
+   * EventWindowWorkflow; resolves once it is closed. `WindowConflictError` when it is not open.
+   */
+  closeWindow(
+    window: { readonly definitionId: string; readonly keyHash: string },
+    request: CloseWindowRequest,
+  ): Promise<CloseWindowResult>;
   /** Completes / cancels a task through its TaskInstanceWorkflow. */
   completeTask(taskWorkflowId: string, input: TaskActionInput): Promise<unknown>;
   cancelTask(taskWorkflowId: string, input: TaskActionInput): Promise<unknown>;

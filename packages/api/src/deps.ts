@@ -12,7 +12,7 @@ import {
   type ScheduleSettings,
   triggerScheduleNow,
 } from '@activity-core/schedules';
-import { cancelTask, completeTask, startRunActivity } from '@activity-core/workflows';
+import { cancelTask, closeEventWindow, completeTask, startRunActivity } from '@activity-core/workflows';
 import { jetstream } from '@nats-io/jetstream';
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import type { Client } from '@temporalio/client';
@@ -76,6 +76,7 @@ export function createApiDeps(options: CreateApiDepsOptions): ApiDeps {
     },
     maxPayloadBytes: () => options.nc.info?.max_payload ?? 1024 * 1024,
     startRun: (input) => startRunActivity(options.temporal, { taskQueue: options.taskQueue, input }),
+    closeWindow: (window, request) => closeEventWindow(options.temporal, window, request),
     completeTask: (workflowId, input) => completeTask(options.temporal, workflowId, input),
     cancelTask: (workflowId, input) => cancelTask(options.temporal, workflowId, input),
     redriveDeadLetters:

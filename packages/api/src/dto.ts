@@ -3,12 +3,14 @@ import {
   type ExpressionLimits,
   type PreviewOccurrence,
   type ResolvedDstPolicy,
+  type RunWindow,
   validateDefinitionSpec,
 } from '@activity-core/core';
 import type {
   ApiTokenRecord,
   DefinitionRecord,
   DefinitionVersionRecord,
+  RunEventRecord,
   RunLogEntryRecord,
   RunRecord,
   TaskRecord,
@@ -114,13 +116,38 @@ export interface Run {
   readonly status: RunRecord['status'];
   readonly nominalTime: string | null;
   readonly jitterMs: number | null;
+  /** Event runs: the event; window runs: the window's first event. */
   readonly event: Record<string, unknown> | null;
+  /**
+   * Window runs (`triggerKind: 'window'`): the window: key, mode, openedAt, count (so far while
+   * `waiting`), stored, duplicates; closedAt and reason once it closed.
+   */
+  readonly window: RunWindow | null;
   readonly summary: Record<string, unknown> | null;
   readonly error: Record<string, unknown> | null;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
+}
+
+/** One event of a window run, in join order. */
+export interface RunEvent {
+  readonly position: number;
+  readonly eventKey: string;
+  readonly joinedAt: string;
+  /** Null when the event was counted but not kept (past the window's bounds). */
+  readonly envelope: Record<string, unknown> | null;
+}
+
+export function toRunEvent(r: RunEventRecord): RunEvent {
+  return { position: r.position, eventKey: r.eventKey, joinedAt: iso(r.joinedAt), envelope: r.envelope };
+}
+
+/** `runs.get`: the run, and for a window run the events that joined it so far. */
+export interface RunDetail extends Run {
+  /** Window runs: the first events in join order (at most `RUN_EVENTS_IN_GET`); null for other runs. */
+  readonly events: RunEvent[] | null;
 }
 
 export function toRun(r: RunRecord): Run {
@@ -135,6 +162,7 @@ export function toRun(r: RunRecord): Run {
     nominalTime: isoOrNull(r.nominalTime),
     jitterMs: r.jitterMs,
     event: r.event,
+    window: r.window,
     summary: r.summary,
     error: r.error,
     createdAt: iso(r.createdAt),

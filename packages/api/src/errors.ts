@@ -8,7 +8,13 @@ import {
   NotFoundError,
 } from '@activity-core/db';
 import type { Logger } from '@activity-core/runtime';
-import { classifyFailure, FailureTypes, TaskConflictError, TaskNotFoundError } from '@activity-core/workflows';
+import {
+  classifyFailure,
+  FailureTypes,
+  TaskConflictError,
+  TaskNotFoundError,
+  WindowConflictError,
+} from '@activity-core/workflows';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { type TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
 import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
@@ -67,7 +73,12 @@ export function toTRPCError(error: unknown, logger: Logger, path?: string): TRPC
   if (cause instanceof NotFoundError || cause instanceof TaskNotFoundError) {
     return new TRPCError({ code: 'NOT_FOUND', message: cause.message, cause });
   }
-  if (cause instanceof ConflictError || cause instanceof InvalidTransitionError || cause instanceof TaskConflictError) {
+  if (
+    cause instanceof ConflictError ||
+    cause instanceof InvalidTransitionError ||
+    cause instanceof TaskConflictError ||
+    cause instanceof WindowConflictError
+  ) {
     return new TRPCError({ code: 'CONFLICT', message: cause.message, cause });
   }
   if (cause instanceof InvalidCursorError) {

@@ -9,6 +9,7 @@ import {
   matchesTypePattern,
   type PlannedTask,
   planTasks,
+  windowVariables,
 } from '@activity-core/core';
 
 /** Which check of an event trigger said no (the first failing one, in this order). */
@@ -37,6 +38,14 @@ export interface EventEvaluation {
   };
   /** Every check with its own verdict, also those after the first that failed. */
   readonly checks: TriggerCheck[];
+  /**
+   * Windowed definitions whose trigger matched: the event's window key as ingest computes it
+   * (the matcher's verdict, under the definition's budget), or why it has none (`code`:
+   * `evaluation`, `budget`, `not_string`, `empty`, `too_long`; ingest parks such an event as
+   * `window_key`). Null for definitions without a window, and for events the trigger rejects.
+   * The event is planned as a window of one (`events: [event]`, `window.count` 1, reason `closed`).
+   */
+  readonly window: { readonly key: string } | { readonly error: string; readonly code: string } | null;
   /** Rule results and planned tasks when planning ran (it runs for every event, matched or not). */
   readonly rules: Array<{ name: string; result: boolean }>;
   readonly tasks: PlannedTask[];
@@ -74,6 +83,8 @@ export function evaluateEvent(
 ): EventEvaluation {
   let match: EventEvaluation['match'];
   const checks: TriggerCheck[] = [];
+  let window: EventEvaluation['window'] = null;
+  let windowVars: Record<string, unknown> | undefined;
   if (spec.trigger.kind !== 'event') {
     match = {
       matched: false,
@@ -91,7 +102,27 @@ export function evaluateEvent(
       trigger: t,
       ...(spec.limits.maxExpressionCost !== undefined ? { maxExpressionCost: spec.limits.maxExpressionCost } : {}),
     });
-    const [explained] = buildMatcher([matchable(trigger)], limits).explain(envelope);
+    const matcher = buildMatcher([matchable(trigger)], limits);
+    const [explained] = matcher.explain(envelope);
+    if (explained?.matched && trigger.window !== undefined) {
+      // The key exactly as ingest gets it: from the matcher's verdict.
+      const keyed = matcher.match(envelope).matched[0]?.window;
+      if (keyed?.ok) {
+        window = { key: keyed.key };
+        windowVars = windowVariables({
+          key: keyed.key,
+          keyHash: keyed.keyHash,
+          mode: trigger.window.mode,
+          openingEventKey: eventKey(envelope),
+          openedAt: options.now,
+          closedAt: options.now,
+          reason: 'closed',
+          count: 1,
+          stored: 1,
+          duplicates: 0,
+        });
+      } else if (keyed) window = { error: keyed.message, code: keyed.code };
+    }
     match = {
       matched: explained?.matched ?? false,
       reason: explained?.reason ?? null,
@@ -129,11 +160,12 @@ export function evaluateEvent(
     }
   }
   if (!match.matched && options.planUnmatched === false) {
-    return { match, checks, rules: [], tasks: [], planError: null, wouldTrigger: false };
+    return { match, checks, window, rules: [], tasks: [], planError: null, wouldTrigger: false };
   }
   const planned = planTasks({
     spec,
     event: envelope,
+    ...(windowVars ? { events: [envelope], window: windowVars } : {}),
     context: options.context,
     trigger: { kind: 'event', eventKey: eventKey(envelope) },
     definition,
@@ -142,13 +174,15 @@ export function evaluateEvent(
   });
   const rules = planned.ok ? planned.plan.rules : [];
   const tasks = planned.ok ? planned.plan.tasks : [];
+  const keyed = window === null || 'key' in window;
   return {
     match,
     checks,
+    window,
     rules,
     tasks,
     planError: planned.ok ? null : { ...planned.error },
-    wouldTrigger: match.matched && planned.ok && rules.every((r) => r.result) && tasks.length > 0,
+    wouldTrigger: match.matched && keyed && planned.ok && rules.every((r) => r.result) && tasks.length > 0,
   };
 }
 

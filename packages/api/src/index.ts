@@ -18,6 +18,8 @@ export type {
   DefinitionVersion,
   Page,
   Run,
+  RunDetail,
+  RunEvent,
   RunLogEntry,
   SchedulePreview,
   Task,
@@ -32,6 +34,7 @@ export { createTokenBucketLimiter, unlimited } from './rate-limit.ts';
 export type { AppRouter } from './router.ts';
 export { appRouter } from './router.ts';
 export type { DiffItem, DiffResult, DryRunResult } from './routers/definitions.ts';
+export type { TriggerResult } from './routers/runs.ts';
 export type { Principal, ProcedureMeta } from './scopes.ts';
 export { Scope, scopeAllows } from './scopes.ts';
 export type { FieldChange } from './spec-diff.ts';

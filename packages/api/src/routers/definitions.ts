@@ -31,7 +31,7 @@ import {
   toDefinitionVersion,
 } from '../dto.ts';
 import { invalidInput } from '../errors.ts';
-import { evaluateEvent, staticContext, type TriggerCheck } from '../evaluate.ts';
+import { type EventEvaluation, evaluateEvent, staticContext, type TriggerCheck } from '../evaluate.ts';
 import { assertBoundedValue, Id, limitsOf, PageInput, Text, Timestamp } from '../inputs.ts';
 import { diffJson, type FieldChange } from '../spec-diff.ts';
 import { adminProcedure, readProcedure, router, writeProcedure } from '../trpc.ts';
@@ -193,6 +193,12 @@ export interface DryRunResult {
   /** Static context sources resolved; other kinds are listed in `unresolvedSources` (a dry run makes no calls). */
   readonly context: Record<string, unknown>;
   readonly unresolvedSources: string[];
+  /**
+   * Windowed definitions whose trigger matches: the event's window key, or why it has none
+   * (`{error, code}`; ingest parks such an event as `window_key`). The dry run plans the event as
+   * a window of one (`events: [event]`, `window.count` 1, reason `closed`). Null otherwise.
+   */
+  readonly window: EventEvaluation['window'];
   /** Rule results and planned tasks; `planError` when evaluation failed. */
   readonly rules: Array<{ name: string; result: boolean }>;
   readonly tasks: Array<Record<string, unknown>>;
@@ -369,6 +375,7 @@ export const definitionsRouter = router({
       checks: result.checks,
       context,
       unresolvedSources: unresolved,
+      window: result.window,
       rules: result.rules,
       tasks: result.tasks.map((t) => ({ ...t }) as Record<string, unknown>),
       planError: result.planError,
