@@ -2,6 +2,10 @@
 // of its own, a Temporal task queue of its own, and the real worker (Temporal worker +
 // activities + outbox relay) in-process.
 
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ContextResolverRegistry } from '@activity-core/activities';
 import { ActivityDefinitionSpec, EventEnvelope } from '@activity-core/core';
 import { createDb, createDefinition, type Database, migrateToLatest } from '@activity-core/db';
@@ -17,7 +21,7 @@ import type { Kysely } from 'kysely';
 import { afterAll, beforeAll } from 'vitest';
 import { storedMessages } from '../support/nats.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
-import { WAIT_MS, waitFor } from '../support/wait.ts';
+import { PROCESS_START_MS, WAIT_MS, waitFor, within } from '../support/wait.ts';
 
 export const quietLogger = createLogger({ level: 'error', base: { service: 'worker-test' } });
 
@@ -192,4 +196,60 @@ export function orderEvent(items: number, extra: Partial<EventEnvelope> = {}): E
     causationdepth: 0,
     ...extra,
   });
+}
+
+const WORKER_MAIN = fileURLToPath(new URL('../../services/worker/src/main.ts', import.meta.url));
+
+export interface WorkerProcessOptions {
+  readonly databaseUrl: string;
+  readonly taskQueue: string;
+  /** The stream prefix; the Schedule id prefix derives from it, so its reconciler only sees its own. */
+  readonly prefix: string;
+  /** A directory for the workflow bundle file. */
+  readonly dir: string;
+  /** More settings (e.g. AC_WORKER_MAX_CONCURRENT_ACTIVITIES). */
+  readonly env?: Record<string, string>;
+}
+
+/** The real worker process (services/worker/src/main.ts), resolved once it says it is ready. */
+export async function spawnWorkerProcess(
+  options: WorkerProcessOptions,
+): Promise<ChildProcess & { readyLine: Record<string, unknown> }> {
+  const bundlePath = join(options.dir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, (await workflowBundle()).code);
+  const info = stackInfo();
+  const child = spawn(process.execPath, [WORKER_MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: options.databaseUrl,
+      NATS_URL: info.natsUrl,
+      TEMPORAL_ADDRESS: info.temporalAddress,
+      TEMPORAL_NAMESPACE: info.temporalNamespace,
+      TEMPORAL_TASK_QUEUE: options.taskQueue,
+      AC_STREAM_PREFIX: options.prefix,
+      AC_SCHEDULE_ID_PREFIX: `${options.prefix.toLowerCase()}-def-`,
+      AC_WORKER_PORT: '0',
+      AC_WORKFLOW_BUNDLE: bundlePath,
+      LOG_LEVEL: 'info',
+      ...options.env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let output = '';
+  const readyLine = await within(
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      child.stderr?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const line = output.split('\n').find((l) => l.includes('"worker ready"'));
+        if (line) resolve(JSON.parse(line) as Record<string, unknown>);
+      });
+      child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output}`)));
+    }),
+    {
+      what: `the worker process (pid ${child.pid}) to log "worker ready"`,
+      timeoutMs: PROCESS_START_MS,
+      context: () => `--- worker stderr:\n${output.slice(-3000)}`,
+    },
+  );
+  return Object.assign(child, { readyLine });
 }
