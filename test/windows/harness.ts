@@ -17,8 +17,8 @@ import { type RunningWorker, startWorker } from '@activity-core/worker-service/w
 import { NativeConnection } from '@temporalio/worker';
 import {
   createIngestHarness,
-  type InProcessIngest,
   type IngestHarness,
+  type InProcessIngest,
   quietLogger,
 } from '../ingest/harness.ts';
 import { stackInfo, uniqueId } from '../support/stack.ts';

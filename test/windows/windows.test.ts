@@ -1,8 +1,16 @@
 // Event windows end to end on the real stack: events published to JetStream, ingest in-process,
 // the real worker (EventWindowWorkflow, RunActivityWorkflow, activities) and PostgreSQL.
-import { runWorkflowIdForEvent, runWorkflowIdForWindow, windowKeyHash, windowWorkflowId } from '@activity-core/core';
-import type { RunRecord } from '@activity-core/db';
+
 import type { AppRouter } from '@activity-core/api';
+import {
+  EventEnvelope,
+  runWorkflowIdForEvent,
+  runWorkflowIdForWindow,
+  windowKeyHash,
+  windowWorkflowId,
+} from '@activity-core/core';
+import type { RunRecord } from '@activity-core/db';
+import { type EventWindowInput, WorkflowTypes, windowEventSignal } from '@activity-core/workflows';
 import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startApiOnHarness } from '../api/support.ts';
@@ -10,12 +18,11 @@ import { DlqHeader } from '../ingest/harness.ts';
 import { createWindowHarness, type DigestPayload, idsOf, keyOf, type WindowHarness, waitFor } from './harness.ts';
 
 let w: WindowHarness;
-let ingest: Awaited<ReturnType<WindowHarness['startIngest']>>;
 let api: Awaited<ReturnType<typeof startApiOnHarness>>;
 beforeAll(async () => {
   w = await createWindowHarness();
   await w.startWorker();
-  ingest = await w.startIngest();
+  await w.startIngest();
   api = await startApiOnHarness(w.h);
 });
 afterAll(async () => {
@@ -208,6 +215,41 @@ describe('allOf', () => {
     expect((await w.tasks(run.id)).map((t) => [t.templateKey, t.title])).toEqual([
       ['chase', 'order late paid but not shipped'],
     ]);
+  });
+});
+
+describe('continue-as-new', () => {
+  test('an open window outlives its workflow continuing as new: one run with every event', async () => {
+    const s = w.scope();
+    const definition = await s.defineWindowed({ mode: 'batch', key: 'event.data.k', duration: 'PT8S' });
+    const keyHash = windowKeyHash('can');
+    const mailbox = windowWorkflowId(definition.id, keyHash);
+    // The key's window workflow as ingest starts it, but continuing as new every 4 signals.
+    const input: EventWindowInput = { definitionId: definition.id, key: 'can', keyHash, signalsPerRun: 4 };
+    const first = EventEnvelope.parse({
+      specversion: '1.0',
+      id: 'can-first',
+      source: 'urn:window-test',
+      type: s.type('order.updated'),
+      data: { k: 'can' },
+    });
+    await w.h.client.workflow.signalWithStart(WorkflowTypes.eventWindow, {
+      taskQueue: w.h.taskQueue,
+      workflowId: mailbox,
+      args: [input],
+      signal: windowEventSignal,
+      signalArgs: [{ envelope: first, version: definition.version }],
+    });
+    const sent = [first.id];
+    for (let n = 0; n < 15; n++) sent.push((await s.publish('order.updated', { k: 'can', n })).id);
+    const [run] = await finishedRuns(definition.id, 1, 'the window across continue-as-new');
+    if (!run) throw new Error('no run');
+    expect(run.window).toMatchObject({ reason: 'duration', count: 16 });
+    const ids = idsOf(await w.events(run.id));
+    expect(new Set(ids)).toEqual(new Set(sent));
+    expect((await digest(run)).ids).toEqual(ids);
+    // The first execution continued as new (signals come in batches, so the count varies).
+    await waitFor(async () => (await w.h.runCount(mailbox)) >= 2, 'the window workflow to continue as new');
   });
 });
 

@@ -255,10 +255,11 @@ export async function EventWindowWorkflow(input: EventWindowInput): Promise<Even
       if (due) await close(due);
     }
     const info = workflowInfo();
-    if (signals >= SIGNALS_PER_RUN || info.historyLength >= HISTORY_EVENTS_PER_RUN || info.continueAsNewSuggested) {
+    const signalsPerRun = input.signalsPerRun ?? SIGNALS_PER_RUN;
+    if (signals >= signalsPerRun || info.historyLength >= HISTORY_EVENTS_PER_RUN || info.continueAsNewSuggested) {
       await condition(() => work() || allHandlersFinished());
       if (!work()) {
-        await continueAsNew<typeof EventWindowWorkflow>({ definitionId, key, keyHash, carry: { open, inbox: [] } });
+        await continueAsNew<typeof EventWindowWorkflow>({ ...input, carry: { open, inbox: [] } });
       }
     }
   }

@@ -60,6 +60,8 @@ export interface EventWindowInput {
   readonly keyHash: string;
   /** Set by continue-as-new only. */
   readonly carry?: EventWindowCarry;
+  /** Signals one execution takes before it continues as new (default 2000; tests make it small). */
+  readonly signalsPerRun?: number;
 }
 
 export interface EventWindowResult {
