@@ -15,12 +15,7 @@ import {
 } from '@activity-core/db';
 import { type RunningWorker, startWorker } from '@activity-core/worker-service/worker';
 import { NativeConnection } from '@temporalio/worker';
-import {
-  createIngestHarness,
-  type IngestHarness,
-  type InProcessIngest,
-  quietLogger,
-} from '../ingest/harness.ts';
+import { createIngestHarness, type IngestHarness, type InProcessIngest, quietLogger } from '../ingest/harness.ts';
 import { stackInfo, uniqueId } from '../support/stack.ts';
 import { WAIT_MS, waitFor as waitUntil } from '../support/wait.ts';
 import { workflowBundle } from '../worker/harness.ts';
