@@ -39,7 +39,7 @@ export interface WindowScope {
    */
   defineWindowed(
     window: EventWindow,
-    options?: { types?: string[]; extraTemplates?: unknown[] },
+    options?: { types?: string[]; extraTemplates?: unknown[]; filter?: string },
   ): Promise<DefinitionRecord>;
   /** An enabled plain (windowless) definition on `types` (prefixed). */
   definePlain(types: string[]): Promise<DefinitionRecord>;
@@ -89,14 +89,11 @@ export async function createWindowHarness(): Promise<WindowHarness> {
     if (type !== undefined) {
       const probe = { specversion: '1.0' as const, id: 'probe', source: 'urn:probe', type, causationdepth: 0 };
       for (const ingest of ingests) {
-        await waitFor(
-          () => {
-            // In the index whether the probe matches or its filter fails on it.
-            const { matched, failed } = ingest.index.match(probe);
-            return [...matched, ...failed].some((m) => m.id === definition.id);
-          },
-          `definition ${definition.key} in the ingest index`,
-        );
+        await waitFor(() => {
+          // In the index whether the probe matches or its filter fails on it.
+          const { matched, failed } = ingest.index.match(probe);
+          return [...matched, ...failed].some((m) => m.id === definition.id);
+        }, `definition ${definition.key} in the ingest index`);
       }
     }
     return definition;
@@ -137,7 +134,10 @@ export async function createWindowHarness(): Promise<WindowHarness> {
           return create({
             key: uniqueId('win-').toLowerCase(),
             name: `window test (${window.mode})`,
-            trigger: { kind: 'event', event: { types, window: prefixed } },
+            trigger: {
+              kind: 'event',
+              event: { types, window: prefixed, ...(options.filter !== undefined ? { filter: options.filter } : {}) },
+            },
             taskTemplates: [
               {
                 key: 'digest',

@@ -295,10 +295,44 @@ describe('window keys', () => {
     const letter = (await w.h.deadLetters()).find((d) => d.header(DlqHeader.reason) === 'window_key');
     expect(letter?.header(DlqHeader.field)).toBe('trigger.event.window.key');
     expect(letter?.header(DlqHeader.message)).toContain(`${windowed.key}: not_string`);
+    expect(letter?.headers?.values(DlqHeader.definition)).toEqual([windowed.key]);
     // The windowless definition started its run as before: one run per event, the same id scheme.
     const runId = runWorkflowIdForEvent(plain.id, keyOf(id));
     await waitFor(() => w.h.workflowExists(runId), `the plain run ${runId}`);
     expect(await w.windowRuns(windowed.id)).toEqual([]);
+  });
+
+  test('a windowed definition whose filter fails parks filter_error; another one whose key fails, window_key', async () => {
+    const s = w.scope();
+    // `n > 1` on a string is an evaluation error: the filter says neither yes nor no.
+    const filtered = await s.defineWindowed(
+      { mode: 'batch', key: 'event.data.orderId', duration: 'PT2S' },
+      { filter: 'event.data.n > 1' },
+    );
+    const keyed = await s.defineWindowed({ mode: 'batch', key: 'event.data.orderId', duration: 'PT2S' });
+    const plain = await s.definePlain(['order.updated']);
+    const { id } = await s.publish('order.updated', { orderId: 42, n: 'x' });
+    const lettersOf = async () => {
+      const letters = await w.h.deadLetters();
+      const about = (key: string) => letters.filter((d) => d.headers?.values(DlqHeader.definition).includes(key));
+      return { filtered: about(filtered.key), keyed: about(keyed.key) };
+    };
+    await waitFor(async () => {
+      const found = await lettersOf();
+      return found.filtered.length > 0 && found.keyed.length > 0;
+    }, `a filter_error copy for ${filtered.key} and a window_key copy for ${keyed.key}`);
+    const found = await lettersOf();
+    // One copy per reason, each naming only its own definition; the same message behind both.
+    expect(found.filtered.map((d) => d.header(DlqHeader.reason))).toEqual(['filter_error']);
+    expect(found.filtered[0]?.header(DlqHeader.field)).toBe('trigger.event.filter');
+    expect(found.filtered[0]?.headers?.values(DlqHeader.definition)).toEqual([filtered.key]);
+    expect(found.keyed.map((d) => d.header(DlqHeader.reason))).toEqual(['window_key']);
+    expect(found.keyed[0]?.headers?.values(DlqHeader.definition)).toEqual([keyed.key]);
+    expect(found.keyed[0]?.header(DlqHeader.streamSeq)).toBe(found.filtered[0]?.header(DlqHeader.streamSeq));
+    const runId = runWorkflowIdForEvent(plain.id, keyOf(id));
+    await waitFor(() => w.h.workflowExists(runId), `the plain run ${runId}`);
+    expect(await w.windowRuns(filtered.id)).toEqual([]);
+    expect(await w.windowRuns(keyed.id)).toEqual([]);
   });
 });
 
