@@ -95,15 +95,6 @@ export type {
 } from './event-matcher.ts';
 export { buildMatcher, createDefinitionMatcher } from './event-matcher.ts';
 export { EventTriggerConfig, matchesSourcePattern, matchesTypePattern } from './event-trigger.ts';
-export type { JsonProblem, JsonProblemKind } from './input-limits.ts';
-export {
-  displayText,
-  inspectJson,
-  STORABLE_ONLY,
-  setOwn,
-  storableCopy,
-  unstorableText,
-} from './input-limits.ts';
 export type {
   WindowCloseReason,
   WindowKeyResult,
@@ -132,6 +123,15 @@ export {
   windowSettings,
   windowVariables,
 } from './event-window.ts';
+export type { JsonProblem, JsonProblemKind } from './input-limits.ts';
+export {
+  displayText,
+  inspectJson,
+  STORABLE_ONLY,
+  setOwn,
+  storableCopy,
+  unstorableText,
+} from './input-limits.ts';
 export type { MisfireDecision, MisfireInput } from './misfire.ts';
 export { decideMisfire, decideMisfireForSchedule } from './misfire.ts';
 export type { NormalizeError, NormalizeOptions, NormalizeResult, RawMessage } from './normalize-message.ts';
