@@ -1,3 +1,4 @@
+import type { Run as ApiRun } from '@activity-core/api';
 import type { Command } from 'commander';
 import { type CommandContext, definitionByKey } from '../context.ts';
 import { CliError, ExitCode } from '../errors.ts';
@@ -12,7 +13,7 @@ const RESOURCES = ['definitions', 'runs', 'tasks'] as const;
 interface GetOptions {
   definition?: string;
   status?: string[];
-  trigger?: 'event' | 'cron' | 'manual';
+  trigger?: 'event' | 'cron' | 'manual' | 'window';
   assignee?: string;
   label?: string[];
   prefix?: string;
@@ -64,7 +65,7 @@ const getCommand =
         );
         emit(ctx.io, ctx.format, page.items, () =>
           table(
-            ['RUN', 'STATUS', 'TRIGGER', 'VERSION', 'TASKS', 'CREATED', 'KEY'],
+            ['RUN', 'STATUS', 'TRIGGER', 'VERSION', 'TASKS', 'CREATED', 'WINDOW', 'KEY'],
             page.items.map((r) => [
               r.id,
               r.status,
@@ -72,6 +73,7 @@ const getCommand =
               `v${r.definitionVersion}`,
               String((r.summary as { tasksPlanned?: number } | null)?.tasksPlanned ?? '-'),
               shortTime(r.createdAt),
+              windowCell(r.window),
               brief(r.triggerKey, 48),
             ]),
           ),
@@ -173,6 +175,16 @@ const describeCommand =
     return ExitCode.ok;
   };
 
+/**
+ * A window run's window on one line: mode, key, events so far, and how it closed (`open`
+ * while it waits). `-` for other runs.
+ */
+export function windowCell(window: ApiRun['window'] | undefined): string {
+  if (!window) return '-';
+  const kept = window.stored < window.count ? ` (${window.stored} kept)` : '';
+  return `${window.mode} ${brief(window.key, 24)} ${window.count} ev${kept} ${window.reason ?? 'open'}`;
+}
+
 export function registerLookCommands(program: Command, run: (fn: Run) => Promise<void>): void {
   program
     .command('get')
@@ -180,7 +192,7 @@ export function registerLookCommands(program: Command, run: (fn: Run) => Promise
     .argument('<resource>', RESOURCES.join(' | '))
     .option('--definition <key>', 'runs, tasks: of this definition')
     .option('--status <status...>', 'runs, tasks: with one of these statuses')
-    .option('--trigger <kind>', 'runs: event, cron or manual')
+    .option('--trigger <kind>', 'runs: event, cron, manual or window')
     .option('--assignee <name>', 'tasks: assigned to')
     .option('--label <label...>', 'tasks: carrying all of these labels')
     .option('--prefix <keyPrefix>', 'definitions: whose key starts with this')

@@ -9,14 +9,25 @@ import { brief, paint, shortTime } from '../output.ts';
 type Run = (ctx: CommandContext) => Promise<number>;
 
 /** The part of an entry a person wants on its line. */
-function describeEntry(e: RunLogEntry): string {
+export function describeEntry(e: RunLogEntry): string {
   const d = e.data as Record<string, unknown>;
   switch (e.kind) {
     case 'triggered': {
       const t = (d.trigger ?? {}) as Record<string, unknown>;
-      return [t.kind, t.type, t.nominalTime, t.replayKey ? `replay ${t.replayKey}` : undefined]
+      const window =
+        t.kind === 'window'
+          ? `${String(t.mode)} ${brief(t.key, 40)}: ${String(t.count)} events, ${String(t.reason)}`
+          : '';
+      return [t.kind, t.type, t.nominalTime, t.replayKey ? `replay ${t.replayKey}` : undefined, window]
         .filter(Boolean)
         .join(' ');
+    }
+    case 'event_joined':
+      // One event into a waiting window: its run is `waiting` until the window closes.
+      return `${String(d.type)} ${brief(d.id, 40)} joined #${String(d.position)}${d.kept === false ? ' (counted, not kept)' : ''}`;
+    case 'window_closed': {
+      const by = d.by !== undefined ? ` by ${String(d.by)}` : '';
+      return `${String(d.reason)}${by}: ${String(d.count)} events, ${String(d.kept)} kept -> ${String(d.next)}`;
     }
     case 'rules_evaluated': {
       const rules = ((d.rules ?? []) as Array<{ name: string; result: boolean }>).map((r) => `${r.name}=${r.result}`);
