@@ -182,7 +182,9 @@ test('dryRun keys a windowed event as ingest does: under the budget, apart from 
     event: { ...order('order.created', 1), data: { items } },
   });
   expect(overBudget.match).toMatchObject({ matched: true });
-  expect(overBudget.window).toEqual({ error: expect.stringContaining('budget of 20000') });
+  expect(overBudget.window).toEqual({ error: expect.stringContaining('budget of 20000'), code: 'budget' });
+  // Ingest would park it as window_key, never start it.
+  expect(overBudget.wouldTrigger).toBe(false);
 });
 
 test('dryRun input errors name the field', async () => {

@@ -204,6 +204,66 @@ describe('backtest and replay', () => {
   });
 });
 
+describe('backtest and replay of a windowed definition', () => {
+  test('events are judged one by one, an unkeyable one is a window_key error; replay is refused', async () => {
+    const spec = eventSpec('bt-basket', {
+      trigger: {
+        kind: 'event',
+        event: {
+          types: ['basket.changed'],
+          window: { mode: 'debounce', key: 'event.data.basket', quiet: 'PT5M' },
+        },
+      },
+      rules: [],
+      taskTemplates: [{ key: 'nudge', title: '{{ window.count }} change(s) to {{ window.key }}' }],
+    });
+    const from = new Date(Date.now() - 1000).toISOString();
+    await store('basket.changed', cloudEvent('bk-1', 'basket.changed', { basket: 'b-1' }));
+    await store('basket.changed', cloudEvent('bk-2', 'basket.changed', { basket: 'b-1' }));
+    // A number is no key: ingest would park this one as window_key, never start it.
+    await store('basket.changed', cloudEvent('bk-3', 'basket.changed', { basket: 7 }));
+    await store('basket.viewed', cloudEvent('bk-4', 'basket.viewed', { basket: 'b-1' }));
+
+    const result = await client.definitions.backtest.query({ definition: spec, from, subject: 'basket.>' });
+    expect(result).toMatchObject({
+      scanned: 4,
+      events: 4,
+      rejected: { type: 1, source: 0, filter: 0, rule: 0 },
+      errors: { filter: 0, windowKey: 1, plan: 0 },
+      matched: 2,
+      spawning: 2,
+      tasksPlanned: 2,
+    });
+    expect(result.errors.samples).toEqual([
+      {
+        seq: expect.any(Number),
+        stage: 'window_key',
+        code: 'not_string',
+        path: 'trigger.event.window.key',
+        message: expect.any(String),
+      },
+    ]);
+    // Each event is planned as a window of one, as dryRun plans it.
+    expect(result.sample.map((s) => s.tasks.map((t) => t.title))).toEqual([
+      ['1 change(s) to b-1'],
+      ['1 change(s) to b-1'],
+    ]);
+
+    const saved = await client.definitions.create.mutate({ spec });
+    const refused = await rawCall(
+      `http://127.0.0.1:${api.port}/trpc`,
+      'definitions.replay',
+      'mutation',
+      { definitionId: saved.id, from },
+      BOOTSTRAP_TOKEN,
+    );
+    expect(refused.body.error?.data.fieldErrors).toEqual([
+      { path: 'definitionId', message: expect.stringContaining('event window') },
+    ]);
+    expect((await client.runs.list.query({ definitionId: saved.id })).items).toEqual([]);
+  });
+});
+
 describe('dead letters', () => {
   test('listed by reason and subject, shown with headers and body, redriven by reason and range', async () => {
     const js = jetstream(h.nc);

@@ -51,8 +51,13 @@ export interface BacktestSample {
 /**
  * What a definition would have done with the events stored in a window. Every event read is
  * counted exactly once: `events = rejected.type + rejected.source + rejected.filter +
- * errors.filter + matched`, and of the matched ones (each would have started a run)
- * `matched = rejected.rule + errors.plan + noTasks + spawning`.
+ * errors.filter + errors.windowKey + matched`, and of the matched ones (each would have started
+ * a run) `matched = rejected.rule + errors.plan + noTasks + spawning`.
+ *
+ * A definition with an event window is judged per event as well: `errors.windowKey` counts the
+ * events its trigger accepts but its window key fails on (ingest parks them as `window_key`),
+ * `matched` the events that would join a window, and each is planned as a window of one (as
+ * `definitions.dryRun` does). Windows themselves are not re-formed: they depend on arrival times.
  */
 export interface BacktestResult {
   readonly definition: { readonly id: string | null; readonly key: string; readonly version: number | null };
@@ -68,9 +73,20 @@ export interface BacktestResult {
   readonly rejected: { readonly type: number; readonly source: number; readonly filter: number; readonly rule: number };
   readonly errors: {
     readonly filter: number;
+    /** Windowed definitions: accepted events the window key fails on (see above). */
+    readonly windowKey: number;
     readonly plan: number;
-    /** `code`: the filter's `errorCode` (`budget`, `evaluation`, `not_bool`, …) or the plan error's code. */
-    readonly samples: Array<{ seq: number; stage: 'filter' | 'plan'; code: string; path: string; message: string }>;
+    /**
+     * `code`: the filter's `errorCode` (`budget`, `evaluation`, `not_bool`, …), the window key's
+     * (`evaluation`, `budget`, `not_string`, `empty`, `too_long`) or the plan error's code.
+     */
+    readonly samples: Array<{
+      seq: number;
+      stage: 'filter' | 'window_key' | 'plan';
+      code: string;
+      path: string;
+      message: string;
+    }>;
   };
   /** Events the trigger accepts: each would have started a run. */
   readonly matched: number;
@@ -109,7 +125,7 @@ async function scan(
   const seen = new Set<string>();
   const invalidByReason: Record<string, number> = {};
   const rejected = { type: 0, source: 0, filter: 0, rule: 0 };
-  const errors = { filter: 0, plan: 0, samples: [] as BacktestResult['errors']['samples'] };
+  const errors = { filter: 0, windowKey: 0, plan: 0, samples: [] as BacktestResult['errors']['samples'] };
   const sample: BacktestSample[] = [];
   const statics = staticContext(options.spec);
   const unresolvedSources = statics.unresolved.filter((name) => !(name in options.context));
@@ -194,6 +210,19 @@ async function scan(
           break;
         default:
           assertNever(result.match.reason);
+      }
+      continue;
+    }
+    if (result.window !== null && 'error' in result.window) {
+      errors.windowKey++;
+      if (errors.samples.length < MAX_ERROR_SAMPLES) {
+        errors.samples.push({
+          seq: stored.seq,
+          stage: 'window_key',
+          code: result.window.code,
+          path: 'trigger.event.window.key',
+          message: result.window.error,
+        });
       }
       continue;
     }

@@ -538,6 +538,17 @@ export const definitionsRouter = router({
       if (loaded.spec.trigger.kind !== 'event') {
         invalidInput([{ path: 'definitionId', message: 'only event-triggered definitions can replay events' }]);
       }
+      if (loaded.spec.trigger.event.window !== undefined) {
+        // A window is formed by arrival times and one key's live window workflow; replaying
+        // stored events one run each would run a windowed definition on windows that never were.
+        invalidInput([
+          {
+            path: 'definitionId',
+            message:
+              'a definition with an event window cannot replay events (windows form from live arrivals); backtest it instead',
+          },
+        ]);
+      }
       return replay(ctx.deps, {
         ...window,
         spec: loaded.spec,

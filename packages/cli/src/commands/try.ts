@@ -61,6 +61,13 @@ const dryRunCommand =
         ...(result.match.cost !== null && result.match.budget !== null
           ? [`          cost ${result.match.cost} of a budget of ${result.match.budget} units`]
           : []),
+        ...(result.window === null
+          ? []
+          : 'key' in result.window
+            ? [`  ${mark(ctx, true)} window  key ${brief(result.window.key, 80)} (planned as a window of one event)`]
+            : [
+                `  ${mark(ctx, false)} window  key ${result.window.code}: ${brief(result.window.error, 100)} (parked as window_key)`,
+              ]),
         'Rules:',
         ...(result.rules.length === 0 ? ['  (none)'] : result.rules.map((r) => `  ${mark(ctx, r.result)} ${r.name}`)),
       ];
@@ -142,7 +149,7 @@ function renderCounts(ctx: CommandContext, r: BacktestResult): string[] {
         : ''
     }`,
     `Rejected:   type ${r.rejected.type}, source ${r.rejected.source}, filter ${r.rejected.filter}, rule ${r.rejected.rule}`,
-    `Errors:     filter ${r.errors.filter}, plan ${r.errors.plan}`,
+    `Errors:     filter ${r.errors.filter}, ${r.errors.windowKey > 0 ? `window key ${r.errors.windowKey}, ` : ''}plan ${r.errors.plan}`,
     `Matched:    ${paint(ctx.io, 'bold', String(r.matched))} (would start a run)${r.alreadyRun !== null ? `, ${r.alreadyRun} already ran live` : ''}`,
     `Spawning:   ${r.spawning} runs, ${r.tasksPlanned} tasks${r.noTasks > 0 ? ` (${r.noTasks} runs plan none)` : ''}`,
   ];
