@@ -155,34 +155,48 @@ test('dryRun shows a failing filter with the check that failed: over budget, or 
 
 test('dryRun keys a windowed event as ingest does: under the budget, apart from the filter', async () => {
   const client = api.client();
-  const items = Array.from({ length: 2_500 }, () => 0);
-  const windowed = (key: string) =>
-    eventSpec('dry-window-budget', {
-      trigger: {
-        kind: 'event',
-        event: {
-          types: ['order.created'],
-          filter: 'event.data.items.exists(i, i < 0) == false',
-          window: { mode: 'batch', key, duration: 'PT1M' },
-        },
-      },
-      taskTemplates: [{ key: 'one', title: '{{ window.count }} about {{ window.key }}' }],
-      limits: { maxExpressionCost: 20_000 },
+  // 1,000 elements, the declared input limit the API holds the event to.
+  const items = Array.from({ length: 1_000 }, () => 0);
+  // Saved straight to the table, as under a larger budget: the save-time estimate of the
+  // doubled key is over 6,000 units, so the run-time budget is what stops it.
+  const windowed = (key: string, suffix: string) =>
+    createDefinition(api.db, {
+      spec: ActivityDefinitionSpec.parse(
+        eventSpec(`dry-window-budget-${suffix}`, {
+          trigger: {
+            kind: 'event',
+            event: {
+              types: ['order.created'],
+              filter: 'event.data.items.exists(i, i < 0) == false',
+              window: { mode: 'batch', key, duration: 'PT1M' },
+            },
+          },
+          rules: [],
+          taskTemplates: [{ key: 'one', title: '{{ window.count }} about {{ window.key }}' }],
+          limits: { maxExpressionCost: 6_000 },
+        }),
+      ),
     });
-  // Filter and key each spend about 10,000 units of the 20,000: each has a budget of its own.
+  // Filter and key each spend about 4,000 units of the 6,000: each has a budget of its own.
+  const single = await windowed("event.data.items.exists(i, i < 0) ? 'neg' : 'pos'", 'single');
   const keyed = await client.definitions.dryRun.query({
-    definition: windowed("event.data.items.exists(i, i < 0) ? 'neg' : 'pos'"),
+    definitionId: single.id,
     event: { ...order('order.created', 1), data: { items } },
   });
-  expect(keyed.match).toMatchObject({ matched: true, budget: 20_000 });
+  expect(keyed.match).toMatchObject({ matched: true, budget: 6_000 });
   expect(keyed.window).toEqual({ key: 'pos' });
-  // Longer than the declared 1,000 elements the save-time estimate assumed: the key runs out.
+  expect(keyed.tasks.map((t) => t.title)).toEqual(['1 about pos']);
+  // Twice the work: the key runs out of its budget, the filter still fits its own.
+  const doubled = await windowed(
+    "event.data.items.exists(i, i < 0) || event.data.items.exists(i, i < 0) ? 'neg' : 'pos'",
+    'doubled',
+  );
   const overBudget = await client.definitions.dryRun.query({
-    definition: windowed("event.data.items.exists(i, i < 0) || event.data.items.exists(i, i < 0) ? 'neg' : 'pos'"),
+    definitionId: doubled.id,
     event: { ...order('order.created', 1), data: { items } },
   });
   expect(overBudget.match).toMatchObject({ matched: true });
-  expect(overBudget.window).toEqual({ error: expect.stringContaining('budget of 20000'), code: 'budget' });
+  expect(overBudget.window).toEqual({ error: expect.stringContaining('budget of 6000'), code: 'budget' });
   // Ingest would park it as window_key, never start it.
   expect(overBudget.wouldTrigger).toBe(false);
 });

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import type { RunRecord } from '@activity-core/db';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { CONSUMER } from '../ingest/harness.ts';
+import { waitFor } from '../support/wait.ts';
 import { spawnWorkerProcess } from '../worker/harness.ts';
-import { createWindowHarness, type DigestPayload, idsOf, type WindowHarness, waitFor } from './harness.ts';
+import { createWindowHarness, type DigestPayload, idsOf, type WindowHarness } from './harness.ts';
 
 let w: WindowHarness;
 let dir: string;
@@ -57,11 +58,10 @@ test('SIGKILL ingest and the worker while windows are open, redeliver everything
   // Every event joined; the first batch closed at 10, its successor holds 4; the rest wait.
   const joined = async (definitionId: string) =>
     (await Promise.all((await w.windowRuns(definitionId)).map((r) => w.events(r.id)))).flat().length;
-  await waitFor(
-    async () => (await joined(debounce.id)) === 12 && (await joined(batch.id)) === 14,
-    'all 26 events joined their windows',
-    60_000,
-  );
+  await waitFor(async () => (await joined(debounce.id)) === 12 && (await joined(batch.id)) === 14, {
+    what: 'all 26 events joined their windows',
+    timeoutMs: 60_000,
+  });
   const before = new Map<string, { run: RunRecord; ids: string[] }>();
   for (const definition of [debounce, batch]) {
     for (const run of await w.windowRuns(definition.id))
@@ -91,10 +91,13 @@ test('SIGKILL ingest and the worker while windows are open, redeliver everything
   // next one: README, "Event windows".)
   ingest = w.h.spawnIngest();
   await ingest.ready;
-  await waitFor(async () => {
-    const info = await w.h.jsm.consumers.info(w.h.topology.events.stream, CONSUMER);
-    return info.num_pending === 0 && info.num_ack_pending === 0;
-  }, 'ingest to signal every event, replayed and new, with the worker down');
+  await waitFor(
+    async () => {
+      const info = await w.h.jsm.consumers.info(w.h.topology.events.stream, CONSUMER);
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    },
+    { what: 'ingest to signal every event, replayed and new, with the worker down' },
+  );
   worker = await spawnWorker();
 
   const runsOf = async (definitionId: string) => w.windowRuns(definitionId);
@@ -105,8 +108,7 @@ test('SIGKILL ingest and the worker while windows are open, redeliver everything
       seen = runs.map((r) => `${r.window?.key}:${r.status}/${r.window?.count}`).join(', ');
       return runs.length === 4 && runs.every((r) => r.status === 'succeeded');
     },
-    'the four windows to close and their runs to succeed',
-    120_000,
+    { what: 'the four windows to close and their runs to succeed', timeoutMs: 120_000 },
   ).catch((error: Error) => {
     throw new Error(`${error.message} (runs: ${seen})`);
   });
@@ -124,10 +126,13 @@ test('SIGKILL ingest and the worker while windows are open, redeliver everything
     if (run.window?.key !== 'k3') expect(new Set(ids)).toEqual(new Set(kept));
     // The run saw exactly its window's events.
     let payload: DigestPayload | undefined;
-    await waitFor(async () => {
-      payload = (await w.tasks(run.id))[0]?.payload as DigestPayload | undefined;
-      return payload !== undefined;
-    }, `the digest of run ${run.id}`);
+    await waitFor(
+      async () => {
+        payload = (await w.tasks(run.id))[0]?.payload as DigestPayload | undefined;
+        return payload !== undefined;
+      },
+      { what: `the digest of run ${run.id}` },
+    );
     expect(payload?.ids).toEqual(ids);
     expect(run.window?.count).toBe(ids.length);
   }

@@ -17,17 +17,8 @@ import { type RunningWorker, startWorker } from '@activity-core/worker-service/w
 import { NativeConnection } from '@temporalio/worker';
 import { createIngestHarness, type IngestHarness, type InProcessIngest, quietLogger } from '../ingest/harness.ts';
 import { stackInfo, uniqueId } from '../support/stack.ts';
-import { WAIT_MS, waitFor as waitUntil } from '../support/wait.ts';
+import { waitFor } from '../support/wait.ts';
 import { workflowBundle } from '../worker/harness.ts';
-
-/**
- * Waits until `check` yields a value other than undefined, null or false, failing after
- * `timeoutMs` with a message naming `what` (support/wait.ts `waitFor`, in the argument order
- * of these suites).
- */
-export function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = WAIT_MS): Promise<unknown> {
-  return waitUntil(check, { what, timeoutMs });
-}
 
 /** Definitions and events under a type prefix of their own, so tests never see each other's events. */
 export interface WindowScope {
@@ -89,11 +80,14 @@ export async function createWindowHarness(): Promise<WindowHarness> {
     if (type !== undefined) {
       const probe = { specversion: '1.0' as const, id: 'probe', source: 'urn:probe', type, causationdepth: 0 };
       for (const ingest of ingests) {
-        await waitFor(() => {
-          // In the index whether the probe matches or its filter fails on it.
-          const { matched, failed } = ingest.index.match(probe);
-          return [...matched, ...failed].some((m) => m.id === definition.id);
-        }, `definition ${definition.key} in the ingest index`);
+        await waitFor(
+          () => {
+            // In the index whether the probe matches or its filter fails on it.
+            const { matched, failed } = ingest.index.match(probe);
+            return [...matched, ...failed].some((m) => m.id === definition.id);
+          },
+          { what: `definition ${definition.key} in the ingest index` },
+        );
       }
     }
     return definition;

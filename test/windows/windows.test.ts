@@ -15,7 +15,8 @@ import { TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startApiOnHarness } from '../api/support.ts';
 import { DlqHeader } from '../ingest/harness.ts';
-import { createWindowHarness, type DigestPayload, idsOf, keyOf, type WindowHarness, waitFor } from './harness.ts';
+import { waitFor } from '../support/wait.ts';
+import { createWindowHarness, type DigestPayload, idsOf, keyOf, type WindowHarness } from './harness.ts';
 
 let w: WindowHarness;
 let api: Awaited<ReturnType<typeof startApiOnHarness>>;
@@ -35,25 +36,24 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until the definition has `n` window runs, all finished, and returns them (oldest first). */
 async function finishedRuns(definitionId: string, n: number, what: string): Promise<RunRecord[]> {
-  let runs: RunRecord[] = [];
-  await waitFor(
-    async () => {
-      runs = await w.windowRuns(definitionId);
-      return runs.length >= n && runs.every(finished);
-    },
-    `${what}: ${n} finished window runs (have ${runs.map((r) => `${r.status}/${r.window?.count}`).join(', ')})`,
-    90_000,
-  );
-  return runs;
+  // The timeout error shows the last runs seen (status, window count).
+  return waitFor(() => w.windowRuns(definitionId), {
+    what: `${what}: ${n} finished window runs`,
+    until: (runs) => runs.length >= n && runs.every(finished),
+    timeoutMs: 90_000,
+  });
 }
 
 async function digest(run: RunRecord): Promise<DigestPayload> {
   let payload: DigestPayload | undefined;
-  await waitFor(async () => {
-    const [task] = await w.tasks(run.id);
-    payload = task?.payload as DigestPayload | undefined;
-    return payload !== undefined;
-  }, `the digest task of run ${run.id}`);
+  await waitFor(
+    async () => {
+      const [task] = await w.tasks(run.id);
+      payload = task?.payload as DigestPayload | undefined;
+      return payload !== undefined;
+    },
+    { what: `the digest task of run ${run.id}` },
+  );
   return payload as DigestPayload;
 }
 
@@ -211,7 +211,7 @@ describe('allOf', () => {
     const [run] = await finishedRuns(definition.id, 1, 'an expired correlation');
     if (!run) throw new Error('no run');
     expect(run).toMatchObject({ status: 'expired', window: { reason: 'expired' } });
-    await waitFor(async () => (await w.tasks(run.id)).length === 1, 'the onExpired task');
+    await waitFor(async () => (await w.tasks(run.id)).length === 1, { what: 'the onExpired task' });
     expect((await w.tasks(run.id)).map((t) => [t.templateKey, t.title])).toEqual([
       ['chase', 'order late paid but not shipped'],
     ]);
@@ -249,7 +249,7 @@ describe('continue-as-new', () => {
     expect(new Set(ids)).toEqual(new Set(sent));
     expect((await digest(run)).ids).toEqual(ids);
     // The first execution continued as new (signals come in batches, so the count varies).
-    await waitFor(async () => (await w.h.runCount(mailbox)) >= 2, 'the window workflow to continue as new');
+    await waitFor(async () => (await w.h.runCount(mailbox)) >= 2, { what: 'the window workflow to continue as new' });
   });
 });
 
@@ -273,11 +273,12 @@ describe('event identity inside windows', () => {
     const mailbox = windowWorkflowId(definition.id, windowKeyHash('dup'));
     const before = await w.h.runCount(mailbox);
     await s.publish('order.updated', { orderId: 'dup', n: 1 }, { id: one.id });
-    await waitFor(async () => (await w.h.runCount(mailbox)) === before + 1, 'a second window workflow execution');
-    await waitFor(
-      async () => (await w.h.client.workflow.getHandle(mailbox).describe()).status.name === 'COMPLETED',
-      'the window workflow to end',
-    );
+    await waitFor(async () => (await w.h.runCount(mailbox)) === before + 1, {
+      what: 'a second window workflow execution',
+    });
+    await waitFor(async () => (await w.h.client.workflow.getHandle(mailbox).describe()).status.name === 'COMPLETED', {
+      what: 'the window workflow to end',
+    });
     expect(await w.windowRuns(definition.id)).toHaveLength(1);
   });
 });
@@ -288,17 +289,16 @@ describe('window keys', () => {
     const windowed = await s.defineWindowed({ mode: 'batch', key: 'event.data.orderId', duration: 'PT2S' });
     const plain = await s.definePlain(['order.updated']);
     const { id } = await s.publish('order.updated', { orderId: 42 });
-    await waitFor(
-      async () => (await w.h.deadLetters()).some((d) => d.header(DlqHeader.reason) === 'window_key'),
-      'a window_key dead letter',
-    );
+    await waitFor(async () => (await w.h.deadLetters()).some((d) => d.header(DlqHeader.reason) === 'window_key'), {
+      what: 'a window_key dead letter',
+    });
     const letter = (await w.h.deadLetters()).find((d) => d.header(DlqHeader.reason) === 'window_key');
     expect(letter?.header(DlqHeader.field)).toBe('trigger.event.window.key');
     expect(letter?.header(DlqHeader.message)).toContain(`${windowed.key}: not_string`);
     expect(letter?.headers?.values(DlqHeader.definition)).toEqual([windowed.key]);
     // The windowless definition started its run as before: one run per event, the same id scheme.
     const runId = runWorkflowIdForEvent(plain.id, keyOf(id));
-    await waitFor(() => w.h.workflowExists(runId), `the plain run ${runId}`);
+    await waitFor(() => w.h.workflowExists(runId), { what: `the plain run ${runId}` });
     expect(await w.windowRuns(windowed.id)).toEqual([]);
   });
 
@@ -317,10 +317,13 @@ describe('window keys', () => {
       const about = (key: string) => letters.filter((d) => d.headers?.values(DlqHeader.definition).includes(key));
       return { filtered: about(filtered.key), keyed: about(keyed.key) };
     };
-    await waitFor(async () => {
-      const found = await lettersOf();
-      return found.filtered.length > 0 && found.keyed.length > 0;
-    }, `a filter_error copy for ${filtered.key} and a window_key copy for ${keyed.key}`);
+    await waitFor(
+      async () => {
+        const found = await lettersOf();
+        return found.filtered.length > 0 && found.keyed.length > 0;
+      },
+      { what: `a filter_error copy for ${filtered.key} and a window_key copy for ${keyed.key}` },
+    );
     const found = await lettersOf();
     // One copy per reason, each naming only its own definition; the same message behind both.
     expect(found.filtered.map((d) => d.header(DlqHeader.reason))).toEqual(['filter_error']);
@@ -330,7 +333,7 @@ describe('window keys', () => {
     expect(found.keyed[0]?.headers?.values(DlqHeader.definition)).toEqual([keyed.key]);
     expect(found.keyed[0]?.header(DlqHeader.streamSeq)).toBe(found.filtered[0]?.header(DlqHeader.streamSeq));
     const runId = runWorkflowIdForEvent(plain.id, keyOf(id));
-    await waitFor(() => w.h.workflowExists(runId), `the plain run ${runId}`);
+    await waitFor(() => w.h.workflowExists(runId), { what: `the plain run ${runId}` });
     expect(await w.windowRuns(filtered.id)).toEqual([]);
     expect(await w.windowRuns(keyed.id)).toEqual([]);
   });
@@ -346,14 +349,17 @@ describe('operators', () => {
     ];
     await s.publish('order.updated', { orderId: 'drop' });
     let waiting: RunRecord[] = [];
-    await waitFor(async () => {
-      waiting = await w.windowRuns(definition.id);
-      return (
-        waiting.length === 2 &&
-        waiting.every((r) => r.status === 'waiting') &&
-        waiting.reduce((n, r) => n + (r.window?.count ?? 0), 0) === 3
-      );
-    }, 'two waiting windows holding three events');
+    await waitFor(
+      async () => {
+        waiting = await w.windowRuns(definition.id);
+        return (
+          waiting.length === 2 &&
+          waiting.every((r) => r.status === 'waiting') &&
+          waiting.reduce((n, r) => n + (r.window?.count ?? 0), 0) === 3
+        );
+      },
+      { what: 'two waiting windows holding three events' },
+    );
 
     const listed = await api.client.runs.list.query({ definitionId: definition.id, status: 'waiting' });
     expect(listed.items.map((r) => r.window?.key).sort()).toEqual(['drop', 'keep']);
