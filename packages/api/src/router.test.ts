@@ -68,6 +68,7 @@ function fakeDeps(overrides: Partial<ApiDeps> = {}): { deps: ApiDeps; recorded: 
     startRun: unused('startRun'),
     completeTask: unused('completeTask'),
     cancelTask: unused('cancelTask'),
+    closeWindow: unused('closeWindow'),
     redriveDeadLetters: async (input) => {
       recorded.redrives.push(input);
       return { scanned: 3, redriven: 2, failed: [{ seq: 9, error: 'x' }] };
@@ -242,5 +243,28 @@ describe('definitions without a database', () => {
     expect(result.wouldTrigger).toBe(true);
     expect(result.tasks).toEqual([expect.objectContaining({ templateKey: 'review', title: 'Review A-17' })]);
     expect(recorded.published).toEqual([]);
+  });
+
+  test('dryRun of a windowed definition keys the event as the matcher does, and plans a window of one', async () => {
+    const { deps } = fakeDeps();
+    const windowed = (key: string) =>
+      caller(deps).definitions.dryRun({
+        definition: {
+          key: 'unit-window',
+          name: 'Unit window',
+          trigger: {
+            kind: 'event',
+            event: { types: ['order.created'], window: { mode: 'batch', key, duration: 'PT1M' } },
+          },
+          taskTemplates: [{ key: 'digest', title: '{{ window.count }} for {{ window.key }}' }],
+        },
+        event,
+      });
+    const keyed = await windowed('event.data.orderId');
+    expect(keyed.window).toEqual({ key: 'A-17' });
+    expect(keyed.tasks).toEqual([expect.objectContaining({ templateKey: 'digest', title: '1 for A-17' })]);
+    const unkeyed = await windowed("event.data.orderId == 'none' ? 'x' : ''");
+    expect(unkeyed.window).toEqual({ error: expect.any(String), code: 'empty' });
+    expect(unkeyed.wouldTrigger).toBe(false);
   });
 });
