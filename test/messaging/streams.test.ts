@@ -1,4 +1,10 @@
-import { ensureStreams, taskEventSubjectInEvents, topology } from '@activity-core/messaging';
+import {
+  DEFAULT_STREAM_LIMITS,
+  ensureStreams,
+  StreamSettingsError,
+  taskEventSubjectInEvents,
+  topology,
+} from '@activity-core/messaging';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { expect, test } from 'vitest';
@@ -79,6 +85,53 @@ test('feeding task events into the events stream can be turned off', async () =>
     const events = await jsm.streams.info(t.events.stream);
     expect(events.config.sources ?? []).toEqual([]);
     for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream]) await jsm.streams.delete(s);
+  } finally {
+    await nc.close();
+  }
+});
+
+test('changed stream settings are applied in place; a storage change or an impossible replica count is refused by name', async () => {
+  const nc = await connect({ servers: stackInfo().natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const t = topology(uniqueId('U'));
+    await ensureStreams(jsm, t);
+    const js = jetstream(nc);
+    await js.publish(`${t.events.subjectPrefix}kept.before.update`, '{}', { msgID: 'kept-1' });
+
+    const changed = {
+      ...DEFAULT_STREAM_LIMITS,
+      discard: 'new' as const,
+      maxBytes: 50_000_000,
+      eventsMaxAgeMs: 3_600_000,
+      eventsDuplicateWindowMs: 30_000,
+      dlqDuplicateWindowMs: 45_000,
+    };
+    await ensureStreams(jsm, t, changed);
+    const events = await jsm.streams.info(t.events.stream);
+    expect(events.config).toMatchObject({
+      discard: 'new',
+      max_bytes: 50_000_000,
+      max_age: 3_600_000 * 1e6,
+      duplicate_window: 30_000 * 1e6,
+    });
+    expect(events.state.messages).toBe(1); // updated, not recreated
+    expect((await jsm.streams.info(t.dlq.stream)).config.duplicate_window).toBe(45_000 * 1e6);
+
+    const storage = await ensureStreams(jsm, t, { ...changed, storage: 'memory' }).catch((e: unknown) => e);
+    expect(storage).toBeInstanceOf(StreamSettingsError);
+    expect((storage as StreamSettingsError).code).toBe('not_updatable');
+    expect(String(storage)).toMatch(/storage is file, AC_STREAM_STORAGE asks for memory/);
+    expect((await jsm.streams.info(t.events.stream)).config.storage).toBe('file');
+
+    // The shared test server is a single node: three replicas cannot be placed.
+    const replicas = await ensureStreams(jsm, t, { ...changed, replicas: 3 }).catch((e: unknown) => e);
+    expect(replicas).toBeInstanceOf(StreamSettingsError);
+    expect((replicas as StreamSettingsError).code).toBe('refused');
+    expect(String(replicas)).toMatch(/AC_STREAM_REPLICAS=3 needs a JetStream cluster/);
+    expect((await jsm.streams.info(t.tasks.stream)).config.num_replicas).toBe(1);
+
+    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream, t.advisories.stream]) await jsm.streams.delete(s);
   } finally {
     await nc.close();
   }

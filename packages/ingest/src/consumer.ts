@@ -13,6 +13,8 @@ export interface IngestConsumerSettings {
   readonly maxBackoffMs: number;
   /** Unacked messages across all replicas. */
   readonly maxAckPending: number;
+  /** Copies of the consumer's state in a cluster (AC_STREAM_REPLICAS); 0 or unset = the stream's. */
+  readonly replicas?: number;
 }
 
 /** `ackWait × 1, 2, 4, …` capped, one step per redelivery, at most `maxDeliver - 1` steps. */
@@ -35,6 +37,7 @@ export function ingestConsumerConfig(s: IngestConsumerSettings): Partial<Consume
     backoff: backoff.map((ms) => nanos(ms)),
     max_deliver: s.maxDeliver,
     max_ack_pending: s.maxAckPending,
+    ...(s.replicas ? { num_replicas: s.replicas } : {}),
   };
 }
 

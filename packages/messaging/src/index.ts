@@ -1,6 +1,16 @@
 export type { NatsEnv, NatsSettings } from './connect.ts';
 export { connectNats, natsSettingsFrom } from './connect.ts';
-export type { StreamLimits, StreamOptions } from './streams.ts';
-export { DEFAULT_STREAM_LIMITS, ensureStreams, streamConfigs, taskEventSubjectInEvents } from './streams.ts';
+export type { StreamEnv, StreamLimits, StreamOptions } from './streams.ts';
+export {
+  DEFAULT_STREAM_LIMITS,
+  ensureStreams,
+  fieldsNotUpdatable,
+  refusalHint,
+  StreamErrorCode,
+  StreamSettingsError,
+  streamConfigs,
+  streamLimitsFrom,
+  taskEventSubjectInEvents,
+} from './streams.ts';
 export type { Topology } from './topology.ts';
 export { taskSubject, topology } from './topology.ts';

@@ -1,26 +1,125 @@
-import { type JetStreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { Topology } from './topology.ts';
 
+/**
+ * How the contract streams are stored and kept. Every field comes from an `AC_STREAM_*` /
+ * `AC_{EVENTS,TASKS,DLQ}_*` variable (`streamLimitsFrom`); the defaults suit one nats-server.
+ */
 export interface StreamLimits {
+  /** Copies of each stream (and of the ingest consumers) in a cluster: 1, 3 or 5. */
+  readonly replicas: number;
+  /** `file` survives a server restart; `memory` does not. Cannot be changed in place. */
+  readonly storage: 'file' | 'memory';
+  /** What a stream does at `maxBytes`: drop its oldest messages, or refuse new ones. */
+  readonly discard: 'old' | 'new';
+  /** Size cap of each stream in bytes; -1 = none (only the age limits apply). */
+  readonly maxBytes: number;
   /** How long inbound events are kept (they are acked long before). */
   readonly eventsMaxAgeMs: number;
-  /** How long dead letters are kept for an operator to inspect and redrive. */
+  /** How long dead letters (and unhandled max-deliveries advisories) are kept for an operator. */
   readonly dlqMaxAgeMs: number;
   readonly tasksMaxAgeMs: number;
   /** De-duplication window of the task stream; the outbox relay's retries must fall in it. */
   readonly tasksDuplicateWindowMs: number;
+  /** De-duplication window of the events stream; `events.publish` retries fall in it. */
   readonly eventsDuplicateWindowMs: number;
+  /** De-duplication window of the DLQ; ingest's dead-letter retries fall in it. */
+  readonly dlqDuplicateWindowMs: number;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
 export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  replicas: 1,
+  storage: 'file',
+  discard: 'old',
+  maxBytes: -1,
   eventsMaxAgeMs: 7 * DAY,
   dlqMaxAgeMs: 30 * DAY,
   tasksMaxAgeMs: 7 * DAY,
   tasksDuplicateWindowMs: 60 * 60 * 1000,
   eventsDuplicateWindowMs: 10 * 60 * 1000,
+  dlqDuplicateWindowMs: 2 * 60 * 1000,
 };
+
+/** The variables `streamLimitsFrom` reads (`SharedEnv` of @activity-core/runtime). */
+export interface StreamEnv {
+  readonly AC_STREAM_REPLICAS: number;
+  readonly AC_STREAM_STORAGE: 'file' | 'memory';
+  readonly AC_STREAM_DISCARD: 'old' | 'new';
+  readonly AC_STREAM_MAX_BYTES: number;
+  readonly AC_EVENTS_MAX_AGE_MS: number;
+  readonly AC_TASKS_MAX_AGE_MS: number;
+  readonly AC_DLQ_MAX_AGE_MS: number;
+  readonly AC_EVENTS_DUPLICATE_WINDOW_MS: number;
+  readonly AC_TASKS_DUPLICATE_WINDOW_MS: number;
+  readonly AC_DLQ_DUPLICATE_WINDOW_MS: number;
+}
+
+export const StreamErrorCode = {
+  /** The variables contradict each other (or NATS' rules), before any server is asked. */
+  settings_invalid: 'settings_invalid',
+  /** An existing stream differs in a field NATS cannot change in place. */
+  not_updatable: 'not_updatable',
+  /** The server refused to create or update a stream/consumer with the wanted settings. */
+  refused: 'refused',
+} as const;
+export type StreamErrorCode = keyof typeof StreamErrorCode;
+
+/** A stream or consumer cannot have the configured settings; the message says what to do. */
+export class StreamSettingsError extends Error {
+  readonly code: StreamErrorCode;
+  constructor(code: StreamErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StreamSettingsError';
+    this.code = code;
+  }
+}
+
+/** Stream settings from a service's parsed config; throws `settings_invalid` naming the variables. */
+export function streamLimitsFrom(env: StreamEnv): StreamLimits {
+  const limits: StreamLimits = {
+    replicas: env.AC_STREAM_REPLICAS,
+    storage: env.AC_STREAM_STORAGE,
+    discard: env.AC_STREAM_DISCARD,
+    maxBytes: env.AC_STREAM_MAX_BYTES,
+    eventsMaxAgeMs: env.AC_EVENTS_MAX_AGE_MS,
+    tasksMaxAgeMs: env.AC_TASKS_MAX_AGE_MS,
+    dlqMaxAgeMs: env.AC_DLQ_MAX_AGE_MS,
+    eventsDuplicateWindowMs: env.AC_EVENTS_DUPLICATE_WINDOW_MS,
+    tasksDuplicateWindowMs: env.AC_TASKS_DUPLICATE_WINDOW_MS,
+    dlqDuplicateWindowMs: env.AC_DLQ_DUPLICATE_WINDOW_MS,
+  };
+  const problems: string[] = [];
+  if (![1, 3, 5].includes(limits.replicas)) {
+    // NATS accepts 1-5; an even count tolerates no more failures than the odd one below it.
+    problems.push(`AC_STREAM_REPLICAS: must be 1, 3 or 5 (got ${limits.replicas})`);
+  }
+  if (limits.maxBytes !== -1 && limits.maxBytes < 1) {
+    problems.push(`AC_STREAM_MAX_BYTES: must be -1 (no cap) or a positive byte count (got ${limits.maxBytes})`);
+  }
+  // NATS refuses a duplicate window longer than the stream keeps its messages.
+  for (const [stream, window, age] of [
+    ['EVENTS', limits.eventsDuplicateWindowMs, limits.eventsMaxAgeMs],
+    ['TASKS', limits.tasksDuplicateWindowMs, limits.tasksMaxAgeMs],
+    ['DLQ', limits.dlqDuplicateWindowMs, limits.dlqMaxAgeMs],
+  ] as const) {
+    if (window > age) {
+      problems.push(`AC_${stream}_DUPLICATE_WINDOW_MS: must not exceed AC_${stream}_MAX_AGE_MS (${age})`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new StreamSettingsError('settings_invalid', `invalid stream settings:\n  ${problems.join('\n  ')}`);
+  }
+  return limits;
+}
 
 /**
  * Where task events re-enter as inbound events: `tasks.created.{key}` is sourced into the
@@ -42,7 +141,13 @@ export function streamConfigs(
   limits: StreamLimits = DEFAULT_STREAM_LIMITS,
   options: StreamOptions = {},
 ): StreamConfig[] {
-  const base = { storage: StorageType.File, retention: RetentionPolicy.Limits, num_replicas: 1 } as const;
+  const base = {
+    storage: limits.storage === 'memory' ? StorageType.Memory : StorageType.File,
+    retention: RetentionPolicy.Limits,
+    num_replicas: limits.replicas,
+    discard: limits.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
+    max_bytes: limits.maxBytes,
+  } as const;
   const feed = options.feedTaskEvents ?? true;
   const events = {
     ...base,
@@ -82,7 +187,7 @@ export function streamConfigs(
       name: t.dlq.stream,
       subjects: [...t.dlq.subjects],
       max_age: nanos(limits.dlqMaxAgeMs),
-      duplicate_window: nanos(2 * 60 * 1000),
+      duplicate_window: nanos(limits.dlqDuplicateWindowMs),
       description: 'activity-core dead letters: events that could not be processed, with the reason in headers',
     } as StreamConfig,
     events,
@@ -97,29 +202,89 @@ export function streamConfigs(
 }
 
 /**
+ * Fields of an existing stream that differ from the wanted config and that NATS cannot change
+ * in place (everything else — replicas, ages, windows, discard, size cap, subjects, sources —
+ * is updated). Each entry says what to do instead.
+ */
+export function fieldsNotUpdatable(
+  current: Pick<StreamConfig, 'name' | 'storage' | 'retention'>,
+  wanted: Pick<StreamConfig, 'storage' | 'retention'>,
+): string[] {
+  const out: string[] = [];
+  if (current.storage !== wanted.storage) {
+    out.push(
+      `storage is ${current.storage}, AC_STREAM_STORAGE asks for ${wanted.storage}: NATS cannot change a stream's storage. ` +
+        `Set AC_STREAM_STORAGE=${current.storage} to keep the stream, or move it: stop the services, ` +
+        `\`nats stream backup ${current.name}\`, delete the stream, start with the new storage and restore.`,
+    );
+  }
+  if (current.retention !== wanted.retention) {
+    out.push(
+      `retention is ${current.retention}, activity-core needs ${wanted.retention}: the stream was not created by activity-core; ` +
+        'delete or rename it (or set AC_STREAM_PREFIX to use other streams).',
+    );
+  }
+  return out;
+}
+
+/** Names the variable to look at when the server refuses a stream or consumer config. */
+export function refusalHint(serverMessage: string, replicas: number): string {
+  if (/replicas > 1 not supported in non-clustered mode/i.test(serverMessage)) {
+    return `AC_STREAM_REPLICAS=${replicas} needs a JetStream cluster; this server is not clustered (set AC_STREAM_REPLICAS=1)`;
+  }
+  if (/insufficient resources|no suitable peers|peer/i.test(serverMessage)) {
+    return `AC_STREAM_REPLICAS=${replicas} needs that many JetStream servers up in the cluster (with room for the stream)`;
+  }
+  if (/duplicate window/i.test(serverMessage))
+    return 'check the AC_*_DUPLICATE_WINDOW_MS and AC_*_MAX_AGE_MS variables';
+  return 'check the AC_STREAM_* / AC_*_MAX_AGE_MS / AC_*_DUPLICATE_WINDOW_MS variables';
+}
+
+async function refusedAs<T>(what: string, replicas: number, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof StreamSettingsError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (/already in use|already exists/i.test(message)) throw error;
+    throw new StreamSettingsError(
+      'refused',
+      `${what}: the server refused it (${message}); ${refusalHint(message, replicas)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
  * Creates the streams, or updates them to the wanted config. Safe to run from several
  * processes at once: a lost creation race becomes an update.
  */
 export async function ensureStreams(
   jsm: JetStreamManager,
   t: Topology,
-  limits?: StreamLimits,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
   options?: StreamOptions,
 ): Promise<void> {
   for (const config of streamConfigs(t, limits, options)) {
-    const exists = await jsm.streams.info(config.name).then(
-      () => true,
-      () => false,
-    );
-    if (exists) {
-      await jsm.streams.update(config.name, config);
+    const update = async (current: StreamInfo): Promise<void> => {
+      const blocked = fieldsNotUpdatable(current.config, config);
+      if (blocked.length > 0) {
+        throw new StreamSettingsError('not_updatable', `stream ${config.name}: ${blocked.join(' ')}`);
+      }
+      await refusedAs(`updating stream ${config.name}`, limits.replicas, () => jsm.streams.update(config.name, config));
+    };
+    const current = await jsm.streams.info(config.name).catch(() => null);
+    if (current) {
+      await update(current);
       continue;
     }
     try {
-      await jsm.streams.add(config);
+      await refusedAs(`creating stream ${config.name}`, limits.replicas, () => jsm.streams.add(config));
     } catch (error) {
       if (!/already in use|already exists/i.test(String(error))) throw error;
-      await jsm.streams.update(config.name, config);
+      await update(await jsm.streams.info(config.name));
     }
   }
 }

@@ -40,3 +40,25 @@ describe('expression limits from the environment', () => {
     expect(() => parseConfig(schema, { AC_INPUT_MAX_DEPTH: '1001' })).toThrow(/AC_INPUT_MAX_DEPTH/);
   });
 });
+
+describe('stream settings from the environment', () => {
+  it('defaults to one file-stored copy of each stream with the documented ages and windows', () => {
+    expect(parseConfig(schema, {})).toMatchObject({
+      AC_STREAM_REPLICAS: 1,
+      AC_STREAM_STORAGE: 'file',
+      AC_STREAM_DISCARD: 'old',
+      AC_STREAM_MAX_BYTES: -1,
+      AC_EVENTS_MAX_AGE_MS: 604_800_000,
+      AC_TASKS_MAX_AGE_MS: 604_800_000,
+      AC_DLQ_MAX_AGE_MS: 2_592_000_000,
+      AC_EVENTS_DUPLICATE_WINDOW_MS: 600_000,
+      AC_TASKS_DUPLICATE_WINDOW_MS: 3_600_000,
+      AC_DLQ_DUPLICATE_WINDOW_MS: 120_000,
+    });
+  });
+
+  it('names a bad value', () => {
+    expect(() => parseConfig(schema, { AC_STREAM_STORAGE: 'disk' })).toThrow(/AC_STREAM_STORAGE/);
+    expect(() => parseConfig(schema, { AC_STREAM_REPLICAS: '7' })).toThrow(/AC_STREAM_REPLICAS/);
+  });
+});

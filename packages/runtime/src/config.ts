@@ -30,6 +30,7 @@ export function parseConfig<S extends z.ZodType>(
   return Object.freeze(result.data);
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 
@@ -56,6 +57,23 @@ export const SharedEnv = {
     .string()
     .regex(/^[A-Za-z0-9_-]*$/, 'letters, digits, _ and - only')
     .default(''),
+  /**
+   * Stream settings (README, "Streams"): copies of each stream and of the ingest consumers in a
+   * JetStream cluster (1, 3 or 5), storage, what a full stream discards, each stream's size cap
+   * (-1 = none), and per stream how long messages are kept and how long a `Nats-Msg-Id` is
+   * remembered. Replicas, ages, windows, discard and the cap are updated in place on start;
+   * storage cannot be, and a service refuses to start with a message saying what to do.
+   */
+  AC_STREAM_REPLICAS: positiveInt.max(5).default(1),
+  AC_STREAM_STORAGE: z.enum(['file', 'memory']).default('file'),
+  AC_STREAM_DISCARD: z.enum(['old', 'new']).default('old'),
+  AC_STREAM_MAX_BYTES: z.coerce.number().int().min(-1).default(-1),
+  AC_EVENTS_MAX_AGE_MS: positiveInt.default(7 * DAY_MS),
+  AC_TASKS_MAX_AGE_MS: positiveInt.default(7 * DAY_MS),
+  AC_DLQ_MAX_AGE_MS: positiveInt.default(30 * DAY_MS),
+  AC_EVENTS_DUPLICATE_WINDOW_MS: positiveInt.min(1000).default(10 * 60 * 1000),
+  AC_TASKS_DUPLICATE_WINDOW_MS: positiveInt.min(1000).default(60 * 60 * 1000),
+  AC_DLQ_DUPLICATE_WINDOW_MS: positiveInt.min(1000).default(2 * 60 * 1000),
   /**
    * Read here only to refuse empty values: the connection (address, namespace, TLS, API key,
    * profile file) is resolved by `loadTemporalSettings` into the config's `temporal`.

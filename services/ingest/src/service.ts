@@ -8,7 +8,7 @@ import {
   type IngestMetrics,
   type IngestPipeline,
 } from '@activity-core/ingest';
-import { connectNats, ensureStreams, natsSettingsFrom, topology } from '@activity-core/messaging';
+import { connectNats, ensureStreams, natsSettingsFrom, streamLimitsFrom, topology } from '@activity-core/messaging';
 import {
   createLogger,
   expressionLimits,
@@ -58,13 +58,14 @@ export async function startIngestService(
   );
   const nc = await connectNats(natsSettingsFrom(config, 'activity-core-ingest'));
   const jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm, t);
+  await ensureStreams(jsm, t, streamLimitsFrom(config));
   await ensureIngestConsumer(jsm, t, {
     name: config.AC_INGEST_CONSUMER,
     ackWaitMs: config.AC_INGEST_ACK_WAIT_MS,
     maxDeliver: config.AC_INGEST_MAX_DELIVER,
     maxBackoffMs: config.AC_INGEST_MAX_BACKOFF_MS,
     maxAckPending: config.AC_INGEST_MAX_ACK_PENDING,
+    replicas: config.AC_STREAM_REPLICAS,
   });
   // Lazy: the service comes up (and reports unready) while Temporal is still starting.
   const temporal = Connection.lazy(config.temporal.connection);
