@@ -1,5 +1,5 @@
 import type { NormalizeErrorCode } from '@activity-core/core';
-import type { Topology } from '@activity-core/messaging';
+import { PUBLISH_RETRY, type Topology } from '@activity-core/messaging';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { copyUserHeaders, DlqHeader, headerOf, headerValue } from './headers.ts';
@@ -108,6 +108,7 @@ export async function publishDeadLetter(
     // A copy, another reason's copy and a later dead letter of the same message are different letters.
     msgID: COPY_REASONS.has(letter.reason) ? `dlq:${letter.streamSeq}:${letter.reason}` : `dlq:${letter.streamSeq}`,
     expect: { streamName: t.dlq.stream },
+    ...PUBLISH_RETRY,
   });
   return { ack, bodyOmitted };
 }

@@ -21,7 +21,7 @@ const env: StreamEnv = {
   AC_DLQ_MAX_AGE_MS: 10_800_000,
   AC_EVENTS_DUPLICATE_WINDOW_MS: 60_000,
   AC_TASKS_DUPLICATE_WINDOW_MS: 120_000,
-  AC_DLQ_DUPLICATE_WINDOW_MS: 30_000,
+  AC_DLQ_DUPLICATE_WINDOW_MS: 40_000,
 };
 
 describe('streamLimitsFrom / streamConfigs', () => {
@@ -33,7 +33,7 @@ describe('streamLimitsFrom / streamConfigs', () => {
     }
     expect(configs.get('AC_EVENTS')).toMatchObject({ max_age: 3_600_000 * 1e6, duplicate_window: 60_000 * 1e6 });
     expect(configs.get('AC_TASKS')).toMatchObject({ max_age: 7_200_000 * 1e6, duplicate_window: 120_000 * 1e6 });
-    expect(configs.get('AC_DLQ')).toMatchObject({ max_age: 10_800_000 * 1e6, duplicate_window: 30_000 * 1e6 });
+    expect(configs.get('AC_DLQ')).toMatchObject({ max_age: 10_800_000 * 1e6, duplicate_window: 40_000 * 1e6 });
     expect(configs.get('AC_ADVISORIES')).toMatchObject({ max_age: 10_800_000 * 1e6 });
   });
 
@@ -55,6 +55,9 @@ describe('streamLimitsFrom / streamConfigs', () => {
     expect(bad).toThrow(/AC_STREAM_REPLICAS: must be 1, 3 or 5/);
     expect(bad).toThrow(/AC_TASKS_DUPLICATE_WINDOW_MS: must not exceed AC_TASKS_MAX_AGE_MS/);
     expect(bad).toThrow(/AC_STREAM_MAX_BYTES/);
+    expect(() => streamLimitsFrom({ ...env, AC_DLQ_DUPLICATE_WINDOW_MS: 5_000 })).toThrow(
+      /AC_DLQ_DUPLICATE_WINDOW_MS: must cover the publish retries/,
+    );
     try {
       bad();
     } catch (error) {

@@ -7,6 +7,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
+import { PUBLISH_RETRY_HORIZON_MS } from './publish.ts';
 import type { Topology } from './topology.ts';
 
 /**
@@ -113,6 +114,17 @@ export function streamLimitsFrom(env: StreamEnv): StreamLimits {
   ] as const) {
     if (window > age) {
       problems.push(`AC_${stream}_DUPLICATE_WINDOW_MS: must not exceed AC_${stream}_MAX_AGE_MS (${age})`);
+    }
+  }
+  // A publish retried after its window would be stored twice if the first attempt was stored.
+  for (const [stream, window] of [
+    ['EVENTS', limits.eventsDuplicateWindowMs],
+    ['DLQ', limits.dlqDuplicateWindowMs],
+  ] as const) {
+    if (window < PUBLISH_RETRY_HORIZON_MS) {
+      problems.push(
+        `AC_${stream}_DUPLICATE_WINDOW_MS: must cover the publish retries (at least ${PUBLISH_RETRY_HORIZON_MS} ms)`,
+      );
     }
   }
   if (problems.length > 0) {

@@ -24,6 +24,14 @@ const say = (message: string): void => {
   process.stdout.write(`[activity-core] ${message}\n`);
 };
 
+/** `AC_NATS_CLUSTER`: how many nats-servers `npm start` runs as one JetStream cluster. */
+function natsClusterFromEnv(): number {
+  const raw = env.AC_NATS_CLUSTER;
+  if (raw === undefined || raw === '') return 1;
+  if (!['1', '3', '5'].includes(raw)) throw new Error(`AC_NATS_CLUSTER must be 1, 3 or 5, got "${raw}"`);
+  return Number(raw);
+}
+
 function portFromEnv(name: string, fallback: number): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -209,6 +217,7 @@ async function main(): Promise<number | undefined> {
   const t0 = Date.now();
   try {
     say(`starting the local stack (data in ${dataDir})`);
+    const natsCluster = natsClusterFromEnv();
     // Imported here: `--print-env` must not pay for loading the server drivers.
     const { startSelectedStack } = await import('./provider.ts');
     // Temporal is the user's when the TEMPORAL_* variables or a Temporal profile file name an
@@ -231,6 +240,7 @@ async function main(): Promise<number | undefined> {
         natsUrl: env.NATS_URL,
         temporalAddress: temporal.configured ? temporal.address : undefined,
       },
+      natsCluster,
       log: say,
     });
     const stack = await stackStarting;
@@ -242,6 +252,10 @@ async function main(): Promise<number | undefined> {
       ...(temporal.configured
         ? {}
         : { TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: stack.temporalNamespace }),
+      // A local cluster is there to replicate: every stream on all nodes unless told otherwise.
+      ...(natsCluster > 1 && !env.NATS_URL && !env.AC_STREAM_REPLICAS
+        ? { AC_STREAM_REPLICAS: String(natsCluster) }
+        : {}),
     };
     delete baseEnv.AC_PARENT_PID;
     say('running migrations');

@@ -5,8 +5,8 @@ export { environment, formatExports, formatSummary, ServiceNames } from './endpo
 export { StackError, StackErrorCode } from './errors.ts';
 export type { ManagedProcessOptions, StopOptions } from './managed-process.ts';
 export { ManagedProcess, pollUntil, stopProcesses } from './managed-process.ts';
-export type { NatsOptions, RunningNats } from './nats.ts';
-export { startNats } from './nats.ts';
+export type { NatsClusterNode, NatsClusterOptions, NatsOptions, RunningNats, RunningNatsCluster } from './nats.ts';
+export { startNats, startNatsCluster } from './nats.ts';
 export { freePort, stablePort } from './ports.ts';
 export type { PostgresOptions, RunningPostgres } from './postgres.ts';
 export { ensureDatabase, startPostgres } from './postgres.ts';

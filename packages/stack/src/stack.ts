@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { StackError } from './errors.ts';
 import { type ManagedProcess, type StopOptions, stopProcesses } from './managed-process.ts';
-import { startNats } from './nats.ts';
+import { startNats, startNatsCluster } from './nats.ts';
 import { freePort } from './ports.ts';
 import { ensureDatabase, startPostgres } from './postgres.ts';
 import { startTemporal } from './temporal.ts';
@@ -34,6 +34,11 @@ export interface StackOptions {
     readonly temporalAddress?: string | undefined;
   };
   readonly log?: (message: string) => void;
+  /**
+   * nats-servers to start as one JetStream cluster (`AC_NATS_CLUSTER`): 1 (default) is a single
+   * server; 3 or 5 start a cluster on loopback, the first node on `ports.nats`.
+   */
+  readonly natsCluster?: number;
 }
 
 /** Where the stack's servers listen. Serializable: handed from vitest's global setup to tests. */
@@ -114,13 +119,23 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         }),
     external.natsUrl
       ? Promise.resolve(undefined)
-      : startNats({ dir: join(options.dataDir, 'nats'), port: ports.nats, monitorPort: ports.natsMonitor }).then(
-          (n) => {
-            track(n);
-            log(`nats-server ready on 127.0.0.1:${ports.nats} (${Date.now() - t0} ms)`);
-            return n;
-          },
-        ),
+      : (options.natsCluster ?? 1) > 1
+        ? startNatsCluster({
+            dir: join(options.dataDir, 'nats-cluster'),
+            size: options.natsCluster ?? 1,
+            ports: [ports.nats],
+          }).then((cluster) => {
+            for (const node of cluster.nodes) track(node);
+            log(`nats cluster of ${cluster.nodes.length} ready on ${cluster.url} (${Date.now() - t0} ms)`);
+            return { url: cluster.url, monitorUrl: cluster.monitorUrl };
+          })
+        : startNats({ dir: join(options.dataDir, 'nats'), port: ports.nats, monitorPort: ports.natsMonitor }).then(
+            (n) => {
+              track(n);
+              log(`nats-server ready on 127.0.0.1:${ports.nats} (${Date.now() - t0} ms)`);
+              return n;
+            },
+          ),
     external.temporalAddress
       ? Promise.resolve(undefined)
       : startTemporal({
@@ -144,7 +159,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   }
   const [pgResult, natsResult, temporalResult] = settled as [
     PromiseFulfilledResult<Awaited<ReturnType<typeof startPostgres>> | undefined>,
-    PromiseFulfilledResult<Awaited<ReturnType<typeof startNats>> | undefined>,
+    PromiseFulfilledResult<{ readonly url: string; readonly monitorUrl: string } | undefined>,
     PromiseFulfilledResult<Awaited<ReturnType<typeof startTemporal>> | undefined>,
   ];
   const pg = pgResult.value;
