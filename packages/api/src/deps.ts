@@ -1,7 +1,7 @@
 import type { ExpressionLimits } from '@activity-core/core';
 import type { Database } from '@activity-core/db';
 import { getDeadLetter, listDeadLetters, readStoredEvents, redriveDeadLetters } from '@activity-core/ingest';
-import { PUBLISH_RETRY, type Topology } from '@activity-core/messaging';
+import { PUBLISH_RETRY, publishRetrying, type Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import {
   backfillSchedule,
@@ -71,7 +71,10 @@ export function createApiDeps(options: CreateApiDepsOptions): ApiDeps {
     async publish(subject, data, { msgID, headers }) {
       const h = natsHeaders();
       for (const [k, v] of Object.entries(headers ?? {})) h.set(k, v);
-      const ack = await js.publish(subject, data, { msgID, headers: h, ...PUBLISH_RETRY });
+      const ack = await publishRetrying(js, subject, data, { msgID, headers: h }, PUBLISH_RETRY, {
+        onRetry: (attempt, error) =>
+          options.logger.warn('event publish not acknowledged; retrying', { subject, msgID, attempt, error }),
+      });
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     },
     maxPayloadBytes: () => options.nc.info?.max_payload ?? 1024 * 1024,

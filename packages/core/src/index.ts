@@ -1,3 +1,5 @@
+export type { BackoffBounds } from './backoff.ts';
+export { jitteredBackoffMs } from './backoff.ts';
 export { utf8Length } from './bytes.ts';
 export type {
   CelEnvironment,

@@ -1,5 +1,5 @@
 import type { NormalizeErrorCode } from '@activity-core/core';
-import { PUBLISH_RETRY, type Topology } from '@activity-core/messaging';
+import { publishRetrying, type Topology } from '@activity-core/messaging';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { copyUserHeaders, DlqHeader, headerOf, headerValue } from './headers.ts';
@@ -103,12 +103,16 @@ export async function publishDeadLetter(
   const headers = deadLetterHeaders(letter);
   const bodyOmitted = letter.data.length + headerBytes(headers) + FRAMING_BYTES > maxPayload;
   if (bodyOmitted) headers.set(DlqHeader.bodyOmitted, String(letter.data.length));
-  const ack = await js.publish(deadLetterSubject(t, letter.subject), bodyOmitted ? new Uint8Array(0) : letter.data, {
-    headers,
-    // A copy, another reason's copy and a later dead letter of the same message are different letters.
-    msgID: COPY_REASONS.has(letter.reason) ? `dlq:${letter.streamSeq}:${letter.reason}` : `dlq:${letter.streamSeq}`,
-    expect: { streamName: t.dlq.stream },
-    ...PUBLISH_RETRY,
-  });
+  const ack = await publishRetrying(
+    js,
+    deadLetterSubject(t, letter.subject),
+    bodyOmitted ? new Uint8Array(0) : letter.data,
+    {
+      headers,
+      // A copy, another reason's copy and a later dead letter of the same message are different letters.
+      msgID: COPY_REASONS.has(letter.reason) ? `dlq:${letter.streamSeq}:${letter.reason}` : `dlq:${letter.streamSeq}`,
+      expect: { streamName: t.dlq.stream },
+    },
+  );
   return { ack, bodyOmitted };
 }

@@ -1,14 +1,78 @@
-/**
- * The one retry layer of a JetStream publish that is not retried by anything else (the API's
- * `events.publish`, ingest's dead-letter writes). nats.js retries a publish that timed out or
- * found no responder (a stream leader election on a cluster, a reconnect to another node) with
- * its jittered backoff (0, 250, 250, 500, 500, 3000 ms), resending the same headers, so the same
- * `Nats-Msg-Id`: a first attempt that was stored but whose ack was lost is answered as a
- * duplicate, not stored twice, as long as the retries end inside the stream's duplicate window.
- * The outbox relay does not use this: its rows are retried from PostgreSQL with the row id as
- * message id.
- */
-export const PUBLISH_RETRY = { retries: 6, timeout: 5_000 } as const;
+import { type BackoffBounds, jitteredBackoffMs } from '@activity-core/core';
+import type { JetStreamClient, JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
+import type { Payload } from '@nats-io/transport-node';
 
-/** The longest time from the first attempt to the last: every attempt timing out, plus the waits. */
-export const PUBLISH_RETRY_HORIZON_MS = PUBLISH_RETRY.retries * PUBLISH_RETRY.timeout + 4_500;
+export interface PublishRetry extends BackoffBounds {
+  /** No new attempt starts after this long from the first. */
+  readonly deadlineMs: number;
+  /** How long one attempt waits for its PubAck. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * The one retry layer of the publishes nothing else retries (the API's `events.publish`,
+ * ingest's dead-letter writes): 30 s of attempts, which outlasts a stream leader election on a
+ * cluster (a few seconds of "no responders") and a reconnect to another node.
+ */
+export const PUBLISH_RETRY: PublishRetry = { deadlineMs: 30_000, timeoutMs: 5_000, baseMs: 100, maxMs: 2_000 };
+
+/**
+ * The longest time from a first attempt to the last one's end. A stream's duplicate window must
+ * be at least this long: otherwise a first attempt that was stored but whose PubAck was lost,
+ * retried after the window, is stored twice.
+ */
+export const PUBLISH_RETRY_HORIZON_MS = PUBLISH_RETRY.deadlineMs + PUBLISH_RETRY.timeoutMs;
+
+/**
+ * Whether a failed publish may be retried: it timed out (maybe stored, maybe not: the same
+ * `Nats-Msg-Id` makes the retry safe) or no stream leader answered (an election, a node down).
+ * Anything else — a wrong expected stream, a payload too large, a closed connection — is final.
+ */
+export function isRetryablePublishError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  switch (error.name) {
+    case 'TimeoutError':
+    case 'NoRespondersError':
+    case 'JetStreamNotEnabled': // what nats.js makes of "no responders" on a publish
+      return true;
+    case 'JetStreamApiError':
+      return /temporarily unavailable|no suitable peers|leader/i.test(error.message);
+    default:
+      return /no responders|timeout/i.test(error.message) && !/closed/i.test(error.message);
+  }
+}
+
+export interface PublishRetryHooks {
+  /** Called before each retry, with the error that caused it (for a log line). */
+  readonly onRetry?: (attempt: number, error: unknown) => void;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+}
+
+/**
+ * `js.publish` with retries of timeouts and missing leaders, each with the same `msgID`, so
+ * the stream stores the message once however many attempts reach it.
+ */
+export async function publishRetrying(
+  js: Pick<JetStreamClient, 'publish'>,
+  subject: string,
+  data: Payload,
+  options: Partial<JetStreamPublishOptions> & { readonly msgID: string },
+  retry: PublishRetry = PUBLISH_RETRY,
+  hooks: PublishRetryHooks = {},
+): Promise<PubAck> {
+  const now = hooks.now ?? Date.now;
+  const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const started = now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await js.publish(subject, data, { ...options, timeout: retry.timeoutMs, retries: 1 });
+    } catch (error) {
+      if (!isRetryablePublishError(error)) throw error;
+      const delay = jitteredBackoffMs(attempt, retry);
+      if (now() - started + delay > retry.deadlineMs) throw error;
+      hooks.onRetry?.(attempt, error);
+      await sleep(delay);
+    }
+  }
+}

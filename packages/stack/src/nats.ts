@@ -66,7 +66,10 @@ export async function startNats(options: NatsOptions): Promise<RunningNats> {
   await proc.waitReady(
     (signal) =>
       pollUntil(async () => {
-        const response = await fetch(`${monitorUrl}/healthz?js-enabled-only=true`, { signal });
+        // A cluster node is ready when it knows the meta leader and its streams have caught up
+        // (full healthz); a single server when JetStream is on.
+        const query = options.cluster ? '' : '?js-enabled-only=true';
+        const response = await fetch(`${monitorUrl}/healthz${query}`, { signal });
         return response.ok;
       }, signal),
     options.startTimeoutMs ?? 20_000,

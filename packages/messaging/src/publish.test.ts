@@ -1,0 +1,68 @@
+import type { PubAck } from '@nats-io/jetstream';
+import { expect, test } from 'vitest';
+import { isRetryablePublishError, PUBLISH_RETRY, publishRetrying } from './publish.ts';
+
+const named = (name: string, message = name) => Object.assign(new Error(message), { name });
+const ack = { stream: 'AC_EVENTS', seq: 7, duplicate: true } as PubAck;
+
+test('timeouts and missing leaders are retried with the same msgID until one attempt is acked', async () => {
+  const seen: unknown[] = [];
+  const failures = [named('TimeoutError'), named('JetStreamNotEnabled', 'jetstream is not enabled')];
+  const js = {
+    publish: async (_subject: string, _data: unknown, options: unknown) => {
+      seen.push(options);
+      const failure = failures.shift();
+      if (failure) throw failure;
+      return ack;
+    },
+  };
+  const retries: number[] = [];
+  const result = await publishRetrying(js as never, 'events.x', '{}', { msgID: 'm-1' }, PUBLISH_RETRY, {
+    sleep: async () => undefined,
+    onRetry: (attempt) => retries.push(attempt),
+  });
+  expect(result).toBe(ack);
+  expect(retries).toEqual([1, 2]);
+  expect(seen).toHaveLength(3);
+  for (const options of seen) expect(options).toMatchObject({ msgID: 'm-1', timeout: 5_000, retries: 1 });
+});
+
+test('a final error is thrown at once, and retries stop at the deadline', async () => {
+  let calls = 0;
+  const wrongStream = {
+    publish: async () => {
+      calls++;
+      throw named('JetStreamApiError', 'expected stream does not match');
+    },
+  };
+  await expect(publishRetrying(wrongStream as never, 's', '', { msgID: 'm' })).rejects.toThrow(/expected stream/);
+  expect(calls).toBe(1);
+
+  let clock = 0;
+  calls = 0;
+  const down = {
+    publish: async () => {
+      calls++;
+      throw named('TimeoutError');
+    },
+  };
+  const hooks = {
+    now: () => clock,
+    sleep: async (ms: number) => {
+      clock += ms + 5_000;
+    },
+  };
+  await expect(publishRetrying(down as never, 's', '', { msgID: 'm' }, PUBLISH_RETRY, hooks)).rejects.toThrow(
+    /TimeoutError/,
+  );
+  expect(clock).toBeLessThanOrEqual(PUBLISH_RETRY.deadlineMs + PUBLISH_RETRY.maxMs + 5_000);
+  expect(calls).toBeGreaterThan(1);
+});
+
+test('which errors are retryable', () => {
+  expect(isRetryablePublishError(named('TimeoutError'))).toBe(true);
+  expect(isRetryablePublishError(named('JetStreamApiError', 'JetStream system temporarily unavailable'))).toBe(true);
+  expect(isRetryablePublishError(named('ClosedConnectionError', 'closed connection'))).toBe(false);
+  expect(isRetryablePublishError(named('JetStreamApiError', 'maximum payload exceeded'))).toBe(false);
+  expect(isRetryablePublishError('timeout')).toBe(false);
+});
