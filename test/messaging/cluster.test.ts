@@ -8,6 +8,7 @@ import {
   publishRetrying,
   type Topology,
   topology,
+  watchConnection,
 } from '@activity-core/messaging';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { expect, test } from 'vitest';
@@ -44,6 +45,9 @@ function publishAll(t: Topology, js: ReturnType<typeof jetstream>, ids: readonly
 test('R1 streams become R3 in place; publishes across a SIGKILL of the AC_EVENTS leader are stored once', async () => {
   await using cluster = await startTestNatsCluster(3);
   const nc = await connectNats({ url: cluster.url, name: 'cluster-test' });
+  const lines: string[] = [];
+  const record = (message: string) => lines.push(message);
+  watchConnection(nc, { info: record, warn: record });
   try {
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
@@ -86,6 +90,22 @@ test('R1 streams become R3 in place; publishes across a SIGKILL of the AC_EVENTS
     );
     expect(info.state.messages).toBe(300);
     expect(info.state.last_seq).toBe(300);
+
+    // The node this client is connected to goes away: one line for the outage, one for the
+    // way back, however many publishes wait in between.
+    const connected = cluster.nodes.find((n) => n.name === nc.info?.server_name);
+    if (!connected) throw new Error(`connected to an unknown server ${nc.info?.server_name}`);
+    const before = lines.length; // the leader's kill may have been this client's server too
+    await connected.kill();
+    await publishAll(t, js, range(300, 340));
+    await waitFor(() => lines.slice(before).includes('NATS connection restored'), {
+      what: 'the reconnect line',
+      until: Boolean,
+    });
+    expect(nc.info?.server_name).not.toBe(connected.name);
+    expect(lines.slice(before)).toEqual(['NATS connection lost; reconnecting', 'NATS connection restored']);
+    await connected.start();
+    await settled(jsm, t.events.stream, 340);
   } finally {
     await nc.close();
   }

@@ -2,6 +2,8 @@ export type { NatsEnv, NatsSettings } from './connect.ts';
 export { connectNats, natsSettingsFrom } from './connect.ts';
 export type { PublishRetry, PublishRetryHooks } from './publish.ts';
 export { isRetryablePublishError, PUBLISH_RETRY, PUBLISH_RETRY_HORIZON_MS, publishRetrying } from './publish.ts';
+export type { StatusLogger } from './status.ts';
+export { describeStatus, watchConnection } from './status.ts';
 export type { StreamEnv, StreamLimits, StreamOptions } from './streams.ts';
 export {
   DEFAULT_STREAM_LIMITS,

@@ -9,7 +9,14 @@ import {
   type RedriveResult,
 } from '@activity-core/api';
 import { createDb } from '@activity-core/db';
-import { connectNats, ensureStreams, natsSettingsFrom, streamLimitsFrom, topology } from '@activity-core/messaging';
+import {
+  connectNats,
+  ensureStreams,
+  natsSettingsFrom,
+  streamLimitsFrom,
+  topology,
+  watchConnection,
+} from '@activity-core/messaging';
 import { createLogger, expressionLimits, type Logger, startOpsServer } from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -43,6 +50,7 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
     { onPoolError: (error) => logger.warn('idle database connection failed', { error }) },
   );
   const nc = await connectNats(natsSettingsFrom(config, 'activity-core-api'));
+  watchConnection(nc, logger);
   const t = topology(config.AC_STREAM_PREFIX);
   await ensureStreams(await jetstreamManager(nc), t, streamLimitsFrom(config));
   const connection = await Connection.connect(config.temporal.connection);

@@ -8,7 +8,14 @@ import {
   type IngestMetrics,
   type IngestPipeline,
 } from '@activity-core/ingest';
-import { connectNats, ensureStreams, natsSettingsFrom, streamLimitsFrom, topology } from '@activity-core/messaging';
+import {
+  connectNats,
+  ensureStreams,
+  natsSettingsFrom,
+  streamLimitsFrom,
+  topology,
+  watchConnection,
+} from '@activity-core/messaging';
 import {
   createLogger,
   expressionLimits,
@@ -57,6 +64,7 @@ export async function startIngestService(
     { onPoolError: (error) => logger.warn('idle database connection failed', { error }) },
   );
   const nc = await connectNats(natsSettingsFrom(config, 'activity-core-ingest'));
+  watchConnection(nc, logger);
   const jsm = await jetstreamManager(nc);
   await ensureStreams(jsm, t, streamLimitsFrom(config));
   await ensureIngestConsumer(jsm, t, {

@@ -1,7 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import type { ContextResolverRegistry } from '@activity-core/activities';
 import { migrateToLatest } from '@activity-core/db';
-import { connectNats, ensureStreams, natsSettingsFrom, streamLimitsFrom, topology } from '@activity-core/messaging';
+import {
+  connectNats,
+  ensureStreams,
+  natsSettingsFrom,
+  streamLimitsFrom,
+  topology,
+  watchConnection,
+} from '@activity-core/messaging';
 import { createLogger, expressionLimits, type Logger, secretValuesFrom, startOpsServer } from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS, startScheduleSync } from '@activity-core/schedules';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
@@ -65,6 +72,7 @@ export async function startWorkerService(
   // Safe beside other services doing the same: migrations run under an advisory lock.
   await migrateToLatest(db);
   const nc = await connectNats(natsSettingsFrom(config, 'activity-core-worker'));
+  watchConnection(nc, logger);
   const topo = topology(config.AC_STREAM_PREFIX);
   await ensureStreams(await jetstreamManager(nc), topo, streamLimitsFrom(config));
   const connection = await NativeConnection.connect(config.temporal.connection);
