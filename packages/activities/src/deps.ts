@@ -1,6 +1,6 @@
 import type { ExpressionLimits } from '@activity-core/core';
-import type { Database, JsonObject, RunLogKind } from '@activity-core/db';
-import { appendRunLog } from '@activity-core/db';
+import type { Database, Executor, JsonObject, NewRunLogEntry, RunLogKind } from '@activity-core/db';
+import { appendRunLog, appendRunLogEntries, transitionRun } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import type { Kysely } from 'kysely';
@@ -42,4 +42,28 @@ export const DEFAULT_MAX_ACTIVITY_RESULT_BYTES = 2 * 1024 * 1024 - 64 * 1024;
 export function runLogWriter(deps: Pick<ActivityDeps, 'db'>) {
   return (runId: string, kind: RunLogKind, data: JsonObject, idempotencyKey: string) =>
     appendRunLog(deps.db, { runId, kind, data, idempotencyKey });
+}
+
+/** The run's `run_finished` entry, as `finishRun` and the last `writeTasks` of a run write it. */
+export function runFinishedEntry(status: FinishedStatus, summary: JsonObject | undefined): NewRunLogEntry {
+  return { kind: 'run_finished', data: { status, ...(summary ?? {}) }, idempotencyKey: 'run_finished' };
+}
+
+/** How a run that spawned its plan ends: `expired` is an expired allOf window's run. */
+type FinishedStatus = 'succeeded' | 'expired';
+
+/**
+ * Finishes the run that spawned its plan: its `run_finished` entry after `entries` (in that
+ * order, one transaction when `db` is one), then its status (`succeeded`, or `expired` for an
+ * expired window's run) with the summary.
+ */
+export async function succeedRun(
+  db: Executor,
+  runId: string,
+  summary: JsonObject | undefined,
+  entries: readonly NewRunLogEntry[] = [],
+  status: FinishedStatus = 'succeeded',
+): Promise<void> {
+  await appendRunLogEntries(db, runId, [...entries, runFinishedEntry(status, summary)]);
+  await transitionRun(db, { id: runId, to: status, summary: summary ?? null });
 }

@@ -23,6 +23,7 @@ import {
   type JsonObject,
   type JsonValue,
   NotFoundError,
+  newId,
   pgErrorCode,
   type RunLogKind,
   type RunStatus,
@@ -48,7 +49,7 @@ import { createContextResolverRegistry } from './context-sources/custom.ts';
 import { ContextSourceError } from './context-sources/errors.ts';
 import { resolveContextSources } from './context-sources/resolve.ts';
 import { scrubSecrets } from './context-sources/secrets.ts';
-import { type ActivityDeps, runLogWriter } from './deps.ts';
+import { type ActivityDeps, runLogWriter, succeedRun } from './deps.ts';
 import { describeTrigger, eventVars, scheduleDelayMs, triggerLogFields, triggerVars } from './run-trigger.ts';
 
 /** The run-side activities, bound to their dependencies. */
@@ -209,6 +210,8 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         rules,
         children: tasks.map((t) => ({
           workflowId: taskWorkflowId(input.runWorkflowId, t.templateKey, t.index),
+          // Chosen here so the history holds it: a retried or replayed `writeTasks` writes the same row.
+          taskId: newId(),
           task: {
             templateKey: t.templateKey,
             index: t.index,
@@ -229,8 +232,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
     /** Finishes the run (succeeded or failed) with its summary, and logs it. */
     async finishRun(input: FinishRunInput): Promise<void> {
       if (input.status === 'succeeded' || input.status === 'expired') {
-        await log(input.runId, 'run_finished', { status: input.status, ...(input.summary ?? {}) }, 'run_finished');
-        await transitionRun(deps.db, { id: input.runId, to: input.status, summary: input.summary ?? null });
+        await succeedRun(deps.db, input.runId, input.summary, [], input.status);
       } else {
         await failRecordedRun(input.runId, input.error, input.summary);
       }

@@ -2,10 +2,14 @@
 // its run-log entry, written once each however often an activity is retried.
 import { type TaskEventKind, taskEvent } from '@activity-core/core';
 import {
+  appendRunLogEntries,
   InvalidTransitionError,
   insertTaskIfAbsent,
+  insertTasksIfAbsent,
+  inTransaction,
   type JsonValue,
   type NewOutboxMessage,
+  type NewTask,
   newId,
   type RunLogKind,
   type TaskRecord,
@@ -17,11 +21,13 @@ import {
   type CloseTaskInput,
   type CreateTaskResult,
   FailureTypes,
+  type PlannedChild,
   type TaskActivities,
   type TaskInstanceInput,
+  type WriteTasksInput,
 } from '@activity-core/workflows';
 import { ApplicationFailure } from '@temporalio/common';
-import { type ActivityDeps, runLogWriter } from './deps.ts';
+import { type ActivityDeps, runLogWriter, succeedRun } from './deps.ts';
 
 /** The task-side activities, bound to their dependencies. */
 export function createTaskActivities(deps: ActivityDeps): TaskActivities {
@@ -51,40 +57,38 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
       };
     };
 
+  const createdEntry = (input: TaskInstanceInput, taskId: string) => ({
+    kind: 'task_created' as const,
+    data: { taskId, workflowId: input.workflowId, templateKey: input.task.templateKey, index: input.task.index },
+    idempotencyKey: `task_created:${input.workflowId}`,
+  });
+
   return {
+    async writeTasks(input: WriteTasksInput): Promise<void> {
+      const children = input.tasks.map((child) => taskInputOf(input, child));
+      const outbox = new Map(children.map((child) => [child.workflowId, outboxFor('created', child)]));
+      const written = await inTransaction(deps.db, async (trx) => {
+        const rows = await insertTasksIfAbsent(trx, children.map(newTaskOf), (record) => {
+          const build = outbox.get(record.idempotencyKey);
+          if (!build) throw new Error(`task ${record.idempotencyKey} is not in this batch`);
+          return build(record);
+        });
+        const entries = rows.map(({ task }, i) => createdEntry(children[i] as TaskInstanceInput, task.id));
+        if (input.finish) {
+          const { status, ...summary } = input.finish;
+          await succeedRun(trx, input.runId, summary, entries, status);
+        } else await appendRunLogEntries(trx, input.runId, entries);
+        return rows;
+      });
+      if (written.some((row) => row.created)) deps.onOutboxWritten?.();
+    },
+
     /** Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then logs it. */
     async createTask(input: TaskInstanceInput): Promise<CreateTaskResult> {
-      const planned = input.task;
-      const { task, created } = await insertTaskIfAbsent(
-        deps.db,
-        {
-          runId: input.runId,
-          definitionId: input.definitionId,
-          definitionKey: input.definitionKey,
-          definitionVersion: input.definitionVersion,
-          templateKey: planned.templateKey,
-          index: planned.index,
-          idempotencyKey: input.workflowId,
-          workflowId: input.workflowId,
-          dedupeKey: planned.dedupeKey,
-          title: planned.title,
-          description: planned.description,
-          assignee: planned.assignee,
-          priority: planned.priority,
-          labels: planned.labels,
-          payload: (planned.payload ?? null) as JsonValue,
-          dueAt: planned.dueAt ? new Date(planned.dueAt) : null,
-          expiresAt: planned.expiresAt ? new Date(planned.expiresAt) : null,
-        },
-        outboxFor('created', input),
-      );
+      const { task, created } = await insertTaskIfAbsent(deps.db, newTaskOf(input), outboxFor('created', input));
       if (created) deps.onOutboxWritten?.();
-      await log(
-        input.runId,
-        'task_created',
-        { taskId: task.id, workflowId: input.workflowId, templateKey: planned.templateKey, index: planned.index },
-        `task_created:${input.workflowId}`,
-      );
+      const entry = createdEntry(input, task.id);
+      await log(input.runId, entry.kind, entry.data, entry.idempotencyKey);
       return { taskId: task.id, status: task.status, by: task.completedBy, reason: task.reason, created };
     },
 
@@ -124,5 +128,45 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
         throw error;
       }
     },
+  };
+}
+
+/** The input of a task's workflow, as its run started it (see RunActivityWorkflow's `startTask`). */
+function taskInputOf(input: WriteTasksInput, child: PlannedChild): TaskInstanceInput {
+  return {
+    workflowId: child.workflowId,
+    runId: input.runId,
+    runWorkflowId: input.runWorkflowId,
+    definitionId: input.definitionId,
+    definitionKey: input.definitionKey,
+    definitionVersion: input.definitionVersion,
+    ...(child.taskId !== undefined ? { taskId: child.taskId } : {}),
+    task: child.task,
+    causation: input.causation,
+  };
+}
+
+/** The TaskInstance row of a task's workflow input; its workflow id is its idempotency key. */
+function newTaskOf(input: TaskInstanceInput): NewTask {
+  const planned = input.task;
+  return {
+    ...(input.taskId !== undefined ? { id: input.taskId } : {}),
+    runId: input.runId,
+    definitionId: input.definitionId,
+    definitionKey: input.definitionKey,
+    definitionVersion: input.definitionVersion,
+    templateKey: planned.templateKey,
+    index: planned.index,
+    idempotencyKey: input.workflowId,
+    workflowId: input.workflowId,
+    dedupeKey: planned.dedupeKey,
+    title: planned.title,
+    description: planned.description,
+    assignee: planned.assignee,
+    priority: planned.priority,
+    labels: planned.labels,
+    payload: (planned.payload ?? null) as JsonValue,
+    dueAt: planned.dueAt ? new Date(planned.dueAt) : null,
+    expiresAt: planned.expiresAt ? new Date(planned.expiresAt) : null,
   };
 }

@@ -125,6 +125,7 @@ export {
   getTask,
   getTaskByIdempotencyKey,
   insertTaskIfAbsent,
+  insertTasksIfAbsent,
   listExpiredOpenTasks,
   listTasks,
   openTasksByDedupeKey,

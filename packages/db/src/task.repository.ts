@@ -109,42 +109,75 @@ export async function insertTaskIfAbsent(
   task: NewTask,
   outbox?: TaskOutboxBuilder,
 ): Promise<{ task: TaskRecord; created: boolean }> {
+  const [result] = await insertTasksIfAbsent(db, [task], outbox);
+  return result as { task: TaskRecord; created: boolean };
+}
+
+/**
+ * {@link insertTaskIfAbsent} for many tasks in one transaction: one insert of the rows, one of
+ * the outbox messages of the new ones, one read of those that existed. Results come in input
+ * order. Rows are inserted in idempotency-key order, so two writers of overlapping batches
+ * wait on each other instead of deadlocking.
+ */
+export async function insertTasksIfAbsent(
+  db: Executor,
+  tasks: readonly NewTask[],
+  outbox?: TaskOutboxBuilder,
+): Promise<Array<{ task: TaskRecord; created: boolean }>> {
+  if (tasks.length === 0) return [];
   return inTransaction(db, async (trx) => {
+    const unique = [...new Map(tasks.map((t) => [t.idempotencyKey, t])).values()].sort((a, b) =>
+      a.idempotencyKey < b.idempotencyKey ? -1 : a.idempotencyKey > b.idempotencyKey ? 1 : 0,
+    );
     const inserted = await trx
       .insertInto('task_instances')
-      .values({
-        id: task.id ?? newId(),
-        run_id: task.runId,
-        definition_id: task.definitionId,
-        definition_key: task.definitionKey,
-        definition_version: task.definitionVersion,
-        template_key: task.templateKey,
-        template_index: task.index,
-        idempotency_key: task.idempotencyKey,
-        workflow_id: task.workflowId ?? task.idempotencyKey,
-        dedupe_key: task.dedupeKey ?? null,
-        title: task.title,
-        description: task.description ?? null,
-        assignee: task.assignee ?? null,
-        priority: task.priority ?? null,
-        labels: [...(task.labels ?? [])],
-        payload: toJson(task.payload ?? {}),
-        due_at: task.dueAt ?? null,
-        expires_at: task.expiresAt ?? null,
-        completed_by: null,
-        reason: null,
-        completed_at: null,
-      })
+      .values(
+        unique.map((task) => ({
+          id: task.id ?? newId(),
+          run_id: task.runId,
+          definition_id: task.definitionId,
+          definition_key: task.definitionKey,
+          definition_version: task.definitionVersion,
+          template_key: task.templateKey,
+          template_index: task.index,
+          idempotency_key: task.idempotencyKey,
+          workflow_id: task.workflowId ?? task.idempotencyKey,
+          dedupe_key: task.dedupeKey ?? null,
+          title: task.title,
+          description: task.description ?? null,
+          assignee: task.assignee ?? null,
+          priority: task.priority ?? null,
+          labels: [...(task.labels ?? [])],
+          payload: toJson(task.payload ?? {}),
+          due_at: task.dueAt ?? null,
+          expires_at: task.expiresAt ?? null,
+          completed_by: null,
+          reason: null,
+          completed_at: null,
+        })),
+      )
       .onConflict((oc) => oc.column('idempotency_key').doNothing())
       .returningAll()
-      .executeTakeFirst();
-    if (inserted) {
-      const record = toTask(inserted);
-      if (outbox) await enqueueOutbox(trx, asList(outbox(record)));
-      return { task: record, created: true };
+      .execute();
+    const byKey = new Map<string, { task: TaskRecord; created: boolean }>();
+    const messages: NewOutboxMessage[] = [];
+    for (const row of inserted) {
+      const record = toTask(row);
+      byKey.set(record.idempotencyKey, { task: record, created: true });
+      if (outbox) messages.push(...asList(outbox(record)));
     }
-    // The conflicting insert has committed (ON CONFLICT waited for it), so a fresh read sees it.
-    return { task: await getTaskByIdempotencyKey(trx, task.idempotencyKey), created: false };
+    await enqueueOutbox(trx, messages);
+    const missing = unique.filter((t) => !byKey.has(t.idempotencyKey)).map((t) => t.idempotencyKey);
+    if (missing.length > 0) {
+      // The conflicting inserts have committed (ON CONFLICT waited for them), so a fresh read sees them.
+      const rows = await trx.selectFrom('task_instances').selectAll().where('idempotency_key', 'in', missing).execute();
+      for (const row of rows) byKey.set(row.idempotency_key, { task: toTask(row), created: false });
+    }
+    return tasks.map((t) => {
+      const result = byKey.get(t.idempotencyKey);
+      if (!result) throw new NotFoundError({ entity: 'task', id: t.idempotencyKey });
+      return result;
+    });
   });
 }
 

@@ -14,6 +14,7 @@ import type {
   RunActivityResult,
   RunTrigger,
   TaskActionInput,
+  TaskCausation,
   TaskInstanceInput,
   TaskLifecycleStatus,
 } from './contract.ts';
@@ -71,12 +72,39 @@ export interface PlanRunInput extends RunContextInput {
 
 export interface PlannedChild {
   readonly workflowId: string;
+  /**
+   * The id of the task's row, chosen by `planRun`. Runs that write their tasks' rows themselves
+   * (`writeTasks`, after the tasks' workflows started) pass it to the child; runs recorded before
+   * that (no `run-writes-tasks` marker) ignore it, and their children write their own rows.
+   */
+  readonly taskId?: string;
   readonly task: PlannedTask;
 }
 
 export interface PlanRunResult {
   readonly rules: ReadonlyArray<{ readonly name: string; readonly result: boolean }>;
   readonly children: PlannedChild[];
+}
+
+/** Input of {@link TaskActivities.writeTasks}: one batch of a run's tasks, whose workflows have started. */
+export interface WriteTasksInput {
+  readonly runId: string;
+  readonly runWorkflowId: string;
+  readonly definitionId: string;
+  readonly definitionKey: string;
+  readonly definitionVersion: number;
+  readonly causation: TaskCausation;
+  /** Children of the run's plan, each with its `taskId`. */
+  readonly tasks: readonly PlannedChild[];
+  /**
+   * On the run's last batch: the run finishes in the same transaction, with this status
+   * (`expired`: an expired allOf window's `onExpired` tasks) and summary.
+   */
+  readonly finish?: {
+    readonly status: 'succeeded' | 'expired';
+    readonly tasksPlanned: number;
+    readonly tasksStarted: number;
+  };
 }
 
 export interface FinishRunInput {
@@ -198,9 +226,19 @@ export interface WindowActivities {
   closeWindow(input: CloseWindowActivityInput): Promise<CloseWindowActivityResult>;
 }
 
-/** The task-side activities: the TaskInstance row, its events and its run-log entries. */
+/** The task-side activities: the TaskInstance rows, their events and their run-log entries. */
 export interface TaskActivities {
-  /** Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then logs it. */
+  /**
+   * Writes one batch of a run's tasks, whose workflows have started, in one transaction: the
+   * TaskInstance rows, their `tasks.created.{key}` outbox rows and their `task_created` entries,
+   * and on the last batch the run's `run_finished` entry and its `succeeded` status. Idempotent
+   * by the tasks' keys (a retry, or a replay that runs it again, writes nothing twice).
+   */
+  writeTasks(input: WriteTasksInput): Promise<void>;
+  /**
+   * Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then
+   * logs it: how a task workflow of a run recorded before `writeTasks` existed writes its own row.
+   */
   createTask(input: TaskInstanceInput): Promise<CreateTaskResult>;
   /** Closes the task (completed / cancelled / expired): row, outbox event and log entry, each once. */
   closeTask(input: CloseTaskInput): Promise<CreateTaskResult>;

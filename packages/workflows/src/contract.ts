@@ -104,6 +104,12 @@ export interface TaskInstanceInput {
   readonly definitionId: string;
   readonly definitionKey: string;
   readonly definitionVersion: number;
+  /**
+   * The task row's id when the run writes the row (`writeTasks`, once this workflow has
+   * started): the workflow then only holds the lifecycle. Absent for tasks of runs recorded
+   * before that, whose task workflow writes its own row first (`createTask`).
+   */
+  readonly taskId?: string;
   readonly task: PlannedTask;
   readonly causation: TaskCausation;
 }

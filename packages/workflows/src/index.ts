@@ -20,6 +20,7 @@ export type {
   RunContextInput,
   TaskActivities,
   WindowActivities,
+  WriteTasksInput,
 } from './activity-contract.ts';
 export { causationOf } from './causation.ts';
 export type { SignalWindowEventOptions, StartRunActivityOptions, StartRunActivityResult } from './client.ts';

@@ -4,6 +4,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   continueAsNew,
+  getExternalWorkflowHandle,
   ParentClosePolicy,
   patched,
   proxyActivities,
@@ -12,7 +13,13 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, PlannedChild, RecordFailedRunInput, RecordRunResult } from './activity-contract.ts';
+import type {
+  Activities,
+  PlannedChild,
+  RecordFailedRunInput,
+  RecordRunResult,
+  WriteTasksInput,
+} from './activity-contract.ts';
 import { causationOf } from './causation.ts';
 import type { RunActivityInput, RunActivityResult, ScheduledRunInput, TaskCausation } from './contract.ts';
 import { FailureTypes } from './failure-types.ts';
@@ -69,7 +76,22 @@ export interface RunSpawnState {
    * `continueAsNewSuggested`). Default {@link CHILDREN_PER_RUN}.
    */
   readonly childrenPerRun?: number;
+  /**
+   * The chain writes its tasks' rows itself (see {@link RUN_WRITES_TASKS}). Absent in chains
+   * continued by runs recorded before that: their children write their own rows.
+   */
+  readonly writesTasks?: boolean;
 }
+
+/**
+ * Runs that carry this marker write their tasks' rows, `tasks.created` outbox rows and
+ * `task_created` entries themselves, one transaction per batch once the batch's workflows have
+ * started, and succeed in the last batch's transaction: a `succeeded` run has every task in
+ * `tasks.list`, every event in the outbox and every `task_created` before its `run_finished`.
+ * Runs recorded without it (their histories) keep the first shape: each child writes its own
+ * row, and the run finishes once the children have started.
+ */
+export const RUN_WRITES_TASKS = 'run-writes-tasks';
 
 /**
  * Each child start adds about two events plus its input to the history; 1000 keep a run well
@@ -79,9 +101,11 @@ const CHILDREN_PER_RUN = 1000;
 
 /**
  * One run of a definition for one trigger: record the run → load the pinned version → (cron)
- * misfire decision → resolve context → plan tasks → start one TaskInstanceWorkflow per task
- * (waiting for each start, not its end: tasks outlive the run) → finish the run.
- * Permanent errors fail the run with a log entry and fail the workflow without retries.
+ * misfire decision → resolve context → plan tasks → per batch, start one TaskInstanceWorkflow
+ * per task (waiting for each start, not its end: tasks outlive the run), then write the batch's
+ * task rows, outbox events and log entries in one transaction; the last batch's transaction
+ * also succeeds the run (see {@link RUN_WRITES_TASKS}). Permanent errors fail the run with a
+ * log entry and fail the workflow without retries.
  */
 export async function RunActivityWorkflow(
   scheduledOrInput: RunActivityInput | ScheduledRunInput,
@@ -92,6 +116,7 @@ export async function RunActivityWorkflow(
   const firstTaskTime = new Date(Date.now());
   const { input, triggerKey } = resolveScheduledInput(scheduledOrInput);
   const runWorkflowId = workflowInfo().workflowId;
+  const writesTasks = resume ? resume.writesTasks === true : patched(RUN_WRITES_TASKS);
   let progress: RunProgress = {
     step: resume ? 'spawning' : 'recording',
     runId: resume?.runId ?? null,
@@ -166,6 +191,7 @@ export async function RunActivityWorkflow(
         tasksPlanned: plan.children.length,
         remaining: plan.children,
         started: 0,
+        ...(writesTasks ? { writesTasks } : {}),
       };
     } catch (error) {
       throw await failRun({ runId }, error);
@@ -180,10 +206,17 @@ export async function RunActivityWorkflow(
   let startedHere = 0;
   while (remaining.length > 0) {
     const batch = remaining.slice(0, Math.min(CHILD_BATCH, perRun - startedHere));
-    await Promise.all(batch.map((child) => startTask(input, state, child, runWorkflowId, causation)));
+    await Promise.all(batch.map((child) => startTask(input, state, child, runWorkflowId, causation, writesTasks)));
     started += batch.length;
     startedHere += batch.length;
     remaining = remaining.slice(batch.length);
+    if (writesTasks) {
+      const finish =
+        remaining.length === 0
+          ? { status: finalStatus(input), tasksPlanned: state.tasksPlanned, tasksStarted: started }
+          : undefined;
+      await writeTasks(input, state, batch, runWorkflowId, causation, finish);
+    }
     progress = { ...progress, tasksStarted: started };
     if (remaining.length > 0 && (startedHere >= perRun || workflowInfo().continueAsNewSuggested)) {
       await continueAsNew<typeof RunActivityWorkflow>(input, { ...state, remaining, started });
@@ -192,13 +225,57 @@ export async function RunActivityWorkflow(
 
   progress = { ...progress, step: 'finishing' };
   // The run of an expired allOf window spawned its `onExpired` tasks: it ends expired.
-  const status = input.trigger.kind === 'window' && input.trigger.window.reason === 'expired' ? 'expired' : 'succeeded';
-  await db.finishRun({
-    runId: state.runId,
-    status,
-    summary: { tasksPlanned: state.tasksPlanned, tasksStarted: started },
-  });
+  const status = finalStatus(input);
+  // A run that writes its tasks finished in its last batch's transaction, unless it planned none.
+  if (!writesTasks || state.tasksPlanned === 0) {
+    await db.finishRun({
+      runId: state.runId,
+      status,
+      summary: { tasksPlanned: state.tasksPlanned, tasksStarted: started },
+    });
+  }
   return result(status, state.runId, state.tasksPlanned, started);
+}
+
+/**
+ * Writes a started batch's rows (and, with `finish`, succeeds the run). What retrying cannot fix
+ * fails the run; the batch's workflows, which have no rows, are cancelled first, so no task
+ * workflow is left holding a task nobody can see.
+ */
+async function writeTasks(
+  input: RunActivityInput,
+  state: RunSpawnState,
+  batch: readonly PlannedChild[],
+  runWorkflowId: string,
+  causation: TaskCausation,
+  finish: WriteTasksInput['finish'],
+): Promise<void> {
+  try {
+    await db.writeTasks({
+      runId: state.runId,
+      runWorkflowId,
+      definitionId: input.definitionId,
+      definitionKey: state.definitionKey,
+      definitionVersion: state.version,
+      causation,
+      tasks: batch,
+      ...(finish ? { finish } : {}),
+    });
+  } catch (error) {
+    await Promise.all(
+      batch.map((child) =>
+        getExternalWorkflowHandle(child.workflowId)
+          .cancel()
+          .catch(() => undefined),
+      ),
+    );
+    throw await failRun({ runId: state.runId }, error);
+  }
+}
+
+/** How a run that spawned its plan ends: `expired` for an expired allOf window's `onExpired` tasks. */
+function finalStatus(input: RunActivityInput): 'succeeded' | 'expired' {
+  return input.trigger.kind === 'window' && input.trigger.window.reason === 'expired' ? 'expired' : 'succeeded';
 }
 
 async function startTask(
@@ -207,6 +284,7 @@ async function startTask(
   child: PlannedChild,
   runWorkflowId: string,
   causation: TaskCausation,
+  writesTasks: boolean,
 ): Promise<void> {
   try {
     await startChild(TaskInstanceWorkflow, {
@@ -219,6 +297,7 @@ async function startTask(
           definitionId: input.definitionId,
           definitionKey: state.definitionKey,
           definitionVersion: state.version,
+          ...(writesTasks && child.taskId !== undefined ? { taskId: child.taskId } : {}),
           task: child.task,
           causation,
         },

@@ -21,14 +21,23 @@ const { createTask, closeTask } = proxyLocalActivities<Activities>({
 type Closing = { readonly to: 'completed' | 'cancelled'; readonly action: TaskActionInput };
 
 /**
- * One task: writes the TaskInstance row and its `tasks.created.{key}` event (one transaction),
- * then holds its lifecycle until `complete` or `cancel` (Updates, with who and why) or the
- * expiry timer (due time plus grace) closes it. Each transition writes the row, the event and
- * the run-log entry exactly once.
+ * One task's lifecycle. Its run writes the TaskInstance row and its `tasks.created.{key}` event
+ * once this workflow has started (`input.taskId` set); the workflow holds the task until
+ * `complete` or `cancel` (Updates, with who and why) or the expiry timer (due time plus grace)
+ * closes it. Each transition writes the row, the event and the run-log entry exactly once; a
+ * close that comes before the run wrote the row (an expiry already due) retries until it is
+ * there. Tasks of runs recorded before runs wrote their tasks (no `taskId`) write their own row
+ * and event first (`createTask`), as their histories did.
  */
 export async function TaskInstanceWorkflow(input: TaskInstanceInput): Promise<TaskStatusView> {
   const { workflowId } = workflowInfo();
-  let view: TaskStatusView = { workflowId, taskId: null, status: 'creating', by: null, reason: null };
+  let view: TaskStatusView = {
+    workflowId,
+    taskId: input.taskId ?? null,
+    status: input.taskId === undefined ? 'creating' : 'open',
+    by: null,
+    reason: null,
+  };
   let closing: Closing | undefined;
   let expiring = false;
 
@@ -53,9 +62,13 @@ export async function TaskInstanceWorkflow(input: TaskInstanceInput): Promise<Ta
   setHandler(completeTaskUpdate, handler('completed'), { validator });
   setHandler(cancelTaskUpdate, handler('cancelled'), { validator });
 
-  const created = await createTask(input);
-  view = { ...view, taskId: created.taskId, status: created.status, by: created.by, reason: created.reason };
-  if (created.status === 'open') {
+  let taskId = input.taskId;
+  if (taskId === undefined) {
+    const created = await createTask(input);
+    taskId = created.taskId;
+    view = { ...view, taskId, status: created.status, by: created.by, reason: created.reason };
+  }
+  if (view.status === 'open') {
     const expiresAt = input.task.expiresAt === null ? undefined : Date.parse(input.task.expiresAt);
     if (expiresAt === undefined) {
       await condition(() => closing !== undefined);
@@ -66,7 +79,7 @@ export async function TaskInstanceWorkflow(input: TaskInstanceInput): Promise<Ta
     if (closing === undefined) expiring = true;
     const closed = await closeTask({
       task: input,
-      taskId: created.taskId,
+      taskId,
       to: closing?.to ?? 'expired',
       ...(closing ? { action: closing.action } : {}),
     });
