@@ -1,6 +1,6 @@
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
+
+export { eventKey } from './event-key.ts';
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
@@ -133,14 +133,3 @@ export type EventEnvelope = z.infer<typeof EventEnvelope>;
  * accepting new ones.
  */
 export const StoredEventEnvelope: z.ZodType<EventEnvelope> = envelopeSchema(z.string(), StoredTimestamp);
-
-/**
- * The CloudEvents identity of an event as a 64-char hex SHA-256 of `(source, id)`.
- * Two deliveries of the same event have the same key, whatever their transport form.
- *
- * @example eventKey({ source: 'urn:shop', id: 'order-1', ... }) // 'a3f1…'
- */
-export function eventKey(envelope: Pick<EventEnvelope, 'source' | 'id'>): string {
-  // JSON encoding keeps the pair unambiguous whatever characters either part holds.
-  return bytesToHex(sha256(utf8ToBytes(JSON.stringify([envelope.source, envelope.id]))));
-}

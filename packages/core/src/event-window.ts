@@ -28,26 +28,10 @@ import {
   formatCelError,
 } from './cel.ts';
 import { assertNever } from './errors.ts';
+import { WINDOW_LIMITS } from './event-window-time.ts';
 import { matchesTypePattern, typePatternError } from './type-patterns.ts';
 
-/** The documented bounds of event windows (README, "Event windows"). */
-export const WINDOW_LIMITS = {
-  /** Shortest `quiet`, `maxWait` and `duration`: one second. */
-  minDurationMs: 1_000,
-  /** Longest `quiet`, `maxWait` and `duration`: seven days; also `maxWait` when it is not given. */
-  maxDurationMs: 7 * 86_400_000,
-  /** Largest `maxEvents` of a batch window; also its default. */
-  maxBatchEvents: 1_000,
-  /** Events a window keeps for its run (`events`); later ones are counted, not kept. */
-  maxStoredEvents: 1_000,
-  /** JSON bytes of the kept events together; an event that does not fit is counted, not kept. */
-  maxStoredBytes: 512 * 1024,
-  /** Characters of a window key. */
-  maxKeyLength: 512,
-  /** Types of an `allOf` window. */
-  minAllOfTypes: 2,
-  maxAllOfTypes: 16,
-} as const;
+export { closedByTime, WINDOW_LIMITS, windowDeadline } from './event-window-time.ts';
 
 // Weeks, days, hours, minutes, seconds: no years or months, whose length depends on the date.
 const WINDOW_DURATION = /^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/;
@@ -206,36 +190,6 @@ export function joinedProgress(
       ? settings.types.filter((t) => progress.typesSeen.includes(t) || matchesTypePattern(t, type))
       : progress.typesSeen;
   return { openedAt: progress.openedAt, lastAt: Math.max(progress.lastAt, at), count: progress.count + 1, typesSeen };
-}
-
-/** When the window closes if no event changes it, and why. */
-export function windowDeadline(
-  settings: WindowSettings,
-  progress: WindowProgress,
-): { readonly at: number; readonly reason: WindowCloseReason } {
-  switch (settings.mode) {
-    case 'debounce': {
-      const quiet = progress.lastAt + settings.quietMs;
-      const maxWait = progress.openedAt + settings.maxWaitMs;
-      return quiet < maxWait ? { at: quiet, reason: 'quiet' } : { at: maxWait, reason: 'maxWait' };
-    }
-    case 'batch':
-      return { at: progress.openedAt + settings.durationMs, reason: 'duration' };
-    case 'allOf':
-      return { at: progress.openedAt + settings.durationMs, reason: 'expired' };
-    default:
-      return assertNever(settings, 'window settings');
-  }
-}
-
-/** The reason the window is closed by time at `now` (an event arriving then opens the next one), or null. */
-export function closedByTime(
-  settings: WindowSettings,
-  progress: WindowProgress,
-  now: number,
-): WindowCloseReason | null {
-  const deadline = windowDeadline(settings, progress);
-  return now >= deadline.at ? deadline.reason : null;
 }
 
 /** The reason the window is complete after its latest join (`maxEvents`, `complete`), or null. */

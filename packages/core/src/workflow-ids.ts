@@ -2,11 +2,13 @@
  * The id scheme of runs and tasks: deterministic workflow ids and trigger keys, the structural
  * half of effectively-once processing. A retried start with the same id is recognised by
  * Temporal, and a repeated trigger key by the runs table's unique `(definition_id, trigger_key)`.
- * Pure: used by clients, activities and workflow code alike.
+ * Pure: used by clients, activities and workflow code alike. Workflow code imports it as
+ * `@activity-core/core/workflow-ids`: Temporal evaluates a workflow's modules anew for every
+ * execution, so this module reaches nothing heavier than a hash (no zod, CEL, re2 or luxon).
  */
 import type { EventEnvelope } from './envelope.ts';
-import { eventKey } from './envelope.ts';
 import { assertNever } from './errors.ts';
+import { eventKey } from './event-key.ts';
 import type { WindowSummary } from './event-window.ts';
 
 /** What a run's id derives from: the part of its trigger that identifies it. */
@@ -140,3 +142,7 @@ export function runWorkflowIdForWindow(definitionId: string, keyHash: string, op
 export function windowWorkflowId(definitionId: string, keyHash: string): string {
   return `window:${definitionId}:${keyHash}`;
 }
+
+// The rest of what workflow code needs from the core, from modules as light as this one.
+export { eventKey } from './event-key.ts';
+export { closedByTime, WINDOW_LIMITS, windowDeadline } from './event-window-time.ts';

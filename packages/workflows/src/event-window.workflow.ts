@@ -2,15 +2,9 @@
 // (`window:{definitionId}:{keyHash}`) that collects the key's events into windows, one after
 // the other, and hands each closed window to a RunActivityWorkflow of its own
 // (`run:{definitionId}:window:{keyHash}:{openingEventKey}`), which runs it like any other run.
-import {
-  closedByTime,
-  type EventEnvelope,
-  eventKey,
-  WINDOW_LIMITS,
-  type WindowCloseReason,
-  type WindowSummary,
-  windowDeadline,
-} from '@activity-core/core';
+import type { EventEnvelope, WindowCloseReason, WindowSummary } from '@activity-core/core';
+// Not the package root: its modules (zod, CEL, re2, luxon) would be evaluated for every execution.
+import { closedByTime, eventKey, WINDOW_LIMITS, windowDeadline } from '@activity-core/core/workflow-ids';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ApplicationFailure,

@@ -1,4 +1,6 @@
-import { type ActivityDefinitionSpec, runTriggerKey, scheduledRunTriggerKey } from '@activity-core/core';
+import type { ActivityDefinitionSpec } from '@activity-core/core';
+// Not the package root: its modules (zod, CEL, re2, luxon) would be evaluated for every execution.
+import { runTriggerKey, scheduledRunTriggerKey } from '@activity-core/core/workflow-ids';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ActivityFailure,
