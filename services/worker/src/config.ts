@@ -17,6 +17,9 @@ const hostList = z
       .filter((h) => h !== ''),
   );
 
+/** Default of `AC_WORKER_MAX_CACHED_WORKFLOWS`. */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+
 export const WorkerConfigSchema = z.object({
   ...SharedEnv,
   /** Port of the worker's /healthz, /readyz and /metrics. */
@@ -40,6 +43,20 @@ export const WorkerConfigSchema = z.object({
   AC_WORKER_SHUTDOWN_FORCE_MS: positiveIntSchema.default(15_000),
   /** Activities this worker runs at once (Temporal's default when unset). */
   AC_WORKER_MAX_CONCURRENT_ACTIVITIES: positiveIntSchema.optional(),
+  /**
+   * Workflow executions kept in the worker's sticky cache. Bounds the worker's memory whatever
+   * the number of open tasks: an open TaskInstanceWorkflow waits for days, so past this many it
+   * is evicted and replayed from its (short) history when an update or its timer wakes it.
+   * Temporal's own default grows with the heap (thousands on a large machine, ~3 MB each).
+   */
+  AC_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(DEFAULT_MAX_CACHED_WORKFLOWS),
+  /** Workflow tasks this worker runs at once (Temporal's default when unset). */
+  AC_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveIntSchema.optional(),
+  /**
+   * `host:port` where the Temporal SDK's own worker metrics (workflow tasks, sticky cache,
+   * local activities, poll latencies) are served for Prometheus at `/metrics`. Unset: off.
+   */
+  AC_WORKER_CORE_METRICS_ADDRESS: z.string().min(1).optional(),
   /** Full pass of the schedule reconciler (cron definitions ↔ Temporal Schedules). */
   AC_SCHEDULE_RECONCILE_INTERVAL_MS: positiveIntSchema.default(60_000),
   /** A workflow bundle built ahead (`node services/worker/src/build-workflow-bundle.ts`); bundled at start when unset. */

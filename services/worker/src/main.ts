@@ -2,10 +2,11 @@ import { createLogger, onShutdownSignal } from '@activity-core/runtime';
 import { loadConfig } from './config.ts';
 import { startWorkerService } from './service.ts';
 import { installTemporalRuntime } from './temporal-runtime.ts';
+import { sdkMetricsExporter } from './tuning.ts';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'worker' } });
-installTemporalRuntime(logger, config.LOG_LEVEL);
+installTemporalRuntime(logger, config.LOG_LEVEL, sdkMetricsExporter(config));
 const worker = await startWorkerService(config, { logger });
 worker.done.catch((error: unknown) => {
   logger.error('temporal worker failed', { error });

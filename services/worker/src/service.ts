@@ -19,6 +19,7 @@ import { Registry } from 'prom-client';
 import type { WorkerConfig } from './config.ts';
 import { createWorkerDb } from './database.ts';
 import { registerWorkerMetrics } from './metrics.ts';
+import { workerTuning } from './tuning.ts';
 import { type RunningWorker, startWorker } from './worker.ts';
 
 export interface StartWorkerServiceOptions {
@@ -101,9 +102,7 @@ export async function startWorkerService(
     metrics,
     shutdownGraceMs: config.AC_WORKER_SHUTDOWN_GRACE_MS,
     shutdownForceMs: config.AC_WORKER_SHUTDOWN_FORCE_MS,
-    ...(config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES !== undefined
-      ? { maxConcurrentActivityTaskExecutions: config.AC_WORKER_MAX_CONCURRENT_ACTIVITIES }
-      : {}),
+    ...workerTuning(config),
   });
   const clientConnection = Connection.lazy(config.temporal.connection);
   const schedules = await startScheduleSync({

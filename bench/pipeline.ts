@@ -1,0 +1,618 @@
+// The whole pipeline against two raw baselines on the same servers, in alternating blocks:
+//   product: NATS → ingest → RunActivityWorkflow → TaskInstanceWorkflow → PostgreSQL + outbox → relay → NATS
+//   (a)      NATS → a minimal consumer → a workflow whose one activity publishes to NATS
+//   (b)      NATS → the same consumer → a parent that starts one child (ABANDON, waiting for the
+//            start) whose one LOCAL activity publishes to NATS: the mission's minimal shape
+// Every system runs as its own processes (worker, ingest) with the same Temporal tuning, so CPU
+// per event is read per process from /proc. Figures are min/median/max over the reps; ratios are
+// taken per rep (the blocks of one rep ran back to back) and then summarised.
+//
+//   node bench/pipeline.ts [--reps 3] [--burst 300] [--seconds 20] [--fanout 1000] [--open 10000]
+//                          [--profile <dir>]   (node --cpu-prof for both workers, into <dir>)
+//
+// Worker tuning comes from the environment (AC_WORKER_*), given to both workers alike.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ActivityDefinitionSpec } from '@activity-core/core';
+import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
+import { ensureStreams, topology } from '@activity-core/messaging';
+import { freePort } from '@activity-core/stack';
+import { bundleWorkflows } from '@activity-core/workflows/worker';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { loadAverage, rssMb, threadCpuMs, treeCpuMs } from './pipeline/proc-stats.ts';
+import { onInterrupt, runBench } from './support.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '3' },
+    burst: { type: 'string', default: '300' },
+    seconds: { type: 'string', default: '20' },
+    rates: { type: 'string', default: '20,50' },
+    fanout: { type: 'string', default: '1000' },
+    open: { type: 'string', default: '10000' },
+    profile: { type: 'string' },
+    only: { type: 'string', default: 'product,a,b' },
+  },
+});
+const REPS = Number(opts.reps);
+const BURST = Number(opts.burst);
+const SECONDS = Number(opts.seconds);
+const RATES = String(opts.rates).split(',').map(Number);
+const FANOUT = Number(opts.fanout);
+const OPEN = Number(opts.open);
+const PROFILE = opts.profile;
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+type SystemName = 'product' | 'a' | 'b';
+const SYSTEMS = String(opts.only)
+  .split(',')
+  .filter((s): s is SystemName => s === 'product' || s === 'a' || s === 'b');
+const LABEL: Record<SystemName, string> = { product: 'activity-core', a: '(a) 1 activity', b: '(b) child + LA' };
+
+/** A service process of the benchmark, spawned with the bench's Node. */
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+async function spawnProc(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  ready: RegExp,
+  nodeFlags: string[] = [],
+): Promise<Proc> {
+  const child = spawn(process.execPath, [...nodeFlags, script], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let tail = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-20_000);
+      if (ready.test(tail)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready:\n${tail}`)));
+  });
+  child.stderr?.removeAllListeners('data');
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    if (/"level":"(error|warn)"|Error/.test(text)) process.stderr.write(`[${name}] ${text}`);
+  });
+  return {
+    name,
+    child,
+    pid: child.pid as number,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** The Temporal SDK's worker metrics (Prometheus text) as `name{labels}` → value; counters and histogram counts only. */
+async function coreMetrics(address: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const text = await fetch(`http://${address}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const at = line.lastIndexOf(' ');
+    const key = line.slice(0, at);
+    if (/_bucket\{/.test(key) || /_sum(\{|$)/.test(key)) continue;
+    // Per-queue labels differ between the systems; keep the metric name and the labels that say what.
+    const name = key.replace(/\{.*\}/, '');
+    const kind = key.match(/(?:workflow_type|activity_type|poller_type|failure_reason)="([^"]+)"/g)?.join(',') ?? '';
+    const k = kind ? `${name}{${kind}}` : name;
+    out.set(k, (out.get(k) ?? 0) + Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+/** Percentile of sorted samples. */
+function pct(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+const median = (xs: readonly number[]) =>
+  pct(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+
+/** Tracks published events and the tasks.created messages they lead to. */
+class Tracker {
+  readonly #sent = new Map<string, number>();
+  readonly #expected = new Map<string, number>();
+  readonly #received = new Map<string, number[]>();
+  #waiters: Array<() => void> = [];
+
+  sent(eventId: string, tasks: number, at: number): void {
+    this.#sent.set(eventId, at);
+    this.#expected.set(eventId, tasks);
+  }
+
+  task(eventId: string | undefined, at: number): void {
+    if (eventId === undefined || !this.#expected.has(eventId)) return;
+    const list = this.#received.get(eventId) ?? [];
+    list.push(at);
+    this.#received.set(eventId, list);
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Resolves when every task of `ids` arrived; throws after `timeoutMs` naming how many are missing. */
+  async complete(ids: readonly string[], timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const missing = ids.reduce(
+        (n, id) => n + Math.max(0, (this.#expected.get(id) ?? 0) - (this.#received.get(id)?.length ?? 0)),
+        0,
+      );
+      if (missing === 0) return;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`timed out with ${missing} tasks.created missing`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 1000));
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Publish → last tasks.created of each event, ms. */
+  latencies(ids: readonly string[]): number[] {
+    return ids.map((id) => Math.max(...(this.#received.get(id) ?? [Number.NaN])) - (this.#sent.get(id) ?? 0));
+  }
+
+  firstSent(ids: readonly string[]): number {
+    return Math.min(...ids.map((id) => this.#sent.get(id) ?? Number.POSITIVE_INFINITY));
+  }
+
+  lastReceived(ids: readonly string[]): number {
+    return Math.max(...ids.flatMap((id) => this.#received.get(id) ?? []));
+  }
+}
+
+/** One rep's figures for one system. */
+interface Figures {
+  tasksPerSec: number;
+  cpu: Record<string, number>;
+  threads: Record<string, number>;
+  /** Temporal SDK worker metrics per event (burst). */
+  core: Record<string, number>;
+  rates: Record<number, { p50: number; p95: number; p99: number; growth: number; drainMs: number }>;
+  fanoutS?: number;
+  workerRss: number;
+  ingestRss: number;
+}
+
+await runBench(async (stack, { dataDir }) => {
+  const work = mkdtempSync(join(tmpdir(), 'ac-bench-pipeline-'));
+  const loadAtStart = loadAverage();
+  const { servers } = JSON.parse(readFileSync(join(dataDir, 'stack.pids.json'), 'utf8')) as {
+    servers: Array<{ name: string; pid: number }>;
+  };
+  const serverPid = (name: string) => servers.find((s) => s.name === name)?.pid;
+
+  // The workflow code of both workers is built here, once, as a deployment would build it.
+  const metricsAt = { product: `127.0.0.1:${await freePort()}`, base: `127.0.0.1:${await freePort()}` };
+  const productBundle = join(work, 'product-workflows.js');
+  const baselineBundle = join(work, 'baseline-workflows.js');
+  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+  writeFileSync(productBundle, (await bundleWorkflows()).code);
+  writeFileSync(
+    baselineBundle,
+    (
+      await bundleWorkflowCode({
+        workflowsPath: fileURLToPath(new URL('./pipeline/baseline.workflows.ts', import.meta.url)),
+        logger: silent,
+      })
+    ).code,
+  );
+
+  const db = createDb({ url: stack.databaseUrl, poolMax: 4 });
+  await migrateToLatest(db);
+  await createDefinition(db, {
+    spec: ActivityDefinitionSpec.parse({
+      key: 'bench-pipeline',
+      name: 'Bench pipeline: one task per event',
+      trigger: { kind: 'event', event: { types: ['bench.pipeline'] } },
+      taskTemplates: [{ key: 'task', title: 'Task {{ event.data.n }}' }],
+    }),
+  });
+  await createDefinition(db, {
+    spec: ActivityDefinitionSpec.parse({
+      key: 'bench-fanout',
+      name: 'Bench fan-out: one task per item',
+      trigger: { kind: 'event', event: { types: ['bench.fanout'] } },
+      taskTemplates: [{ key: 'item', forEach: 'event.data.items', title: 'Item {{ item }}' }],
+    }),
+  });
+
+  const product = topology('');
+  const base = topology('BASE');
+  const tuning = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('AC_WORKER_') && !!e[1]),
+  );
+  const common = {
+    DATABASE_URL: stack.databaseUrl,
+    NATS_URL: stack.natsUrl,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.temporalNamespace,
+    LOG_LEVEL: 'warn',
+    ...tuning,
+  };
+  const profileFlags = (name: string) => {
+    if (!PROFILE) return [];
+    mkdirSync(join(PROFILE, name), { recursive: true });
+    return ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE, name)}`];
+  };
+  const spawned: Proc[] = [];
+  const stopAll = async () => {
+    for (const p of spawned.splice(0)) await p.stop();
+  };
+  onInterrupt(stopAll);
+  const track = async (p: Promise<Proc>) => {
+    const proc = await p;
+    spawned.push(proc);
+    return proc;
+  };
+  const procs = {
+    productWorker: await track(
+      spawnProc(
+        'worker',
+        join(root, 'services/worker/src/main.ts'),
+        {
+          ...common,
+          TEMPORAL_TASK_QUEUE: 'bench-product',
+          AC_WORKER_PORT: '0',
+          AC_WORKFLOW_BUNDLE: productBundle,
+          AC_WORKER_CORE_METRICS_ADDRESS: metricsAt.product,
+          LOG_LEVEL: 'info',
+        },
+        /"worker ready"/,
+        profileFlags('product-worker'),
+      ),
+    ),
+    productIngest: await track(
+      spawnProc(
+        'ingest',
+        join(root, 'services/ingest/src/main.ts'),
+        { ...common, TEMPORAL_TASK_QUEUE: 'bench-product', AC_INGEST_PORT: '0', LOG_LEVEL: 'info' },
+        /"ingest ready"/,
+      ),
+    ),
+    baseWorker: await track(
+      spawnProc(
+        'baseline-worker',
+        join(root, 'bench/pipeline/baseline-worker.ts'),
+        {
+          ...common,
+          TEMPORAL_TASK_QUEUE: 'bench-baseline',
+          AC_STREAM_PREFIX: 'BASE',
+          BENCH_BASELINE_BUNDLE: baselineBundle,
+          AC_WORKER_CORE_METRICS_ADDRESS: metricsAt.base,
+        },
+        /baseline worker ready/,
+        profileFlags('baseline-worker'),
+      ),
+    ),
+    baseIngest: await track(
+      spawnProc(
+        'baseline-ingest',
+        join(root, 'bench/pipeline/baseline-ingest.ts'),
+        { ...common, TEMPORAL_TASK_QUEUE: 'bench-baseline', AC_STREAM_PREFIX: 'BASE' },
+        /baseline ingest ready/,
+      ),
+    ),
+  };
+
+  try {
+    const nc = await connect({ servers: stack.natsUrl });
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureStreams(jsm, product);
+    await ensureStreams(jsm, base);
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    const client = new Client({ connection, namespace: stack.temporalNamespace });
+
+    const tracker = new Tracker();
+    const subscribe = (subject: string, eventIdOf: (body: Record<string, unknown>) => unknown) => {
+      const sub = nc.subscribe(subject);
+      void (async () => {
+        for await (const m of sub) {
+          const at = performance.now();
+          const id = eventIdOf(m.json<Record<string, unknown>>());
+          tracker.task(typeof id === 'string' ? id : undefined, at);
+        }
+      })();
+    };
+    // A task's CloudEvent names the event that caused it; the baselines' body carries it.
+    subscribe(`${product.tasks.subjectPrefix}created.>`, (body) => body.causationid);
+    subscribe(`${base.tasks.subjectPrefix}created.>`, (body) => body.eventId);
+
+    const processes: Record<string, () => number> = {
+      temporal: () => treeCpuMs(serverPid('temporal') ?? -1),
+      postgres: () => treeCpuMs(serverPid('postgres') ?? -1),
+      nats: () => treeCpuMs(serverPid('nats-server') ?? serverPid('nats') ?? -1),
+    };
+    const workerOf = (s: SystemName) => (s === 'product' ? procs.productWorker : procs.baseWorker);
+    const ingestOf = (s: SystemName) => (s === 'product' ? procs.productIngest : procs.baseIngest);
+    const cpuNow = (s: SystemName) => ({
+      worker: treeCpuMs(workerOf(s).pid),
+      ingest: treeCpuMs(ingestOf(s).pid),
+      ...Object.fromEntries(Object.entries(processes).map(([k, f]) => [k, f()])),
+    });
+
+    let seq = 0;
+    /** Publishes one event of `system` that leads to `tasks` tasks; resolves with its id when JetStream has it. */
+    const publish = async (system: SystemName, tasks: number): Promise<string> => {
+      const id = `${system}-${seq++}`;
+      const fan = tasks > 1;
+      const subject =
+        system === 'product'
+          ? `${product.events.subjectPrefix}bench.${fan ? 'fanout' : 'pipeline'}`
+          : `${base.events.subjectPrefix}baseline.${system}`;
+      const body =
+        system === 'product' ? (fan ? { items: Array.from({ length: tasks }, (_, i) => i) } : { n: seq }) : { tasks };
+      tracker.sent(id, tasks, performance.now());
+      await js.publish(subject, JSON.stringify(body), { msgID: id });
+      return id;
+    };
+
+    /** Waits until the system has nothing left in flight: its consumer is drained and its runs are closed. */
+    const settle = async (system: SystemName) => {
+      const t = system === 'product' ? product : base;
+      const query =
+        system === 'product'
+          ? `WorkflowType = 'RunActivityWorkflow' AND ExecutionStatus = 'Running'`
+          : `WorkflowType IN ('baselineA', 'baselineB', 'baselineTask') AND ExecutionStatus = 'Running'`;
+      const deadline = Date.now() + 300_000;
+      for (;;) {
+        const info = await jsm.consumers.info(t.events.stream, 'ac-ingest');
+        const running = (await client.workflow.count(query)).count;
+        const outbox =
+          system === 'product'
+            ? Number(
+                (
+                  await db
+                    .selectFrom('outbox')
+                    .select((eb) => eb.fn.countAll<number>().as('n'))
+                    .where('published_at', 'is', null)
+                    .executeTakeFirstOrThrow()
+                ).n,
+              )
+            : 0;
+        if (info.num_pending === 0 && info.num_ack_pending === 0 && running === 0 && outbox === 0) break;
+        if (Date.now() > deadline) throw new Error(`${system} did not settle: ${running} running, ${outbox} outbox`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    };
+
+    /** A burst of `n` one-task events as fast as JetStream takes them: tasks/s and CPU per event. */
+    const burst = async (system: SystemName, n: number, f: Figures) => {
+      const before = cpuNow(system);
+      const threadsBefore = threadCpuMs(workerOf(system).pid);
+      const metricsAddress = system === 'product' ? metricsAt.product : metricsAt.base;
+      const coreBefore = await coreMetrics(metricsAddress);
+      const ids: string[] = [];
+      const inFlight = new Set<Promise<void>>();
+      for (let i = 0; i < n; i++) {
+        const p: Promise<void> = publish(system, 1).then((id) => {
+          ids.push(id);
+          inFlight.delete(p);
+        });
+        inFlight.add(p);
+        if (inFlight.size >= 32) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+      await tracker.complete(ids, 600_000);
+      f.tasksPerSec = (n / (tracker.lastReceived(ids) - tracker.firstSent(ids))) * 1000;
+      await settle(system);
+      const after = cpuNow(system);
+      f.cpu = Object.fromEntries(
+        Object.entries(after).map(([k, v]) => [k, (v - ((before as Record<string, number>)[k] ?? 0)) / n]),
+      );
+      const coreAfter = await coreMetrics(metricsAddress);
+      f.core = Object.fromEntries(
+        [...coreAfter].map(([k, v]) => [k, (v - (coreBefore.get(k) ?? 0)) / n] as const).filter(([, v]) => v > 0),
+      );
+      const threadsAfter = threadCpuMs(workerOf(system).pid);
+      f.threads = Object.fromEntries(
+        [...threadsAfter].map(([k, v]) => [k, (v - (threadsBefore.get(k) ?? 0)) / n] as const).filter(([, v]) => v > 0),
+      );
+    };
+
+    /** `rate` one-task events per second for SECONDS: publish → tasks.created percentiles. */
+    const paced = async (system: SystemName, rate: number, f: Figures) => {
+      const n = Math.round(rate * SECONDS);
+      const ids: string[] = [];
+      const pending: Promise<unknown>[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        const wait = t0 + (i * 1000) / rate - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        pending.push(publish(system, 1).then((id) => ids.push(id)));
+      }
+      await Promise.all(pending);
+      const lastSent = performance.now();
+      await tracker.complete(ids, 600_000);
+      const order = [...ids].sort((x, y) => Number(x.split('-')[1]) - Number(y.split('-')[1]));
+      const lat = tracker.latencies(order);
+      const sorted = [...lat].sort((a, b) => a - b);
+      const q = Math.max(1, Math.floor(lat.length / 4));
+      f.rates[rate] = {
+        p50: pct(sorted, 0.5),
+        p95: pct(sorted, 0.95),
+        p99: pct(sorted, 0.99),
+        // > 1 when later events wait longer than early ones: a queue that grows.
+        growth: median(lat.slice(-q)) / median(lat.slice(0, q)),
+        drainMs: tracker.lastReceived(ids) - lastSent,
+      };
+      await settle(system);
+    };
+
+    /** One event → FANOUT tasks: publish → the last tasks.created, s. */
+    const fanout = async (system: SystemName, f: Figures) => {
+      const id = await publish(system, FANOUT);
+      await tracker.complete([id], 900_000);
+      f.fanoutS = (tracker.latencies([id])[0] ?? Number.NaN) / 1000;
+      await settle(system);
+    };
+
+    const openTasks = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('task_instances')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('status', '=', 'open')
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+
+    await new Promise((r) => setTimeout(r, 3000));
+    const idle = {
+      worker: rssMb(procs.productWorker.pid),
+      ingest: rssMb(procs.productIngest.pid),
+      baseWorker: rssMb(procs.baseWorker.pid),
+      baseIngest: rssMb(procs.baseIngest.pid),
+    };
+    out(
+      `idle RSS (MB): worker ${idle.worker.toFixed(0)}, ingest ${idle.ingest.toFixed(0)}; baseline worker ${idle.baseWorker.toFixed(0)}, baseline ingest ${idle.baseIngest.toFixed(0)}`,
+    );
+
+    // Warm-up: connections, caches, JIT.
+    for (const s of SYSTEMS) {
+      const w: Figures = { tasksPerSec: 0, cpu: {}, threads: {}, core: {}, rates: {}, workerRss: 0, ingestRss: 0 };
+      await burst(s, 40, w);
+    }
+
+    const reps: Array<Partial<Record<SystemName, Figures>>> = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      const order = SYSTEMS.map((_, i) => SYSTEMS[(i + rep) % SYSTEMS.length] as SystemName);
+      const figures: Partial<Record<SystemName, Figures>> = {};
+      for (const s of order) {
+        const f: Figures = { tasksPerSec: 0, cpu: {}, threads: {}, core: {}, rates: {}, workerRss: 0, ingestRss: 0 };
+        await burst(s, BURST, f);
+        for (const rate of RATES) await paced(s, rate, f);
+        if (s !== 'a' && FANOUT > 0) await fanout(s, f);
+        f.workerRss = rssMb(workerOf(s).pid);
+        f.ingestRss = rssMb(ingestOf(s).pid);
+        figures[s] = f;
+        out(
+          `rep ${rep + 1} ${LABEL[s].padEnd(16)} ${f.tasksPerSec.toFixed(1)} tasks/s; ${RATES.map((r) => `@${r}/s p50 ${f.rates[r]?.p50.toFixed(0)} ms`).join(', ')}; worker ${f.cpu.worker?.toFixed(1)} ms/ev${f.fanoutS !== undefined ? `; fan-out ${f.fanoutS.toFixed(1)} s` : ''} (load ${loadAverage()})`,
+        );
+      }
+      reps.push(figures);
+    }
+
+    // Memory with many open tasks: top the product up to OPEN open tasks, then read the worker's RSS.
+    let open = await openTasks();
+    const topUps: string[] = [];
+    while (SYSTEMS.includes('product') && open + topUps.length * FANOUT < OPEN && FANOUT > 0)
+      topUps.push(await publish('product', FANOUT));
+    if (topUps.length > 0) await tracker.complete(topUps, 1_800_000);
+    await settle('product');
+    open = await openTasks();
+    await new Promise((r) => setTimeout(r, 5000));
+    const final = { worker: rssMb(procs.productWorker.pid), ingest: rssMb(procs.productIngest.pid) };
+
+    // The table.
+    const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
+    const mmm = (xs: number[], digits = 1) => {
+      const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+      return s.length === 0 ? '–' : `${fmt(pct(s, 0), digits)}/${fmt(pct(s, 0.5), digits)}/${fmt(pct(s, 1), digits)}`;
+    };
+    const rows: Array<[string, (f: Figures) => number | undefined, number]> = [
+      ['tasks/s (burst)', (f) => f.tasksPerSec, 1],
+      ...RATES.flatMap(
+        (r): Array<[string, (f: Figures) => number | undefined, number]> => [
+          [`p50 publish→tasks.created @${r}/s (ms)`, (f) => f.rates[r]?.p50, 0],
+          [`p95 @${r}/s (ms)`, (f) => f.rates[r]?.p95, 0],
+          [`p99 @${r}/s (ms)`, (f) => f.rates[r]?.p99, 0],
+          [`backlog growth @${r}/s (last/first quarter p50)`, (f) => f.rates[r]?.growth, 2],
+          [`drain after last publish @${r}/s (ms)`, (f) => f.rates[r]?.drainMs, 0],
+        ],
+      ),
+      ['worker CPU per 1-task event (ms)', (f) => f.cpu.worker, 2],
+      ['ingest CPU per event (ms)', (f) => f.cpu.ingest, 2],
+      ['Temporal server CPU per event (ms)', (f) => f.cpu.temporal, 2],
+      ['PostgreSQL CPU per event (ms)', (f) => f.cpu.postgres, 2],
+      ['NATS CPU per event (ms)', (f) => f.cpu.nats, 2],
+      [`fan-out: 1 event → ${FANOUT} tasks (s)`, (f) => f.fanoutS, 1],
+      ['worker RSS after the rep (MB)', (f) => f.workerRss, 0],
+      ['ingest RSS after the rep (MB)', (f) => f.ingestRss, 0],
+    ];
+    const col = (s: string, w: number) => s.padEnd(w);
+    out();
+    out(
+      `pipeline benchmark: ${REPS} reps, burst ${BURST}, paced ${SECONDS} s at ${RATES.join(', ')} ev/s, fan-out ${FANOUT}; min/median/max`,
+    );
+    out(`machine: ${process.env.HOSTNAME ?? ''} load at start ${loadAtStart}, at end ${loadAverage()}`);
+    out(`worker tuning: ${Object.keys(tuning).length > 0 ? JSON.stringify(tuning) : 'defaults'}`);
+    out();
+    out(
+      `${col('figure', 48)}${col(LABEL.product, 22)}${col(LABEL.a, 22)}${col(LABEL.b, 22)}${col('product/(a)', 18)}product/(b)`,
+    );
+    for (const [name, get, digits] of rows) {
+      const value = (f: Figures | undefined) => (f ? (get(f) ?? Number.NaN) : Number.NaN);
+      const series = (s: SystemName) => reps.map((r) => value(r[s]));
+      const ratio = (s: SystemName) => reps.map((r) => value(r.product) / value(r[s]));
+      out(
+        `${col(name, 48)}${col(mmm(series('product'), digits), 22)}${col(mmm(series('a'), digits), 22)}${col(mmm(series('b'), digits), 22)}${col(mmm(ratio('a'), 2), 18)}${mmm(ratio('b'), 2)}`,
+      );
+    }
+    out();
+    out('worker CPU per 1-task event by thread (ms, median of the reps):');
+    for (const s of SYSTEMS) {
+      const names = new Set(reps.flatMap((r) => Object.keys(r[s]?.threads ?? {})));
+      const parts = [...names]
+        .map((n) => [n, median(reps.map((r) => r[s]?.threads[n] ?? 0))] as const)
+        .filter(([, v]) => v >= 0.05)
+        .sort((x, y) => y[1] - x[1])
+        .map(([n, v]) => `${n} ${v.toFixed(2)}`);
+      out(`  ${col(LABEL[s], 18)}${parts.join(', ')}`);
+    }
+    out();
+    out('Temporal worker metrics per 1-task event (burst, median of the reps):');
+    for (const s of SYSTEMS) {
+      const names = new Set(reps.flatMap((r) => Object.keys(r[s]?.core ?? {})));
+      out(`  ${LABEL[s]}`);
+      for (const n of [...names].sort()) {
+        const v = median(reps.map((r) => r[s]?.core[n] ?? 0));
+        if (v >= 0.01) out(`    ${v.toFixed(2).padStart(8)}  ${n}`);
+      }
+    }
+    out();
+    out(
+      `memory: worker idle ${fmt(idle.worker, 0)} MB, with ${open} open tasks ${fmt(final.worker, 0)} MB; ingest idle ${fmt(idle.ingest, 0)} MB, at the end ${fmt(final.ingest, 0)} MB (baseline worker idle ${fmt(idle.baseWorker, 0)} MB, baseline ingest idle ${fmt(idle.baseIngest, 0)} MB)`,
+    );
+
+    await nc.close();
+    await connection.close();
+    return true;
+  } finally {
+    await stopAll();
+    await db.destroy();
+    rmSync(work, { recursive: true, force: true });
+  }
+});
