@@ -242,6 +242,7 @@ await runBench(async (stack, { dataDir }) => {
       key: 'bench-fanout',
       name: 'Bench fan-out: one task per item',
       trigger: { kind: 'event', event: { types: ['bench.fanout'] } },
+      limits: { maxTasksPerRun: Math.max(FANOUT, 1) },
       taskTemplates: [{ key: 'item', forEach: 'event.data.items', title: 'Item {{ item }}' }],
     }),
   });
