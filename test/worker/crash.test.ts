@@ -1,18 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { getRunByWorkflowId, listTasks } from '@activity-core/db';
 import { startRunActivity } from '@activity-core/workflows';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { stackInfo } from '../support/stack.ts';
 import { workflowResult } from '../support/temporal.ts';
 import { outlasting, PROCESS_START_MS, WAIT_MS, waitFor, within } from '../support/wait.ts';
-import { createHarness, createOrderDefinition, type Harness, orderEvent, workflowBundle } from './harness.ts';
+import { createHarness, createOrderDefinition, type Harness, orderEvent, spawnWorkerProcess } from './harness.ts';
 
-const MAIN = fileURLToPath(new URL('../../services/worker/src/main.ts', import.meta.url));
 /** Each step of the crashed run: rows before the kill, the run's end, rows and messages after. */
 const STEP_MS = 60_000;
 
@@ -27,52 +23,21 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The real worker process (services/worker/src/main.ts), resolved once it says it is ready. */
-async function spawnWorker(
-  env: Record<string, string> = {},
-): Promise<ChildProcess & { readyLine: Record<string, unknown>; output(): string }> {
-  const bundlePath = join(dir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, (await workflowBundle()).code);
-  const info = stackInfo();
-  const child = spawn(process.execPath, [MAIN], {
+/** The real worker process, with the settings these crashes need. */
+function spawnWorker(env: Record<string, string> = {}) {
+  return spawnWorkerProcess({
+    databaseUrl: h.database.url,
+    taskQueue: h.taskQueue,
+    prefix: h.prefix,
+    dir,
     env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: h.database.url,
-      NATS_URL: info.natsUrl,
-      TEMPORAL_ADDRESS: info.temporalAddress,
-      TEMPORAL_NAMESPACE: info.temporalNamespace,
-      TEMPORAL_TASK_QUEUE: h.taskQueue,
-      AC_STREAM_PREFIX: h.prefix,
-      // Its schedule reconciler must only ever look at schedules of its own.
-      AC_SCHEDULE_ID_PREFIX: `${h.prefix.toLowerCase()}-def-`,
-      AC_WORKER_PORT: '0',
-      AC_WORKFLOW_BUNDLE: bundlePath,
       // One activity at a time, so the kill lands while task rows are still being written.
       AC_WORKER_MAX_CONCURRENT_ACTIVITIES: '1',
       // A claimed-but-unmarked row comes back to the next relay soon after the kill.
       AC_OUTBOX_LEASE_MS: '2000',
-      LOG_LEVEL: 'info',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let output = '';
-  const readyLine = await within(
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      child.stderr?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const line = output.split('\n').find((l) => l.includes('"worker ready"'));
-        if (line) resolve(JSON.parse(line) as Record<string, unknown>);
-      });
-      child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output}`)));
-    }),
-    {
-      what: `the worker process (pid ${child.pid}) to log "worker ready"`,
-      timeoutMs: PROCESS_START_MS,
-      context: () => `--- worker stderr:\n${output.slice(-3000)}`,
-    },
-  );
-  return Object.assign(child, { readyLine, output: () => output });
 }
 
 describe('worker crash', () => {

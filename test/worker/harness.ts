@@ -214,7 +214,7 @@ export interface WorkerProcessOptions {
 /** The real worker process (services/worker/src/main.ts), resolved once it says it is ready. */
 export async function spawnWorkerProcess(
   options: WorkerProcessOptions,
-): Promise<ChildProcess & { readyLine: Record<string, unknown> }> {
+): Promise<ChildProcess & { readyLine: Record<string, unknown>; output(): string }> {
   const bundlePath = join(options.dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, (await workflowBundle()).code);
   const info = stackInfo();
@@ -251,5 +251,5 @@ export async function spawnWorkerProcess(
       context: () => `--- worker stderr:\n${output.slice(-3000)}`,
     },
   );
-  return Object.assign(child, { readyLine });
+  return Object.assign(child, { readyLine, output: () => output });
 }
