@@ -72,21 +72,6 @@ const fault = (line: string): void => {
   say(`FAULT ${line}`);
 };
 
-say(`data and logs in ${dir}`);
-const cluster = await startNatsCluster({ dir: join(dir, 'nats'), size: 3 });
-say(`nats cluster up: ${cluster.url}`);
-
-await runBench(
-  async (stack) => {
-    try {
-      return await soak(stack, cluster);
-    } finally {
-      await cluster.stop();
-    }
-  },
-  { external: { natsUrl: cluster.url } },
-);
-
 /** One service process (`ingest-1`, `worker-2`, …) that can be SIGKILLed and started again on its port. */
 class Service {
   readonly name: string;
@@ -248,6 +233,15 @@ async function soak(
     let published = 0;
     const publisher = (async () => {
       const pending: Promise<void>[] = [];
+      const failures: unknown[] = [];
+      const track = (p: Promise<void>): void => {
+        pending.push(
+          p.then(
+            () => void published++,
+            (error: unknown) => void failures.push(error),
+          ),
+        );
+      };
       let next = 0;
       for (let k = 0; k < SENDS; k++) {
         const due = publishStart + (k / RATE) * 1000;
@@ -256,13 +250,14 @@ async function soak(
         if (k % DUPLICATE_EVERY === DUPLICATE_EVERY - 1 && next > 0 && duplicatesOf.length < DUPLICATES) {
           const of = Math.floor(Math.random() * next);
           duplicatesOf.push(of);
-          pending.push(publishOne(of, `order-${of}-again-${duplicatesOf.length}`).then(() => void published++));
+          track(publishOne(of, `order-${of}-again-${duplicatesOf.length}`));
         } else if (next < EVENTS) {
           const i = next++;
-          pending.push(publishOne(i, `order-${i}`).then(() => void published++));
+          track(publishOne(i, `order-${i}`));
         }
       }
       await Promise.all(pending);
+      if (failures.length > 0) throw new AggregateError(failures, `${failures.length} publishes failed`);
       return performance.now() - publishStart;
     })();
 
@@ -316,12 +311,13 @@ async function soak(
         () => undefined,
       );
     }, 15_000);
-    let publishMs: number;
-    try {
-      [publishMs] = await Promise.all([publisher, faultline]);
-    } finally {
-      clearInterval(progress);
-    }
+    // Both run to their end before anything is closed (a fault that fails must not cut the
+    // publisher's connection under it); then the first failure, if any, ends the soak.
+    const [publishing, faulting] = await Promise.allSettled([publisher, faultline]);
+    clearInterval(progress);
+    if (faulting.status === 'rejected') throw faulting.reason;
+    if (publishing.status === 'rejected') throw publishing.reason;
+    const publishMs = publishing.value;
     say(
       `published ${SENDS} (${EVENTS} events + ${duplicatesOf.length} duplicates) in ${(publishMs / 1000).toFixed(1)} s`,
     );
@@ -334,13 +330,13 @@ async function soak(
       await waitFor(
         async () => {
           const n = await counts(db);
-          const consumer = await jsm.consumers.info(t.events.stream, 'ac-ingest');
-          const tasksStream = await jsm.streams.info(t.tasks.stream);
+          const consumer = await notYet(() => jsm.consumers.info(t.events.stream, 'ac-ingest'));
+          const tasksStream = await notYet(() => jsm.streams.info(t.tasks.stream));
           return {
             ...n,
-            pending: consumer.num_pending,
-            ackPending: consumer.num_ack_pending,
-            taskMessages: tasksStream.state.messages,
+            pending: consumer?.num_pending,
+            ackPending: consumer?.num_ack_pending,
+            taskMessages: tasksStream?.state.messages ?? 0,
           };
         },
         {
@@ -388,6 +384,18 @@ async function soak(
 
 type Db = ReturnType<typeof createDb>;
 
+/**
+ * A JetStream API call that may fail for a while during an election ("no responders", a
+ * timeout): `undefined` then, so a condition wait polls again instead of ending.
+ */
+async function notYet<T>(call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch {
+    return undefined;
+  }
+}
+
 async function counts(db: Db): Promise<{ runs: number; finished: number; tasks: number; unsent: number }> {
   const { rows } = await sql<{ runs: string; finished: string; tasks: string; unsent: string }>`
     select (select count(*) from runs) as runs,
@@ -402,7 +410,7 @@ async function counts(db: Db): Promise<{ runs: number; finished: number; tasks: 
 async function leaderOf(jsm: JetStreamManager, c: RunningNatsCluster, stream: string): Promise<NatsClusterNode> {
   return waitFor(
     async () => {
-      const leader = (await jsm.streams.info(stream)).cluster?.leader;
+      const leader = (await notYet(() => jsm.streams.info(stream)))?.cluster?.leader;
       const node = c.nodes.find((n) => n.name === leader);
       return node?.running ? node : undefined;
     },
@@ -417,19 +425,20 @@ async function leaderOf(jsm: JetStreamManager, c: RunningNatsCluster, stream: st
  */
 async function replicasCurrent(jsm: JetStreamManager, t: ReturnType<typeof topology>): Promise<void> {
   await waitFor(
-    async () => {
-      const infos = await Promise.all([
-        jsm.streams.info(t.events.stream).then((i) => i.cluster),
-        jsm.streams.info(t.tasks.stream).then((i) => i.cluster),
-        jsm.consumers.info(t.events.stream, 'ac-ingest').then((i) => i.cluster),
-      ]);
-      return infos.map((cl) => ({ leader: cl?.leader, current: (cl?.replicas ?? []).map((r) => r.current) }));
-    },
+    () =>
+      notYet(async () => {
+        const infos = await Promise.all([
+          jsm.streams.info(t.events.stream).then((i) => i.cluster),
+          jsm.streams.info(t.tasks.stream).then((i) => i.cluster),
+          jsm.consumers.info(t.events.stream, 'ac-ingest').then((i) => i.cluster),
+        ]);
+        return infos.map((cl) => ({ leader: cl?.leader, current: (cl?.replicas ?? []).map((r) => r.current) }));
+      }),
     {
       what: 'a leader and 2 current replicas for AC_EVENTS, AC_TASKS and ac-ingest',
       timeoutMs: 180_000,
       intervalMs: 500,
-      until: (all) => all.every((s) => !!s.leader && s.current.length === 2 && s.current.every(Boolean)),
+      until: (all) => !!all?.every((s) => !!s.leader && s.current.length === 2 && s.current.every(Boolean)),
     },
   );
 }
@@ -547,3 +556,19 @@ async function account(db: Db, jsm: JetStreamManager, a: Accounting): Promise<bo
   writeFileSync(join(dir, 'result.txt'), lines.join('\n'));
   return problems.length === 0;
 }
+
+// The run starts here, below every declaration: a class is not usable before its declaration runs.
+say(`data and logs in ${dir}`);
+const cluster = await startNatsCluster({ dir: join(dir, 'nats'), size: 3 });
+say(`nats cluster up: ${cluster.url}`);
+
+await runBench(
+  async (stack) => {
+    try {
+      return await soak(stack, cluster);
+    } finally {
+      await cluster.stop();
+    }
+  },
+  { external: { natsUrl: cluster.url } },
+);
