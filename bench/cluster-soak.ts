@@ -530,7 +530,14 @@ async function account(db: Db, jsm: JetStreamManager, a: Accounting): Promise<bo
     );
     problems.push(`${dlq.length} dead letters in ${a.t.dlq.stream}: ${sample(reasons)}`);
   }
-  const events = await jsm.streams.info(a.t.events.stream);
+  // AC_EVENTS also holds the task events sourced from AC_TASKS (so definitions can trigger on
+  // them): the published ones are those on the soak's subject, each stored once.
+  const events = await jsm.streams.info(a.t.events.stream, { subjects_filter: '>' });
+  const publishedSubject = `${a.t.events.subjectPrefix}order.created`;
+  const storedPublished = events.state.subjects?.[publishedSubject] ?? 0;
+  if (storedPublished !== EVENTS + a.duplicates) {
+    problems.push(`${publishedSubject} in ${a.t.events.stream}: ${storedPublished}, expected ${EVENTS + a.duplicates}`);
+  }
   const consumer = await jsm.consumers.info(a.t.events.stream, 'ac-ingest');
   const unsent = (await counts(db)).unsent;
   if (unsent > 0) problems.push(`${unsent} outbox rows never published`);
@@ -545,7 +552,7 @@ async function account(db: Db, jsm: JetStreamManager, a: Accounting): Promise<bo
     ...faults.map((f) => `  ${f}`),
     `publishing: ${(a.publishMs / 1000).toFixed(1)} s (${rate(EVENTS + a.duplicates, a.publishMs)} publishes/s); publishes that outlived a 30 s retry horizon and were tried again: ${a.retriedPublishes}; acks flagged duplicate by JetStream: ${a.storedAsDuplicate}`,
     `end to end (first publish to quiet): ${(a.endToEndMs / 1000).toFixed(1)} s = ${rate(EVENTS, a.endToEndMs)} events/s, ${rate(a.expectedRuns, a.endToEndMs)} runs/s, ${rate(a.expectedTasks, a.endToEndMs)} tasks/s; quiet ${(a.quietAfterPublishMs / 1000).toFixed(1)} s after publishing ended`,
-    `AC_EVENTS: ${events.state.messages} messages (expected ${EVENTS + a.duplicates}); ac-ingest: delivered ${consumer.delivered.consumer_seq}, redelivered ${consumer.num_redelivered}, pending ${consumer.num_pending}, ack pending ${consumer.num_ack_pending}`,
+    `${a.t.events.stream}: ${storedPublished} on ${publishedSubject} (expected ${EVENTS + a.duplicates}), ${events.state.messages} in all (with the task events sourced from ${a.t.tasks.stream}); ac-ingest: delivered ${consumer.delivered.consumer_seq}, redelivered ${consumer.num_redelivered}, pending ${consumer.num_pending}, ack pending ${consumer.num_ack_pending}`,
     `runs: ${runs.rows.length} (expected ${a.expectedRuns}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
     ...[...a.expected].map(([id, { keys }]) => {
       const got = byDefinition.get(id) ?? new Map<string, number>();
