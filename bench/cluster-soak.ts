@@ -39,7 +39,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { storedMessages } from '../test/support/nats.ts';
 import { sleep, WaitTimeoutError, waitFor } from '../test/support/wait.ts';
-import { runBench } from './support.ts';
+import { onInterrupt, runBench } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 3000);
 const RATE = Number(process.argv[3] ?? 10);
@@ -200,6 +200,10 @@ async function soak(
     ),
   );
   const [ingest1, , worker1] = services as [Service, Service, Service, Service];
+  // Interrupted: the services go before the cluster (registered first, stopped last) and the stack.
+  onInterrupt(async () => {
+    await Promise.all(services.map((s) => s.stop()));
+  });
   try {
     // Workers first (they migrate and serve the task queue), then ingest, which loads the definitions.
     await Promise.all(services.filter((s) => s.kind === 'worker').map((s) => s.start()));
@@ -575,6 +579,7 @@ async function account(db: Db, jsm: JetStreamManager, a: Accounting): Promise<bo
 say(`data and logs in ${dir}`);
 const cluster = await startNatsCluster({ dir: join(dir, 'nats'), size: 3 });
 say(`nats cluster up: ${cluster.url}`);
+onInterrupt(() => cluster.stop());
 
 await runBench(
   async (stack) => {
