@@ -325,7 +325,7 @@ async function soak(
     // Both run to their end before anything is closed (a fault that fails must not cut the
     // publisher's connection under it); then the first failure, if any, ends the soak.
     const [publishing, faulting] = await Promise.allSettled([publisher, faultline]);
-    clearInterval(progress);
+    if (faulting.status === 'rejected' || publishing.status === 'rejected') clearInterval(progress);
     if (faulting.status === 'rejected') throw faulting.reason;
     if (publishing.status === 'rejected') throw publishing.reason;
     const publishMs = publishing.value;
@@ -367,6 +367,8 @@ async function soak(
       if (!(error instanceof WaitTimeoutError)) throw error;
       quiet = false;
       say(error.message);
+    } finally {
+      clearInterval(progress);
     }
     const endToEndMs = performance.now() - publishStart;
     // Late work would show up now: a redelivery after the ack wait (30 s), a retried activity.
