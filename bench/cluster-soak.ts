@@ -371,6 +371,7 @@ async function soak(
       clearInterval(progress);
     }
     const endToEndMs = performance.now() - publishStart;
+    const quietAfterPublishMs = performance.now() - quietSince;
     // Late work would show up now: a redelivery after the ack wait (30 s), a retried activity.
     say('quiet; watching 35 s more for late duplicates');
     await sleep(35_000);
@@ -382,7 +383,7 @@ async function soak(
       expectedTasks,
       publishMs,
       endToEndMs,
-      quietAfterPublishMs: performance.now() - quietSince,
+      quietAfterPublishMs,
       duplicates: duplicatesOf.length,
       storedAsDuplicate,
       retriedPublishes,
