@@ -12,7 +12,7 @@ import {
 } from '@activity-core/messaging';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { expect, test } from 'vitest';
-import { startTestNatsCluster } from '../support/nats-cluster.ts';
+import { startTestNatsCluster, streamInfoOrNotYet } from '../support/nats-cluster.ts';
 import { uniqueId } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -22,9 +22,9 @@ const R3 = { ...DEFAULT_STREAM_LIMITS, replicas: 3 };
 async function settled(jsm: JetStreamManager, stream: string, messages: number): Promise<void> {
   await waitFor(
     async () => {
-      const info = await jsm.streams.info(stream);
-      const replicas = info.cluster?.replicas ?? [];
-      return { messages: info.state.messages, leader: info.cluster?.leader, current: replicas.map((r) => r.current) };
+      const info = await streamInfoOrNotYet(jsm, stream);
+      const replicas = info?.cluster?.replicas ?? [];
+      return { messages: info?.state.messages, leader: info?.cluster?.leader, current: replicas.map((r) => r.current) };
     },
     {
       what: `${stream} with a leader, 2 current replicas and ${messages} messages`,

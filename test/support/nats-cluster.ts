@@ -1,9 +1,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isRetryablePublishError } from '@activity-core/messaging';
 import { type NatsClusterNode, type RunningNatsCluster, startNatsCluster } from '@activity-core/stack';
-import type { JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import { waitFor } from './wait.ts';
+
+/**
+ * A stream's info, or `undefined` while an election is on: the request then times out or
+ * finds no leader, which a condition wait must poll past (as the publishers retry it), not
+ * fail on. Any other error is a failure.
+ */
+export function streamInfoOrNotYet(jsm: JetStreamManager, stream: string): Promise<StreamInfo | undefined> {
+  return jsm.streams.info(stream).catch((error: unknown) => {
+    if (isRetryablePublishError(error)) return undefined;
+    throw error;
+  });
+}
 
 export interface TestNatsCluster extends RunningNatsCluster, AsyncDisposable {
   /** The node that leads `stream` now (waits for an election to end). */
@@ -29,10 +42,10 @@ export async function startTestNatsCluster(size = 3): Promise<TestNatsCluster> {
     async leaderOf(jsm, stream) {
       return waitFor(
         async () => {
-          const leader = (await jsm.streams.info(stream)).cluster?.leader;
+          const info = await streamInfoOrNotYet(jsm, stream);
+          const leader = info?.cluster?.leader;
           const node = cluster.nodes.find((n) => n.name === leader);
-          if (!node?.running) throw new Error(`no running leader yet (${leader ?? 'none'})`);
-          return node;
+          return node?.running ? node : undefined;
         },
         { what: `a leader of ${stream}` },
       );
