@@ -1,6 +1,16 @@
 import type { ExpressionLimits } from '@activity-core/core';
-import type { Database, Executor, JsonObject, NewRunLogEntry, RunLogKind } from '@activity-core/db';
-import { appendRunLog, appendRunLogEntries, transitionRun } from '@activity-core/db';
+import type {
+  Database,
+  Executor,
+  JsonObject,
+  NewRunLogEntry,
+  RunLogKind,
+  RunRecord,
+  RunTriggerKind,
+  TaskStatus,
+  TransitionRunInput,
+} from '@activity-core/db';
+import { appendRunLog, appendRunLogEntries, changeRunStatus } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import type { Kysely } from 'kysely';
@@ -30,6 +40,47 @@ export interface ActivityDeps {
    * Default {@link DEFAULT_MAX_ACTIVITY_RESULT_BYTES}.
    */
   readonly maxResultBytes?: number;
+  /** Told of every run and task state change this process wrote (the worker's /metrics). */
+  readonly metrics?: ActivityMetrics;
+}
+
+/**
+ * The run and task state changes the activities made, for counters and histograms. Each is
+ * called once per change actually written (a row inserted, a status updated) and only after
+ * it committed, never per activity attempt: a retried or replayed activity that finds the row
+ * or the status already there reports nothing.
+ */
+export interface ActivityMetrics {
+  /** A run row was inserted. */
+  runStarted(triggerKind: RunTriggerKind): void;
+  /** A run's finished status (succeeded, failed, skipped, coalesced, expired, cancelled) was written. */
+  runFinished(run: RunRecord): void;
+  /** Task rows were inserted. */
+  tasksCreated(count: number): void;
+  /** An open task was closed with this outcome. */
+  taskClosed(outcome: Exclude<TaskStatus, 'open'>): void;
+}
+
+/**
+ * Moves a run to a status and, when this call wrote a finished status, tells `deps.metrics`.
+ * Outside a transaction only: inside one, use `changeRunStatus` and {@link reportRunChange}
+ * after the commit.
+ */
+export async function finishRunStatus(
+  deps: Pick<ActivityDeps, 'db' | 'metrics'>,
+  input: TransitionRunInput,
+): Promise<RunRecord> {
+  const change = await changeRunStatus(deps.db, input);
+  reportRunChange(deps, change);
+  return change.run;
+}
+
+/** Tells `deps.metrics` of a run status this process wrote, if it is a finished one. */
+export function reportRunChange(
+  deps: Pick<ActivityDeps, 'metrics'>,
+  change: { readonly run: RunRecord; readonly changed: boolean } | undefined,
+): void {
+  if (change?.changed && change.run.finishedAt !== null) deps.metrics?.runFinished(change.run);
 }
 
 /**
@@ -55,7 +106,8 @@ type FinishedStatus = 'succeeded' | 'expired';
 /**
  * Finishes the run that spawned its plan: its `run_finished` entry after `entries` (in that
  * order, one transaction when `db` is one), then its status (`succeeded`, or `expired` for an
- * expired window's run) with the summary.
+ * expired window's run) with the summary. Returns the status change for
+ * {@link reportRunChange}, to be reported once `db`'s transaction committed.
  */
 export async function succeedRun(
   db: Executor,
@@ -63,7 +115,7 @@ export async function succeedRun(
   summary: JsonObject | undefined,
   entries: readonly NewRunLogEntry[] = [],
   status: FinishedStatus = 'succeeded',
-): Promise<void> {
+): Promise<{ run: RunRecord; changed: boolean }> {
   await appendRunLogEntries(db, runId, [...entries, runFinishedEntry(status, summary)]);
-  await transitionRun(db, { id: runId, to: status, summary: summary ?? null });
+  return changeRunStatus(db, { id: runId, to: status, summary: summary ?? null });
 }

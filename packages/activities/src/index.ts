@@ -20,3 +20,4 @@ export type {
   SourceResolvers,
   SourceScope,
 } from './context-sources/source-resolver.ts';
+export type { ActivityDeps, ActivityMetrics } from './deps.ts';

@@ -49,7 +49,7 @@ import { createContextResolverRegistry } from './context-sources/custom.ts';
 import { ContextSourceError } from './context-sources/errors.ts';
 import { resolveContextSources } from './context-sources/resolve.ts';
 import { scrubSecrets } from './context-sources/secrets.ts';
-import { type ActivityDeps, runLogWriter, succeedRun } from './deps.ts';
+import { type ActivityDeps, finishRunStatus, reportRunChange, runLogWriter, succeedRun } from './deps.ts';
 import { describeTrigger, eventVars, scheduleDelayMs, triggerLogFields, triggerVars } from './run-trigger.ts';
 
 /** The run-side activities, bound to their dependencies. */
@@ -112,6 +112,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         'triggered',
       );
       if (created) {
+        deps.metrics?.runStarted(run.triggerKind);
         deps.logger.info('run recorded', {
           runId: run.id,
           workflowId: input.runWorkflowId,
@@ -151,7 +152,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
       const kind: RunLogKind = decision.action === 'skip' ? 'misfire_skipped' : 'misfire_coalesced';
       const data = { nominalTime: input.nominalTime, actualTime: input.actualTime, ...decision };
       await log(input.runId, kind, data, kind);
-      await transitionRun(deps.db, { id: input.runId, to: status, summary: data });
+      await finishRunStatus(deps, { id: input.runId, to: status, summary: data });
       return decision;
     },
 
@@ -232,7 +233,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
     /** Finishes the run (succeeded or failed) with its summary, and logs it. */
     async finishRun(input: FinishRunInput): Promise<void> {
       if (input.status === 'succeeded' || input.status === 'expired') {
-        await succeedRun(deps.db, input.runId, input.summary, [], input.status);
+        reportRunChange(deps, await succeedRun(deps.db, input.runId, input.summary, [], input.status));
       } else {
         await failRecordedRun(input.runId, input.error, input.summary);
       }
@@ -245,7 +246,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
       });
       if (!definition) return { runId: null };
       const trigger = storableTrigger(input.trigger);
-      const { run } = await insertRunOrGet(deps.db, {
+      const { run, created } = await insertRunOrGet(deps.db, {
         definitionId: definition.id,
         definitionVersion: input.version ?? definition.version,
         triggerKind: trigger.kind,
@@ -270,6 +271,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         { trigger: describeTrigger(trigger), version: run.definitionVersion },
         'triggered',
       );
+      if (created) deps.metrics?.runStarted(run.triggerKind);
       await failRecordedRun(run.id, input.error);
       deps.logger.warn('run failed before it could be recorded', {
         runId: run.id,
@@ -286,7 +288,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
   async function failRecordedRun(runId: string, reason: FinishRunInput['error'], summary?: JsonObject): Promise<void> {
     const error = storableCopy(reason ?? { type: 'Error', message: 'run failed' }, limits) as JsonObject;
     await log(runId, 'run_failed', { error: error as JsonValue, ...(summary ?? {}) }, 'run_failed');
-    await transitionRun(deps.db, { id: runId, to: 'failed', error, summary: summary ?? null });
+    await finishRunStatus(deps, { id: runId, to: 'failed', error, summary: summary ?? null });
   }
 }
 

@@ -27,7 +27,7 @@ import {
   type WriteTasksInput,
 } from '@activity-core/workflows';
 import { ApplicationFailure } from '@temporalio/common';
-import { type ActivityDeps, runLogWriter, succeedRun } from './deps.ts';
+import { type ActivityDeps, reportRunChange, runLogWriter, succeedRun } from './deps.ts';
 
 /** The task-side activities, bound to their dependencies. */
 export function createTaskActivities(deps: ActivityDeps): TaskActivities {
@@ -67,6 +67,7 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
     async writeTasks(input: WriteTasksInput): Promise<void> {
       const children = input.tasks.map((child) => taskInputOf(input, child));
       const outbox = new Map(children.map((child) => [child.workflowId, outboxFor('created', child)]));
+      let finished: Awaited<ReturnType<typeof succeedRun>> | undefined;
       const written = await inTransaction(deps.db, async (trx) => {
         const rows = await insertTasksIfAbsent(trx, children.map(newTaskOf), (record) => {
           const build = outbox.get(record.idempotencyKey);
@@ -76,17 +77,23 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
         const entries = rows.map(({ task }, i) => createdEntry(children[i] as TaskInstanceInput, task.id));
         if (input.finish) {
           const { status, ...summary } = input.finish;
-          await succeedRun(trx, input.runId, summary, entries, status);
+          finished = await succeedRun(trx, input.runId, summary, entries, status);
         } else await appendRunLogEntries(trx, input.runId, entries);
         return rows;
       });
       if (written.some((row) => row.created)) deps.onOutboxWritten?.();
+      // After the commit: a rolled-back attempt reports nothing; its retry finds what it wrote.
+      deps.metrics?.tasksCreated(written.filter((row) => row.created).length);
+      reportRunChange(deps, finished);
     },
 
     /** Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then logs it. */
     async createTask(input: TaskInstanceInput): Promise<CreateTaskResult> {
       const { task, created } = await insertTaskIfAbsent(deps.db, newTaskOf(input), outboxFor('created', input));
-      if (created) deps.onOutboxWritten?.();
+      if (created) {
+        deps.onOutboxWritten?.();
+        deps.metrics?.tasksCreated(1);
+      }
       const entry = createdEntry(input, task.id);
       await log(input.runId, entry.kind, entry.data, entry.idempotencyKey);
       return { taskId: task.id, status: task.status, by: task.completedBy, reason: task.reason, created };
@@ -100,7 +107,10 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
           { id: input.taskId, to: input.to, by: input.action?.by ?? 'system', reason: input.action?.reason ?? null },
           outboxFor(input.to, input.task),
         );
-        if (changed) deps.onOutboxWritten?.();
+        if (changed) {
+          deps.onOutboxWritten?.();
+          deps.metrics?.taskClosed(input.to);
+        }
         const kind: RunLogKind =
           input.to === 'completed' ? 'task_completed' : input.to === 'cancelled' ? 'task_cancelled' : 'task_expired';
         await log(

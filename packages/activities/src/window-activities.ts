@@ -24,7 +24,6 @@ import {
   type NewRunEvent,
   type NewRunLogEntry,
   NotFoundError,
-  transitionRun,
   updateWaitingWindow,
 } from '@activity-core/db';
 import {
@@ -39,7 +38,7 @@ import {
   type WindowActivities,
 } from '@activity-core/workflows';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ActivityDeps } from './deps.ts';
+import { type ActivityDeps, finishRunStatus } from './deps.ts';
 
 interface VersionWindow {
   readonly settings: WindowSettings;
@@ -88,7 +87,9 @@ export function createWindowActivities(deps: ActivityDeps): WindowActivities {
 
   return {
     async joinWindow(input: JoinWindowInput): Promise<JoinWindowResult> {
-      return inTransaction(deps.db, async (trx) => {
+      let opened = false;
+      const joined = await inTransaction(deps.db, async (trx) => {
+        opened = false;
         const owners = await findRunEventOwners(
           trx,
           input.definitionId,
@@ -191,6 +192,7 @@ export function createWindowActivities(deps: ActivityDeps): WindowActivities {
                 event: c.envelope,
                 window,
               });
+              opened ||= created;
               // A run under this key without the event's claim: only a hand-edited database.
               if (!created && run.status !== 'waiting') {
                 duplicate();
@@ -221,6 +223,9 @@ export function createWindowActivities(deps: ActivityDeps): WindowActivities {
         }
         return { open, consumed, verdicts, full };
       });
+      // After the commit, so a rolled-back attempt is not counted.
+      if (opened) deps.metrics?.runStarted('window');
+      return joined;
 
       async function opening(
         db: Executor,
@@ -274,7 +279,7 @@ export function createWindowActivities(deps: ActivityDeps): WindowActivities {
         },
       ]);
       const finished = status !== 'pending';
-      await transitionRun(deps.db, {
+      await finishRunStatus(deps, {
         id: input.runId,
         to: status,
         window: summary,

@@ -66,6 +66,7 @@ export type { Page, PageRequest } from './pagination.ts';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';
 export type { InsertRunInput, ListRunsFilter, RunRecord, TransitionRunInput } from './run.repository.ts';
 export {
+  changeRunStatus,
   FINISHED_RUN_STATUSES,
   getRun,
   getRunByWorkflowId,

@@ -164,6 +164,17 @@ export interface TransitionRunInput {
  * from a finished run gives `InvalidTransitionError`.
  */
 export async function transitionRun(db: Executor, input: TransitionRunInput): Promise<RunRecord> {
+  return (await changeRunStatus(db, input)).run;
+}
+
+/**
+ * {@link transitionRun}, also saying whether this call wrote the status (`changed`) or found the
+ * run already in it (a retried activity, a replay): what counts a run's finish exactly once.
+ */
+export async function changeRunStatus(
+  db: Executor,
+  input: TransitionRunInput,
+): Promise<{ run: RunRecord; changed: boolean }> {
   const from = RUN_TRANSITIONS_TO[input.to];
   const finishing = isFinishedRunStatus(input.to);
   if (from.length > 0 && isUuid(input.id)) {
@@ -182,10 +193,10 @@ export async function transitionRun(db: Executor, input: TransitionRunInput): Pr
       .where('status', 'in', from)
       .returningAll()
       .executeTakeFirst();
-    if (updated) return toRun(updated);
+    if (updated) return { run: toRun(updated), changed: true };
   }
   const current = await getRun(db, input.id);
-  if (current.status === input.to) return current;
+  if (current.status === input.to) return { run: current, changed: false };
   throw new InvalidTransitionError({ entity: 'run', id: input.id, from: current.status, to: input.to });
 }
 

@@ -1,4 +1,4 @@
-import type { NormalizeErrorCode } from '@activity-core/core';
+import { NormalizeErrorCode } from '@activity-core/core';
 import { publishRetrying, type Topology } from '@activity-core/messaging';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/transport-node';
@@ -19,6 +19,21 @@ export type DeadLetterReason =
   | 'max_deliveries'
   | 'start_rejected'
   | DeadLetterCopyReason;
+
+/** Ingest's own reasons, as a record so that a reason added to the type must be added here. */
+const OWN_REASONS = {
+  max_depth: true,
+  max_deliveries: true,
+  start_rejected: true,
+  filter_error: true,
+  window_key: true,
+} as const satisfies Record<Exclude<DeadLetterReason, NormalizeErrorCode>, true>;
+
+/** Every dead-letter reason (metrics start each at 0, so the first one of a reason shows in `increase()`). */
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
+  ...Object.values(NormalizeErrorCode),
+  ...(Object.keys(OWN_REASONS) as Array<keyof typeof OWN_REASONS>),
+];
 
 /** Reasons stored as a copy beside the processed original, each under its own message id. */
 export type DeadLetterCopyReason = 'filter_error' | 'window_key';

@@ -149,6 +149,7 @@ export class DefinitionIndex {
         metrics?.definitions.set(this.#matcher.size);
         metrics?.indexRevision.set(this.#revision);
       }
+      metrics?.indexRead();
       metrics?.indexCatchUps.inc({ outcome: 'ok' });
     } catch (error) {
       metrics?.indexCatchUps.inc({ outcome: 'error' });
@@ -203,6 +204,7 @@ export class DefinitionIndex {
     this.#revision = revision;
     metrics?.definitions.set(matcher.size);
     metrics?.indexRevision.set(revision);
+    metrics?.indexRead();
     logger.debug('definition index built', { definitions: matcher.size, revision });
   }
 

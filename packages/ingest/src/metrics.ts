@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { DEAD_LETTER_REASONS } from './dead-letter.ts';
 
 /** The ingest counters, gauges and histograms, registered on the registry given. */
 export interface IngestMetrics {
@@ -20,6 +21,8 @@ export interface IngestMetrics {
   readonly startLatency: Histogram;
   readonly definitions: Gauge;
   readonly indexRevision: Gauge;
+  /** `ac_ingest_index_age_seconds`: call when the index has applied a successful read of the definitions. */
+  indexRead(): void;
   readonly indexCatchUps: Counter<'outcome'>;
   readonly indexChanges: Counter;
   readonly indexRefreshes: Counter<'outcome'>;
@@ -29,7 +32,19 @@ export interface IngestMetrics {
 /** Creates the metrics on `registry` (one registry per pipeline, so tests can run several). */
 export function createIngestMetrics(registry: Registry): IngestMetrics {
   const registers = [registry];
-  return {
+  let indexReadAt: number | undefined;
+  new Gauge({
+    name: 'ac_ingest_index_age_seconds',
+    help: 'Seconds since the definition index last applied a successful read of the definitions (a catch-up or a rebuild); grows while PostgreSQL cannot be read',
+    registers,
+    collect() {
+      if (indexReadAt !== undefined) this.set(Math.max(0, (Date.now() - indexReadAt) / 1000));
+    },
+  });
+  const metrics: IngestMetrics = {
+    indexRead: () => {
+      indexReadAt = Date.now();
+    },
     received: new Counter({ name: 'ac_ingest_received_total', help: 'Messages delivered to ingest', registers }),
     redeliveries: new Counter({
       name: 'ac_ingest_redeliveries_total',
@@ -133,4 +148,9 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       registers,
     }),
   };
+  for (const reason of DEAD_LETTER_REASONS) {
+    metrics.rejected.inc({ reason }, 0);
+    metrics.deadLetters.inc({ reason }, 0);
+  }
+  return metrics;
 }

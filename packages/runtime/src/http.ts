@@ -10,6 +10,11 @@ export interface OpsServerOptions {
   /** Named dependency checks for `/readyz`; each throws when its dependency is unavailable. */
   readonly readiness?: Readonly<Record<string, ReadinessCheck>>;
   readonly metrics?: Registry;
+  /**
+   * More Prometheus text served on /metrics after the registry's, read at each scrape (the
+   * Temporal SDK's own exporter); its families must not share a name with the registry's.
+   */
+  readonly moreMetrics?: () => Promise<string>;
   /** Handles everything that is not an ops route (e.g. the tRPC adapter). */
   readonly fallback?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Timeout per readiness check. */
@@ -62,8 +67,12 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     }
     if (req.method === 'GET' && path === '/metrics' && options.metrics) {
       const registry = options.metrics;
-      void registry.metrics().then(
-        (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      const more = options.moreMetrics;
+      void Promise.all([registry.metrics(), more ? more() : '']).then(
+        ([ours, theirs]) =>
+          res
+            .writeHead(200, { 'content-type': registry.contentType })
+            .end(theirs === '' ? ours : `${ours.endsWith('\n') ? ours : `${ours}\n`}${theirs}`),
         () => res.writeHead(500).end(),
       );
       return;

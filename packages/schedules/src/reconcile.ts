@@ -21,6 +21,8 @@ export interface ScheduleDeps {
   readonly settings: ScheduleSettings;
   readonly now?: () => Date;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Told the outcome of each definition `reconcileAll` reconciles (`failed`: it threw), for metrics. */
+  readonly onOutcome?: (outcome: ReconcileOutcome | 'failed') => void;
 }
 
 export type ReconcileOutcome =
@@ -255,12 +257,14 @@ export async function reconcileAll(deps: ScheduleDeps): Promise<ReconcileReport>
     try {
       const result = await reconcileSchedule(deps, definitionId, await loadDefinition(deps.db, definitionId));
       outcomes[definitionId] = result.outcome;
+      deps.onOutcome?.(result.outcome);
       if (result.horizonEnd && (!earliestHorizonEnd || result.horizonEnd < earliestHorizonEnd)) {
         earliestHorizonEnd = result.horizonEnd;
       }
       return result.outcome;
     } catch (error) {
       failures[definitionId] = error instanceof Error ? error.message : String(error);
+      deps.onOutcome?.('failed');
       deps.log?.('schedule reconcile failed; the next pass retries', { definitionId, error: failures[definitionId] });
       return undefined;
     }

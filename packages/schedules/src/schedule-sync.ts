@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { ScheduleSettings } from './desired-schedule.ts';
 import {
   checkScheduleHealth,
+  type ReconcileOutcome,
   reconcileAll,
   reconcileDefinition,
   type ScheduleDeps,
@@ -17,6 +18,8 @@ export interface ScheduleSyncOptions {
   readonly settings: ScheduleSettings;
   readonly intervalMs: number;
   readonly logger: Logger;
+  /** Told the outcome of every definition reconciled (passes and change notifications), for metrics. */
+  readonly onOutcome?: (outcome: ReconcileOutcome | 'failed') => void;
 }
 
 export interface ScheduleSync {
@@ -42,6 +45,7 @@ export async function startScheduleSync(options: ScheduleSyncOptions): Promise<S
     db: options.db,
     settings: options.settings,
     log: (message, fields) => options.logger.info(message, fields),
+    ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
   };
   const loop = startReconcileLoop(deps, options.intervalMs);
   let stopped = false;
@@ -52,8 +56,12 @@ export async function startScheduleSync(options: ScheduleSyncOptions): Promise<S
       listener = await listenForDefinitionChanges({
         url: options.databaseUrl,
         onChange: (definitionId) => {
-          reconcileDefinition(deps, definitionId).catch((error: unknown) =>
-            options.logger.warn('schedule reconcile failed; the periodic pass will retry', { definitionId, error }),
+          reconcileDefinition(deps, definitionId).then(
+            (outcome) => options.onOutcome?.(outcome),
+            (error: unknown) => {
+              options.onOutcome?.('failed');
+              options.logger.warn('schedule reconcile failed; the periodic pass will retry', { definitionId, error });
+            },
           );
         },
         onError: (error) => {

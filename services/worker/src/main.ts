@@ -1,13 +1,15 @@
 import { createLogger, onShutdownSignal } from '@activity-core/runtime';
 import { loadConfig } from './config.ts';
+import { sdkMetricsAddress, sdkPrometheusExporter } from './sdk-metrics.ts';
 import { startWorkerService } from './service.ts';
 import { installTemporalRuntime } from './temporal-runtime.ts';
-import { sdkMetricsExporter } from './tuning.ts';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'worker' } });
-installTemporalRuntime(logger, config.LOG_LEVEL, sdkMetricsExporter(config));
-const worker = await startWorkerService(config, { logger });
+// The SDK's worker metrics are served by its runtime's exporter and merged into our /metrics.
+const sdkMetrics = await sdkMetricsAddress(config);
+installTemporalRuntime(logger, config.LOG_LEVEL, { metrics: sdkPrometheusExporter(sdkMetrics) });
+const worker = await startWorkerService(config, { logger, sdkMetricsAddress: sdkMetrics });
 worker.done.catch((error: unknown) => {
   logger.error('temporal worker failed', { error });
   process.exitCode = 1;

@@ -18,7 +18,8 @@ import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import type { WorkerConfig } from './config.ts';
 import { createWorkerDb } from './database.ts';
-import { registerWorkerMetrics } from './metrics.ts';
+import { createScheduleMetrics, registerWorkerMetrics } from './metrics.ts';
+import { readSdkMetrics } from './sdk-metrics.ts';
 import { workerTuning } from './tuning.ts';
 import { type RunningWorker, startWorker } from './worker.ts';
 
@@ -28,6 +29,11 @@ export interface StartWorkerServiceOptions {
   readonly resolvers?: ContextResolverRegistry;
   /** Where `AC_SECRET_*` values of http sources come from. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Where this process's Temporal runtime serves the SDK's metrics (`installTemporalRuntime`
+   * with `sdkPrometheusExporter`): read at each scrape and served on /metrics after ours.
+   */
+  readonly sdkMetricsAddress?: string;
 }
 
 export interface WorkerService {
@@ -117,10 +123,12 @@ export async function startWorkerService(
     },
     intervalMs: config.AC_SCHEDULE_RECONCILE_INTERVAL_MS,
     logger,
+    onOutcome: createScheduleMetrics(metrics),
   });
   const ops = await startOpsServer({
     port: config.AC_WORKER_PORT,
     metrics,
+    ...(options.sdkMetricsAddress ? { moreMetrics: readSdkMetrics(options.sdkMetricsAddress, logger) } : {}),
     readiness: {
       worker: async () => {
         const state = running.worker.getState();

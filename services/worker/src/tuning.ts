@@ -1,5 +1,6 @@
 import type { MetricsExporterConfig } from '@temporalio/worker';
 import type { WorkerConfig } from './config.ts';
+import { sdkPrometheusExporter } from './sdk-metrics.ts';
 import type { StartWorkerOptions } from './worker.ts';
 
 /** The Temporal worker's tuning options that the configuration sets. */
@@ -33,5 +34,5 @@ export function sdkMetricsExporter(config: Pick<WorkerConfig, 'AC_WORKER_CORE_ME
   metrics?: MetricsExporterConfig;
 } {
   if (config.AC_WORKER_CORE_METRICS_ADDRESS === undefined) return {};
-  return { metrics: { prometheus: { bindAddress: config.AC_WORKER_CORE_METRICS_ADDRESS } } };
+  return { metrics: sdkPrometheusExporter(config.AC_WORKER_CORE_METRICS_ADDRESS) };
 }

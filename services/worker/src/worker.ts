@@ -9,6 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { type NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
+import { createRunMetrics } from './metrics.ts';
 
 export interface StartWorkerOptions {
   readonly connection: NativeConnection;
@@ -72,6 +73,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...(options.resolvers ? { resolvers: options.resolvers } : {}),
     ...(options.eventSource ? { eventSource: options.eventSource } : {}),
     onOutboxWritten: () => relay.notify(),
+    ...(options.metrics ? { metrics: createRunMetrics(options.metrics) } : {}),
     ...(options.expressionLimits ? { expressionLimits: options.expressionLimits } : {}),
   });
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
