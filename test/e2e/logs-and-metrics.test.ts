@@ -8,6 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { stablePort } from '../support/ports.ts';
+import { metricNamesOf, opsExpressions, servedNames } from '../support/promql.ts';
 import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
 import { WAIT_MS } from '../support/wait.ts';
@@ -172,20 +173,13 @@ describe('secrets never reach the logs', () => {
   );
 
   test('every service’s /metrics after the run: one naming scheme, process metrics, the run’s series', async () => {
-    const scrape = async (service: ServiceName) => {
-      const text = await (await fetch(`http://127.0.0.1:${ports[service]}/metrics`)).text();
-      const names = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string);
-      const value = (series: string) => {
-        const line = text.split('\n').find((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`));
-        return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-      };
-      return { names, value };
-    };
     for (const service of ['api', 'ingest', 'worker'] as const) {
       const { names } = await scrape(service);
+      // The worker's /metrics carries the Temporal SDK's worker metrics too, under temporal_.
+      const scheme = service === 'worker' ? /^(ac_|process_|nodejs_|temporal_)/ : /^(ac_|process_|nodejs_)/;
       expect(
-        names.filter((n) => !/^(ac_|process_|nodejs_)/.test(n)),
-        `${service}: series outside ac_/process_/nodejs_`,
+        names.filter((n) => !scheme.test(n)),
+        `${service}: series outside ${scheme.source}`,
       ).toEqual([]);
       expect(names, service).toEqual(
         expect.arrayContaining(['process_cpu_seconds_total', 'nodejs_heap_size_used_bytes']),
@@ -222,5 +216,80 @@ describe('secrets never reach the logs', () => {
     );
     expect(worker.value('ac_outbox_failing')).toBe(0);
     expect(worker.value('ac_outbox_oldest_pending_age_seconds')).toBe(0);
+
+    // One event, one run, one task: each state change counted once, whatever the activity
+    // attempts (the http source's first call failed) and replays. The run is finished once the
+    // workflow wrote its status, which may come a moment after the task event was published.
+    const finished = await services.waitFor(
+      async () => {
+        const w = await scrape('worker');
+        return w.value('ac_runs_finished_total', { trigger_kind: 'event', status: 'succeeded' }) === 1 ? w : undefined;
+      },
+      { what: 'the worker to count the one event run as succeeded', timeoutMs: WAIT_MS },
+    );
+    expect(finished.value('ac_runs_started_total', { trigger_kind: 'event' })).toBe(1);
+    expect(finished.sum('ac_runs_started_total'), 'runs started, all trigger kinds').toBe(1);
+    expect(finished.sum('ac_runs_finished_total'), 'runs finished, all statuses').toBe(1);
+    expect(finished.value('ac_run_duration_seconds_count', { trigger_kind: 'event', status: 'succeeded' })).toBe(1);
+    expect(finished.value('ac_tasks_created_total')).toBe(1);
+    expect(finished.sum('ac_tasks_closed_total'), 'no task was closed').toBe(0);
+    // The SDK's worker metrics, bridged from its runtime's exporter into the one /metrics.
+    expect(finished.names).toEqual(
+      expect.arrayContaining([
+        'temporal_worker_task_slots_available',
+        'temporal_workflow_task_schedule_to_start_latency_seconds',
+      ]),
+    );
+    // Schedule reconciles and dead letters by reason exist from the start, at 0 for each outcome.
+    expect(finished.value('ac_schedule_reconciles_total', { outcome: 'failed' })).toBe(0);
+    expect(ingest.value('ac_ingest_dead_letters_total', { reason: 'invalid_json' })).toBe(0);
+    expect(ingest.value('ac_ingest_index_age_seconds')).toBeGreaterThanOrEqual(0);
+    process.stdout.write(
+      `[metrics] temporal_ families on the worker: ${finished.names.filter((n) => n.startsWith('temporal_')).join(' ')}\n`,
+    );
+  });
+
+  test('every metric the ops/ dashboard and alert rules use is served by a service', async () => {
+    const served = new Set<string>();
+    for (const service of ['api', 'ingest', 'worker'] as const) {
+      for (const name of servedNames((await scrape(service)).text)) served.add(name);
+    }
+    const files = opsExpressions(new URL('../../', import.meta.url));
+    for (const [file, expressions] of Object.entries(files)) {
+      expect(expressions.length, `${file}: expressions found`).toBeGreaterThan(0);
+      const used = [...new Set(expressions.flatMap(metricNamesOf))];
+      expect(used.length, `${file}: metric names found`).toBeGreaterThan(0);
+      expect(
+        used.filter((name) => !served.has(name)),
+        `${file}: metrics no service serves`,
+      ).toEqual([]);
+    }
   });
 });
+
+/** One service's /metrics now: its family names, and sample values by name and labels. */
+async function scrape(service: ServiceName) {
+  const text = await (await fetch(`http://127.0.0.1:${ports[service]}/metrics`)).text();
+  const names = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string);
+  const samples = text
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const m = /^([^{ ]+)(?:\{(.*)\})? (\S+)$/.exec(l);
+      const labels = Object.fromEntries(
+        [...(m?.[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]),
+      );
+      return { name: m?.[1], labels, value: Number(m?.[3]) };
+    });
+  const matching = (name: string, labels: Record<string, string>) =>
+    samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return {
+    text,
+    names,
+    /** The first sample of `name` with these labels (others ignored), undefined when none. */
+    value: (name: string, labels: Record<string, string> = {}) => matching(name, labels)[0]?.value,
+    /** The sum of every sample of `name` with these labels. */
+    sum: (name: string, labels: Record<string, string> = {}) =>
+      matching(name, labels).reduce((total, s) => total + s.value, 0),
+  };
+}
