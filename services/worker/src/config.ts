@@ -53,8 +53,9 @@ export const WorkerConfigSchema = z.object({
   /** Workflow tasks this worker runs at once (Temporal's default when unset). */
   AC_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveIntSchema.optional(),
   /**
-   * `host:port` where the Temporal SDK's own worker metrics (workflow tasks, sticky cache,
-   * local activities, poll latencies) are served for Prometheus at `/metrics`. Unset: off.
+   * `host:port` where the Temporal SDK's own exporter serves its worker metrics (workflow tasks,
+   * sticky cache, local activities, poll latencies) at `/metrics`. They are on the worker's own
+   * /metrics either way; unset, the exporter binds a free loopback port only the worker reads.
    */
   AC_WORKER_CORE_METRICS_ADDRESS: z.string().min(1).optional(),
   /** Full pass of the schedule reconciler (cron definitions ↔ Temporal Schedules). */

@@ -26,9 +26,10 @@ export function workerTuning(config: Readonly<WorkerConfig>): WorkerTuning {
 }
 
 /**
- * The SDK metrics exporter of `config` for `installTemporalRuntime`: with
- * `AC_WORKER_CORE_METRICS_ADDRESS` set, the SDK's own worker metrics (workflow tasks, sticky
- * cache, local activities, poll latencies) are served there for Prometheus; unset: none.
+ * The SDK metrics exporter of `config` for `installTemporalRuntime` in a process that is not the
+ * worker service (the benchmark's baseline worker): with `AC_WORKER_CORE_METRICS_ADDRESS` set,
+ * the SDK's own worker metrics are served there, named as on the worker's /metrics; unset: none.
+ * The worker service itself always has them (`sdkMetricsAddress` in main.ts).
  */
 export function sdkMetricsExporter(config: Pick<WorkerConfig, 'AC_WORKER_CORE_METRICS_ADDRESS'>): {
   metrics?: MetricsExporterConfig;
