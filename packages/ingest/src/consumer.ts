@@ -1,4 +1,4 @@
-import type { Topology } from '@activity-core/messaging';
+import { isAlreadyExists, type Topology } from '@activity-core/messaging';
 import { AckPolicy, type ConsumerConfig, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 
@@ -63,7 +63,7 @@ export async function ensureIngestConsumer(
   try {
     await jsm.consumers.add(t.events.stream, config);
   } catch (error) {
-    if (!/already in use|already exists/i.test(String(error))) throw error;
+    if (!isAlreadyExists(error)) throw error;
     await jsm.consumers.update(t.events.stream, s.name, updatable);
   }
 }

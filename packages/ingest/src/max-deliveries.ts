@@ -1,7 +1,7 @@
 // The second consumer of ingest: JetStream's MAX_DELIVERIES advisories. A message the server
 // stopped redelivering (`max_deliver` reached, e.g. after crashes) is announced by one; ingest
 // copies the stored message to the DLQ and only then deletes it from the events stream.
-import type { Topology } from '@activity-core/messaging';
+import { isAlreadyExists, isNoMessageFound, type Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import { AckPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
@@ -68,7 +68,7 @@ export async function startMaxDeliveriesConsumer(
     filter_subject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${topology.events.stream}.${options.consumer}`,
   };
   await jsm.consumers.add(topology.advisories.stream, config).catch(async (error: unknown) => {
-    if (!/already in use|already exists/i.test(String(error))) throw error;
+    if (!isAlreadyExists(error)) throw error;
   });
   const consumer = await js.consumers.get(topology.advisories.stream, durable);
   const messages = await consumer.consume({ max_messages: 16 });
@@ -100,10 +100,7 @@ async function deadLetterStored(deps: MaxDeliveriesDeps, seq: number, deliveries
   const stream = topology.events.stream;
   for (let attempt = 1; attempt <= 5; attempt++) {
     try {
-      const stored = await jsm.streams.getMessage(stream, { seq }).catch((error: unknown) => {
-        if (/no message found/i.test(String(error))) return null;
-        throw error;
-      });
+      const stored = await jsm.streams.getMessage(stream, { seq });
       if (!stored) return true; // Another replica handled it already.
       const letter = await publishDeadLetter(
         js,
@@ -125,7 +122,7 @@ async function deadLetterStored(deps: MaxDeliveriesDeps, seq: number, deliveries
       // A dead letter stored by reference needs the original where it is.
       if (!letter.bodyOmitted) {
         await jsm.streams.deleteMessage(stream, seq).catch((error: unknown) => {
-          if (!/no message found/i.test(String(error))) throw error;
+          if (!isNoMessageFound(error)) throw error;
         });
       }
       logger.info('message dead-lettered after max deliveries', { seq, deliveries });

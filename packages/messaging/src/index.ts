@@ -1,5 +1,12 @@
 export type { NatsEnv, NatsSettings } from './connect.ts';
 export { connectNats, natsSettingsFrom } from './connect.ts';
+export {
+  isAlreadyExists,
+  isNoMessageFound,
+  isTransientJetStreamError,
+  JsApiCode,
+  jsApiCode,
+} from './jetstream-errors.ts';
 export type { PublishRetry, PublishRetryHooks } from './publish.ts';
 export { isRetryablePublishError, PUBLISH_RETRY, PUBLISH_RETRY_HORIZON_MS, publishRetrying } from './publish.ts';
 export type { StatusLogger } from './status.ts';

@@ -1,6 +1,7 @@
 import { type BackoffBounds, jitteredBackoffMs } from '@activity-core/core';
 import type { JetStreamClient, JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
 import type { Payload } from '@nats-io/transport-node';
+import { isTransientJetStreamError } from './jetstream-errors.ts';
 
 export interface PublishRetry extends BackoffBounds {
   /** No new attempt starts after this long from the first. */
@@ -27,20 +28,9 @@ export const PUBLISH_RETRY_HORIZON_MS = PUBLISH_RETRY.deadlineMs + PUBLISH_RETRY
  * Whether a failed publish may be retried: it timed out (maybe stored, maybe not: the same
  * `Nats-Msg-Id` makes the retry safe) or no stream leader answered (an election, a node down).
  * Anything else — a wrong expected stream, a payload too large, a closed connection — is final.
+ * Decided on the errors' types and the server's API error codes, never on message text.
  */
-export function isRetryablePublishError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  switch (error.name) {
-    case 'TimeoutError':
-    case 'NoRespondersError':
-    case 'JetStreamNotEnabled': // what nats.js makes of "no responders" on a publish
-      return true;
-    case 'JetStreamApiError':
-      return /temporarily unavailable|no suitable peers|leader/i.test(error.message);
-    default:
-      return /no responders|timeout/i.test(error.message) && !/closed/i.test(error.message);
-  }
-}
+export const isRetryablePublishError: (error: unknown) => boolean = isTransientJetStreamError;
 
 export interface PublishRetryHooks {
   /** Called before each retry, with the error that caused it (for a log line). */

@@ -1,4 +1,4 @@
-import { StorageType } from '@nats-io/jetstream';
+import { JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { describe, expect, test } from 'vitest';
 import {
   DEFAULT_STREAM_LIMITS,
@@ -88,7 +88,18 @@ describe('what cannot be updated in place', () => {
   });
 
   test('server refusals point at the variable', () => {
-    expect(refusalHint('replicas > 1 not supported in non-clustered mode', 3)).toMatch(/AC_STREAM_REPLICAS=1/);
-    expect(refusalHint('insufficient resources', 5)).toMatch(/AC_STREAM_REPLICAS=5 needs that many JetStream servers/);
+    const refused = (code: number, description: string) =>
+      new JetStreamApiError({ err_code: code, code: 500, description });
+    expect(refusalHint(refused(10074, 'replicas > 1 not supported in non-clustered mode'), 3)).toMatch(
+      /AC_STREAM_REPLICAS=1/,
+    );
+    expect(refusalHint(refused(10023, 'insufficient resources'), 5)).toMatch(
+      /AC_STREAM_REPLICAS=5 needs that many JetStream servers/,
+    );
+    expect(refusalHint(refused(10005, 'no suitable peers for placement'), 3)).toMatch(/needs that many/);
+    expect(refusalHint(refused(10052, 'duplicates window can not be larger then max age'), 1)).toMatch(
+      /DUPLICATE_WINDOW_MS/,
+    );
+    expect(refusalHint(new Error('replicas > 1 not supported in non-clustered mode'), 3)).not.toMatch(/not clustered/);
   });
 });

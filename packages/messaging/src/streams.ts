@@ -7,6 +7,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
+import { isAlreadyExists, JsApiCode, jsApiCode } from './jetstream-errors.ts';
 import { PUBLISH_RETRY_HORIZON_MS } from './publish.ts';
 import type { Topology } from './topology.ts';
 
@@ -240,16 +241,18 @@ export function fieldsNotUpdatable(
 }
 
 /** Names the variable to look at when the server refuses a stream or consumer config. */
-export function refusalHint(serverMessage: string, replicas: number): string {
-  if (/replicas > 1 not supported in non-clustered mode/i.test(serverMessage)) {
-    return `AC_STREAM_REPLICAS=${replicas} needs a JetStream cluster; this server is not clustered (set AC_STREAM_REPLICAS=1)`;
+export function refusalHint(error: unknown, replicas: number): string {
+  switch (jsApiCode(error)) {
+    case JsApiCode.replicasNotSupported:
+      return `AC_STREAM_REPLICAS=${replicas} needs a JetStream cluster; this server is not clustered (set AC_STREAM_REPLICAS=1)`;
+    case JsApiCode.insufficientResources:
+    case JsApiCode.clusterNoPeers:
+      return `AC_STREAM_REPLICAS=${replicas} needs that many JetStream servers up in the cluster (with room for the stream)`;
+    case JsApiCode.streamInvalidConfig:
+      return 'check the AC_*_DUPLICATE_WINDOW_MS and AC_*_MAX_AGE_MS variables';
+    default:
+      return 'check the AC_STREAM_* / AC_*_MAX_AGE_MS / AC_*_DUPLICATE_WINDOW_MS variables';
   }
-  if (/insufficient resources|no suitable peers|peer/i.test(serverMessage)) {
-    return `AC_STREAM_REPLICAS=${replicas} needs that many JetStream servers up in the cluster (with room for the stream)`;
-  }
-  if (/duplicate window/i.test(serverMessage))
-    return 'check the AC_*_DUPLICATE_WINDOW_MS and AC_*_MAX_AGE_MS variables';
-  return 'check the AC_STREAM_* / AC_*_MAX_AGE_MS / AC_*_DUPLICATE_WINDOW_MS variables';
 }
 
 async function refusedAs<T>(what: string, replicas: number, action: () => Promise<T>): Promise<T> {
@@ -257,11 +260,11 @@ async function refusedAs<T>(what: string, replicas: number, action: () => Promis
     return await action();
   } catch (error) {
     if (error instanceof StreamSettingsError) throw error;
+    if (isAlreadyExists(error)) throw error;
     const message = error instanceof Error ? error.message : String(error);
-    if (/already in use|already exists/i.test(message)) throw error;
     throw new StreamSettingsError(
       'refused',
-      `${what}: the server refused it (${message}); ${refusalHint(message, replicas)}`,
+      `${what}: the server refused it (${message}); ${refusalHint(error, replicas)}`,
       {
         cause: error,
       },
@@ -295,7 +298,7 @@ export async function ensureStreams(
     try {
       await refusedAs(`creating stream ${config.name}`, limits.replicas, () => jsm.streams.add(config));
     } catch (error) {
-      if (!/already in use|already exists/i.test(String(error))) throw error;
+      if (!isAlreadyExists(error)) throw error;
       await update(await jsm.streams.info(config.name));
     }
   }
