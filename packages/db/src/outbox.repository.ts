@@ -107,7 +107,7 @@ export async function claimOutboxBatch(db: Executor, options: ClaimOutboxOptions
       claimed.push(toOutbox(row));
     } catch (error) {
       if (!(error instanceof CorruptRowError)) throw error;
-      await recordOutboxFailure(db, { id: row.id, error: error.message, baseDelayMs: PARK_MS, maxDelayMs: PARK_MS });
+      await recordOutboxFailure(db, { id: row.id, error: error.message, retryInMs: PARK_MS });
       options.onCorrupt?.(error);
     }
   }
@@ -135,25 +135,20 @@ export async function markOutboxPublished(db: Executor, ids: readonly string[]):
 export interface OutboxFailure {
   readonly id: string;
   readonly error: string;
-  /** Delay after the first failure; doubles with each attempt. Default 1 s. */
-  readonly baseDelayMs?: number;
-  /** Cap of the delay. Default 5 min. */
-  readonly maxDelayMs?: number;
+  /** When the row may be claimed again: the caller's backoff (the relay's is jittered). */
+  readonly retryInMs: number;
 }
 
 /**
- * Record a failed publish and schedule the next attempt with exponential backoff
- * (`base * 2^(attempts-1)`, capped). Rows are never dropped: they stay visible, with the error,
- * until published.
+ * Record a failed publish and when to try the row again. Rows are never dropped: they stay
+ * visible, with the error, until published.
  */
 export async function recordOutboxFailure(db: Executor, failure: OutboxFailure): Promise<void> {
-  const base = Math.max(0, failure.baseDelayMs ?? 1_000);
-  const max = Math.max(base, failure.maxDelayMs ?? 300_000);
   await db
     .updateTable('outbox')
     .set({
       last_error: failure.error.slice(0, 4000),
-      next_attempt_at: sql<Date>`now() + make_interval(secs => least(${max}::float8, ${base}::float8 * power(2, least(greatest(attempts - 1, 0), 30))) / 1000)`,
+      next_attempt_at: sql<Date>`now() + make_interval(secs => ${Math.max(0, failure.retryInMs)}::float8 / 1000)`,
     })
     .where('id', '=', failure.id)
     .where('published_at', 'is', null)

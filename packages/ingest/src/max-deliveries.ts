@@ -1,13 +1,13 @@
 // The second consumer of ingest: JetStream's MAX_DELIVERIES advisories. A message the server
 // stopped redelivering (`max_deliver` reached, e.g. after crashes) is announced by one; ingest
 // copies the stored message to the DLQ and only then deletes it from the events stream.
+import { jitteredBackoffMs } from '@activity-core/core';
 import { isAlreadyExists, isNoMessageFound, type Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import { AckPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { publishDeadLetter } from './dead-letter.ts';
 import type { IngestMetrics } from './metrics.ts';
-import { backoffDelayMs } from './slots.ts';
 
 export interface MaxDeliveriesDeps {
   readonly js: JetStreamClient;
@@ -129,7 +129,7 @@ async function deadLetterStored(deps: MaxDeliveriesDeps, seq: number, deliveries
       return true;
     } catch (error) {
       logger.warn('cannot dead-letter a message that ran out of deliveries; retrying', { seq, attempt, error });
-      await new Promise((resolve) => setTimeout(resolve, backoffDelayMs(attempt, 500, 10_000)));
+      await new Promise((resolve) => setTimeout(resolve, jitteredBackoffMs(attempt, { baseMs: 500, maxMs: 10_000 })));
     }
   }
   logger.error('cannot dead-letter a message yet; its advisory will come back', { seq, stream });

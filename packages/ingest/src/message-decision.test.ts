@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { decideMessage, type MessageOutcome, nakDelayMs } from './message-decision.ts';
 
-const policy = { maxDeliver: 5, nakDelayMs: 1000, nakMaxDelayMs: 60_000 };
+// The jitter fixed at its top: a nak waits its whole ceiling (less 1 ms of rounding).
+const policy = { maxDeliver: 5, nakDelayMs: 1000, nakMaxDelayMs: 60_000, random: () => 0.999999 };
 const on = (deliveryCount: number) => ({ deliveryCount });
 
 describe('what happens to a message, per outcome', () => {
@@ -83,7 +84,7 @@ describe('what happens to a message, per outcome', () => {
     expect(decideMessage({ kind: 'index_stale' }, on(2), policy)).toEqual({
       action: 'nak',
       cause: 'unavailable',
-      delayMs: 2000,
+      delayMs: 1999,
       pause: 'the definition index cannot catch up (database unavailable)',
     });
   });
@@ -91,11 +92,11 @@ describe('what happens to a message, per outcome', () => {
   test('a failed start naks with a growing delay; Temporal unavailable also pauses', () => {
     const refused: MessageOutcome = { kind: 'start_failed', unavailable: false, error: new Error('refused') };
     const down: MessageOutcome = { kind: 'start_failed', unavailable: true, error: new Error('UNAVAILABLE') };
-    expect(decideMessage(refused, on(1), policy)).toEqual({ action: 'nak', cause: 'start_error', delayMs: 1000 });
+    expect(decideMessage(refused, on(1), policy)).toEqual({ action: 'nak', cause: 'start_error', delayMs: 999 });
     expect(decideMessage(down, on(3), policy)).toEqual({
       action: 'nak',
       cause: 'unavailable',
-      delayMs: 4000,
+      delayMs: 3999,
       pause: 'Temporal is unavailable',
     });
   });
@@ -117,10 +118,13 @@ describe('what happens to a message, per outcome', () => {
   });
 
   test('an unexpected error naks for a redelivery', () => {
-    expect(decideMessage({ kind: 'error' }, on(1), policy)).toEqual({ action: 'nak', cause: 'error', delayMs: 1000 });
+    expect(decideMessage({ kind: 'error' }, on(1), policy)).toEqual({ action: 'nak', cause: 'error', delayMs: 999 });
   });
 
   test('the nak delay doubles per delivery up to its cap', () => {
-    expect([1, 2, 3, 6, 7, 40].map((n) => nakDelayMs(n, policy))).toEqual([1000, 2000, 4000, 32_000, 60_000, 60_000]);
+    expect([1, 2, 3, 6, 7, 40].map((n) => nakDelayMs(n, policy))).toEqual([999, 1999, 3999, 31_999, 59_999, 59_999]);
+    expect([1, 2, 3, 6, 7, 40].map((n) => nakDelayMs(n, policy, () => 0))).toEqual([
+      500, 1000, 2000, 16_000, 30_000, 30_000,
+    ]);
   });
 });

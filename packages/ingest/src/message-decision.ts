@@ -2,9 +2,8 @@
 // for a later redelivery, park it in the DLQ, or store copies there for the definitions whose
 // filter or window key failed and ack it; and whether consumption pauses. Pure, so every outcome's handling
 // is decided (and tested) in one place.
-import { assertNever, type FilterFailure, type NormalizeErrorCode } from '@activity-core/core';
+import { assertNever, type FilterFailure, jitteredBackoffMs, type NormalizeErrorCode } from '@activity-core/core';
 import type { DeadLetterCopyReason, DeadLetterReason } from './dead-letter.ts';
-import { backoffDelayMs } from './slots.ts';
 
 /** How processing one message went. */
 export type MessageOutcome =
@@ -85,6 +84,8 @@ export interface DecisionPolicy {
   /** First nak delay; doubles per delivery up to `nakMaxDelayMs`. */
   readonly nakDelayMs: number;
   readonly nakMaxDelayMs: number;
+  /** The jitter's source; `Math.random` unless a test fixes it. */
+  readonly random?: () => number;
 }
 
 /**
@@ -165,9 +166,21 @@ function definitionCopies(outcome: Extract<MessageOutcome, { kind: 'definitions_
   return copies;
 }
 
-/** The redelivery delay of a nak on delivery `deliveryCount`: `nakDelayMs × 2^(n-1)`, capped. */
-export function nakDelayMs(deliveryCount: number, policy: Omit<DecisionPolicy, 'maxDeliver'>): number {
-  return backoffDelayMs(deliveryCount, policy.nakDelayMs, policy.nakMaxDelayMs);
+/**
+ * The redelivery delay of a nak on delivery `deliveryCount`: equal jitter under the ceiling
+ * `nakDelayMs × 2^(n-1)` (capped at `nakMaxDelayMs`), so the messages nak'ed together when
+ * Temporal or the DLQ went away do not all come back in the same instant.
+ */
+export function nakDelayMs(
+  deliveryCount: number,
+  policy: Omit<DecisionPolicy, 'maxDeliver'>,
+  random: () => number = policy.random ?? Math.random,
+): number {
+  return jitteredBackoffMs(
+    deliveryCount,
+    { baseMs: policy.nakDelayMs, maxMs: policy.nakMaxDelayMs, floor: 0.5 },
+    random,
+  );
 }
 
 function errorText(error: unknown): string {

@@ -37,9 +37,3 @@ export class Slots {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 }
-
-/** Exponential delay for attempt `n` (1-based): `base × 2^(n-1)`, capped at `max`. */
-export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number): number {
-  const exponent = Math.min(Math.max(attempt - 1, 0), 30);
-  return Math.min(baseMs * 2 ** exponent, maxMs);
-}

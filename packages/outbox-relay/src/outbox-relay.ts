@@ -1,3 +1,4 @@
+import { jitteredBackoffMs } from '@activity-core/core';
 import {
   claimOutboxBatch,
   type Database,
@@ -21,7 +22,10 @@ export interface OutboxRelayOptions {
   readonly leaseMs?: number;
   /** Idle poll interval; `notify()` wakes the relay earlier. */
   readonly pollIntervalMs?: number;
-  /** First retry delay after a failed publish; doubles per attempt up to `maxDelayMs`. */
+  /**
+   * Backoff of a row whose publish failed (and of a failed round): the ceiling starts here and
+   * doubles per attempt up to `maxDelayMs`; each delay is jittered between half of it and all.
+   */
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
   /** Per-publish timeout (JetStream ack). */
@@ -39,15 +43,14 @@ export interface OutboxRelay {
 /**
  * Publishes pending outbox rows to JetStream with `Nats-Msg-Id` = row id (JetStream drops a
  * repeat within the stream's duplicate window), marks them published, and reschedules failures
- * with exponential backoff. Several relays may run at once: claims use `SKIP LOCKED` leases.
+ * with a jittered exponential backoff. Several relays may run at once: claims use `SKIP LOCKED` leases.
  * Rows are published one by one in claim order, so a task's events keep their order.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const batchSize = options.batchSize ?? 100;
   const leaseMs = options.leaseMs ?? 30_000;
   const pollIntervalMs = options.pollIntervalMs ?? 500;
-  const baseDelayMs = options.baseDelayMs ?? 1_000;
-  const maxDelayMs = options.maxDelayMs ?? 60_000;
+  const rowBackoff = { baseMs: options.baseDelayMs ?? 1_000, maxMs: options.maxDelayMs ?? 60_000, floor: 0.5 };
   const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
   const registers = options.metrics ? [options.metrics] : [];
   const published = new Counter({
@@ -102,7 +105,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         failed.inc();
         const message = error instanceof Error ? error.message : String(error);
         options.logger.warn('outbox publish failed; will retry', { id: row.id, subject: row.subject, error: message });
-        await recordOutboxFailure(options.db, { id: row.id, error: message, baseDelayMs, maxDelayMs });
+        await recordOutboxFailure(options.db, {
+          id: row.id,
+          error: message,
+          retryInMs: jitteredBackoffMs(row.attempts, rowBackoff),
+        });
         // Stop here: publishing later rows now could put a task's `completed` before its
         // `created`. The rest of the batch comes back when its lease ends.
         break;
@@ -115,21 +122,22 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   };
 
   const loop = (async () => {
-    let errorDelay = baseDelayMs;
+    let failedRounds = 0;
     while (!stopped) {
       try {
         pending = false;
         const claimed = await round();
-        errorDelay = baseDelayMs;
+        failedRounds = 0;
         if (claimed < batchSize) await sleep(pollIntervalMs);
       } catch (error) {
         // Database or NATS unavailable: back off, keep going.
+        failedRounds++;
+        const retryInMs = jitteredBackoffMs(failedRounds, rowBackoff);
         options.logger.warn('outbox relay round failed', {
           error: error instanceof Error ? error.message : String(error),
-          retryInMs: errorDelay,
+          retryInMs,
         });
-        await sleep(errorDelay);
-        errorDelay = Math.min(errorDelay * 2, maxDelayMs);
+        await sleep(retryInMs);
       }
     }
   })();
