@@ -438,6 +438,8 @@ async function main() {
         env,
       );
       checkStep('lint (biome ci)', [join(ROOT, 'node_modules', '@biomejs', 'biome', 'bin', 'biome'), 'ci', '.'], env);
+      // Dead code: unused files, exports, dependencies (knip.json says what the entry points are).
+      checkStep('dead code (knip)', [join(ROOT, 'node_modules', 'knip', 'bin', 'knip.js'), '--no-progress'], env);
       await finish();
       cmd = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...passThrough];
       break;

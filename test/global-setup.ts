@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type StackInfo, startSelectedStack } from '@activity-core/stack';
 import type { TestProject } from 'vitest/node';
-import { stablePort } from './support/ports.ts';
+import { freePort } from './support/ports.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -24,13 +24,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   chmodSync(dataDir, 0o755);
   const t0 = Date.now();
   // Ports below the kernel's ephemeral range: between the pick and the servers' binds no
-  // outgoing connection or listen(0) on this busy machine can take them (see stablePort).
+  // outgoing connection or listen(0) on this busy machine can take them (see freePort).
   const ports = {
-    postgres: await stablePort(),
-    nats: await stablePort(),
-    natsMonitor: await stablePort(),
-    temporal: await stablePort(),
-    temporalUi: await stablePort(),
+    postgres: await freePort(),
+    nats: await freePort(),
+    natsMonitor: await freePort(),
+    temporal: await freePort(),
+    temporalUi: await freePort(),
   };
   const stack = await startSelectedStack({ dataDir, ports });
   process.stdout.write(`[integration] stack ready in ${Date.now() - t0} ms (data: ${dataDir})\n`);

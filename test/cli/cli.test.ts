@@ -14,7 +14,7 @@ import { REPO_ROOT } from '@activity-core/stack';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { stablePort } from '../support/ports.ts';
+import { freePort } from '../support/ports.ts';
 import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
 import { outlasting, WAIT_MS, within } from '../support/wait.ts';
@@ -133,7 +133,7 @@ beforeAll(async () => {
   db = createDb({ url: database.url, poolMax: 2 });
   await migrateToLatest(db);
   nc = await connect({ servers: info.natsUrl });
-  const apiPort = await stablePort();
+  const apiPort = await freePort();
   env = {
     ...process.env,
     DATABASE_URL: database.url,
@@ -151,7 +151,7 @@ beforeAll(async () => {
     AC_API_URL: `http://127.0.0.1:${apiPort}/trpc`,
   };
   services = serviceProcesses(env);
-  await services.start({ worker: await stablePort(), ingest: await stablePort(), api: apiPort });
+  await services.start({ worker: await freePort(), ingest: await freePort(), api: apiPort });
   // Outside the checkout, so the token comes from the environment, not from a data directory.
   work = mkdtempSync(join(tmpdir(), 'ac-cli-'));
   cpSync(join(REPO_ROOT, 'examples/definitions'), join(work, 'definitions'), { recursive: true });

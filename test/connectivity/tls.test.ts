@@ -13,7 +13,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { stablePort } from '../support/ports.ts';
+import { freePort } from '../support/ports.ts';
 import { stackInfo } from '../support/stack.ts';
 import { makeTestCertificates, type TestCertificates } from '../support/tls.ts';
 
@@ -37,8 +37,8 @@ describe('NATS over mutual TLS', () => {
   let server: ManagedProcess;
   let url: string;
   beforeAll(async () => {
-    const port = await stablePort();
-    const monitorPort = await stablePort();
+    const port = await freePort();
+    const monitorPort = await freePort();
     const conf = join(dir, 'nats.conf');
     writeFileSync(
       conf,
@@ -116,7 +116,7 @@ describe('PostgreSQL over TLS (sslmode in DATABASE_URL)', () => {
   beforeAll(async () => {
     server = await startPostgres({
       dir: join(dir, 'pg'),
-      port: await stablePort(),
+      port: await freePort(),
       ssl: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile },
     });
   });

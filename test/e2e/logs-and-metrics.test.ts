@@ -7,7 +7,7 @@ import type { ServiceName } from '@activity-core/stack';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { stablePort } from '../support/ports.ts';
+import { freePort } from '../support/ports.ts';
 import { metricNamesOf, opsExpressions, servedNames } from '../support/promql.ts';
 import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
@@ -53,7 +53,7 @@ beforeAll(async () => {
   db = createDb({ url: database.url, poolMax: 2 });
   await migrateToLatest(db);
   nc = await connect({ servers: info.natsUrl });
-  apiPort = await stablePort();
+  apiPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: database.url,
@@ -74,7 +74,7 @@ beforeAll(async () => {
   };
   services = serviceProcesses(env, { onLine: (service, line) => lines.push({ service, line }) });
   ports.api = apiPort;
-  ports.worker = await stablePort();
+  ports.worker = await freePort();
   await services.start({ worker: ports.worker, api: apiPort });
   ac = createActivityCoreClient({ url: `http://127.0.0.1:${apiPort}/trpc`, token: TOKEN });
 });
@@ -126,7 +126,7 @@ describe('secrets never reach the logs', () => {
         },
       });
       // Ingest starts after the definition exists, so its first load has it.
-      ports.ingest = await stablePort();
+      ports.ingest = await freePort();
       await services.start({ ingest: ports.ingest });
       await ac.events.publish.mutate({
         specversion: '1.0',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startTemporal } from '@activity-core/stack';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { stablePort } from '../support/ports.ts';
+import { freePort } from '../support/ports.ts';
 import { stackInfo } from '../support/stack.ts';
 import { outlasting, PROCESS_START_MS, sleep, WAIT_MS, waitFor, within } from '../support/wait.ts';
 import {
@@ -149,7 +149,7 @@ test(
     const def = await h.defineEvent({ types: ['outage.event'] });
     const dir = mkdtempSync(join(tmpdir(), 'ac-ingest-temporal-'));
     // Temporal comes back on the same port, and nothing else may take it while it is down.
-    const port = await stablePort();
+    const port = await freePort();
     const start = () =>
       startTemporal({ dir, port, namespace: stackInfo().temporalNamespace, startTimeoutMs: TEMPORAL_START_MS });
     let temporal = await start();

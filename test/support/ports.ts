@@ -1,2 +1,2 @@
 // One home for the picking rule: the stack's, which npm start and the test stacks use too.
-export { stablePort } from '@activity-core/stack';
+export { freePort } from '@activity-core/stack';

@@ -7,7 +7,7 @@ import { type RunningPostgres, startPostgres } from '@activity-core/stack';
 import { createWorkerDb } from '@activity-core/worker-service/database';
 import { startRunActivity } from '@activity-core/workflows';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { stablePort } from '../support/ports.ts';
+import { freePort } from '../support/ports.ts';
 import { uniqueId } from '../support/stack.ts';
 import { workflowResult } from '../support/temporal.ts';
 import { outlasting, WAIT_MS, waitFor } from '../support/wait.ts';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ac-pg-restart-'));
   chmodSync(dir, 0o755);
   // The restarted server binds this port again; nothing else may take it meanwhile.
-  port = await stablePort();
+  port = await freePort();
   pgServer = await startPostgres({ dir, port });
   db = createWorkerDb({ url: pgServer.adminUrl, poolMax: 10, connectionTimeoutMs: 1_000 }, () => {});
   await migrateToLatest(db);

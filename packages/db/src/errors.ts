@@ -164,11 +164,4 @@ export function pgErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-export function pgConstraint(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'constraint' in error && typeof error.constraint === 'string') {
-    return error.constraint;
-  }
-  return undefined;
-}
-
 export const PG_UNIQUE_VIOLATION = '23505';

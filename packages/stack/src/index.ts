@@ -7,7 +7,7 @@ export type { ManagedProcessOptions, StopOptions } from './managed-process.ts';
 export { ManagedProcess, pollUntil, stopProcesses } from './managed-process.ts';
 export type { NatsClusterNode, NatsClusterOptions, NatsOptions, RunningNats, RunningNatsCluster } from './nats.ts';
 export { startNats, startNatsCluster } from './nats.ts';
-export { freePort, stablePort } from './ports.ts';
+export { freePort } from './ports.ts';
 export type { PostgresOptions, RunningPostgres } from './postgres.ts';
 export { ensureDatabase, startPostgres } from './postgres.ts';
 export type { StackProvider } from './provider.ts';

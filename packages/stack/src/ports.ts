@@ -34,7 +34,7 @@ function bindable(port: number): Promise<boolean> {
  * This one lies below that range, where only an explicit bind to the same number can
  * collide. Free when returned, and never the same twice in one process.
  */
-export async function stablePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const { low, high } = ephemeralRange();
   // Below the range if there is room there, else above it.
   const [bottom, top] = low - FLOOR >= 1_000 ? [FLOOR, low] : [high + 1, 65_536];
@@ -47,11 +47,3 @@ export async function stablePort(): Promise<number> {
   }
   throw new Error(`no free loopback port in ${bottom}–${top - 1} after 200 picks`);
 }
-
-/**
- * A TCP port on 127.0.0.1 for a server the stack binds a moment later: picked below the
- * ephemeral range (see {@link stablePort}), so a busy machine's outgoing connections cannot
- * take it in between (seen as "bind: address already in use" from Temporal with several
- * suites running side by side).
- */
-export const freePort = stablePort;

@@ -1,13 +1,7 @@
 // The contract of EventWindowWorkflow, the workflow that collects one key's events into windows
 // (workflow id `window:{definitionId}:{keyHash}`): its input, its signal's payload, the
 // close/discard update and what its query answers. Pure types: safe for workflow code and clients.
-import type {
-  EventEnvelope,
-  WindowCloseReason,
-  WindowProgress,
-  WindowSettings,
-  WindowSummary,
-} from '@activity-core/core';
+import type { EventEnvelope, WindowCloseReason, WindowProgress, WindowSettings } from '@activity-core/core';
 
 /** What ingest signals for every matching event (signal-with-start). */
 export interface WindowEventSignal {
@@ -102,6 +96,3 @@ export interface WindowView {
   /** Events received and not handled yet. */
   readonly inbox: number;
 }
-
-/** The summary a window's run receives, from its state when it closed. */
-export type { WindowSummary };
