@@ -185,57 +185,29 @@ export function toRunLogEntry(r: RunLogEntryRecord): RunLogEntry {
   return { runId: r.runId, seq: r.seq, definitionId: r.definitionId, at: iso(r.at), kind: r.kind, data: r.data };
 }
 
-export interface Task {
-  readonly id: string;
-  readonly runId: string;
-  readonly definitionId: string;
-  readonly definitionKey: string;
-  readonly definitionVersion: number;
-  readonly templateKey: string;
-  readonly index: number;
-  readonly idempotencyKey: string;
-  readonly workflowId: string;
-  readonly dedupeKey: string | null;
-  readonly title: string;
-  readonly description: string | null;
-  readonly assignee: string | null;
-  readonly priority: string | null;
-  readonly labels: string[];
-  readonly payload: unknown;
-  readonly status: TaskRecord['status'];
-  readonly dueAt: string | null;
-  readonly expiresAt: string | null;
-  readonly completedBy: string | null;
-  readonly reason: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  /** When the task left `open`. */
-  readonly completedAt: string | null;
-}
+/**
+ * A record as the API returns it: the same fields, its dates as ISO 8601 strings (what JSON
+ * carries) and its arrays as plain arrays.
+ */
+type OnTheWire<T> = {
+  readonly [K in keyof T]: T[K] extends Date
+    ? string
+    : T[K] extends Date | null
+      ? string | null
+      : T[K] extends readonly (infer E)[]
+        ? E[]
+        : T[K];
+};
+
+/** A task: the database's one task shape ({@link TaskRecord}), on the wire. */
+export type Task = OnTheWire<TaskRecord>;
 
 export function toTask(r: TaskRecord): Task {
   return {
-    id: r.id,
-    runId: r.runId,
-    definitionId: r.definitionId,
-    definitionKey: r.definitionKey,
-    definitionVersion: r.definitionVersion,
-    templateKey: r.templateKey,
-    index: r.index,
-    idempotencyKey: r.idempotencyKey,
-    workflowId: r.workflowId,
-    dedupeKey: r.dedupeKey,
-    title: r.title,
-    description: r.description,
-    assignee: r.assignee,
-    priority: r.priority,
+    ...r,
     labels: [...r.labels],
-    payload: r.payload,
-    status: r.status,
     dueAt: isoOrNull(r.dueAt),
     expiresAt: isoOrNull(r.expiresAt),
-    completedBy: r.completedBy,
-    reason: r.reason,
     createdAt: iso(r.createdAt),
     updatedAt: iso(r.updatedAt),
     completedAt: isoOrNull(r.completedAt),
