@@ -1,3 +1,4 @@
+import { type SelectQueryBuilder, sql } from 'kysely';
 import { InvalidCursorError } from './errors.ts';
 import { isUuid } from './uuid.ts';
 
@@ -76,4 +77,29 @@ export function toPage<R, T>(
   const kept = hasMore ? rows.slice(0, limit) : rows;
   const last = kept[kept.length - 1];
   return { items: kept.map(map), nextCursor: hasMore && last !== undefined ? cursorOf(last) : null };
+}
+
+/**
+ * The newest-first page of a list keyset-paginated on (created_at, id): the rows after the
+ * request's cursor, ordered by both descending, cut at the page size, with the next page's
+ * cursor. Runs and tasks are listed this way; `list` tags the cursor with its list.
+ */
+export async function newestFirstPage<DB, TB extends keyof DB, O extends { created_at: Date; id: string }, T>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  list: string,
+  request: PageRequest,
+  map: (row: O) => T,
+): Promise<Page<T>> {
+  const limit = pageSize(request.limit);
+  let q = query;
+  if (request.cursor) {
+    const c = decodeTimeCursor(list, request.cursor);
+    q = q.where(sql<boolean>`(created_at, id) < (${c.t}, ${c.id})`);
+  }
+  const rows = await q
+    .orderBy(sql`created_at desc`)
+    .orderBy(sql`id desc`)
+    .limit(limit + 1)
+    .execute();
+  return toPage(rows, limit, map, (r) => encodeTimeCursor(list, { t: r.created_at, id: r.id }));
 }

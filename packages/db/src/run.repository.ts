@@ -2,7 +2,7 @@ import { type EventEnvelope, RunWindow, StoredEventEnvelope } from '@activity-co
 import { type Selectable, sql } from 'kysely';
 import { ConflictError, InvalidTransitionError, NotFoundError } from './errors.ts';
 import { parseColumn, toNullableJson } from './json.ts';
-import { decodeTimeCursor, encodeTimeCursor, type Page, type PageRequest, pageSize, toPage } from './pagination.ts';
+import { newestFirstPage, type Page, type PageRequest } from './pagination.ts';
 import type { RunStatus, RunsTable, RunTriggerKind } from './schema.ts';
 import type { Executor } from './transaction.ts';
 import { isUuid, newId } from './uuid.ts';
@@ -226,7 +226,6 @@ const RUNS_LIST = 'runs';
 
 /** Runs, newest first, keyset-paginated on (created_at, id). */
 export async function listRuns(db: Executor, filter: ListRunsFilter = {}): Promise<Page<RunRecord>> {
-  const limit = pageSize(filter.limit);
   let q = db.selectFrom('runs').selectAll();
   if (filter.definitionId !== undefined) {
     if (!isUuid(filter.definitionId)) return { items: [], nextCursor: null };
@@ -240,16 +239,7 @@ export async function listRuns(db: Executor, filter: ListRunsFilter = {}): Promi
   if (filter.triggerKind !== undefined) q = q.where('trigger_kind', '=', filter.triggerKind);
   if (filter.createdFrom !== undefined) q = q.where('created_at', '>=', filter.createdFrom);
   if (filter.createdTo !== undefined) q = q.where('created_at', '<', filter.createdTo);
-  if (filter.cursor) {
-    const c = decodeTimeCursor(RUNS_LIST, filter.cursor);
-    q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(c.t, c.id)));
-  }
-  const rows = await q
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit + 1)
-    .execute();
-  return toPage(rows, limit, toRun, (r) => encodeTimeCursor(RUNS_LIST, { t: r.created_at, id: r.id }));
+  return newestFirstPage(q, RUNS_LIST, filter, toRun);
 }
 
 /** The most recently finished successful run of a definition, if any. */

@@ -3,7 +3,7 @@ import { type Selectable, sql } from 'kysely';
 import { InvalidTransitionError, NotFoundError } from './errors.ts';
 import { parseColumn, toJson } from './json.ts';
 import { enqueueOutbox, type NewOutboxMessage } from './outbox.repository.ts';
-import { decodeTimeCursor, encodeTimeCursor, type Page, type PageRequest, pageSize, toPage } from './pagination.ts';
+import { newestFirstPage, type Page, type PageRequest, pageSize } from './pagination.ts';
 import type { TaskInstancesTable, TaskStatus } from './schema.ts';
 import { type Executor, inTransaction } from './transaction.ts';
 import { isUuid, newId } from './uuid.ts';
@@ -265,7 +265,6 @@ const TASKS_LIST = 'tasks';
 
 /** Tasks, newest first, keyset-paginated on (created_at, id). */
 export async function listTasks(db: Executor, filter: ListTasksFilter = {}): Promise<Page<TaskRecord>> {
-  const limit = pageSize(filter.limit);
   const empty = { items: [], nextCursor: null };
   let q = db.selectFrom('task_instances').selectAll();
   if (filter.definitionId !== undefined) {
@@ -288,16 +287,7 @@ export async function listTasks(db: Executor, filter: ListTasksFilter = {}): Pro
   if (filter.createdFrom !== undefined) q = q.where('created_at', '>=', filter.createdFrom);
   if (filter.createdTo !== undefined) q = q.where('created_at', '<', filter.createdTo);
   if (filter.dueBefore !== undefined) q = q.where('due_at', '<', filter.dueBefore);
-  if (filter.cursor) {
-    const c = decodeTimeCursor(TASKS_LIST, filter.cursor);
-    q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(c.t, c.id)));
-  }
-  const rows = await q
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit + 1)
-    .execute();
-  return toPage(rows, limit, toTask, (r) => encodeTimeCursor(TASKS_LIST, { t: r.created_at, id: r.id }));
+  return newestFirstPage(q, TASKS_LIST, filter, toTask);
 }
 
 /** Open tasks of a definition that share a dedupe key, oldest first. */
