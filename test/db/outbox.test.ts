@@ -55,6 +55,33 @@ describe('outbox: relays', () => {
   });
 });
 
+describe('outbox: write order', () => {
+  const ctx = fresh();
+  it('rows come back in the order they were written, not in the order of their ids', async () => {
+    const { db } = ctx();
+    // Ids that sort against the write order (UUIDv7s of one millisecond sort by their random
+    // bits, which is what made (created_at, id) an unreliable order within a transaction).
+    const ids = Array.from(
+      { length: 40 },
+      (_, i) => `0190a000-0000-7000-8000-${String(999_999_999_999 - i).padStart(12, '0')}`,
+    );
+    await inTransaction(db, async (tx) => {
+      await enqueueOutbox(
+        tx,
+        ids.slice(0, 20).map((id, i) => ({ id, subject: `tasks.created.${i}`, body: i })),
+      );
+      await enqueueOutbox(
+        tx,
+        ids.slice(20).map((id, i) => ({ id, subject: `tasks.created.${20 + i}`, body: 20 + i })),
+      );
+    });
+    const claimed = await claimOutboxBatch(db, { limit: 100 });
+    expect(claimed.map((m) => m.body)).toEqual(ids.map((_, i) => i));
+    expect(claimed.map((m) => m.id)).toEqual(ids);
+    expect([...claimed.map((m) => m.id)].sort()).not.toEqual(ids);
+  });
+});
+
 describe('outbox: leases and failures', () => {
   const ctx = fresh();
   it('a claimed row is leased; after the lease it is claimed again with attempts + 1', async () => {

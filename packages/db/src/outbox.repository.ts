@@ -28,6 +28,8 @@ export interface OutboxRecord {
   readonly attempts: number;
   readonly lastError: string | null;
   readonly nextAttemptAt: Date;
+  /** Write order: rows are published in it (see the `2026-12-03T0900_outbox-seq` migration). */
+  readonly seq: bigint;
 }
 
 function toOutbox(row: Selectable<OutboxTable>): OutboxRecord {
@@ -42,10 +44,11 @@ function toOutbox(row: Selectable<OutboxTable>): OutboxRecord {
     attempts: row.attempts,
     lastError: row.last_error,
     nextAttemptAt: row.next_attempt_at,
+    seq: BigInt(row.seq),
   };
 }
 
-/** Write messages in the caller's transaction. Returns their ids in order. */
+/** Write messages in the caller's transaction, in this order (their `seq`). Returns their ids in order. */
 export async function enqueueOutbox(db: Executor, messages: readonly NewOutboxMessage[]): Promise<string[]> {
   if (messages.length === 0) return [];
   const values = messages.map((m) => ({
@@ -74,7 +77,7 @@ export interface ClaimOutboxOptions {
 }
 
 /**
- * Claim up to `limit` due, unpublished rows, oldest due first. Rows are picked with
+ * Claim up to `limit` due, unpublished rows, oldest due first, returned in write order (`seq`). Rows are picked with
  * `FOR UPDATE SKIP LOCKED` and leased in the same statement (attempts + 1, next_attempt_at =
  * now + lease), so concurrent relays never get the same row while the lease lasts.
  */
@@ -94,7 +97,7 @@ export async function claimOutboxBatch(db: Executor, options: ClaimOutboxOptions
         .where('published_at', 'is', null)
         .where('next_attempt_at', '<=', sql<Date>`now()`)
         .orderBy('next_attempt_at')
-        .orderBy('id')
+        .orderBy('seq')
         .limit(limit)
         .forUpdate()
         .skipLocked(),
@@ -111,14 +114,10 @@ export async function claimOutboxBatch(db: Executor, options: ClaimOutboxOptions
       options.onCorrupt?.(error);
     }
   }
-  return claimed.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || cmp(a.id, b.id));
+  return claimed.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 }
 
 const PARK_MS = 300_000;
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** Mark rows published (after JetStream acknowledged them). Already published rows keep their first time. */
 export async function markOutboxPublished(db: Executor, ids: readonly string[]): Promise<number> {

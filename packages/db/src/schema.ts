@@ -167,6 +167,8 @@ export interface OutboxTable {
   last_error: string | null;
   /** Earliest time a relay may claim the row: backoff after a failure, lease after a claim. */
   next_attempt_at: ColumnType<Date, Date | undefined, Date>;
+  /** Write order (an identity column; bigint, so a string here): the relay publishes by it. */
+  seq: ColumnType<string, never, never>;
 }
 
 export interface ApiTokensTable {
