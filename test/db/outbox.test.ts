@@ -82,6 +82,30 @@ describe('outbox: write order', () => {
   });
 });
 
+describe('outbox: per-key order', () => {
+  const ctx = fresh();
+  it('a row waits while an earlier row of its key is unpublished, even one backing off after a failure', async () => {
+    const { db, url } = ctx();
+    const [created, completed, other] = (await enqueueOutbox(db, [
+      { subject: 'tasks.created.x', body: 'created', orderKey: 'task-1' },
+      { subject: 'tasks.completed.x', body: 'completed', orderKey: 'task-1' },
+      { subject: 'tasks.created.x', body: 'other', orderKey: 'task-2' },
+    ])) as [string, string, string];
+    // The task's second event is not handed out beside its first, to this relay or another.
+    expect((await claimOutboxBatch(db, { limit: 10 })).map((m) => m.id)).toEqual([created, other]);
+    expect(await claimOutboxBatch(db, { limit: 10 })).toEqual([]);
+    // The first fails and backs off; the second is due, but must not overtake it.
+    await recordOutboxFailure(db, { id: created, error: 'nats: timeout', retryInMs: 60_000 });
+    await markOutboxPublished(db, [other]);
+    expect(await claimOutboxBatch(db, { limit: 10 })).toEqual([]);
+    await rawQuery(url, `update outbox set next_attempt_at = now() - interval '1 second' where id = $1`, [created]);
+    expect((await claimOutboxBatch(db, { limit: 10 })).map((m) => m.id)).toEqual([created]);
+    await markOutboxPublished(db, [created]);
+    const [next] = await claimOutboxBatch(db, { limit: 10 });
+    expect(next).toMatchObject({ id: completed, orderKey: 'task-1', body: 'completed' });
+  });
+});
+
 describe('outbox: leases and failures', () => {
   const ctx = fresh();
   it('a claimed row is leased; after the lease it is claimed again with attempts + 1', async () => {

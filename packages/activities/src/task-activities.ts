@@ -54,6 +54,7 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
         subject: taskSubject(deps.topology, kind, input.definitionKey),
         headers: { 'content-type': 'application/cloudevents+json' },
         body: envelope as JsonValue,
+        orderKey: record.id,
       };
     };
 

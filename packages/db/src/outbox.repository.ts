@@ -14,6 +14,12 @@ export interface NewOutboxMessage {
   readonly body: JsonValue;
   /** Defaults to a new UUIDv7; it becomes the `Nats-Msg-Id`. */
   readonly id?: string;
+  /**
+   * Rows with the same key are published in write order, each only after the one before it
+   * (the task id for a task's events: its `created` is never overtaken by its `completed`).
+   * Rows without one are ordered by their claim only.
+   */
+  readonly orderKey?: string;
 }
 
 export interface OutboxRecord {
@@ -30,6 +36,7 @@ export interface OutboxRecord {
   readonly nextAttemptAt: Date;
   /** Write order: rows are published in it (see the `2026-12-03T0900_outbox-seq` migration). */
   readonly seq: bigint;
+  readonly orderKey: string | null;
 }
 
 function toOutbox(row: Selectable<OutboxTable>): OutboxRecord {
@@ -45,6 +52,7 @@ function toOutbox(row: Selectable<OutboxTable>): OutboxRecord {
     lastError: row.last_error,
     nextAttemptAt: row.next_attempt_at,
     seq: BigInt(row.seq),
+    orderKey: row.order_key,
   };
 }
 
@@ -56,6 +64,7 @@ export async function enqueueOutbox(db: Executor, messages: readonly NewOutboxMe
     subject: m.subject,
     headers: toJson(m.headers ?? {}),
     body: toJson(m.body),
+    order_key: m.orderKey ?? null,
   }));
   await db.insertInto('outbox').values(values).execute();
   return values.map((v) => v.id);
@@ -96,6 +105,19 @@ export async function claimOutboxBatch(db: Executor, options: ClaimOutboxOptions
         .select('id')
         .where('published_at', 'is', null)
         .where('next_attempt_at', '<=', sql<Date>`now()`)
+        // Not while an earlier row of its key is unpublished (backing off, or claimed by a
+        // relay right now): that one goes first.
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('outbox as earlier')
+                .select(sql`1`.as('one'))
+                .whereRef('earlier.order_key', '=', 'outbox.order_key')
+                .whereRef('earlier.seq', '<', 'outbox.seq')
+                .where('earlier.published_at', 'is', null),
+            ),
+          ),
+        )
         .orderBy('next_attempt_at')
         .orderBy('seq')
         .limit(limit)

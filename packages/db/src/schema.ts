@@ -169,6 +169,8 @@ export interface OutboxTable {
   next_attempt_at: ColumnType<Date, Date | undefined, Date>;
   /** Write order (an identity column; bigint, so a string here): the relay publishes by it. */
   seq: ColumnType<string, never, never>;
+  /** Rows with one key are published in `seq` order, one at a time (the task id for task events). */
+  order_key: string | null;
 }
 
 export interface ApiTokensTable {
