@@ -60,7 +60,9 @@ async function digest(run: RunRecord): Promise<DigestPayload> {
 describe('debounce', () => {
   test('20 events of one key in bursts make one run after the quiet period with all 20; a second key its own', async () => {
     const s = w.scope();
-    const definition = await s.defineWindowed({ mode: 'debounce', key: 'event.data.orderId', quiet: 'PT3S' });
+    // The bursts are 300 ms apart; a quiet period far longer keeps a loaded machine's delivery
+    // lag from splitting a key's events into two windows.
+    const definition = await s.defineWindowed({ mode: 'debounce', key: 'event.data.orderId', quiet: 'PT8S' });
     const sent: Record<string, string[]> = { a: [], b: [] };
     for (let burst = 0; burst < 4; burst++) {
       for (let i = 0; i < 5; i++) {
@@ -93,7 +95,7 @@ describe('debounce', () => {
       expect(run.window.openingEventKey).toBe(events[0]?.eventKey);
       // It closed a whole quiet period after its last event joined (workflow time, recorded).
       const lastJoined = Math.max(...events.map((e) => e.joinedAt.getTime()));
-      expect(Date.parse(run.window.closedAt ?? '')).toBeGreaterThanOrEqual(lastJoined + 3000);
+      expect(Date.parse(run.window.closedAt ?? '')).toBeGreaterThanOrEqual(lastJoined + 8000);
       // The run saw exactly the window's events, in join order, the last as `event`.
       const payload = await digest(run);
       expect(payload).toEqual({
@@ -115,22 +117,29 @@ describe('debounce', () => {
     const definition = await s.defineWindowed({
       mode: 'debounce',
       key: 'event.data.sensor',
-      quiet: 'PT4S',
-      maxWait: 'PT4S',
+      // Events come every 200 ms: only a 6 s stall of a loaded machine would make it quiet.
+      quiet: 'PT6S',
+      maxWait: 'PT6S',
     });
     const sent: string[] = [];
-    const until = Date.now() + 7_000;
+    const until = Date.now() + 10_000;
     while (Date.now() < until) {
       sent.push((await s.publish('order.updated', { sensor: 's-1', n: sent.length })).id);
       await sleep(200);
     }
-    const runs = await finishedRuns(definition.id, 2, 'a never-quiet stream');
+    // Every window closed (maxWait, 6 s after it opened) and every event in one of them.
+    const runs = await waitFor(() => w.windowRuns(definition.id), {
+      what: `a never-quiet stream: finished window runs holding all ${sent.length} events`,
+      until: (rs) =>
+        rs.length >= 2 && rs.every(finished) && rs.reduce((n, r) => n + (r.window?.count ?? 0), 0) === sent.length,
+      timeoutMs: 90_000,
+    });
     const first = runs[0];
     expect(first?.window).toMatchObject({ reason: 'maxWait' });
-    // Opened by the first event, closed by maxWait: 4 s of the stream, not all 7 s of it.
+    // Opened by the first event, closed by maxWait: 6 s of the stream, not all 10 s of it.
     expect(first?.window?.count).toBeLessThan(sent.length);
     expect(Date.parse(first?.window?.closedAt ?? '')).toBeGreaterThanOrEqual(
-      Date.parse(first?.window?.openedAt ?? '') + 4000,
+      Date.parse(first?.window?.openedAt ?? '') + 6000,
     );
     // Every event is in exactly one window, in the order the windows opened.
     const all = (await Promise.all(runs.map((r) => w.events(r.id)))).flatMap(idsOf);
@@ -145,7 +154,8 @@ describe('batch', () => {
     const definition = await s.defineWindowed({
       mode: 'batch',
       key: 'event.source',
-      duration: 'PT8S',
+      // Long enough that each batch of 10 fills before its duration on a loaded machine.
+      duration: 'PT20S',
       maxEvents: 10,
     });
     const sent: string[] = [];
@@ -167,12 +177,15 @@ describe('batch', () => {
 });
 
 describe('allOf', () => {
+  // Expiry is tested on its own, with a short window. The complete cases get a window far longer
+  // than the test, so how late a loaded machine delivers the last event cannot expire them.
   const allOf = { mode: 'allOf', key: 'event.data.orderId', types: ['order.paid', 'order.shipped'], duration: 'PT6S' };
+  const allOfLong = { ...allOf, duration: 'PT30M' };
   const types = ['order.paid', 'order.shipped', 'order.noted'];
 
-  test('A then B, and B before A, each make one run with both; A alone expires, recorded, spawning nothing', async () => {
+  test('A then B, and B before A, each make one run with both', async () => {
     const s = w.scope();
-    const definition = await s.defineWindowed(allOf as never, { types });
+    const definition = await s.defineWindowed(allOfLong as never, { types });
     const ab = [
       (await s.publish('order.paid', { orderId: 'ab' })).id,
       (await s.publish('order.noted', { orderId: 'ab' })).id,
@@ -182,8 +195,7 @@ describe('allOf', () => {
       (await s.publish('order.shipped', { orderId: 'ba' })).id,
       (await s.publish('order.paid', { orderId: 'ba' })).id,
     ];
-    const alone = [(await s.publish('order.paid', { orderId: 'alone' })).id];
-    const runs = await finishedRuns(definition.id, 3, 'three correlations');
+    const runs = await finishedRuns(definition.id, 2, 'two correlations');
     const byKey = new Map(runs.map((r) => [r.window?.key, r]));
     for (const [key, ids] of [
       ['ab', ab],
@@ -194,11 +206,18 @@ describe('allOf', () => {
       expect(idsOf(await w.events(run.id))).toEqual(expect.arrayContaining([...ids]));
       expect((await digest(run)).reason).toBe('complete');
     }
-    const expired = byKey.get('alone') as RunRecord;
+  });
+
+  test('A alone expires, recorded, spawning nothing', async () => {
+    const s = w.scope();
+    const definition = await s.defineWindowed(allOf as never, { types });
+    const alone = [(await s.publish('order.paid', { orderId: 'alone' })).id];
+    const [expired] = await finishedRuns(definition.id, 1, 'a lone correlation');
     expect(expired).toMatchObject({ status: 'expired', window: { reason: 'expired', count: 1 } });
-    expect(idsOf(await w.events(expired.id))).toEqual(alone);
-    expect(await w.tasks(expired.id)).toEqual([]);
-    expect(await w.logKinds(expired.id)).toEqual(['event_joined', 'window_closed']);
+    const run = expired as RunRecord;
+    expect(idsOf(await w.events(run.id))).toEqual(alone);
+    expect(await w.tasks(run.id)).toEqual([]);
+    expect(await w.logKinds(run.id)).toEqual(['event_joined', 'window_closed']);
   });
 
   test('an expired window spawns the templates marked onExpired, and its run ends expired', async () => {
@@ -256,7 +275,9 @@ describe('continue-as-new', () => {
 describe('event identity inside windows', () => {
   test('duplicates of an event (same source and id) join once, during the window and after it', async () => {
     const s = w.scope();
-    const definition = await s.defineWindowed({ mode: 'debounce', key: 'event.data.orderId', quiet: 'PT3S' });
+    // The bursts are 300 ms apart; a quiet period far longer keeps a loaded machine's delivery
+    // lag from splitting a key's events into two windows.
+    const definition = await s.defineWindowed({ mode: 'debounce', key: 'event.data.orderId', quiet: 'PT8S' });
     const one = await s.publish('order.updated', { orderId: 'dup', n: 1 });
     const two = await s.publish('order.updated', { orderId: 'dup', n: 2 });
     // The same CloudEvent again (a producer retry, a redrive): same source and id.
