@@ -17,6 +17,7 @@ import {
   transitionTask,
 } from '@activity-core/db';
 import { taskSubject } from '@activity-core/messaging';
+import { TRACER_NAME, traceparentOf } from '@activity-core/runtime';
 import {
   type CloseTaskInput,
   type CreateTaskResult,
@@ -26,6 +27,7 @@ import {
   type TaskInstanceInput,
   type WriteTasksInput,
 } from '@activity-core/workflows';
+import { context, trace } from '@opentelemetry/api';
 import { ApplicationFailure } from '@temporalio/common';
 import { type ActivityDeps, reportRunChange, runLogWriter, succeedRun } from './deps.ts';
 
@@ -40,6 +42,7 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
     (record: TaskRecord): NewOutboxMessage => {
       const id = newId();
       const task = toTaskInstance(record);
+      const traceparent = taskSpanTraceparent(kind, task, input) ?? input.causation.traceparent;
       const { envelope } = taskEvent(kind, task, {
         source: eventSource,
         id,
@@ -47,12 +50,13 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
         causationDepth: input.causation.depth,
         ...(input.causation.causationId ? { causationId: input.causation.causationId } : {}),
         correlationId: input.causation.correlationId ?? input.runWorkflowId,
-        ...(input.causation.traceparent ? { traceparent: input.causation.traceparent } : {}),
+        ...(traceparent ? { traceparent } : {}),
       });
       return {
         id,
         subject: taskSubject(deps.topology, kind, input.definitionKey),
-        headers: { 'content-type': 'application/cloudevents+json' },
+        // The plain `traceparent` header beside the structured attribute: what ingest reads too.
+        headers: { 'content-type': 'application/cloudevents+json', ...(traceparent ? { traceparent } : {}) },
         body: envelope as JsonValue,
         orderKey: record.id,
       };
@@ -140,6 +144,37 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
       }
     },
   };
+}
+
+/**
+ * With tracing on (an activity span is active), a span for this change of the task, child of the
+ * activity that writes it (writeTasks / createTask / closeTask, itself under the run or task
+ * workflow): its `traceparent` goes into the outbox row and the task event, so the relay's
+ * publish and whatever consumes the event hang under this task's change in the inbound trace.
+ * One span per row, not the activity's own span, because writeTasks writes a whole batch.
+ * Without an active span (tracing off): undefined, and the event keeps the inbound traceparent.
+ */
+function taskSpanTraceparent(
+  kind: TaskEventKind,
+  task: { readonly id: string; readonly templateKey: string },
+  input: TaskInstanceInput,
+): string | undefined {
+  if (trace.getActiveSpan() === undefined) return undefined;
+  const span = trace.getTracer(TRACER_NAME).startSpan(
+    `task ${kind}`,
+    {
+      attributes: {
+        'activity_core.task.id': task.id,
+        'activity_core.task.workflow_id': input.workflowId,
+        'activity_core.task.template_key': task.templateKey,
+        'activity_core.definition.key': input.definitionKey,
+        'activity_core.run.id': input.runId,
+      },
+    },
+    context.active(),
+  );
+  span.end();
+  return traceparentOf(span);
 }
 
 /** The input of a task's workflow, as its run started it (see RunActivityWorkflow's `startTask`). */

@@ -20,6 +20,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Tracer } from '@opentelemetry/api';
 import { PauseBreaker } from './breaker.ts';
 import { createDeadLettering, type DeadLettering } from './dead-lettering.ts';
 import { FilterFailureLog } from './filter-failures.ts';
@@ -32,6 +33,7 @@ import {
   nakDelayMs,
   type WindowKeyFailure,
 } from './message-decision.ts';
+import { type MessageSpan, messageSpan } from './message-span.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { toRawMessage } from './raw-message.ts';
 import { isUnavailableError, type RunStarter } from './run-starter.ts';
@@ -61,6 +63,11 @@ export interface IngestPipelineDeps {
   readonly starter: RunStarter;
   readonly logger: Logger;
   readonly metrics: IngestMetrics;
+  /**
+   * When given (tracing is on), each message gets a span under the event's `traceparent`, and
+   * the starts run inside it. Absent: no span code runs at all.
+   */
+  readonly tracer?: Tracer;
 }
 
 export interface IngestPipelineOptions {
@@ -267,7 +274,15 @@ class Pipeline implements IngestPipeline {
   }
 
   async #process(message: JsMsg, ticket: number): Promise<void> {
-    const outcome = await this.#outcome(message, ticket);
+    const span = messageSpan(this.#deps.tracer, message);
+    let outcome: MessageOutcome;
+    try {
+      outcome = await this.#outcome(message, ticket, span);
+    } catch (error) {
+      span.end({ kind: 'error' });
+      throw error;
+    }
+    span.end(outcome);
     if (outcome.kind === 'start_failed') this.#startFailed(message, outcome);
     if (outcome.kind === 'start_rejected') this.#deps.metrics.startFailures.inc({ kind: 'rejected' });
     const decision = this.#decide(message, outcome);
@@ -276,7 +291,7 @@ class Pipeline implements IngestPipeline {
   }
 
   /** Normalizes, checks the depth, matches and starts: how processing this message went. */
-  async #outcome(message: JsMsg, ticket: number): Promise<MessageOutcome> {
+  async #outcome(message: JsMsg, ticket: number, span: MessageSpan): Promise<MessageOutcome> {
     const { metrics, definitions, starter, topology } = this.#deps;
     const result = normalizeMessage(toRawMessage(message), {
       defaultSource: this.#options.defaultSource,
@@ -296,6 +311,7 @@ class Pipeline implements IngestPipeline {
           delivery: { ...result.envelope.delivery, stream: message.info.stream, sequence: message.seq },
         }
       : result.envelope;
+    span.normalized(envelope);
     if (envelope.causationdepth >= this.#options.maxCausationDepth) {
       return { kind: 'too_deep', depth: envelope.causationdepth, limit: this.#options.maxCausationDepth };
     }
@@ -318,29 +334,36 @@ class Pipeline implements IngestPipeline {
       return { kind: 'unmatched' };
     }
     metrics.matched.inc(matches.length);
+    span.event('matched', { 'activity_core.matched': matches.length, 'activity_core.filter_failures': failed.length });
     const keyFailures: WindowKeyFailure[] = [];
     try {
-      await Promise.all(
-        matches.map(async (definition) => {
-          const request = { definitionId: definition.id, version: definition.version, envelope };
-          const end = metrics.startLatency.startTimer();
-          if (definition.window === undefined) {
-            const started = await starter.start(request);
-            end();
-            if (started.started) metrics.starts.inc();
-            else metrics.duplicateStarts.inc();
-          } else if (definition.window.ok) {
-            await starter.signalWindow({ ...request, key: definition.window.key, keyHash: definition.window.keyHash });
-            end();
-            metrics.windowSignals.inc();
-          } else {
-            keyFailures.push({
-              definitionKey: definition.key,
-              code: definition.window.code,
-              message: definition.window.message,
-            });
-          }
-        }),
+      await span.within(() =>
+        Promise.all(
+          matches.map(async (definition) => {
+            const request = { definitionId: definition.id, version: definition.version, envelope };
+            const end = metrics.startLatency.startTimer();
+            if (definition.window === undefined) {
+              const started = await starter.start(request);
+              end();
+              if (started.started) metrics.starts.inc();
+              else metrics.duplicateStarts.inc();
+            } else if (definition.window.ok) {
+              await starter.signalWindow({
+                ...request,
+                key: definition.window.key,
+                keyHash: definition.window.keyHash,
+              });
+              end();
+              metrics.windowSignals.inc();
+            } else {
+              keyFailures.push({
+                definitionKey: definition.key,
+                code: definition.window.code,
+                message: definition.window.message,
+              });
+            }
+          }),
+        ),
       );
     } catch (error) {
       const failure = classifyFailure(error);

@@ -6,9 +6,10 @@ import {
   type OutboxRecord,
   recordOutboxFailure,
 } from '@activity-core/db';
-import type { Logger } from '@activity-core/runtime';
+import { contextFromTraceparent, type Logger } from '@activity-core/runtime';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import { Counter, type Registry } from 'prom-client';
 
@@ -31,6 +32,11 @@ export interface OutboxRelayOptions {
   /** Per-publish timeout (JetStream ack). */
   readonly publishTimeoutMs?: number;
   readonly metrics?: Registry;
+  /**
+   * Tracing on: each publish is a PRODUCER span under the row's `traceparent` header (the span
+   * of the task change that wrote the row). The header goes out with the message as written.
+   */
+  readonly tracer?: Tracer;
 }
 
 export interface OutboxRelay {
@@ -79,7 +85,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       wake = done;
     });
 
-  const publish = async (row: OutboxRecord): Promise<void> => {
+  const send = async (row: OutboxRecord): Promise<void> => {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(row.headers)) h.set(k, v);
     const ack = await options.js.publish(row.subject, JSON.stringify(row.body), {
@@ -89,6 +95,35 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
     if (ack.duplicate) options.logger.debug('outbox row was already in the stream', { id: row.id });
   };
+  const tracer = options.tracer;
+  const publish = !tracer
+    ? send
+    : async (row: OutboxRecord): Promise<void> => {
+        const span = tracer.startSpan(
+          `publish ${row.subject}`,
+          {
+            kind: SpanKind.PRODUCER,
+            attributes: {
+              'messaging.system': 'nats',
+              'messaging.operation.type': 'send',
+              'messaging.destination.name': row.subject,
+              'messaging.message.id': row.id,
+            },
+          },
+          contextFromTraceparent(row.headers.traceparent, row.headers.tracestate),
+        );
+        try {
+          await send(row);
+        } catch (error) {
+          span.setStatus({
+            code: SpanStatusCode.ERROR,
+            message: error instanceof Error ? error.message : String(error),
+          });
+          throw error;
+        } finally {
+          span.end();
+        }
+      };
 
   const round = async (): Promise<number> => {
     // UPDATE … RETURNING gives no order; row ids are UUIDv7, so sorting restores write order.

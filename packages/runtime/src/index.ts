@@ -19,3 +19,5 @@ export type { ShutdownOptions } from './shutdown.ts';
 export { onShutdownSignal } from './shutdown.ts';
 export type { TemporalConnectionOptions, TemporalSettings, TemporalTls } from './temporal.ts';
 export { DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TEMPORAL_NAMESPACE, loadTemporalSettings } from './temporal.ts';
+export type { OtlpProtocol, Tracing, TracingSettings } from './tracing.ts';
+export { contextFromTraceparent, startTracing, TRACER_NAME, traceparentOf, tracingSettingsFrom } from './tracing.ts';

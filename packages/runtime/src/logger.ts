@@ -1,4 +1,5 @@
 import { assertNever } from '@activity-core/core';
+import { isValidTraceId, trace } from '@opentelemetry/api';
 import { type DestinationStream, type Logger as PinoLogger, pino } from 'pino';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -125,6 +126,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       messageKey: 'message',
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: [...REDACT_PATHS], censor: CENSOR },
+      mixin: traceFields,
       formatters: {
         level: (label) => ({ level: label }),
         log: (record) => redact(record, scrub) as Record<string, unknown>,
@@ -134,6 +136,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   );
   const logger = wrap(root, scrub);
   return options.base ? logger.child(options.base) : logger;
+}
+
+/**
+ * `traceId` and `spanId` of the span active where the line is written (the correlation field
+ * that joins a log line to its trace); nothing when tracing is off or no span is active.
+ */
+function traceFields(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  if (span === undefined) return {};
+  const { traceId, spanId } = span.spanContext();
+  return isValidTraceId(traceId) ? { traceId, spanId } : {};
 }
 
 function wrap(p: PinoLogger, scrub: Scrub): Logger {

@@ -1,6 +1,7 @@
 // Worker-side entry (`@activity-core/workflows/worker`): workflow bundling. Kept apart from the
 // main entry so clients (ingest, API) do not load the Temporal worker, its native bridge or the
 // bundler. The activities the worker registers are in `@activity-core/activities`.
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
@@ -8,10 +9,30 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 export const workflowsPath = fileURLToPath(new URL('./workflows.ts', import.meta.url));
 
 /**
- * Bundles the workflow code once (webpack + swc; seconds). Pass the result as
- * `workflowBundle` to every `Worker.create` and to `Worker.runReplayHistories`.
+ * Temporal's OpenTelemetry workflow interceptors (workflow, activity and child-workflow spans,
+ * exported through the worker's `exporter` sink). Bundled only when tracing is on: Temporal
+ * evaluates the bundle per workflow execution, and the module adds the OTel API and SDK to it.
  */
-export async function bundleWorkflows(options: { quiet?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+export const tracingInterceptorsPath = createRequire(import.meta.url).resolve(
+  '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors',
+);
+
+/** A marker of the tracing interceptors in a bundle's code (to check a prebuilt bundle). */
+export const TRACING_BUNDLE_MARKER = 'OpenTelemetryInboundInterceptor';
+
+/**
+ * Bundles the workflow code once (webpack + swc; seconds). Pass the result as
+ * `workflowBundle` to every `Worker.create` and to `Worker.runReplayHistories`. With
+ * `tracing: true` the bundle carries Temporal's OpenTelemetry workflow interceptors (the worker
+ * must then register the `exporter` sink, see the worker service).
+ */
+export async function bundleWorkflows(
+  options: { quiet?: boolean; tracing?: boolean } = {},
+): Promise<WorkflowBundleWithSourceMap> {
   const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
-  return bundleWorkflowCode({ workflowsPath, ...(options.quiet !== false ? { logger: silent } : {}) });
+  return bundleWorkflowCode({
+    workflowsPath,
+    ...(options.tracing ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}),
+    ...(options.quiet !== false ? { logger: silent } : {}),
+  });
 }

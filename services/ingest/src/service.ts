@@ -22,9 +22,11 @@ import {
   type Logger,
   registerScrapedGauges,
   startOpsServer,
+  startTracing,
 } from '@activity-core/runtime';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { IngestConfig } from './config.ts';
 
@@ -54,6 +56,8 @@ export async function startIngestService(
   options: StartIngestOptions = {},
 ): Promise<IngestService> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, base: { service: 'ingest' } });
+  // OTEL_* variables only; off (nothing installed, no span code on the hot path) without an endpoint.
+  const tracing = startTracing('activity-core-ingest');
   const t = topology(config.AC_STREAM_PREFIX);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -77,7 +81,12 @@ export async function startIngestService(
   });
   // Lazy: the service comes up (and reports unready) while Temporal is still starting.
   const temporal = Connection.lazy(config.temporal.connection);
-  const client = new Client({ connection: temporal, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection: temporal,
+    namespace: config.temporal.namespace,
+    // The run's trace context travels in the start/signal headers (StartWorkflow spans).
+    ...(tracing.enabled ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+  });
 
   const limits = expressionLimits(config);
   const index = new DefinitionIndex({
@@ -111,6 +120,7 @@ export async function startIngestService(
       }),
       logger,
       metrics,
+      ...(tracing.enabled ? { tracer: tracing.tracer } : {}),
     },
     {
       consumer: config.AC_INGEST_CONSUMER,
@@ -172,6 +182,7 @@ export async function startIngestService(
     stream: t.events.stream,
     consumer: config.AC_INGEST_CONSUMER,
     definitions: index.size,
+    tracing: tracing.enabled,
   });
 
   let stopping: Promise<void> | undefined;
@@ -189,6 +200,7 @@ export async function startIngestService(
         await nc.drain();
         await temporal.close();
         await db.destroy();
+        await tracing.shutdown();
       })();
       return stopping;
     },

@@ -9,9 +9,16 @@ import {
   topology,
   watchConnection,
 } from '@activity-core/messaging';
-import { createLogger, expressionLimits, type Logger, secretValuesFrom, startOpsServer } from '@activity-core/runtime';
+import {
+  createLogger,
+  expressionLimits,
+  type Logger,
+  secretValuesFrom,
+  startOpsServer,
+  startTracing,
+} from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS, startScheduleSync } from '@activity-core/schedules';
-import { bundleWorkflows } from '@activity-core/workflows/worker';
+import { bundleWorkflows, TRACING_BUNDLE_MARKER } from '@activity-core/workflows/worker';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
@@ -64,14 +71,27 @@ export async function startWorkerService(
       // The http sources' AC_SECRET_* values come from options.env when a caller passes one.
       secrets: secretValuesFrom({ ...process.env, ...options.env }),
     });
+  // OTEL_* variables only; off (nothing installed, the bundle without the tracing interceptors) without an endpoint.
+  const tracing = startTracing('activity-core-worker');
   const t0 = Date.now();
   const workflowBundle: WorkflowBundle = config.AC_WORKFLOW_BUNDLE
     ? { code: await readFile(config.AC_WORKFLOW_BUNDLE, 'utf8') }
-    : await bundleWorkflows();
+    : await bundleWorkflows({ tracing: tracing.enabled });
+  const bundleTraces = workflowBundle.code.includes(TRACING_BUNDLE_MARKER);
   logger.info('workflow code loaded', {
     ms: Date.now() - t0,
     from: config.AC_WORKFLOW_BUNDLE ?? 'bundled at start',
+    kib: Math.round(workflowBundle.code.length / 1024),
+    tracing: tracing.enabled,
   });
+  if (bundleTraces !== tracing.enabled) {
+    logger.warn(
+      tracing.enabled
+        ? 'tracing is on but AC_WORKFLOW_BUNDLE has no tracing interceptors: workflows will make no spans; build it with the same OTEL_* variables'
+        : 'AC_WORKFLOW_BUNDLE has the tracing interceptors but tracing is off: workflow spans are dropped; build it without OTEL_* variables',
+      { bundle: config.AC_WORKFLOW_BUNDLE },
+    );
+  }
   const db = createWorkerDb(
     { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-worker' },
     (error) => logger.warn('database connection lost', { error: error.message }),
@@ -106,6 +126,7 @@ export async function startWorkerService(
       maxDelayMs: config.AC_OUTBOX_RETRY_MAX_MS,
     },
     metrics,
+    tracing,
     shutdownGraceMs: config.AC_WORKER_SHUTDOWN_GRACE_MS,
     shutdownForceMs: config.AC_WORKER_SHUTDOWN_FORCE_MS,
     ...workerTuning(config),
@@ -160,6 +181,7 @@ export async function startWorkerService(
         await clientConnection.close();
         await nc.drain();
         await db.destroy();
+        await tracing.shutdown();
       })();
       return stopping;
     },

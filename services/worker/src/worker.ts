@@ -3,9 +3,14 @@ import type { ExpressionLimits } from '@activity-core/core';
 import type { Database } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
 import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from '@activity-core/outbox-relay';
-import type { Logger } from '@activity-core/runtime';
+import type { Logger, Tracing } from '@activity-core/runtime';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import { type NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
@@ -30,6 +35,13 @@ export interface StartWorkerOptions {
   readonly expressionLimits?: ExpressionLimits;
   readonly relay?: Omit<OutboxRelayOptions, 'db' | 'js' | 'logger' | 'metrics'>;
   readonly metrics?: Registry;
+  /**
+   * Tracing on: activities run under spans continued from their workflow's headers, the
+   * workflow spans made in the sandbox are exported through the `exporter` sink, and the relay
+   * makes a publish span per row. The workflow bundle must then carry the tracing interceptors
+   * (`bundleWorkflows({ tracing: true })`).
+   */
+  readonly tracing?: Tracing;
   /** Worker tuning passed through (e.g. `maxCachedWorkflows: 0` to force replays in tests). */
   readonly maxCachedWorkflows?: number;
   readonly maxConcurrentActivityTaskExecutions?: number;
@@ -63,6 +75,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     js: jetstream(options.nc),
     logger: options.logger.child({ component: 'outbox-relay' }),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.tracing?.enabled ? { tracer: options.tracing.tracer } : {}),
     ...options.relay,
   });
   const activities = createActivities({
@@ -78,6 +91,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   });
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   const forceMs = Math.max(options.shutdownForceMs ?? DEFAULT_SHUTDOWN_FORCE_MS, graceMs);
+  const tracing = options.tracing;
   let worker: Worker;
   try {
     worker = await Worker.create({
@@ -90,6 +104,19 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       // Core keeps retrying a failing local activity after shutdown was asked for; without a
       // force time that would hold the process forever.
       shutdownForceTime: forceMs,
+      ...(tracing?.enabled && tracing.spanProcessor && tracing.resource
+        ? {
+            interceptors: {
+              activity: [
+                (ctx) => ({
+                  inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+                  outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+                }),
+              ],
+            },
+            sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+          }
+        : {}),
       ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
       ...(options.maxConcurrentWorkflowTaskExecutions !== undefined
         ? { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions }
