@@ -1,0 +1,229 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ActivityDefinitionSpec } from '@activity-core/core';
+import { createDb, createDefinition, type Db, listTasks, migrateToLatest } from '@activity-core/db';
+import { topology } from '@activity-core/messaging';
+import { completeTask } from '@activity-core/workflows';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { stablePort } from '../support/ports.ts';
+import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
+import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { WAIT_MS, waitFor } from '../support/wait.ts';
+
+// Ingest and the worker as processes with tracing on (OTLP/HTTP JSON to an in-process receiver):
+// one event with a W3C traceparent must come back as one trace, under the inbound trace id, with
+// spans from ingest, the run workflow and its activities, the task workflow and the relay; and
+// the task event on NATS must carry a traceparent of that trace.
+const INBOUND_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const INBOUND_SPAN = '00f067aa0ba902b7';
+
+interface ReceivedSpan {
+  readonly service: string;
+  readonly name: string;
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+}
+
+interface OtlpAttribute {
+  readonly key: string;
+  readonly value: { readonly stringValue?: string };
+}
+interface OtlpTraces {
+  readonly resourceSpans?: ReadonlyArray<{
+    readonly resource?: { readonly attributes?: readonly OtlpAttribute[] };
+    readonly scopeSpans?: ReadonlyArray<{
+      readonly spans?: ReadonlyArray<{ traceId: string; spanId: string; parentSpanId?: string; name: string }>;
+    }>;
+  }>;
+}
+
+const spans: ReceivedSpan[] = [];
+const requests: Array<{ path: string; contentType: string | undefined }> = [];
+const prefix = uniqueId('O');
+const t = topology(prefix);
+let receiver: Server;
+let database: TestDatabase;
+let db: Db;
+let nc: NatsConnection;
+let services: ServiceProcesses;
+let temporal: Connection;
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      requests.push({ path: req.url ?? '', contentType: req.headers['content-type'] });
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpTraces;
+      for (const resourceSpans of body.resourceSpans ?? []) {
+        const service =
+          resourceSpans.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '?';
+        for (const scope of resourceSpans.scopeSpans ?? []) {
+          for (const s of scope.spans ?? []) {
+            spans.push({
+              service,
+              name: s.name,
+              traceId: s.traceId,
+              spanId: s.spanId,
+              parentSpanId: s.parentSpanId ?? '',
+            });
+          }
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+
+  const info = stackInfo();
+  database = await createTestDatabase();
+  db = createDb({ url: database.url, poolMax: 2 });
+  await migrateToLatest(db);
+  nc = await connect({ servers: info.natsUrl });
+  temporal = await Connection.connect({ address: info.temporalAddress });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: database.url,
+    NATS_URL: info.natsUrl,
+    TEMPORAL_ADDRESS: info.temporalAddress,
+    TEMPORAL_NAMESPACE: info.temporalNamespace,
+    TEMPORAL_TASK_QUEUE: uniqueId('tq-'),
+    AC_STREAM_PREFIX: prefix,
+    AC_SCHEDULE_ID_PREFIX: `${prefix.toLowerCase()}-def-`,
+    AC_OUTBOX_POLL_MS: '100',
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    // Export within a fraction of a second of a span's end instead of the 5 s default.
+    OTEL_BSP_SCHEDULE_DELAY: '200',
+  };
+  services = serviceProcesses(env);
+  await services.start({ worker: await stablePort() });
+});
+
+afterAll(async () => {
+  await services?.stop();
+  await new Promise((resolve) => receiver?.close(resolve));
+  await temporal?.close();
+  if (nc) {
+    const jsm = await jetstreamManager(nc);
+    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream, t.advisories.stream]) {
+      await jsm.streams.delete(s).catch(() => undefined);
+    }
+    await nc.close();
+  }
+  await db?.destroy();
+  await database?.drop();
+});
+
+describe('one trace from the inbound event to the task event', () => {
+  test(
+    'ingest, the run workflow and its activities, the task workflow and the relay export spans under the inbound trace id',
+    async () => {
+      const definition = await createDefinition(db, {
+        spec: ActivityDefinitionSpec.parse({
+          key: uniqueId('traced-'),
+          name: 'Traced order',
+          trigger: { kind: 'event', event: { types: ['order.created'] } },
+          taskTemplates: [{ key: 'ship', title: 'Ship order {{ event.data.order }}' }],
+        }),
+      });
+      // Ingest starts after the definition exists, so its first load has it.
+      await services.start({ ingest: await stablePort() });
+      const js = jetstream(nc);
+      await js.publish(
+        `${t.events.subjectPrefix}order.created`,
+        JSON.stringify({
+          specversion: '1.0',
+          id: uniqueId('order-'),
+          source: 'urn:shop',
+          type: 'order.created',
+          traceparent: `00-${INBOUND_TRACE}-${INBOUND_SPAN}-01`,
+          data: { order: 'o-1' },
+        }),
+        {
+          headers: (() => {
+            const h = natsHeaders();
+            h.set('content-type', 'application/cloudevents+json');
+            return h;
+          })(),
+        },
+      );
+      const [task] = await services.waitFor(
+        async () => {
+          const { items } = await listTasks(db, { definitionId: definition.id });
+          return items.length > 0 ? items : undefined;
+        },
+        { what: `the task of definition ${definition.key}`, timeoutMs: WAIT_MS },
+      );
+      if (!task) throw new Error('no task');
+      // The task workflow's own span ends with the workflow: close the task.
+      await completeTask(
+        new Client({ connection: temporal, namespace: stackInfo().temporalNamespace }),
+        task.workflowId,
+        {
+          by: 'tracing-test',
+        },
+      );
+
+      const inTrace = () => spans.filter((s) => s.traceId === INBOUND_TRACE);
+      const named = (name: string) => inTrace().find((s) => s.name === name);
+      const expected = [
+        'StartWorkflow:RunActivityWorkflow',
+        'RunWorkflow:RunActivityWorkflow',
+        'RunActivity:writeTasks',
+        'StartChildWorkflow:TaskInstanceWorkflow',
+        'RunWorkflow:TaskInstanceWorkflow',
+        'task created',
+      ];
+      // The check returns the span names seen so far: a timeout shows which ones were missing.
+      await waitFor(() => inTrace().map((s) => `${s.service}/${s.name}`), {
+        what: `spans of the inbound trace: ingest process, ${expected.join(', ')}, relay publish`,
+        until: (names) =>
+          names.some((n) => n.includes('/process ')) &&
+          names.some((n) => n.includes('/publish ') && n.includes('.created.')) &&
+          expected.every((name) => names.some((n) => n.endsWith(`/${name}`))),
+        timeoutMs: WAIT_MS,
+        context: () => services.logs(),
+      });
+      const trace = inTrace();
+      process.stdout.write(
+        `trace ${INBOUND_TRACE}: ${trace.length} spans\n${trace.map((s) => `  ${s.service} ${s.name} ${s.spanId} <- ${s.parentSpanId}`).join('\n')}\n`,
+      );
+      expect(requests.every((r) => r.path === '/v1/traces' && r.contentType === 'application/json')).toBe(true);
+
+      // Ingest's span is the child of the inbound span; the start it made is its child.
+      const ingest = trace.find((s) => s.name === `process ${t.events.subjectPrefix}order.created`);
+      expect(ingest).toMatchObject({ service: 'activity-core-ingest', parentSpanId: INBOUND_SPAN });
+      expect(named('StartWorkflow:RunActivityWorkflow')).toMatchObject({
+        service: 'activity-core-ingest',
+        parentSpanId: ingest?.spanId,
+      });
+      // The worker's spans come from the worker, and every span hangs on the inbound one.
+      for (const name of expected.slice(1)) expect(named(name)?.service, name).toBe('activity-core-worker');
+      const ids = new Set([INBOUND_SPAN, ...trace.map((s) => s.spanId)]);
+      expect(trace.filter((s) => !ids.has(s.parentSpanId)).map((s) => s.name)).toEqual([]);
+      // The run's activities run under it; the task's span is a child of the activity that wrote it.
+      expect(trace.filter((s) => s.name.startsWith('RunActivity:')).length).toBeGreaterThanOrEqual(2);
+      const writeTasks = named('RunActivity:writeTasks');
+      const created = named('task created');
+      expect(created?.parentSpanId).toBe(writeTasks?.spanId);
+      const publish = trace.find((s) => s.name === `publish ${t.tasks.subjectPrefix}created.${definition.key}`);
+      expect(publish).toMatchObject({ service: 'activity-core-worker', parentSpanId: created?.spanId });
+
+      // The task event on NATS carries the task span's traceparent, as attribute and header.
+      const jsm = await jetstreamManager(nc);
+      const stored = await jsm.streams.getMessage(t.tasks.stream, {
+        last_by_subj: `${t.tasks.subjectPrefix}created.${definition.key}`,
+      });
+      if (!stored) throw new Error('no task event in the stream');
+      const traceparent = `00-${INBOUND_TRACE}-${created?.spanId}-01`;
+      expect((stored.json() as { traceparent?: string }).traceparent).toBe(traceparent);
+      expect(stored.header.get('traceparent')).toBe(traceparent);
+    },
+    3 * WAIT_MS,
+  );
+});
