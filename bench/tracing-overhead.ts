@@ -6,10 +6,13 @@
 // events with a traceparent, timed from the first publish to the last tasks.created; CPU ms per
 // event of that mode's worker and ingest from /proc. Figures are min/median/max over the reps,
 // and the on/off ratio per rep, summarised the same way. Also prints the workflow bundle sizes.
+// With `--before <checkout>` (e.g. a worktree of main, dependencies installed) a third mode runs
+// that checkout's services and bundle, tracing off: the cost of this code with tracing off
+// against the code before it, as off/before per rep.
 //
-//   node bench/tracing-overhead.ts [--reps 3] [--burst 200]
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//   node bench/tracing-overhead.ts [--reps 3] [--burst 200] [--before <checkout>] [--only before,off,on]
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,14 +31,24 @@ import { loadAverage, treeCpuMs } from './pipeline/proc-stats.ts';
 import { onInterrupt, runBench } from './support.ts';
 
 const { values: opts } = parseArgs({
-  options: { reps: { type: 'string', default: '3' }, burst: { type: 'string', default: '200' } },
+  options: {
+    reps: { type: 'string', default: '3' },
+    burst: { type: 'string', default: '200' },
+    before: { type: 'string' },
+    /** A subset of the modes, e.g. `before,off` to compare only the code with tracing off. */
+    only: { type: 'string' },
+  },
 });
+const BEFORE = opts.before;
 const REPS = Number(opts.reps);
 const BURST = Number(opts.burst);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = (line = '') => process.stdout.write(`${line}\n`);
-type Mode = 'off' | 'on';
-const MODES: readonly Mode[] = ['off', 'on'];
+type Mode = 'before' | 'off' | 'on';
+const MODES: readonly Mode[] = (BEFORE ? (['before', 'off', 'on'] as const) : (['off', 'on'] as const)).filter(
+  (m) => opts.only === undefined || opts.only.split(',').includes(m),
+);
+const rootOf = (mode: Mode) => (mode === 'before' ? (BEFORE as string) : root);
 
 interface Proc {
   readonly pid: number;
@@ -98,11 +111,23 @@ await runBench(async (stack) => {
   };
 
   // The workflow code of each mode, built once as a deployment builds it.
-  const bundles: Record<Mode, string> = { off: join(work, 'off.js'), on: join(work, 'on.js') };
+  const bundles = {} as Record<Mode, string>;
   for (const mode of MODES) {
-    const code = (await bundleWorkflows({ tracing: mode === 'on' })).code;
-    writeFileSync(bundles[mode], code);
-    out(`workflow bundle, tracing ${mode}: ${(code.length / 1024 / 1024).toFixed(2)} MiB`);
+    bundles[mode] = join(work, `${mode}.js`);
+    if (mode === 'before') {
+      // That checkout's own build script, as its deployment would build it.
+      execFileSync(
+        process.execPath,
+        [join(rootOf(mode), 'services/worker/src/build-workflow-bundle.ts'), bundles[mode]],
+        {
+          env: { PATH: process.env.PATH ?? '' },
+        },
+      );
+    } else {
+      writeFileSync(bundles[mode], (await bundleWorkflows({ tracing: mode === 'on' })).code);
+    }
+    const size = statSync(bundles[mode]).size;
+    out(`workflow bundle, ${mode}: ${(size / 1024 / 1024).toFixed(2)} MiB`);
   }
 
   if (!stack.adminDatabaseUrl) throw new Error('the bench needs its own PostgreSQL');
@@ -147,14 +172,14 @@ await runBench(async (stack) => {
     };
     const worker = await spawnProc(
       `${mode}-worker`,
-      join(root, 'services/worker/src/main.ts'),
+      join(rootOf(mode), 'services/worker/src/main.ts'),
       { ...env, AC_WORKER_PORT: '0', AC_WORKFLOW_BUNDLE: bundles[mode] },
       /"worker ready"/,
     );
     spawned.push(worker);
     const ingest = await spawnProc(
       `${mode}-ingest`,
-      join(root, 'services/ingest/src/main.ts'),
+      join(rootOf(mode), 'services/ingest/src/main.ts'),
       { ...env, AC_INGEST_PORT: '0' },
       /"ingest ready"/,
     );
@@ -164,7 +189,7 @@ await runBench(async (stack) => {
 
   const nc = await connect({ servers: stack.natsUrl });
   const js = jetstream(nc);
-  const received: Record<Mode, number> = { off: 0, on: 0 };
+  const received: Record<Mode, number> = { before: 0, off: 0, on: 0 };
   for (const mode of MODES) {
     const t = topology(mode.toUpperCase());
     nc.subscribe(`${t.tasks.subjectPrefix}created.>`, { callback: () => void received[mode]++ });
@@ -208,7 +233,7 @@ await runBench(async (stack) => {
 
   // One warm-up block per mode (JIT, caches, connections), not counted.
   for (const mode of MODES) await block(mode, 0);
-  const figures: Record<Mode, Array<Awaited<ReturnType<typeof block>>>> = { off: [], on: [] };
+  const figures: Record<Mode, Array<Awaited<ReturnType<typeof block>>>> = { before: [], off: [], on: [] };
   for (let rep = 1; rep <= REPS; rep++) {
     for (const mode of rep % 2 === 1 ? MODES : [...MODES].reverse()) {
       const f = await block(mode, rep);
@@ -227,20 +252,24 @@ await runBench(async (stack) => {
   out(`tracing overhead, ${REPS} reps of ${BURST} events (load at start ${loadAtStart}, at end ${loadAverage()})`);
   for (const mode of MODES) {
     const f = figures[mode];
-    out(`  tracing ${mode}:`);
+    out(`  ${mode === 'before' ? `before (${BEFORE}), tracing off` : `tracing ${mode}`}:`);
     out(`    events/s              ${summary(f.map((x) => x.eventsPerSec))}`);
     out(`    worker ms CPU/event   ${summary(f.map((x) => x.workerCpu))}`);
     out(`    ingest ms CPU/event   ${summary(f.map((x) => x.ingestCpu))}`);
     out(`    spans/event exported  ${summary(f.map((x) => x.spansPerEvent))}`);
   }
-  const ratio = (pick: (x: (typeof figures)['on'][number]) => number) =>
-    summary(
-      figures.on.map((on, i) => pick(on) / pick(figures.off[i] as typeof on)),
-      2,
-    );
-  out('  on / off, per rep:');
-  out(`    events/s              ${ratio((x) => x.eventsPerSec)}`);
-  out(`    worker ms CPU/event   ${ratio((x) => x.workerCpu)}`);
-  out(`    ingest ms CPU/event   ${ratio((x) => x.ingestCpu)}`);
+  const ratios = (a: Mode, b: Mode) => {
+    const ratio = (pick: (x: (typeof figures)['on'][number]) => number) =>
+      summary(
+        figures[a].map((x, i) => pick(x) / pick(figures[b][i] as typeof x)),
+        2,
+      );
+    out(`  ${a} / ${b}, per rep:`);
+    out(`    events/s              ${ratio((x) => x.eventsPerSec)}`);
+    out(`    worker ms CPU/event   ${ratio((x) => x.workerCpu)}`);
+    out(`    ingest ms CPU/event   ${ratio((x) => x.ingestCpu)}`);
+  };
+  if (MODES.includes('on') && MODES.includes('off')) ratios('on', 'off');
+  if (MODES.includes('off') && MODES.includes('before')) ratios('off', 'before');
   return true;
 });
