@@ -63,7 +63,7 @@ describe('startTracing', () => {
   });
 
   test('off: nothing installed, the tracer is the no-op one and its spans record nothing', async () => {
-    const tracing = startTracing('svc', {});
+    const tracing = await startTracing('svc', {});
     expect(tracing.enabled).toBe(false);
     expect(tracing.spanProcessor).toBeUndefined();
     const span = tracing.tracer.startSpan('x');
@@ -79,7 +79,7 @@ describe('startTracing', () => {
   test('on: spans continue a traceparent, and log lines written under a span carry its traceId and spanId', async () => {
     // Nothing is sampled, so nothing is sent to the (absent) endpoint; span contexts stay valid.
     vi.stubEnv('OTEL_TRACES_SAMPLER', 'always_off');
-    const tracing = startTracing('svc', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
+    const tracing = await startTracing('svc', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
     try {
       expect(tracing.enabled).toBe(true);
       expect(tracing.resource?.attributes['service.name']).toBe('svc');

@@ -1,6 +1,7 @@
 // OpenTelemetry tracing for a service, configured only by the standard OTEL_* variables. Without
 // an OTLP endpoint nothing is installed: the OTel API stays on its no-op tracer, and callers
-// that check `tracing.enabled` skip span code altogether.
+// that check `tracing.enabled` skip span code altogether. The SDK and its exporters are imported
+// only when tracing is on, so a service with tracing off does not even load them.
 import {
   type Context,
   context,
@@ -11,12 +12,8 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter as OTLPHttpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { envDetectorSync, Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { Resource } from '@opentelemetry/resources';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ConfigError } from './config.ts';
 
 /** Name of the tracer activity-core's own spans come from. */
@@ -100,17 +97,26 @@ const OFF: Tracing = {
  * `OTEL_BSP_*`, `OTEL_RESOURCE_ATTRIBUTES`. Call `shutdown()` when the service stops, after its
  * last span ended.
  */
-export function startTracing(
+export async function startTracing(
   serviceName: string,
   env: Readonly<Record<string, string | undefined>> = process.env,
-): Tracing {
+): Promise<Tracing> {
   const settings = tracingSettingsFrom(env);
   if (!settings.enabled) return OFF;
+  const [{ envDetectorSync, Resource }, { BatchSpanProcessor }, { NodeTracerProvider }, { ATTR_SERVICE_NAME }] =
+    await Promise.all([
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace-base'),
+      import('@opentelemetry/sdk-trace-node'),
+      import('@opentelemetry/semantic-conventions'),
+    ]);
   const resource = Resource.default()
     .merge(new Resource({ [ATTR_SERVICE_NAME]: serviceName }))
     .merge(envDetectorSync.detect());
   const exporter =
-    settings.protocol === 'http/json' ? new OTLPHttpJsonTraceExporter() : new OTLPProtobufTraceExporter();
+    settings.protocol === 'http/json'
+      ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter()
+      : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
   const spanProcessor = new BatchSpanProcessor(exporter);
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
   provider.register({ propagator: new W3CTraceContextPropagator() });

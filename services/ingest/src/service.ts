@@ -26,7 +26,6 @@ import {
 } from '@activity-core/runtime';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { IngestConfig } from './config.ts';
 
@@ -57,7 +56,9 @@ export async function startIngestService(
 ): Promise<IngestService> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, base: { service: 'ingest' } });
   // OTEL_* variables only; off (nothing installed, no span code on the hot path) without an endpoint.
-  const tracing = startTracing('activity-core-ingest');
+  const tracing = await startTracing('activity-core-ingest');
+  // Loaded only with tracing on: with it off ingest does not load the OTel SDK at all.
+  const otel = tracing.enabled ? await import('@temporalio/interceptors-opentelemetry') : undefined;
   const t = topology(config.AC_STREAM_PREFIX);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -85,7 +86,7 @@ export async function startIngestService(
     connection: temporal,
     namespace: config.temporal.namespace,
     // The run's trace context travels in the start/signal headers (StartWorkflow spans).
-    ...(tracing.enabled ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+    ...(otel ? { interceptors: { workflow: [new otel.OpenTelemetryWorkflowClientInterceptor()] } } : {}),
   });
 
   const limits = expressionLimits(config);

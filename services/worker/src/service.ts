@@ -72,7 +72,7 @@ export async function startWorkerService(
       secrets: secretValuesFrom({ ...process.env, ...options.env }),
     });
   // OTEL_* variables only; off (nothing installed, the bundle without the tracing interceptors) without an endpoint.
-  const tracing = startTracing('activity-core-worker');
+  const tracing = await startTracing('activity-core-worker');
   const t0 = Date.now();
   const workflowBundle: WorkflowBundle = config.AC_WORKFLOW_BUNDLE
     ? { code: await readFile(config.AC_WORKFLOW_BUNDLE, 'utf8') }

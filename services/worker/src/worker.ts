@@ -6,11 +6,6 @@ import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from '@ac
 import type { Logger, Tracing } from '@activity-core/runtime';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  makeWorkflowExporter,
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-} from '@temporalio/interceptors-opentelemetry';
 import { type NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
@@ -92,6 +87,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
   const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   const forceMs = Math.max(options.shutdownForceMs ?? DEFAULT_SHUTDOWN_FORCE_MS, graceMs);
   const tracing = options.tracing;
+  // Loaded only with tracing on: with it off the worker does not load the OTel SDK at all.
+  const otel = tracing?.enabled ? await import('@temporalio/interceptors-opentelemetry') : undefined;
   let worker: Worker;
   try {
     worker = await Worker.create({
@@ -104,17 +101,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
       // Core keeps retrying a failing local activity after shutdown was asked for; without a
       // force time that would hold the process forever.
       shutdownForceTime: forceMs,
-      ...(tracing?.enabled && tracing.spanProcessor && tracing.resource
+      ...(otel && tracing?.spanProcessor && tracing.resource
         ? {
             interceptors: {
               activity: [
                 (ctx) => ({
-                  inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
-                  outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+                  inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx),
+                  outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx),
                 }),
               ],
             },
-            sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+            sinks: { exporter: otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
           }
         : {}),
       ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
