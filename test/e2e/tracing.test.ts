@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { stablePort } from '../support/ports.ts';
+import { freePort } from '../support/ports.ts';
 import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
 import { WAIT_MS, waitFor } from '../support/wait.ts';
@@ -101,7 +101,7 @@ beforeAll(async () => {
     OTEL_BSP_SCHEDULE_DELAY: '200',
   };
   services = serviceProcesses(env);
-  await services.start({ worker: await stablePort() });
+  await services.start({ worker: await freePort() });
 });
 
 afterAll(async () => {
@@ -132,7 +132,7 @@ describe('one trace from the inbound event to the task event', () => {
         }),
       });
       // Ingest starts after the definition exists, so its first load has it.
-      await services.start({ ingest: await stablePort() });
+      await services.start({ ingest: await freePort() });
       const js = jetstream(nc);
       await js.publish(
         `${t.events.subjectPrefix}order.created`,

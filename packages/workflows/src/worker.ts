@@ -13,7 +13,8 @@ export const workflowsPath = fileURLToPath(new URL('./workflows.ts', import.meta
  * exported through the worker's `exporter` sink). Bundled only when tracing is on: Temporal
  * evaluates the bundle per workflow execution, and the module adds the OTel API and SDK to it.
  */
-export const tracingInterceptorsPath = createRequire(import.meta.url).resolve(
+const require = createRequire(import.meta.url);
+export const tracingInterceptorsPath = require.resolve(
   '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors',
 );
 
