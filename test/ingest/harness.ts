@@ -8,7 +8,7 @@ import { createDb, createDefinition, type Database, type DefinitionRecord, migra
 import { DlqHeader, ensureIngestConsumer } from '@activity-core/ingest';
 import { type IngestService, startIngestService } from '@activity-core/ingest-service';
 import { loadConfig } from '@activity-core/ingest-service/config';
-import { ensureStreams, type Topology, topology } from '@activity-core/messaging';
+import { DEFAULT_STREAM_LIMITS, ensureStreams, type Topology, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, Match, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
@@ -76,10 +76,12 @@ export interface IngestHarness extends AsyncDisposable {
   startWorker(): Promise<void>;
   /** Starts the ingest service in-process (stopped on dispose), with these settings changed. */
   /** `maxInputBytes`: AC_INPUT_MAX_BYTES, the longest string in event data. */
+  /** `pullExpiresMs`: AC_INGEST_PULL_EXPIRES_MS. */
   startInProcess(options?: {
     maxDeliver?: number;
     maxPayloadBytes?: number;
     maxInputBytes?: number;
+    pullExpiresMs?: number;
   }): Promise<InProcessIngest>;
   spawnIngest(env?: Record<string, string>): ChildIngest;
   /** Whether a workflow with this id exists on the harness's Temporal. */
@@ -103,19 +105,28 @@ export function expectedRunId(definitionId: string, source: string, id: string):
   return runWorkflowIdForEvent(definitionId, eventKey({ source, id }));
 }
 
-export async function createIngestHarness(options: { temporalAddress?: string } = {}): Promise<IngestHarness> {
+/**
+ * `natsUrl` and `replicas`: another NATS (a test cluster, see test/support/nats-cluster.ts) with
+ * the streams and the consumer at that many replicas; the shared test stack's single node at R1
+ * when absent.
+ */
+export async function createIngestHarness(
+  options: { temporalAddress?: string; natsUrl?: string; replicas?: number } = {},
+): Promise<IngestHarness> {
   const info = stackInfo();
   const temporalAddress = options.temporalAddress ?? info.temporalAddress;
+  const natsUrl = options.natsUrl ?? info.natsUrl;
+  const replicas = options.replicas;
   const database = await createTestDatabase();
   const db = createDb({ url: database.url, poolMax: 5, applicationName: 'ingest-test' }, { onPoolError: () => {} });
   await migrateToLatest(db);
-  const nc = await connect({ servers: info.natsUrl });
+  const nc = await connect({ servers: natsUrl.split(',') });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const prefix = uniqueId('I');
   const t = topology(prefix);
-  await ensureStreams(jsm, t);
-  await ensureIngestConsumer(jsm, t, CONSUMER_SETTINGS);
+  await ensureStreams(jsm, t, replicas ? { ...DEFAULT_STREAM_LIMITS, replicas } : DEFAULT_STREAM_LIMITS);
+  await ensureIngestConsumer(jsm, t, replicas ? { ...CONSUMER_SETTINGS, replicas } : CONSUMER_SETTINGS);
   const taskQueue = uniqueId('tq-');
   const connection = await Connection.connect({ address: info.temporalAddress });
   const client = new Client({ connection, namespace: info.temporalNamespace });
@@ -126,7 +137,8 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
   const ingestEnv = (): Record<string, string> => ({
     DATABASE_URL: database.url,
     DATABASE_POOL_MAX: '4',
-    NATS_URL: info.natsUrl,
+    NATS_URL: natsUrl,
+    ...(replicas ? { AC_STREAM_REPLICAS: String(replicas) } : {}),
     TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_NAMESPACE: info.temporalNamespace,
     TEMPORAL_TASK_QUEUE: taskQueue,
@@ -183,6 +195,9 @@ export async function createIngestHarness(options: { temporalAddress?: string } 
           AC_INGEST_MAX_IN_FLIGHT: '16',
           AC_INGEST_MAX_PAYLOAD_BYTES: String(overrides.maxPayloadBytes ?? 256 * 1024),
           ...(overrides.maxInputBytes !== undefined ? { AC_INPUT_MAX_BYTES: String(overrides.maxInputBytes) } : {}),
+          ...(overrides.pullExpiresMs !== undefined
+            ? { AC_INGEST_PULL_EXPIRES_MS: String(overrides.pullExpiresMs) }
+            : {}),
           AC_INGEST_DEFAULT_SOURCE: DEFAULT_SOURCE,
           AC_INGEST_START_TIMEOUT_MS: '5000',
           // Longer than any wait of a test: a change that reaches the index within a test came

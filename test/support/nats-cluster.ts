@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRetryablePublishError } from '@activity-core/messaging';
 import { type NatsClusterNode, type RunningNatsCluster, startNatsCluster } from '@activity-core/stack';
-import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
-import { waitFor } from './wait.ts';
+import type { ConsumerInfo, JetStreamManager, StreamInfo } from '@nats-io/jetstream';
+import { WAIT_MS, waitFor } from './wait.ts';
 
 /**
  * A stream's info, or `undefined` while an election is on: the request then times out or
@@ -16,6 +16,35 @@ export function streamInfoOrNotYet(jsm: JetStreamManager, stream: string): Promi
     if (isRetryablePublishError(error)) return undefined;
     throw error;
   });
+}
+
+/** A consumer's info, or `undefined` while an election is on (see {@link streamInfoOrNotYet}). */
+export function consumerInfoOrNotYet(
+  jsm: JetStreamManager,
+  stream: string,
+  consumer: string,
+): Promise<ConsumerInfo | undefined> {
+  return jsm.consumers.info(stream, consumer).catch((error: unknown) => {
+    if (isRetryablePublishError(error)) return undefined;
+    throw error;
+  });
+}
+
+/** The node of `cluster` that leads `stream` now, once an election is over and it runs. */
+export function leaderOf(
+  jsm: JetStreamManager,
+  cluster: RunningNatsCluster,
+  stream: string,
+  timeoutMs = WAIT_MS,
+): Promise<NatsClusterNode> {
+  return waitFor(
+    async () => {
+      const leader = (await streamInfoOrNotYet(jsm, stream))?.cluster?.leader;
+      const node = cluster.nodes.find((n) => n.name === leader);
+      return node?.running ? node : undefined;
+    },
+    { what: `a running leader of ${stream}`, timeoutMs, intervalMs: 250 },
+  );
 }
 
 export interface TestNatsCluster extends RunningNatsCluster, AsyncDisposable {
@@ -39,16 +68,6 @@ export async function startTestNatsCluster(size = 3): Promise<TestNatsCluster> {
     ...cluster,
     stop,
     [Symbol.asyncDispose]: stop,
-    async leaderOf(jsm, stream) {
-      return waitFor(
-        async () => {
-          const info = await streamInfoOrNotYet(jsm, stream);
-          const leader = info?.cluster?.leader;
-          const node = cluster.nodes.find((n) => n.name === leader);
-          return node?.running ? node : undefined;
-        },
-        { what: `a leader of ${stream}` },
-      );
-    },
+    leaderOf: (jsm, stream) => leaderOf(jsm, cluster, stream),
   };
 }

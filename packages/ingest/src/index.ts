@@ -16,7 +16,7 @@ export { DlqHeader, IdentityHeader } from './headers.ts';
 export type { IngestMetrics } from './metrics.ts';
 export { createIngestMetrics } from './metrics.ts';
 export type { DefinitionSource, IngestPipeline, IngestPipelineDeps, IngestPipelineOptions } from './pipeline.ts';
-export { createIngestPipeline } from './pipeline.ts';
+export { createIngestPipeline, DEFAULT_PULL_EXPIRES_MS } from './pipeline.ts';
 export { toRawMessage } from './raw-message.ts';
 export type { RedriveDeps, RedriveOptions, RedriveResult } from './redrive.ts';
 export { DEFAULT_REDRIVE_LIMIT, redriveDeadLetters } from './redrive.ts';

@@ -90,12 +90,23 @@ export interface IngestPipelineOptions {
   /** First wait between health probes while paused; doubles up to 5 s. */
   readonly probeIntervalMs?: number;
   /**
+   * How long one pull request waits on the server (nats.js `expires`; the idle heartbeat is
+   * half of it). When the consumer leader moves (a step-down, its node lost) the pending pull
+   * is gone with it, and nats.js pulls again only after two missed heartbeats: so this is also
+   * about how long ingest stalls on a leader change. Default {@link DEFAULT_PULL_EXPIRES_MS};
+   * nats.js' own default is 30 s. At least 1 s (nats.js refuses less).
+   */
+  readonly pullExpiresMs?: number;
+  /**
    * Test seam: runs after every start of a message was accepted and before its ack (and before
    * the `filter_error` / `window_key` copies of a message some definitions failed on). The ingest service wires
    * `AC_INGEST_CRASH_AFTER_START` (test-only) to a SIGKILL here.
    */
   readonly afterStarts?: (message: JsMsg) => void;
 }
+
+/** The pull `expires` ingest uses unless told otherwise (`AC_INGEST_PULL_EXPIRES_MS`). */
+export const DEFAULT_PULL_EXPIRES_MS = 5_000;
 
 export interface IngestPipeline {
   /** Starts consuming; resolves once the consumer loop and the advisory listener run. */
@@ -220,7 +231,10 @@ class Pipeline implements IngestPipeline {
         const consumer = await js.consumers.get(topology.events.stream, this.#options.consumer);
         // The pull for the next batch is queued behind the buffered messages, so at most about
         // one batch waits here while `maxInFlight` are being processed: no unbounded buffering.
-        const messages = await consumer.consume({ max_messages: this.#options.maxInFlight });
+        const messages = await consumer.consume({
+          max_messages: this.#options.maxInFlight,
+          expires: this.#options.pullExpiresMs ?? DEFAULT_PULL_EXPIRES_MS,
+        });
         this.#messages = messages;
         if (holding()) messages.stop();
         for await (const message of messages) {

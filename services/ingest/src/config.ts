@@ -1,3 +1,4 @@
+import { DEFAULT_PULL_EXPIRES_MS } from '@activity-core/ingest';
 import {
   envBoolean,
   parseServiceConfig,
@@ -29,6 +30,12 @@ export const IngestConfigSchema = z.object({
   /** Delay before redelivery after a failed start; doubles per delivery up to the max. */
   AC_INGEST_NAK_DELAY_MS: positiveIntSchema.default(1000),
   AC_INGEST_NAK_MAX_DELAY_MS: positiveIntSchema.default(60_000),
+  /**
+   * How long one pull request waits on the server (its idle heartbeat is half of it). Also
+   * about how long ingest stalls when the consumer leader moves: nats.js pulls again after two
+   * missed heartbeats. At least 1000 (nats.js refuses less).
+   */
+  AC_INGEST_PULL_EXPIRES_MS: positiveIntSchema.min(1000).default(DEFAULT_PULL_EXPIRES_MS),
   /** Deadline of one RunActivityWorkflow start. */
   AC_INGEST_START_TIMEOUT_MS: positiveIntSchema.default(10_000),
   /** Larger messages are dead-lettered with payload_too_large. */

@@ -133,6 +133,7 @@ export async function startIngestService(
       defaultSource: config.AC_INGEST_DEFAULT_SOURCE,
       nakDelayMs: config.AC_INGEST_NAK_DELAY_MS,
       nakMaxDelayMs: config.AC_INGEST_NAK_MAX_DELAY_MS,
+      pullExpiresMs: config.AC_INGEST_PULL_EXPIRES_MS,
       ...(config.AC_INGEST_CRASH_AFTER_START
         ? {
             afterStarts: (message) => {
