@@ -1,4 +1,4 @@
-import { isAlreadyExists, type Topology } from '@activity-core/messaging';
+import { isAlreadyExists, retryingSetup, type Topology } from '@activity-core/messaging';
 import { AckPolicy, type ConsumerConfig, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 
@@ -52,18 +52,21 @@ export async function ensureIngestConsumer(
 ): Promise<void> {
   const config = ingestConsumerConfig(s);
   const { durable_name: _name, deliver_policy: _deliver, ack_policy: _ack, ...updatable } = config;
-  const exists = await jsm.consumers.info(t.events.stream, s.name).then(
-    () => true,
-    () => false,
-  );
-  if (exists) {
-    await jsm.consumers.update(t.events.stream, s.name, updatable);
-    return;
-  }
-  try {
-    await jsm.consumers.add(t.events.stream, config);
-  } catch (error) {
-    if (!isAlreadyExists(error)) throw error;
-    await jsm.consumers.update(t.events.stream, s.name, updatable);
-  }
+  // A cluster still electing answers with timeouts and missing leaders for a while.
+  await retryingSetup(async () => {
+    const exists = await jsm.consumers.info(t.events.stream, s.name).then(
+      () => true,
+      () => false,
+    );
+    if (exists) {
+      await jsm.consumers.update(t.events.stream, s.name, updatable);
+      return;
+    }
+    try {
+      await jsm.consumers.add(t.events.stream, config);
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+      await jsm.consumers.update(t.events.stream, s.name, updatable);
+    }
+  });
 }

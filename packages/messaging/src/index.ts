@@ -8,7 +8,14 @@ export {
   jsApiCode,
 } from './jetstream-errors.ts';
 export type { PublishRetry, PublishRetryHooks } from './publish.ts';
-export { isRetryablePublishError, PUBLISH_RETRY, PUBLISH_RETRY_HORIZON_MS, publishRetrying } from './publish.ts';
+export {
+  isRetryablePublishError,
+  PUBLISH_RETRY,
+  PUBLISH_RETRY_HORIZON_MS,
+  publishRetrying,
+  retryingSetup,
+  SETUP_RETRY,
+} from './publish.ts';
 export type { StatusLogger } from './status.ts';
 export { describeStatus, watchConnection } from './status.ts';
 export type { StreamEnv, StreamLimits, StreamOptions } from './streams.ts';

@@ -66,3 +66,39 @@ export async function publishRetrying(
     }
   }
 }
+
+/**
+ * The retry layer of JetStream set-up at start (a stream or consumer created or updated to the
+ * wanted config): a cluster that has just started, or lost a node, answers API requests with
+ * timeouts and missing leaders until its meta leader and the stream's raft group are elected,
+ * which on a loaded machine takes longer than one request's 5 s.
+ */
+export const SETUP_RETRY: Omit<PublishRetry, 'timeoutMs'> = { deadlineMs: 60_000, baseMs: 250, maxMs: 2_000 };
+
+/**
+ * Runs an idempotent JetStream API step (create-or-update to a wanted config) again while it
+ * fails with what {@link isRetryablePublishError} calls retryable, for `retry.deadlineMs`;
+ * `retryable` picks the error to judge (e.g. the cause of a wrapping error). Anything else, or
+ * the deadline, throws the last error.
+ */
+export async function retryingSetup<T>(
+  step: () => Promise<T>,
+  retryable: (error: unknown) => unknown = (error) => error,
+  retry: Omit<PublishRetry, 'timeoutMs'> = SETUP_RETRY,
+  hooks: PublishRetryHooks = {},
+): Promise<T> {
+  const now = hooks.now ?? Date.now;
+  const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const started = now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isRetryablePublishError(retryable(error))) throw error;
+      const delay = jitteredBackoffMs(attempt, retry);
+      if (now() - started + delay > retry.deadlineMs) throw error;
+      hooks.onRetry?.(attempt, error);
+      await sleep(delay);
+    }
+  }
+}

@@ -8,7 +8,7 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { isAlreadyExists, JsApiCode, jsApiCode } from './jetstream-errors.ts';
-import { PUBLISH_RETRY_HORIZON_MS } from './publish.ts';
+import { PUBLISH_RETRY_HORIZON_MS, retryingSetup } from './publish.ts';
 import type { Topology } from './topology.ts';
 
 /**
@@ -274,7 +274,8 @@ async function refusedAs<T>(what: string, replicas: number, action: () => Promis
 
 /**
  * Creates the streams, or updates them to the wanted config. Safe to run from several
- * processes at once: a lost creation race becomes an update.
+ * processes at once: a lost creation race becomes an update. A step that times out or finds no
+ * leader (a cluster still electing) is tried again for up to a minute ({@link retryingSetup}).
  */
 export async function ensureStreams(
   jsm: JetStreamManager,
@@ -283,23 +284,31 @@ export async function ensureStreams(
   options?: StreamOptions,
 ): Promise<void> {
   for (const config of streamConfigs(t, limits, options)) {
-    const update = async (current: StreamInfo): Promise<void> => {
-      const blocked = fieldsNotUpdatable(current.config, config);
-      if (blocked.length > 0) {
-        throw new StreamSettingsError('not_updatable', `stream ${config.name}: ${blocked.join(' ')}`);
-      }
-      await refusedAs(`updating stream ${config.name}`, limits.replicas, () => jsm.streams.update(config.name, config));
-    };
-    const current = await jsm.streams.info(config.name).catch(() => null);
-    if (current) {
-      await update(current);
-      continue;
+    await retryingSetup(
+      () => ensureStream(jsm, config, limits),
+      (error) => (error instanceof StreamSettingsError && error.code === 'refused' ? error.cause : error),
+    );
+  }
+}
+
+/** Creates one stream or updates it to `config`; one attempt. */
+async function ensureStream(jsm: JetStreamManager, config: StreamConfig, limits: StreamLimits): Promise<void> {
+  const update = async (current: StreamInfo): Promise<void> => {
+    const blocked = fieldsNotUpdatable(current.config, config);
+    if (blocked.length > 0) {
+      throw new StreamSettingsError('not_updatable', `stream ${config.name}: ${blocked.join(' ')}`);
     }
-    try {
-      await refusedAs(`creating stream ${config.name}`, limits.replicas, () => jsm.streams.add(config));
-    } catch (error) {
-      if (!isAlreadyExists(error)) throw error;
-      await update(await jsm.streams.info(config.name));
-    }
+    await refusedAs(`updating stream ${config.name}`, limits.replicas, () => jsm.streams.update(config.name, config));
+  };
+  const current = await jsm.streams.info(config.name).catch(() => null);
+  if (current) {
+    await update(current);
+    return;
+  }
+  try {
+    await refusedAs(`creating stream ${config.name}`, limits.replicas, () => jsm.streams.add(config));
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+    await update(await jsm.streams.info(config.name));
   }
 }
