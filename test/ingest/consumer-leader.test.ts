@@ -1,7 +1,7 @@
 // Ingest while the `ac-ingest` consumer's leader moves (issue 18): on a 3-node cluster with R3
 // streams and consumer, the leader is stepped down through the JetStream API while events are
-// published. The old leader answers the pending pull with "409 Leadership Change" and nats.js
-// pulls again only after two missed idle heartbeats (half the pull's `expires` each), so ingest
+// published. The pull ingest has pending dies with the old leader's role (nats-server answers it
+// "409 Leadership Change") and nats.js pulls again only after two missed idle heartbeats (half the pull's `expires` each), so ingest
 // stalls for about one `expires`. Run with nats.js' default (30 s) and with ingest's
 // (AC_INGEST_PULL_EXPIRES_MS, 5 s); both must process every event exactly once. The stall is
 // printed, not asserted.
@@ -78,7 +78,7 @@ test.each([
         until: (info) => info?.num_pending === 0 && info.num_ack_pending === 0 && info.ack_floor.stream_seq >= EVENTS,
         timeoutMs: ACKED_MS,
       });
-      const stalls = progress.stop();
+      const stalls = await progress.stop();
       const longestBefore = longestGap(stalls.filter((g) => g.end <= steppedDownAt));
       const longestAfter = longestGap(stalls.filter((g) => g.end > steppedDownAt));
       console.log(
@@ -96,7 +96,7 @@ test.each([
       expect(runIds.filter((_, i) => counts[i] !== 1)).toEqual([]);
       expect(await h.deadLetters()).toEqual([]);
     } finally {
-      progress.stop();
+      await progress.stop();
     }
   },
   outlasting(WAIT_MS, WAIT_MS, ACKED_MS, WAIT_MS, WAIT_MS),
@@ -116,14 +116,14 @@ function longestGap(gaps: readonly Gap[]): number {
  * Samples the consumer every 100 ms and records each stretch in which messages waited (pending
  * or unacknowledged) while neither a delivery nor the ack floor moved.
  */
-function watchProgress(jsm: JetStreamManager, stream: string): { stop(): Gap[] } {
+function watchProgress(jsm: JetStreamManager, stream: string): { stop(): Promise<Gap[]> } {
   const gaps: Gap[] = [];
   let last: { delivered: number; acked: number } | undefined;
   let still: number | undefined;
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      const info = await consumerInfoOrNotYet(jsm, stream, CONSUMER).catch(() => undefined);
+      const info = await consumerInfoOrNotYet(jsm, stream, CONSUMER);
       const now = Date.now();
       if (info) {
         const seen = { delivered: info.delivered.consumer_seq, acked: info.ack_floor.stream_seq };
@@ -141,9 +141,9 @@ function watchProgress(jsm: JetStreamManager, stream: string): { stop(): Gap[] }
     }
   })();
   return {
-    stop() {
+    async stop() {
       stopped = true;
-      void loop;
+      await loop;
       return gaps;
     },
   };

@@ -99,7 +99,12 @@ test('a set-up step is run again while JetStream is electing, judged by the erro
     },
     undefined,
     SETUP_RETRY,
-    { now: () => clock, sleep: async (ms) => void (clock += ms + 5_000) },
+    {
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms + 5_000;
+      },
+    },
   );
   await expect(electing).rejects.toBeInstanceOf(errors.TimeoutError);
   expect(clock).toBeLessThanOrEqual(SETUP_RETRY.deadlineMs + SETUP_RETRY.maxMs + 5_000);
