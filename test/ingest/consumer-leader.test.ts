@@ -1,6 +1,6 @@
 // Ingest while the `ac-ingest` consumer's leader moves (issue 18): on a 3-node cluster with R3
-// streams and consumer, the leader is stepped down through the JetStream API while events are
-// published. The pull ingest has pending dies with the old leader's role (nats-server answers it
+// streams and consumer, the leader is stepped down through the JetStream API while ingest waits
+// on a pull, and the next events are published from that moment on. The pull ingest has pending dies with the old leader's role (nats-server answers it
 // "409 Leadership Change") and nats.js pulls again only after two missed idle heartbeats (half the pull's `expires` each), so ingest
 // stalls for about one `expires`. Run with nats.js' default (30 s) and with ingest's
 // (AC_INGEST_PULL_EXPIRES_MS, 5 s); both must process every event exactly once. The stall is
@@ -13,9 +13,8 @@ import { outlasting, sleep, WAIT_MS, waitFor } from '../support/wait.ts';
 import { CONSUMER, createIngestHarness, expectedRunId } from './harness.ts';
 
 const EVENTS = 150;
-/** Publishes per second: ~7 s of publishing, the step-down 2 s in. */
+/** Publishes per second: ~4 s for each half. */
 const RATE = 20;
-const STEP_DOWN_AFTER_MS = 2_000;
 /** Every event acked: the stall (up to 2 x 15 s heartbeats with nats.js' default) plus the backlog. */
 const ACKED_MS = 120_000;
 const NATS_JS_DEFAULT_EXPIRES_MS = 30_000;
@@ -48,10 +47,13 @@ test.each([
       });
       const oldLeader = before?.cluster?.leader;
 
-      const t0 = Date.now();
-      const publishing = (async () => {
-        for (let i = 0; i < EVENTS; i++) {
-          const wait = t0 + (i / RATE) * 1000 - Date.now();
+      // First half, then wait until ingest has caught up: it is then waiting on a pull that the
+      // old leader holds, the case that stalls. The second half is published from the moment
+      // of the step-down on, so events arrive while the leader moves.
+      const publish = async (from: number, to: number) => {
+        const t0 = Date.now();
+        for (let i = from; i < to; i++) {
+          const wait = t0 + ((i - from) / RATE) * 1000 - Date.now();
           if (wait > 0) await sleep(wait);
           await h.js.publish(
             `${h.topology.events.subjectPrefix}${type}`,
@@ -59,14 +61,20 @@ test.each([
             { msgID: `lm-${i}` },
           );
         }
-      })();
-      await sleep(STEP_DOWN_AFTER_MS);
+      };
+      const half = EVENTS / 2;
+      await publish(0, half);
+      await waitFor(() => consumerInfoOrNotYet(h.jsm, stream, CONSUMER), {
+        what: `the first ${half} events acked on ${CONSUMER}`,
+        until: (info) => info?.num_pending === 0 && info.num_ack_pending === 0 && info.ack_floor.stream_seq >= half,
+      });
       const steppedDownAt = Date.now();
       const reply = await h.nc.request(`$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.${CONSUMER}`, '', {
         timeout: WAIT_MS,
       });
       const answer = reply.json<{ success?: boolean; error?: unknown }>();
       expect(answer, `the step-down of ${CONSUMER}`).toMatchObject({ success: true });
+      const publishing = publish(half, EVENTS);
       const after = await waitFor(() => consumerInfoOrNotYet(h.jsm, stream, CONSUMER), {
         what: `a new leader of ${CONSUMER} (was ${oldLeader})`,
         until: (info) => !!info?.cluster?.leader && info.cluster.leader !== oldLeader,
@@ -84,7 +92,7 @@ test.each([
       console.log(
         `[consumer-leader] pull expires ${expiresMs} ms: ${CONSUMER} leader ${oldLeader} -> ${after?.cluster?.leader}; ` +
           `longest time with work waiting and no delivery or ack: ${longestBefore} ms before the step-down, ` +
-          `${longestAfter} ms after it (${EVENTS} events at ${RATE}/s, step-down at ${STEP_DOWN_AFTER_MS} ms)`,
+          `${longestAfter} ms after it (${EVENTS} events at ${RATE}/s, the step-down once the first half was acked)`,
       );
 
       const runIds = Array.from({ length: EVENTS }, (_, i) => expectedRunId(def.id, 'urn:test:leader', `lm-${i}`));
