@@ -206,6 +206,26 @@ export async function getDefinition(db: Executor, id: string): Promise<Definitio
   return toDefinition(row);
 }
 
+/** A definition's id, key and current version, without its spec: what a run records before it loads its pinned version. */
+export interface DefinitionHead {
+  readonly id: string;
+  readonly key: string;
+  readonly version: number;
+}
+
+/** Like {@link getDefinition} without reading (and parsing) the current version's spec. */
+export async function getDefinitionHead(db: Executor, id: string): Promise<DefinitionHead> {
+  const row = isUuid(id)
+    ? await db
+        .selectFrom('definitions')
+        .select(['id', 'key', 'current_version'])
+        .where('id', '=', id)
+        .executeTakeFirst()
+    : undefined;
+  if (!row) throw new NotFoundError({ entity: 'definition', id });
+  return { id: row.id, key: row.key, version: row.current_version };
+}
+
 export async function getDefinitionByKey(db: Executor, key: string): Promise<DefinitionRecord> {
   const row = await selectDefinitions(db).where('d.key', '=', key).executeTakeFirst();
   if (!row) throw new NotFoundError({ entity: 'definition', id: key });

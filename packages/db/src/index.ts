@@ -3,6 +3,7 @@ export { createDb, DbConfig, typeParsers } from './config.ts';
 export type {
   CreateDefinitionInput,
   DefinitionFeed,
+  DefinitionHead,
   DefinitionRecord,
   DefinitionTriggerRow,
   DefinitionVersionRecord,
@@ -14,6 +15,7 @@ export {
   createDefinition,
   getDefinition,
   getDefinitionByKey,
+  getDefinitionHead,
   getDefinitionVersion,
   listActiveDefinitions,
   listDefinitions,

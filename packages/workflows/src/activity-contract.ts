@@ -47,6 +47,51 @@ export type RecordRunResult =
     }
   | { readonly ok: false; readonly runId: string; readonly version: number; readonly error: string };
 
+/**
+ * Input of {@link RunActivities.beginRun}: the run as {@link RecordRunInput} records it, and the
+ * times the workflow read at its first workflow task.
+ */
+export interface BeginRunInput extends RecordRunInput {
+  /** The run's first workflow task: a cron run's lateness is measured to it (misfire). */
+  readonly actualTime: string;
+  /** The run's `now` for context sources and templates (the first workflow task's time). */
+  readonly now: string;
+  /** How the run ends when it plans no task: `expired` for an expired allOf window's run. */
+  readonly emptyStatus: 'succeeded' | 'expired';
+}
+
+/**
+ * What {@link RunActivities.beginRun} did. `planned`: the run is `running`, its context and
+ * rules logged, its tasks to start. `resolveRemotely`: the run is recorded (and its misfire
+ * decided) but its context calls other systems, which the workflow resolves in a regular
+ * activity before `planRun`. `finished`: nothing left to do (a repeated start of a finished
+ * run, a skipped or coalesced cron occurrence, a plan of no tasks, finished in the same step).
+ * `invalid` and `failed`: the run is recorded and must fail with this reason (the workflow's
+ * one failRun path writes it).
+ */
+export type BeginRunResult =
+  | {
+      readonly outcome: 'planned';
+      readonly runId: string;
+      readonly version: number;
+      readonly definitionKey: string;
+      readonly children: PlannedChild[];
+    }
+  | {
+      readonly outcome: 'resolveRemotely';
+      readonly runId: string;
+      readonly version: number;
+      readonly definitionKey: string;
+      readonly spec: ActivityDefinitionSpec;
+    }
+  | { readonly outcome: 'finished'; readonly runId: string; readonly status: RunActivityResult['status'] }
+  | { readonly outcome: 'invalid'; readonly runId: string; readonly error: string }
+  | {
+      readonly outcome: 'failed';
+      readonly runId: string;
+      readonly error: { readonly type: string; readonly message: string };
+    };
+
 export interface MisfireInput {
   readonly runId: string;
   readonly cron: unknown;
@@ -147,6 +192,15 @@ export interface RunActivities {
    * the version in the run row wins, so a retried or repeated start never switches version.
    */
   recordRun(input: RecordRunInput): Promise<RecordRunResult>;
+  /**
+   * The whole start of a run in one step: records it (idempotent by trigger key), loads its
+   * pinned version (parsed and validated once per version, then cached), decides a cron
+   * misfire, resolves in-process context sources and plans the tasks, writing the run's
+   * `running` status and its log entries in one transaction; a plan of no tasks finishes the
+   * run in that transaction too. Permanent errors after the run is recorded come back as
+   * `failed`, not thrown, so the workflow fails the run through its one path.
+   */
+  beginRun(input: BeginRunInput): Promise<BeginRunResult>;
   /** Applies the cron misfire policy; a skipped or coalesced occurrence is recorded and finished here. */
   checkMisfire(input: MisfireInput): Promise<MisfireDecision>;
   /** Resolves the context sources in order and snapshots them (secrets scrubbed) in the run log. */

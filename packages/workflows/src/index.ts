@@ -1,5 +1,7 @@
 export type {
   Activities,
+  BeginRunInput,
+  BeginRunResult,
   CloseTaskInput,
   CloseWindowActivityInput,
   CloseWindowActivityResult,

@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type {
   Activities,
+  BeginRunResult,
   PlannedChild,
   RecordFailedRunInput,
   RecordRunResult,
@@ -96,6 +97,14 @@ export interface RunSpawnState {
 export const RUN_WRITES_TASKS = 'run-writes-tasks';
 
 /**
+ * Runs that carry this marker begin in one local activity, `beginRun`: record the run, load the
+ * pinned version, decide a cron misfire, resolve in-process context sources and plan, one
+ * workflow-task round trip instead of four (a run whose context calls out still resolves it in
+ * a regular activity, then plans). Runs recorded without it replay the four separate steps.
+ */
+export const RUN_BEGINS_IN_ONE_STEP = 'run-begins-in-one-step';
+
+/**
  * Each child start adds about two events plus its input to the history; 1000 keep a run well
  * under Temporal's warning marks (10,240 events / 10 MB) even with large task payloads.
  */
@@ -103,7 +112,8 @@ const CHILDREN_PER_RUN = 1000;
 
 /**
  * One run of a definition for one trigger: record the run → load the pinned version → (cron)
- * misfire decision → resolve context → plan tasks → per batch, start one TaskInstanceWorkflow
+ * misfire decision → resolve context → plan tasks (one local activity, `beginRun`, see
+ * {@link RUN_BEGINS_IN_ONE_STEP}) → per batch, start one TaskInstanceWorkflow
  * per task (waiting for each start, not its end: tasks outlive the run), then write the batch's
  * task rows, outbox events and log entries in one transaction; the last batch's transaction
  * also succeeds the run (see {@link RUN_WRITES_TASKS}). Permanent errors fail the run with a
@@ -144,59 +154,127 @@ export async function RunActivityWorkflow(
       ...(input.version !== undefined ? { version: input.version } : {}),
       trigger: input.trigger,
     };
-    let recorded: RecordRunResult;
-    try {
-      recorded = await db.recordRun({ ...record, startedAt: workflowInfo().startTime.toISOString() });
-    } catch (error) {
-      // Retryable failures are retried inside the local activity; what arrives here is
-      // permanent (the trigger cannot be stored, the definition is gone …).
-      throw await failRun({ unrecorded: record }, error);
-    }
-    progress = { ...progress, step: 'loading', runId: recorded.runId };
-    if (!recorded.ok) {
-      throw await failRun(
-        { runId: recorded.runId },
-        ApplicationFailure.create({
-          type: FailureTypes.invalidDefinition,
-          message: recorded.error,
-          nonRetryable: true,
-        }),
-      );
-    }
-    const { runId, spec, version, definitionKey } = recorded;
-    if (recorded.finished) return result(recorded.finished, runId, 0, 0);
-    try {
-      const trigger = input.trigger;
-      if (trigger.kind === 'cron' && spec.trigger.kind === 'cron') {
-        progress = { ...progress, step: 'misfire' };
-        const decision = await db.checkMisfire({
-          runId,
-          cron: spec.trigger.cron,
-          nominalTime: trigger.nominalTime,
+    const startedAt = workflowInfo().startTime.toISOString();
+    if (writesTasks && patched(RUN_BEGINS_IN_ONE_STEP)) {
+      let begun: BeginRunResult;
+      try {
+        begun = await db.beginRun({
+          ...record,
+          startedAt,
           actualTime: firstTaskTime.toISOString(),
+          now: firstTaskTime.toISOString(),
+          emptyStatus: finalStatus(input),
         });
-        if (decision.action === 'skip') return result('skipped', runId, 0, 0);
-        if (decision.action === 'coalesce') return result('coalesced', runId, 0, 0);
+      } catch (error) {
+        // Permanent errors before the run was recorded (after it, beginRun returns them).
+        throw await failRun({ unrecorded: record }, error);
       }
-      const now = new Date(Date.now()).toISOString();
-      const base = { runId, definitionId: input.definitionId, definitionKey, version, spec, trigger, now };
-      progress = { ...progress, step: 'context' };
-      const callsOut = spec.contextSources.some((source) => source.kind === 'http' || source.kind === 'custom');
-      const resolved = await (callsOut ? remoteContextActivities(spec) : db).resolveContext(base);
-      progress = { ...progress, step: 'planning' };
-      const plan = await db.planRun({ ...base, runWorkflowId, context: resolved });
-      progress = { ...progress, tasksPlanned: plan.children.length };
-      state = {
-        runId,
-        definitionKey,
-        version,
-        tasksPlanned: plan.children.length,
-        remaining: plan.children,
-        started: 0,
-        ...(writesTasks ? { writesTasks } : {}),
-      };
-    } catch (error) {
-      throw await failRun({ runId }, error);
+      progress = { ...progress, runId: begun.runId };
+      switch (begun.outcome) {
+        case 'finished':
+          return result(begun.status, begun.runId, 0, 0);
+        case 'invalid':
+          throw await failRun(
+            { runId: begun.runId },
+            ApplicationFailure.create({
+              type: FailureTypes.invalidDefinition,
+              message: begun.error,
+              nonRetryable: true,
+            }),
+          );
+        case 'failed':
+          throw await failRun(
+            { runId: begun.runId },
+            ApplicationFailure.create({ type: begun.error.type, message: begun.error.message, nonRetryable: true }),
+          );
+        case 'resolveRemotely': {
+          const { runId, spec, version, definitionKey } = begun;
+          try {
+            const now = new Date(Date.now()).toISOString();
+            const base = {
+              runId,
+              definitionId: input.definitionId,
+              definitionKey,
+              version,
+              spec,
+              trigger: input.trigger,
+              now,
+            };
+            progress = { ...progress, step: 'context' };
+            const resolved = await remoteContextActivities(spec).resolveContext(base);
+            progress = { ...progress, step: 'planning' };
+            const plan = await db.planRun({ ...base, runWorkflowId, context: resolved });
+            state = spawnState(runId, definitionKey, version, plan.children);
+          } catch (error) {
+            throw await failRun({ runId }, error);
+          }
+          break;
+        }
+        case 'planned':
+          state = spawnState(begun.runId, begun.definitionKey, begun.version, begun.children);
+          break;
+        default: {
+          // Workflow code cannot import core's assertNever (see the import above): the same check.
+          const unexpected: never = begun;
+          throw ApplicationFailure.nonRetryable(`unexpected beginRun result ${JSON.stringify(unexpected)}`);
+        }
+      }
+      progress = { ...progress, tasksPlanned: state.tasksPlanned };
+    } else {
+      let recorded: RecordRunResult;
+      try {
+        recorded = await db.recordRun({ ...record, startedAt });
+      } catch (error) {
+        // Retryable failures are retried inside the local activity; what arrives here is
+        // permanent (the trigger cannot be stored, the definition is gone …).
+        throw await failRun({ unrecorded: record }, error);
+      }
+      progress = { ...progress, step: 'loading', runId: recorded.runId };
+      if (!recorded.ok) {
+        throw await failRun(
+          { runId: recorded.runId },
+          ApplicationFailure.create({
+            type: FailureTypes.invalidDefinition,
+            message: recorded.error,
+            nonRetryable: true,
+          }),
+        );
+      }
+      const { runId, spec, version, definitionKey } = recorded;
+      if (recorded.finished) return result(recorded.finished, runId, 0, 0);
+      try {
+        const trigger = input.trigger;
+        if (trigger.kind === 'cron' && spec.trigger.kind === 'cron') {
+          progress = { ...progress, step: 'misfire' };
+          const decision = await db.checkMisfire({
+            runId,
+            cron: spec.trigger.cron,
+            nominalTime: trigger.nominalTime,
+            actualTime: firstTaskTime.toISOString(),
+          });
+          if (decision.action === 'skip') return result('skipped', runId, 0, 0);
+          if (decision.action === 'coalesce') return result('coalesced', runId, 0, 0);
+        }
+        const now = new Date(Date.now()).toISOString();
+        const base = { runId, definitionId: input.definitionId, definitionKey, version, spec, trigger, now };
+        progress = { ...progress, step: 'context' };
+        const callsOut = spec.contextSources.some((source) => source.kind === 'http' || source.kind === 'custom');
+        const resolved = await (callsOut ? remoteContextActivities(spec) : db).resolveContext(base);
+        progress = { ...progress, step: 'planning' };
+        const plan = await db.planRun({ ...base, runWorkflowId, context: resolved });
+        progress = { ...progress, tasksPlanned: plan.children.length };
+        state = {
+          runId,
+          definitionKey,
+          version,
+          tasksPlanned: plan.children.length,
+          remaining: plan.children,
+          started: 0,
+          ...(writesTasks ? { writesTasks } : {}),
+        };
+      } catch (error) {
+        throw await failRun({ runId }, error);
+      }
     }
   }
 
@@ -237,6 +315,19 @@ export async function RunActivityWorkflow(
     });
   }
   return result(status, state.runId, state.tasksPlanned, started);
+}
+
+/** The spawn state of a run that begins in one step (it always writes its tasks' rows). */
+function spawnState(runId: string, definitionKey: string, version: number, children: PlannedChild[]): RunSpawnState {
+  return {
+    runId,
+    definitionKey,
+    version,
+    tasksPlanned: children.length,
+    remaining: children,
+    started: 0,
+    writesTasks: true,
+  };
 }
 
 /**
