@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createContextResolverRegistry } from '@activity-core/activities';
 import { ActivityDefinitionSpec } from '@activity-core/core';
 import { createDefinition } from '@activity-core/db';
 import { cancelTask, completeTask, startRunActivity, taskStatusQuery } from '@activity-core/workflows';
@@ -18,10 +19,11 @@ const RECORD = process.env.AC_RECORD_FIXTURES === '1';
 /**
  * Prefix of the fixtures a recording writes: the workflows' current shape. Fixtures of earlier
  * shapes stay as they are (unprefixed: children wrote their own task rows; `writes-tasks-`: the
- * run writes them, see RUN_WRITES_TASKS); a change of shape gets a new prefix, so a recording
+ * run writes them, see RUN_WRITES_TASKS; `begins-in-one-step-`: the run also begins in one local
+ * activity, see RUN_BEGINS_IN_ONE_STEP); a change of shape gets a new prefix, so a recording
  * never overwrites the histories that deployed code has left behind.
  */
-const RECORDED_SHAPE = 'writes-tasks-';
+const RECORDED_SHAPE = 'begins-in-one-step-';
 
 interface Fixture {
   readonly name: string;
@@ -46,7 +48,9 @@ describe('replay of recorded histories', () => {
   if (RECORD)
     test('record representative histories as fixtures', async () => {
       await using h = await createHarness();
-      await h.startWorker();
+      await h.startWorker({
+        resolvers: createContextResolverRegistry({ weather: async () => ({ celsius: -3 }) }),
+      });
       const save = async (name: string, workflowId: string) => {
         const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
         writeFileSync(
@@ -118,6 +122,18 @@ describe('replay of recorded histories', () => {
           }),
         ),
       });
+      // A plan of no tasks (the rule is false), and a context that calls out (a regular activity).
+      await save('run-event-0-tasks', await run(orders.id, { kind: 'event', envelope: orderEvent(0) }));
+      const custom = await createOrderDefinition(h.db, {
+        contextSources: [{ name: 'wx', kind: 'custom', resolver: 'weather' }],
+        rules: [],
+        taskTemplates: [{ key: 'check', title: 'Weather {{ context.wx.celsius }}' }],
+      });
+      await save(
+        'run-custom-context-1-task',
+        await run(custom.id, { kind: 'manual', requestedBy: 'tester', idempotencyKey: uniqueId('m-') }),
+      );
+
       await save(
         'run-cron-misfire-skipped',
         await run(cron.id, { kind: 'cron', nominalTime: '2026-01-01T00:00:00.000Z', scheduleId: 'sched-1' }),
@@ -126,7 +142,7 @@ describe('replay of recorded histories', () => {
 
   test('every fixture replays on the current workflow code without a determinism error', async () => {
     const fixtures = loadFixtures();
-    expect(fixtures.length).toBeGreaterThanOrEqual(14);
+    expect(fixtures.length).toBeGreaterThanOrEqual(23);
     const results = Worker.runReplayHistories(
       { workflowBundle: await workflowBundle() },
       fixtures.map((f) => ({ workflowId: f.workflowId, history: historyFromJSON(f.history) })),
