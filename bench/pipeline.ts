@@ -11,6 +11,8 @@
 //                          [--profile <dir>]   (node --cpu-prof for both workers, into <dir>)
 //
 // Worker tuning comes from the environment (AC_WORKER_*), given to both workers alike.
+// The first failed run (or task, or baseline workflow) stops the benchmark with its reason:
+// its tasks would never arrive.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,6 +126,9 @@ async function coreMetrics(address: string): Promise<Map<string, number>> {
   return out;
 }
 
+/** How often a wait for tasks asks whether a run failed. */
+const FAILURE_CHECK_MS = 2000;
+
 /** Percentile of sorted samples. */
 function pct(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -155,15 +160,25 @@ class Tracker {
     for (const w of this.#waiters.splice(0)) w();
   }
 
-  /** Resolves when every task of `ids` arrived; throws after `timeoutMs` naming how many are missing. */
-  async complete(ids: readonly string[], timeoutMs: number): Promise<void> {
+  /**
+   * Resolves when every task of `ids` arrived; throws after `timeoutMs` naming how many are
+   * missing, or as soon as `failed` (asked every few seconds) names a failed run: its tasks
+   * would never come.
+   */
+  async complete(ids: readonly string[], timeoutMs: number, failed?: () => Promise<string | undefined>): Promise<void> {
     const deadline = performance.now() + timeoutMs;
+    let nextCheck = performance.now() + FAILURE_CHECK_MS;
     for (;;) {
       const missing = ids.reduce(
         (n, id) => n + Math.max(0, (this.#expected.get(id) ?? 0) - (this.#received.get(id)?.length ?? 0)),
         0,
       );
       if (missing === 0) return;
+      if (failed && performance.now() >= nextCheck) {
+        const reason = await failed();
+        if (reason !== undefined) throw new Error(`stopped with ${missing} tasks.created missing: ${reason}`);
+        nextCheck = performance.now() + FAILURE_CHECK_MS;
+      }
       const left = deadline - performance.now();
       if (left <= 0) throw new Error(`timed out with ${missing} tasks.created missing`);
       await new Promise<void>((resolve) => {
@@ -335,6 +350,29 @@ await runBench(async (stack, { dataDir }) => {
     const client = new Client({ connection, namespace: stack.temporalNamespace });
 
     const tracker = new Tracker();
+    /** The first failed (or terminated, timed-out) workflow of a system and why, if any: the benchmark stops on it. */
+    const workflowTypes: Record<SystemName, string> = {
+      product: `'RunActivityWorkflow', 'TaskInstanceWorkflow'`,
+      a: `'baselineA'`,
+      b: `'baselineB', 'baselineTask'`,
+    };
+    const failedRun = (system: SystemName) => async (): Promise<string | undefined> => {
+      const query = `WorkflowType IN (${workflowTypes[system]}) AND ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')`;
+      for await (const wf of client.workflow.list({ query, pageSize: 1 })) {
+        const why = await client.workflow
+          .getHandle(wf.workflowId, wf.runId)
+          .result()
+          .then(
+            () => 'no failure recorded',
+            (error: unknown) => {
+              const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+              return cause instanceof Error ? cause.message : String(cause);
+            },
+          );
+        return `${LABEL[system]}: ${wf.type} ${wf.workflowId} ${wf.status.name}: ${why}`;
+      }
+      return undefined;
+    };
     const subscribe = (subject: string, eventIdOf: (body: Record<string, unknown>) => unknown) => {
       const sub = nc.subscribe(subject);
       void (async () => {
@@ -403,6 +441,8 @@ await runBench(async (stack, { dataDir }) => {
             : 0;
         if (info.num_pending === 0 && info.num_ack_pending === 0 && running === 0 && outbox === 0) break;
         if (Date.now() > deadline) throw new Error(`${system} did not settle: ${running} running, ${outbox} outbox`);
+        const failure = await failedRun(system)();
+        if (failure !== undefined) throw new Error(`${system} did not settle: ${failure}`);
         await new Promise((r) => setTimeout(r, 250));
       }
       await new Promise((r) => setTimeout(r, 500));
@@ -425,7 +465,7 @@ await runBench(async (stack, { dataDir }) => {
         if (inFlight.size >= 32) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);
-      await tracker.complete(ids, 600_000);
+      await tracker.complete(ids, 600_000, failedRun(system));
       f.tasksPerSec = (n / (tracker.lastReceived(ids) - tracker.firstSent(ids))) * 1000;
       await settle(system);
       const after = cpuNow(system);
@@ -455,7 +495,7 @@ await runBench(async (stack, { dataDir }) => {
       }
       await Promise.all(pending);
       const lastSent = performance.now();
-      await tracker.complete(ids, 600_000);
+      await tracker.complete(ids, 600_000, failedRun(system));
       const order = [...ids].sort((x, y) => Number(x.split('-')[1]) - Number(y.split('-')[1]));
       const lat = tracker.latencies(order);
       const sorted = [...lat].sort((a, b) => a - b);
@@ -474,7 +514,7 @@ await runBench(async (stack, { dataDir }) => {
     /** One event → FANOUT tasks: publish → the last tasks.created, s. */
     const fanout = async (system: SystemName, f: Figures) => {
       const id = await publish(system, FANOUT);
-      await tracker.complete([id], 900_000);
+      await tracker.complete([id], 900_000, failedRun(system));
       f.fanoutS = (tracker.latencies([id])[0] ?? Number.NaN) / 1000;
       await settle(system);
     };
@@ -531,7 +571,7 @@ await runBench(async (stack, { dataDir }) => {
     const topUps: string[] = [];
     while (SYSTEMS.includes('product') && open + topUps.length * FANOUT < OPEN && FANOUT > 0)
       topUps.push(await publish('product', FANOUT));
-    if (topUps.length > 0) await tracker.complete(topUps, 1_800_000);
+    if (topUps.length > 0) await tracker.complete(topUps, 1_800_000, failedRun('product'));
     await settle('product');
     open = await openTasks();
     await new Promise((r) => setTimeout(r, 5000));
