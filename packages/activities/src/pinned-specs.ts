@@ -3,7 +3,7 @@
 // invalid, is the same for every run that pins it. One spec object per version also lets the
 // core keep its compiled CEL programs and templates (planTasks caches them per spec object).
 import { type ExpressionLimits, type ValidateDefinitionResult, validateDefinitionSpec } from '@activity-core/core';
-import { CorruptRowError, type Executor, getDefinitionVersion } from '@activity-core/db';
+import { CorruptRowError } from '@activity-core/db';
 
 /** Versions kept (least recently used first out): each holds a spec and its compiled programs. */
 export const DEFAULT_PINNED_SPEC_CACHE_SIZE = 256;
@@ -13,22 +13,28 @@ export type PinnedSpec = ValidateDefinitionResult | { readonly ok: false; readon
 
 export interface PinnedSpecs {
   /** The version's checked spec; a miss reads the version row. Database errors are thrown (retryable). */
-  get(db: Executor, definitionId: string, version: number): Promise<PinnedSpec>;
+  get(definitionId: string, version: number): Promise<PinnedSpec>;
   readonly size: number;
 }
 
-export function createPinnedSpecs(
-  options: { readonly limits?: ExpressionLimits; readonly maxEntries?: number } = {},
-): PinnedSpecs {
+export interface PinnedSpecsOptions {
+  /** Reads a version's stored spec (`getDefinitionVersion`); throws `CorruptRowError` for an unreadable row. */
+  readonly load: (definitionId: string, version: number) => Promise<unknown>;
+  readonly limits?: ExpressionLimits;
+  /** Default {@link DEFAULT_PINNED_SPEC_CACHE_SIZE}. */
+  readonly maxEntries?: number;
+}
+
+export function createPinnedSpecs(options: PinnedSpecsOptions): PinnedSpecs {
   const maxEntries = options.maxEntries ?? DEFAULT_PINNED_SPEC_CACHE_SIZE;
   const limitsOption = options.limits ? { limits: options.limits } : {};
   // Promises, so concurrent first runs of a version read and validate it once.
   const entries = new Map<string, Promise<PinnedSpec>>();
 
-  const load = async (db: Executor, definitionId: string, version: number): Promise<PinnedSpec> => {
+  const load = async (definitionId: string, version: number): Promise<PinnedSpec> => {
     let stored: unknown;
     try {
-      stored = (await getDefinitionVersion(db, definitionId, version)).spec;
+      stored = await options.load(definitionId, version);
     } catch (error) {
       if (error instanceof CorruptRowError) return { ok: false, unreadable: error.message };
       throw error;
@@ -39,7 +45,7 @@ export function createPinnedSpecs(
   };
 
   return {
-    get(db, definitionId, version) {
+    get(definitionId, version) {
       const key = `${definitionId}@${version}`;
       const hit = entries.get(key);
       if (hit !== undefined) {
@@ -47,7 +53,7 @@ export function createPinnedSpecs(
         entries.set(key, hit);
         return hit;
       }
-      const loading = load(db, definitionId, version);
+      const loading = load(definitionId, version);
       entries.set(key, loading);
       // A failed read (database down) is not an answer: the next run reads again.
       loading.catch(() => {

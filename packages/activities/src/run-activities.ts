@@ -68,7 +68,10 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
   const log = runLogWriter(deps);
   const limitsOption = deps.expressionLimits ? { limits: deps.expressionLimits } : {};
   const limits = deps.expressionLimits?.input ?? DEFAULT_INPUT_LIMITS;
-  const specs = createPinnedSpecs(deps.expressionLimits ? { limits: deps.expressionLimits } : {});
+  const specs = createPinnedSpecs({
+    load: async (definitionId, version) => (await getDefinitionVersion(deps.db, definitionId, version)).spec,
+    ...(deps.expressionLimits ? { limits: deps.expressionLimits } : {}),
+  });
 
   /** The run's row, inserted once per trigger key (found on a repeated start), with the version it pins. */
   const insertRun = (definitionId: string, currentVersion: number, input: RecordRunInput) => {
@@ -227,7 +230,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
           await logTriggered();
           return { outcome: 'finished', runId, status: run.status as RunActivityResult['status'] };
         }
-        const pinned = await specs.get(deps.db, definition.id, version);
+        const pinned = await specs.get(definition.id, version);
         if (!pinned.ok) {
           await logTriggered();
           return { outcome: 'invalid', runId, error: pinnedSpecError(definition.key, version, pinned) ?? '' };
