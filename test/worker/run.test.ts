@@ -2,6 +2,7 @@ import { ActivityDefinitionSpec } from '@activity-core/core';
 import { createDefinition, getRunByWorkflowId, listTasks, readRunLog } from '@activity-core/db';
 import { type RunActivityResult, startRunActivity } from '@activity-core/workflows';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { sql } from 'kysely';
 import { describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
 import { workflowResult } from '../support/temporal.ts';
@@ -121,6 +122,33 @@ describe('RunActivityWorkflow, event-triggered', () => {
     const failed = log.filter((e) => e.kind === 'run_failed');
     expect(failed).toHaveLength(1);
     expect(JSON.stringify(failed[0]?.data)).toMatch(/taskTemplates\[0\]\.title/);
+  });
+
+  test('a stored version that no longer compiles fails the run at its start, logged, and its next run the same way', async () => {
+    const definition = await createOrderDefinition(h.db);
+    // As if saved by an older release whose checks let it through (versions are immutable, so a
+    // new one): a rule that does not compile.
+    const broken = definition.version + 1;
+    await sql`insert into definition_versions (definition_id, version, spec, created_by)
+      select definition_id, ${broken}, jsonb_set(spec, '{rules,0,when}', '"size("'), created_by
+      from definition_versions where definition_id = ${definition.id} and version = ${definition.version}`.execute(
+      h.db,
+    );
+    for (const attempt of [1, 2]) {
+      const { workflowId } = await startRunActivity(h.client, {
+        taskQueue: h.taskQueue,
+        input: { definitionId: definition.id, version: broken, trigger: { kind: 'event', envelope: orderEvent(1) } },
+      });
+      const error = await workflowResult(h.client, workflowId).catch((e: unknown) => e);
+      expect(error, `run ${attempt}`).toBeInstanceOf(WorkflowFailedError);
+      expect((error as WorkflowFailedError).cause).toMatchObject({ type: 'InvalidDefinition', nonRetryable: true });
+      const run = await getRunByWorkflowId(h.db, workflowId);
+      expect(run.status).toBe('failed');
+      const log = await readRunLog(h.db, run.id);
+      expect(log.map((e) => e.kind)).toEqual(['triggered', 'run_failed']);
+      expect(JSON.stringify(log[1]?.data)).toContain(`version ${broken} is invalid: rules[0].when`);
+      expect((await listTasks(h.db, { runId: run.id })).items).toHaveLength(0);
+    }
   });
 
   test('a missing definition fails the workflow without retries', async () => {
