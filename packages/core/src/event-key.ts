@@ -1,7 +1,7 @@
 // The CloudEvents identity of an event. A module of its own, without zod: workflow code uses it
-// (through workflow-ids.ts), and Temporal evaluates workflow code's modules once per execution.
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+// (through workflow-ids.ts), and Temporal evaluates workflow code's modules once per execution
+// (hence its own SHA-256, which, unlike @noble/hashes' sha2 module, costs nothing to load).
+import { sha256Hex } from './sha256.ts';
 
 /**
  * The CloudEvents identity of an event as a 64-char hex SHA-256 of `(source, id)`.
@@ -11,5 +11,5 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
  */
 export function eventKey(envelope: { readonly source: string; readonly id: string }): string {
   // JSON encoding keeps the pair unambiguous whatever characters either part holds.
-  return bytesToHex(sha256(utf8ToBytes(JSON.stringify([envelope.source, envelope.id]))));
+  return sha256Hex(new TextEncoder().encode(JSON.stringify([envelope.source, envelope.id])));
 }
