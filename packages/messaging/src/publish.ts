@@ -51,20 +51,12 @@ export async function publishRetrying(
   retry: PublishRetry = PUBLISH_RETRY,
   hooks: PublishRetryHooks = {},
 ): Promise<PubAck> {
-  const now = hooks.now ?? Date.now;
-  const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const started = now();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await js.publish(subject, data, { ...options, timeout: retry.timeoutMs, retries: 1 });
-    } catch (error) {
-      if (!isRetryablePublishError(error)) throw error;
-      const delay = jitteredBackoffMs(attempt, retry);
-      if (now() - started + delay > retry.deadlineMs) throw error;
-      hooks.onRetry?.(attempt, error);
-      await sleep(delay);
-    }
-  }
+  return retryingSetup(
+    () => js.publish(subject, data, { ...options, timeout: retry.timeoutMs, retries: 1 }),
+    undefined,
+    retry,
+    hooks,
+  );
 }
 
 /**
@@ -76,8 +68,8 @@ export async function publishRetrying(
 export const SETUP_RETRY: Omit<PublishRetry, 'timeoutMs'> = { deadlineMs: 60_000, baseMs: 250, maxMs: 2_000 };
 
 /**
- * Runs an idempotent JetStream API step (create-or-update to a wanted config) again while it
- * fails with what {@link isRetryablePublishError} calls retryable, for `retry.deadlineMs`;
+ * Runs an idempotent JetStream step (create-or-update to a wanted config, a publish with a
+ * message id) again while it fails with what {@link isRetryablePublishError} calls retryable, for `retry.deadlineMs`;
  * `retryable` picks the error to judge (e.g. the cause of a wrapping error). Anything else, or
  * the deadline, throws the last error.
  */
