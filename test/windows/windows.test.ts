@@ -186,16 +186,25 @@ describe('allOf', () => {
   test('A then B, and B before A, each make one run with both', async () => {
     const s = w.scope();
     const definition = await s.defineWindowed(allOfLong as never, { types });
-    const ab = [
-      (await s.publish('order.paid', { orderId: 'ab' })).id,
-      (await s.publish('order.noted', { orderId: 'ab' })).id,
-      (await s.publish('order.shipped', { orderId: 'ab' })).id,
-    ];
-    const ba = [
-      (await s.publish('order.shipped', { orderId: 'ba' })).id,
-      (await s.publish('order.paid', { orderId: 'ba' })).id,
-    ];
+    // Each event is published once the one before it joined: ingest hands up to its in-flight
+    // limit of events to Temporal at once, so events of one key published a millisecond apart
+    // can reach the window in either order (a `noted` handled after the window completed on
+    // `paid` + `shipped` opens the next window).
+    const inOrder = async (orderId: string, types: readonly string[]): Promise<string[]> => {
+      const ids: string[] = [];
+      for (const type of types) {
+        ids.push((await s.publish(type, { orderId })).id);
+        await waitFor(() => w.windowRuns(definition.id), {
+          what: `${orderId}: event ${ids.length} (${type}) joined its window`,
+          until: (runs) => runs.some((r) => r.window?.key === orderId && (r.window?.count ?? 0) >= ids.length),
+        });
+      }
+      return ids;
+    };
+    const ab = await inOrder('ab', ['order.paid', 'order.noted', 'order.shipped']);
+    const ba = await inOrder('ba', ['order.shipped', 'order.paid']);
     const runs = await finishedRuns(definition.id, 2, 'two correlations');
+    expect(runs).toHaveLength(2);
     const byKey = new Map(runs.map((r) => [r.window?.key, r]));
     for (const [key, ids] of [
       ['ab', ab],
