@@ -126,10 +126,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       };
 
   const round = async (): Promise<number> => {
-    // UPDATE … RETURNING gives no order; row ids are UUIDv7, so sorting restores write order.
-    const rows = (await claimOutboxBatch(options.db, { limit: batchSize, leaseMs })).sort((a, b) =>
-      a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
-    );
+    // In write order (`seq`): the claim sorts what UPDATE … RETURNING gives back unordered.
+    const rows = await claimOutboxBatch(options.db, { limit: batchSize, leaseMs });
     const done: string[] = [];
     for (const row of rows) {
       if (stopped) break;
