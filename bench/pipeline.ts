@@ -13,7 +13,6 @@
 // Worker tuning comes from the environment (AC_WORKER_*), given to both workers alike.
 // The first failed run (or task, or baseline workflow) stops the benchmark with its reason:
 // its tasks would never arrive.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +29,7 @@ import { connect } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadAverage, rssMb, threadCpuMs, treeCpuMs } from './pipeline/proc-stats.ts';
-import { onInterrupt, runBench } from './support.ts';
+import { type BenchProcess, onInterrupt, runBench, spawnBenchProcess } from './support.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -61,49 +60,16 @@ const SYSTEMS = String(opts.only)
   .filter((s): s is SystemName => s === 'product' || s === 'a' || s === 'b');
 const LABEL: Record<SystemName, string> = { product: 'activity-core', a: '(a) 1 activity', b: '(b) child + LA' };
 
-/** A service process of the benchmark, spawned with the bench's Node. */
-interface Proc {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
+type Proc = BenchProcess;
 
-async function spawnProc(
+/** This bench also echoes uncaught errors, and profiles with Node flags (`--cpu-prof`). */
+const spawnProc = (
   name: string,
   script: string,
   env: Record<string, string>,
   ready: RegExp,
   nodeFlags: string[] = [],
-): Promise<Proc> {
-  const child = spawn(process.execPath, [...nodeFlags, script], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let tail = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-20_000);
-      if (ready.test(tail)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready:\n${tail}`)));
-  });
-  child.stderr?.removeAllListeners('data');
-  child.stderr?.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
-    if (/"level":"(error|warn)"|Error/.test(text)) process.stderr.write(`[${name}] ${text}`);
-  });
-  return {
-    name,
-    child,
-    pid: child.pid as number,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
+) => spawnBenchProcess(name, script, env, ready, { nodeFlags, echo: /"level":"(error|warn)"|Error/ });
 
 /** The Temporal SDK's worker metrics (Prometheus text) as `name{labels}` → value; counters and histogram counts only. */
 async function coreMetrics(address: string): Promise<Map<string, number>> {

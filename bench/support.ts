@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,4 +45,54 @@ export async function runBench(
     rmSync(dataDir, { recursive: true, force: true });
   }
   process.exit(exitCode);
+}
+
+/** A service process of a benchmark, spawned with the bench's Node. */
+export interface BenchProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `script` with the bench's Node and `env` (plus PATH), resolves once its stderr matches
+ * `ready` (rejects with the output so far if it exits first), then echoes the stderr lines that
+ * match `echo` (warnings and errors by default) under the process's name.
+ */
+export async function spawnBenchProcess(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  ready: RegExp,
+  options: { readonly nodeFlags?: readonly string[]; readonly echo?: RegExp } = {},
+): Promise<BenchProcess> {
+  const echo = options.echo ?? /"level":"(error|warn)"/;
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let tail = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-20_000);
+      if (ready.test(tail)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready:\n${tail}`)));
+  });
+  child.stderr?.removeAllListeners('data');
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    if (echo.test(text)) process.stderr.write(`[${name}] ${text}`);
+  });
+  return {
+    name,
+    child,
+    pid: child.pid as number,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

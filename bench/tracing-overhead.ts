@@ -11,7 +11,7 @@
 // against the code before it, as off/before per rep.
 //
 //   node bench/tracing-overhead.ts [--reps 3] [--burst 200] [--before <checkout>] [--only before,off,on]
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,7 +28,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { loadAverage, treeCpuMs } from './pipeline/proc-stats.ts';
-import { onInterrupt, runBench } from './support.ts';
+import { type BenchProcess, onInterrupt, runBench, spawnBenchProcess } from './support.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -50,38 +50,8 @@ const MODES: readonly Mode[] = (BEFORE ? (['before', 'off', 'on'] as const) : ([
 );
 const rootOf = (mode: Mode) => (mode === 'before' ? (BEFORE as string) : root);
 
-interface Proc {
-  readonly pid: number;
-  stop(): Promise<void>;
-}
-
-async function spawnProc(name: string, script: string, env: Record<string, string>, ready: RegExp): Promise<Proc> {
-  const child: ChildProcess = spawn(process.execPath, [script], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let tail = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-20_000);
-      if (ready.test(tail)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready:\n${tail}`)));
-  });
-  child.stderr?.removeAllListeners('data');
-  child.stderr?.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
-    if (/"level":"(error|warn)"/.test(text)) process.stderr.write(`[${name}] ${text}`);
-  });
-  return {
-    pid: child.pid as number,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
+type Proc = BenchProcess;
+const spawnProc = spawnBenchProcess;
 
 const summary = (xs: readonly number[], digits = 1) => {
   const s = [...xs].sort((a, b) => a - b);
