@@ -7,27 +7,24 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventKey } from '@activity-core/core';
-import { createDb, type Db, migrateToLatest } from '@activity-core/db';
+import type { Db } from '@activity-core/db';
 import { publishDeadLetter } from '@activity-core/ingest';
 import { topology } from '@activity-core/messaging';
 import { REPO_ROOT } from '@activity-core/stack';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort } from '../support/ports.ts';
-import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
-import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { type ServiceStack, startServiceStack } from '../support/services.ts';
+import { uniqueId } from '../support/stack.ts';
 import { outlasting, WAIT_MS, within } from '../support/wait.ts';
 
 const TOKEN = 'cli-admin-token-0123456789abcdef';
 const BIN = join(REPO_ROOT, 'packages/cli/bin/activity-core.js');
 const prefix = uniqueId('C');
 const t = topology(prefix);
-let services: ServiceProcesses;
-let database: TestDatabase;
+let stack: ServiceStack;
 let db: Db;
 let nc: NatsConnection;
-let env: NodeJS.ProcessEnv;
 let work: string;
 
 interface Result {
@@ -46,7 +43,7 @@ function start(args: string[], nodeArgs: string[] = [], terminal = false) {
     : [process.execPath, argv];
   const child = spawn(command, commandArgs, {
     cwd: work,
-    env: { PATH: process.env.PATH, SHELL: '/bin/sh', AC_API_URL: env.AC_API_URL, AC_API_TOKEN: TOKEN, NO_COLOR: '1' },
+    env: { PATH: process.env.PATH, SHELL: '/bin/sh', AC_API_URL: stack.apiUrl, AC_API_TOKEN: TOKEN, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -60,7 +57,7 @@ function start(args: string[], nodeArgs: string[] = [], terminal = false) {
   const done = new Promise<Result>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
   /** Resolves once stderr says so; fails at once if the process has exited instead. */
   const said = (text: string) =>
-    services.waitFor(
+    stack.waitFor(
       async () => {
         if (stderr.includes(text)) return true;
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} first:\n${stderr}${stdout}`);
@@ -128,44 +125,20 @@ async function definitionsCount(): Promise<number> {
 }
 
 beforeAll(async () => {
-  const info = stackInfo();
-  database = await createTestDatabase();
-  db = createDb({ url: database.url, poolMax: 2 });
-  await migrateToLatest(db);
-  nc = await connect({ servers: info.natsUrl });
-  const apiPort = await freePort();
-  env = {
-    ...process.env,
-    DATABASE_URL: database.url,
-    NATS_URL: info.natsUrl,
-    TEMPORAL_ADDRESS: info.temporalAddress,
-    TEMPORAL_NAMESPACE: info.temporalNamespace,
-    TEMPORAL_TASK_QUEUE: uniqueId('tq-'),
-    AC_STREAM_PREFIX: prefix,
-    AC_API_TOKEN: TOKEN,
-    AC_SCHEDULE_ID_PREFIX: `${prefix.toLowerCase()}-def-`,
-    AC_OUTBOX_POLL_MS: '100',
-    AC_API_RATE_LIMIT_RPS: '1000',
-    AC_API_RATE_LIMIT_BURST: '1000',
-    LOG_LEVEL: 'warn',
-    AC_API_URL: `http://127.0.0.1:${apiPort}/trpc`,
-  };
-  services = serviceProcesses(env);
-  await services.start({ worker: await freePort(), ingest: await freePort(), api: apiPort });
+  stack = await startServiceStack({
+    prefix,
+    token: TOKEN,
+    env: { AC_API_RATE_LIMIT_RPS: '1000', AC_API_RATE_LIMIT_BURST: '1000', LOG_LEVEL: 'warn' },
+  });
+  ({ db, nc } = stack);
+  await stack.start('worker', 'ingest', 'api');
   // Outside the checkout, so the token comes from the environment, not from a data directory.
   work = mkdtempSync(join(tmpdir(), 'ac-cli-'));
   cpSync(join(REPO_ROOT, 'examples/definitions'), join(work, 'definitions'), { recursive: true });
 });
 
 afterAll(async () => {
-  await services?.stop();
-  const jsm = await jetstreamManager(nc);
-  for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream, t.advisories.stream]) {
-    await jsm.streams.delete(s).catch(() => undefined);
-  }
-  await nc.close();
-  await db.destroy();
-  await database.drop();
+  await stack?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -278,7 +251,7 @@ describe('look, try and watch', () => {
     expect(published.code, published.stderr).toBe(0);
     // The CRM is not reachable from the test worker: the run fails resolving its context,
     // which the log shows too. What matters: the entries arrive while tail runs.
-    await services.waitFor(
+    await stack.waitFor(
       async () => {
         const out = tail.out();
         return (
@@ -373,7 +346,7 @@ describe('dead letters', () => {
         reason: 'max_deliveries',
         message: 'delivered 5 times without an ack',
       });
-      const letters = await services.waitFor(
+      const letters = await stack.waitFor(
         async () => {
           const list = (await json('dlq', 'list', '--reason', 'invalid_json')) as Array<{
             seq: number;
@@ -400,7 +373,7 @@ describe('dead letters', () => {
       expect(redrive.stdout).toContain('redriven 1 of 1');
       // Back on AC_EVENTS, ingest judges it again: still not JSON, so parked again, as a new letter.
       expect((await cli('dlq', 'show', String(invalid.seq))).code).toBe(6);
-      await services.waitFor(
+      await stack.waitFor(
         async () => {
           const list = (await json('dlq', 'list', '--reason', 'invalid_json')) as Array<{ seq: number }>;
           return list.length === 1 && (list[0]?.seq ?? 0) > invalid.seq;
@@ -417,7 +390,7 @@ describe('dead letters', () => {
       expect(orders.stdout).not.toContain('redriven 1/1');
       expect(orders.stdout).toContain('redriven 1 of 1');
       const key = eventKey(order);
-      await services.waitFor(
+      await stack.waitFor(
         async () => {
           const runs = (await json('get', 'runs', '--definition', 'order-review')) as Array<{ triggerKey: string }>;
           return runs.length === before + 1 && runs.some((r) => r.triggerKey === key);

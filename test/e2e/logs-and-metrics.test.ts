@@ -1,16 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ActivityCoreClient, createActivityCoreClient } from '@activity-core/client';
-import { createDb, type Db, listTasks, migrateToLatest } from '@activity-core/db';
-import { topology } from '@activity-core/messaging';
+import type { ActivityCoreClient } from '@activity-core/client';
+import { type Db, listTasks } from '@activity-core/db';
 import type { ServiceName } from '@activity-core/stack';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort } from '../support/ports.ts';
 import { metricNamesOf, opsExpressions, servedNames } from '../support/promql.ts';
-import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
-import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { type ServiceStack, startServiceStack } from '../support/services.ts';
+import { uniqueId } from '../support/stack.ts';
 import { WAIT_MS } from '../support/wait.ts';
 
 // The three services as processes at LOG_LEVEL=debug, with every line they print captured:
@@ -22,17 +18,13 @@ const TOKEN = 'redaction-admin-token-4f1e9c2b7a';
 const CRM_SECRET = 'Bearer crm-secret-9d8c7b6a5f4e';
 const NATS_PASSWORD = 'nats-password-3c2b1a0f9e';
 const prefix = uniqueId('R');
-const t = topology(prefix);
 const lines: Array<{ service: ServiceName; line: string }> = [];
-let database: TestDatabase;
+let stack: ServiceStack;
 let db: Db;
-let nc: NatsConnection;
 let ac: ActivityCoreClient;
-let services: ServiceProcesses;
 let upstream: Server;
 let upstreamCalls = 0;
-let apiPort: number;
-const ports: Partial<Record<ServiceName, number>> = {};
+let ports: Readonly<Record<ServiceName, number>>;
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
@@ -48,49 +40,27 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const upstreamHost = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 
-  const info = stackInfo();
-  database = await createTestDatabase();
-  db = createDb({ url: database.url, poolMax: 2 });
-  await migrateToLatest(db);
-  nc = await connect({ servers: info.natsUrl });
-  apiPort = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: database.url,
-    NATS_URL: info.natsUrl,
-    // The test server asks for no credentials and accepts any: the services still hold one.
-    NATS_USER: 'activity-core',
-    NATS_PASSWORD,
-    TEMPORAL_ADDRESS: info.temporalAddress,
-    TEMPORAL_NAMESPACE: info.temporalNamespace,
-    TEMPORAL_TASK_QUEUE: uniqueId('tq-'),
-    AC_STREAM_PREFIX: prefix,
-    AC_API_TOKEN: TOKEN,
-    AC_SCHEDULE_ID_PREFIX: `${prefix.toLowerCase()}-def-`,
-    AC_OUTBOX_POLL_MS: '100',
-    AC_HTTP_ALLOWED_HOSTS: upstreamHost,
-    AC_SECRET_CRM_TOKEN: CRM_SECRET,
-    LOG_LEVEL: 'debug',
-  };
-  services = serviceProcesses(env, { onLine: (service, line) => lines.push({ service, line }) });
-  ports.api = apiPort;
-  ports.worker = await freePort();
-  await services.start({ worker: ports.worker, api: apiPort });
-  ac = createActivityCoreClient({ url: `http://127.0.0.1:${apiPort}/trpc`, token: TOKEN });
+  stack = await startServiceStack({
+    prefix,
+    token: TOKEN,
+    env: {
+      // The test server asks for no credentials and accepts any: the services still hold one.
+      NATS_USER: 'activity-core',
+      NATS_PASSWORD,
+      AC_HTTP_ALLOWED_HOSTS: upstreamHost,
+      AC_SECRET_CRM_TOKEN: CRM_SECRET,
+      LOG_LEVEL: 'debug',
+    },
+    onLine: (service, line) => lines.push({ service, line }),
+  });
+  ({ db, ports } = stack);
+  await stack.start('worker', 'api');
+  ac = stack.client();
 });
 
 afterAll(async () => {
-  await services?.stop();
+  await stack?.stop();
   await new Promise((resolve) => upstream?.close(resolve));
-  if (nc) {
-    const jsm = await jetstreamManager(nc);
-    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream, t.advisories.stream]) {
-      await jsm.streams.delete(s).catch(() => undefined);
-    }
-    await nc.close();
-  }
-  await db?.destroy();
-  await database?.drop();
 });
 
 describe('secrets never reach the logs', () => {
@@ -98,10 +68,10 @@ describe('secrets never reach the logs', () => {
     'API tokens, an http source secret header, and the NATS password are absent from every line of every service',
     async () => {
       const issued = await ac.tokens.create.mutate({ name: uniqueId('ops-'), scopes: ['read'] });
-      const reader = createActivityCoreClient({ url: `http://127.0.0.1:${apiPort}/trpc`, token: issued.secret });
+      const reader = stack.client(issued.secret);
       await reader.definitions.list.query({});
       // A refused token is logged nowhere either.
-      const refused = await fetch(`http://127.0.0.1:${apiPort}/trpc/definitions.list`, {
+      const refused = await fetch(`${stack.apiUrl}/definitions.list`, {
         headers: { authorization: `Bearer ${TOKEN}-wrong` },
       });
       expect(refused.status).toBe(401);
@@ -126,8 +96,7 @@ describe('secrets never reach the logs', () => {
         },
       });
       // Ingest starts after the definition exists, so its first load has it.
-      ports.ingest = await freePort();
-      await services.start({ ingest: ports.ingest });
+      await stack.start('ingest');
       await ac.events.publish.mutate({
         specversion: '1.0',
         id: 'order-1',
@@ -135,7 +104,7 @@ describe('secrets never reach the logs', () => {
         type: 'order.created',
         data: { customer: 'c-1' },
       });
-      const [task] = await services.waitFor(
+      const [task] = await stack.waitFor(
         async () => {
           const { items } = await listTasks(db, { definitionId: definition.id });
           return items.length > 0 ? items : undefined;
@@ -189,7 +158,7 @@ describe('secrets never reach the logs', () => {
     expect(api.value('ac_api_request_duration_seconds_count')).toBeGreaterThan(0);
     // The one event was delivered and acked: no lag, nothing awaiting an ack. The consumer
     // figures are the server's, read at scrape time (cached for a second), so they are awaited.
-    const ingest = await services.waitFor(
+    const ingest = await stack.waitFor(
       async () => {
         const i = await scrape('ingest');
         return i.value('ac_ingest_consumer_pending') === 0 && i.value('ac_ingest_consumer_ack_pending') === 0
@@ -207,7 +176,7 @@ describe('secrets never reach the logs', () => {
     // Redeliveries happen under load (a nak after a start timed out); the series must exist.
     expect(ingest.value('ac_ingest_consumer_redelivered')).toBeGreaterThanOrEqual(0);
     // The task's event is published by the relay; then nothing is pending.
-    const worker = await services.waitFor(
+    const worker = await stack.waitFor(
       async () => {
         const w = await scrape('worker');
         return (w.value('ac_outbox_published_total') ?? 0) >= 1 && w.value('ac_outbox_pending') === 0 ? w : undefined;
@@ -220,7 +189,7 @@ describe('secrets never reach the logs', () => {
     // One event, one run, one task: each state change counted once, whatever the activity
     // attempts (the http source's first call failed) and replays. The run is finished once the
     // workflow wrote its status, which may come a moment after the task event was published.
-    const finished = await services.waitFor(
+    const finished = await stack.waitFor(
       async () => {
         const w = await scrape('worker');
         return w.value('ac_runs_finished_total', { trigger_kind: 'event', status: 'succeeded' }) === 1 ? w : undefined;

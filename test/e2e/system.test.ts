@@ -1,93 +1,32 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { type ActivityCoreClient, createActivityCoreClient } from '@activity-core/client';
+import type { ActivityCoreClient } from '@activity-core/client';
 import { ActivityDefinitionSpec } from '@activity-core/core';
-import {
-  createDb,
-  createDefinition,
-  type Db,
-  listRuns,
-  listTasks,
-  migrateToLatest,
-  setDefinitionEnabled,
-} from '@activity-core/db';
+import { createDefinition, type Db, listRuns, listTasks, setDefinitionEnabled } from '@activity-core/db';
 import { topology } from '@activity-core/messaging';
 import { scheduleIdFor } from '@activity-core/schedules';
-import { REPO_ROOT } from '@activity-core/stack';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
+import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { storedMessages } from '../support/nats.ts';
-import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
-import { outlasting, PROCESS_START_MS, WAIT_MS, waitFor, within } from '../support/wait.ts';
+import { type ServiceStack, startServiceStack } from '../support/services.ts';
+import { stackInfo, uniqueId } from '../support/stack.ts';
+import { outlasting, PROCESS_START_MS, WAIT_MS, waitFor } from '../support/wait.ts';
 
 // The whole system as separate processes, the way `npm start` runs it: worker, ingest and
 // api services over the shared test stack, with their own database, stream prefix and
 // task queue. A producer publishes plain JSON to NATS; tasks come out on NATS.
 const TOKEN = 'e2e-admin-token-0123456789abcdef';
 const MAX_DEPTH = 3;
-const children: Array<{ name: string; process: ChildProcess; output: string[] }> = [];
-let database: TestDatabase;
+let stack: ServiceStack;
 let db: Db;
 let nc: NatsConnection;
 let ac: ActivityCoreClient;
-let env: NodeJS.ProcessEnv;
 const prefix = uniqueId('E');
 const t = topology(prefix);
 const SCHEDULE_PREFIX = `${prefix.toLowerCase()}-def-`;
 /** A chain across the three processes (NATS in, runs, tasks, outbox, NATS out, sourcing back). */
 const CHAIN_WAIT_MS = 60_000;
-
-const logsOf = (name?: string) =>
-  children
-    .filter((c) => name === undefined || c.name === name)
-    .map((c) => `--- ${c.name} (pid ${c.process.pid})\n${c.output.join('').slice(-3000)}`)
-    .join('\n');
-
-/**
- * Starts a service on a port it picks itself (0: nothing can take it between a pick and the
- * bind), reads the port from its "ready" log line, then waits for /readyz.
- */
-async function startService(name: 'worker' | 'ingest' | 'api'): Promise<number> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
-    env: { ...env, [`AC_${name.toUpperCase()}_PORT`]: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const entry = { name, process: child, output: [] as string[] };
-  children.push(entry);
-  child.stdout?.on('data', (c: Buffer) => entry.output.push(c.toString()));
-  child.stderr?.on('data', (c: Buffer) => entry.output.push(c.toString()));
-  const context = () => logsOf(name);
-  const port = await waitFor(
-    () => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}):\n${context()}`);
-      }
-      // Complete JSON lines only: the last one may still be arriving.
-      for (const line of entry.output.join('').split('\n').slice(0, -1)) {
-        if (!line.includes(`"${name} ready"`)) continue;
-        try {
-          return (JSON.parse(line) as { port: number }).port;
-        } catch {
-          // not a log line of its own (stdout and stderr interleaved)
-        }
-      }
-      return undefined;
-    },
-    { what: `${name} (pid ${child.pid}) to log "${name} ready"`, timeoutMs: PROCESS_START_MS, context },
-  );
-  await waitFor(
-    () =>
-      fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.status,
-        (error: unknown) => String(error),
-      ),
-    { what: `${name} on port ${port} to answer /readyz with 200`, until: (status) => status === 200, context },
-  );
-  return port;
-}
 
 /** NATS headers from the record the cloudevents SDK's HTTP binding produces. */
 function natsHeadersOf(record: Record<string, unknown>) {
@@ -101,49 +40,26 @@ async function streamSubjects(stream: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  const info = stackInfo();
-  database = await createTestDatabase();
-  db = createDb({ url: database.url, poolMax: 4 });
-  await migrateToLatest(db);
-  nc = await connect({ servers: info.natsUrl });
-  env = {
-    ...process.env,
-    DATABASE_URL: database.url,
-    NATS_URL: info.natsUrl,
-    TEMPORAL_ADDRESS: info.temporalAddress,
-    TEMPORAL_NAMESPACE: info.temporalNamespace,
-    TEMPORAL_TASK_QUEUE: uniqueId('tq-'),
-    AC_STREAM_PREFIX: prefix,
-    AC_API_TOKEN: TOKEN,
-    AC_MAX_CAUSATION_DEPTH: String(MAX_DEPTH),
-    AC_SCHEDULE_ID_PREFIX: SCHEDULE_PREFIX,
-    AC_OUTBOX_POLL_MS: '100',
-    // Longer than any wait here: a Schedule that follows a definition in time came through NOTIFY.
-    AC_SCHEDULE_RECONCILE_INTERVAL_MS: String(10 * 60_000),
-    // The "ready" lines carry the ports; the output is kept in memory and shown on failure.
-    LOG_LEVEL: 'info',
-  };
-  const [, apiPort] = await Promise.all([startService('worker'), startService('api')]);
-  ac = createActivityCoreClient({ url: `http://127.0.0.1:${apiPort}/trpc`, token: TOKEN });
+  stack = await startServiceStack({
+    prefix,
+    token: TOKEN,
+    poolMax: 4,
+    env: {
+      AC_MAX_CAUSATION_DEPTH: String(MAX_DEPTH),
+      AC_SCHEDULE_ID_PREFIX: SCHEDULE_PREFIX,
+      // Longer than any wait here: a Schedule that follows a definition in time came through NOTIFY.
+      AC_SCHEDULE_RECONCILE_INTERVAL_MS: String(10 * 60_000),
+      // The output is kept in memory and shown on failure.
+      LOG_LEVEL: 'info',
+    },
+  });
+  ({ db, nc } = stack);
+  await stack.start('worker', 'api');
+  ac = stack.client();
 });
 
 afterAll(async () => {
-  for (const c of children) c.process.kill('SIGTERM');
-  await Promise.all(
-    children.map((c) =>
-      c.process.exitCode !== null || c.process.signalCode !== null
-        ? undefined
-        : within(new Promise((r) => c.process.once('exit', r)), {
-            what: `${c.name} (pid ${c.process.pid}) to exit after SIGTERM`,
-            context: () => logsOf(c.name),
-          }),
-    ),
-  );
-  const jsm = await jetstreamManager(nc);
-  for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream]) await jsm.streams.delete(s).catch(() => undefined);
-  await nc.close();
-  await db.destroy();
-  await database.drop();
+  await stack?.stop();
 });
 
 describe('the whole system', () => {
@@ -197,7 +113,7 @@ describe('the whole system', () => {
         },
       });
       // Ingest starts after the definitions exist, so its first load sees them all.
-      await startService('ingest');
+      await stack.start('ingest');
 
       // A producer with nothing but a NATS client: plain JSON; type from the subject, id from Nats-Msg-Id.
       const js = jetstream(nc);
@@ -245,7 +161,7 @@ describe('the whole system', () => {
         what: `four order-line tasks of definition ${orders.key}`,
         until: (items) => items.length === 4,
         timeoutMs: CHAIN_WAIT_MS,
-        context: () => logsOf(),
+        context: () => stack.logs(),
       });
       expect(orderTasks.map((task) => task.title).sort()).toEqual([
         'Check a of o-42',
@@ -257,7 +173,7 @@ describe('the whole system', () => {
         what: `a follow-up task (definition ${followUp.key}) per order-line task`,
         until: (items) => items.length === 4,
         timeoutMs: CHAIN_WAIT_MS,
-        context: () => logsOf(),
+        context: () => stack.logs(),
       });
       expect(followTasks.map((task) => task.title).sort()).toEqual([
         'Follow up Check a of o-42',
@@ -271,7 +187,7 @@ describe('the whole system', () => {
         what: `the loop of definition ${looping.key} to reach depth ${MAX_DEPTH} and its event in ${t.dlq.stream}`,
         until: (subjects) => subjects.length > 0,
         timeoutMs: CHAIN_WAIT_MS,
-        context: () => logsOf(),
+        context: () => stack.logs(),
       });
       expect(dead).toEqual([`${t.dlq.subjectPrefix}activitycore.task.created.${looping.key}`]);
       const dlq = await (await jetstreamManager(nc)).streams.getMessage(t.dlq.stream, { seq: 1 });
@@ -285,7 +201,7 @@ describe('the whole system', () => {
         what: `all ${4 + 4 + MAX_DEPTH} task events in ${t.tasks.stream}`,
         until: (subjects) => subjects.length === 4 + 4 + MAX_DEPTH,
         timeoutMs: CHAIN_WAIT_MS,
-        context: () => logsOf(),
+        context: () => stack.logs(),
       });
       const published = await streamSubjects(t.tasks.stream);
       expect(published.filter((s) => s === `${t.tasks.subjectPrefix}created.${orders.key}`)).toHaveLength(4);
@@ -314,12 +230,15 @@ describe('the whole system', () => {
         handle.describe().catch((e: unknown) => (e instanceof ScheduleNotFoundError ? undefined : Promise.reject(e)));
       // The worker's periodic pass is ten minutes away: only its NOTIFY listener can do this.
       const scheduleId = scheduleIdFor(definition.id, SCHEDULE_PREFIX);
-      await waitFor(describe, { what: `the worker to create Schedule ${scheduleId}`, context: () => logsOf('worker') });
+      await waitFor(describe, {
+        what: `the worker to create Schedule ${scheduleId}`,
+        context: () => stack.logs('worker'),
+      });
       await setDefinitionEnabled(db, definition.id, false);
       await waitFor(async () => (await describe())?.state.paused, {
         what: `the worker to pause Schedule ${scheduleId}`,
         until: (paused) => paused === true,
-        context: () => logsOf('worker'),
+        context: () => stack.logs('worker'),
       });
     } finally {
       await connection.close();

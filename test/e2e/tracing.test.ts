@@ -1,16 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ActivityDefinitionSpec } from '@activity-core/core';
-import { createDb, createDefinition, type Db, listTasks, migrateToLatest } from '@activity-core/db';
+import { createDefinition, type Db, listTasks } from '@activity-core/db';
 import { topology } from '@activity-core/messaging';
 import { completeTask } from '@activity-core/workflows';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
+import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort } from '../support/ports.ts';
-import { type ServiceProcesses, serviceProcesses } from '../support/services.ts';
-import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
+import { type ServiceStack, startServiceStack } from '../support/services.ts';
+import { stackInfo, uniqueId } from '../support/stack.ts';
 import { WAIT_MS, waitFor } from '../support/wait.ts';
 
 // Ingest and the worker as processes with tracing on (OTLP/HTTP JSON to an in-process receiver):
@@ -46,10 +45,9 @@ const requests: Array<{ path: string; contentType: string | undefined }> = [];
 const prefix = uniqueId('O');
 const t = topology(prefix);
 let receiver: Server;
-let database: TestDatabase;
+let stack: ServiceStack;
 let db: Db;
 let nc: NatsConnection;
-let services: ServiceProcesses;
 let temporal: Connection;
 
 beforeAll(async () => {
@@ -79,44 +77,24 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
 
-  const info = stackInfo();
-  database = await createTestDatabase();
-  db = createDb({ url: database.url, poolMax: 2 });
-  await migrateToLatest(db);
-  nc = await connect({ servers: info.natsUrl });
-  temporal = await Connection.connect({ address: info.temporalAddress });
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: database.url,
-    NATS_URL: info.natsUrl,
-    TEMPORAL_ADDRESS: info.temporalAddress,
-    TEMPORAL_NAMESPACE: info.temporalNamespace,
-    TEMPORAL_TASK_QUEUE: uniqueId('tq-'),
-    AC_STREAM_PREFIX: prefix,
-    AC_SCHEDULE_ID_PREFIX: `${prefix.toLowerCase()}-def-`,
-    AC_OUTBOX_POLL_MS: '100',
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    // Export within a fraction of a second of a span's end instead of the 5 s default.
-    OTEL_BSP_SCHEDULE_DELAY: '200',
-  };
-  services = serviceProcesses(env);
-  await services.start({ worker: await freePort() });
+  stack = await startServiceStack({
+    prefix,
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      // Export within a fraction of a second of a span's end instead of the 5 s default.
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+    },
+  });
+  ({ db, nc } = stack);
+  temporal = await Connection.connect({ address: stackInfo().temporalAddress });
+  await stack.start('worker');
 });
 
 afterAll(async () => {
-  await services?.stop();
+  await stack?.stop();
   await new Promise((resolve) => receiver?.close(resolve));
   await temporal?.close();
-  if (nc) {
-    const jsm = await jetstreamManager(nc);
-    for (const s of [t.events.stream, t.dlq.stream, t.tasks.stream, t.advisories.stream]) {
-      await jsm.streams.delete(s).catch(() => undefined);
-    }
-    await nc.close();
-  }
-  await db?.destroy();
-  await database?.drop();
 });
 
 describe('one trace from the inbound event to the task event', () => {
@@ -132,7 +110,7 @@ describe('one trace from the inbound event to the task event', () => {
         }),
       });
       // Ingest starts after the definition exists, so its first load has it.
-      await services.start({ ingest: await freePort() });
+      await stack.start('ingest');
       const js = jetstream(nc);
       await js.publish(
         `${t.events.subjectPrefix}order.created`,
@@ -152,7 +130,7 @@ describe('one trace from the inbound event to the task event', () => {
           })(),
         },
       );
-      const [task] = await services.waitFor(
+      const [task] = await stack.waitFor(
         async () => {
           const { items } = await listTasks(db, { definitionId: definition.id });
           return items.length > 0 ? items : undefined;
@@ -187,7 +165,7 @@ describe('one trace from the inbound event to the task event', () => {
           names.some((n) => n.includes('/publish ') && n.includes('.created.')) &&
           expected.every((name) => names.some((n) => n.endsWith(`/${name}`))),
         timeoutMs: WAIT_MS,
-        context: () => services.logs(),
+        context: () => stack.logs(),
       });
       const trace = inTrace();
       process.stdout.write(
