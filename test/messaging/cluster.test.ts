@@ -1,22 +1,17 @@
 // Streams on a real 3-node JetStream cluster: replicas raised in place, and publishes carried
 // across the SIGKILL of the node that leads AC_EVENTS, each stored exactly once.
 import { ensureIngestConsumer } from '@activity-core/ingest';
-import {
-  connectNats,
-  DEFAULT_STREAM_LIMITS,
-  ensureStreams,
-  publishRetrying,
-  type Topology,
-  topology,
-  watchConnection,
-} from '@activity-core/messaging';
-import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { ensureStreams, publishRetrying, type Topology, topology } from '@activity-core/messaging';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { expect, test } from 'vitest';
-import { startTestNatsCluster, streamInfoOrNotYet } from '../support/nats-cluster.ts';
+import {
+  connectToCluster,
+  R3_STREAM_LIMITS,
+  startTestNatsCluster,
+  streamInfoOrNotYet,
+} from '../support/nats-cluster.ts';
 import { uniqueId } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
-
-const R3 = { ...DEFAULT_STREAM_LIMITS, replicas: 3 };
 
 /** Waits until every replica of `stream` is current and it holds `messages` messages. */
 async function settled(jsm: JetStreamManager, stream: string, messages: number): Promise<void> {
@@ -34,7 +29,7 @@ async function settled(jsm: JetStreamManager, stream: string, messages: number):
   );
 }
 
-function publishAll(t: Topology, js: ReturnType<typeof jetstream>, ids: readonly number[]) {
+function publishAll(t: Topology, js: JetStreamClient, ids: readonly number[]) {
   return Promise.all(
     ids.map((i) =>
       publishRetrying(js, `${t.events.subjectPrefix}cluster.test`, JSON.stringify({ i }), { msgID: `e-${i}` }),
@@ -44,13 +39,9 @@ function publishAll(t: Topology, js: ReturnType<typeof jetstream>, ids: readonly
 
 test('R1 streams become R3 in place; publishes across a SIGKILL of the AC_EVENTS leader are stored once', async () => {
   await using cluster = await startTestNatsCluster(3);
-  const nc = await connectNats({ url: cluster.url, name: 'cluster-test' });
   const lines: string[] = [];
-  const record = (message: string) => lines.push(message);
-  watchConnection(nc, { info: record, warn: record });
+  const { nc, jsm, js } = await connectToCluster(cluster, 'cluster-test', (line) => lines.push(line));
   try {
-    const jsm = await jetstreamManager(nc);
-    const js = jetstream(nc);
     const t = topology(uniqueId('C'));
 
     await ensureStreams(jsm, t);
@@ -58,7 +49,7 @@ test('R1 streams become R3 in place; publishes across a SIGKILL of the AC_EVENTS
     await publishAll(t, js, range(0, 100));
 
     // Scaling up is an update: the messages stay.
-    await ensureStreams(jsm, t, R3);
+    await ensureStreams(jsm, t, R3_STREAM_LIMITS);
     for (const s of [t.events.stream, t.tasks.stream, t.dlq.stream, t.advisories.stream]) {
       expect((await jsm.streams.info(s)).config.num_replicas).toBe(3);
     }

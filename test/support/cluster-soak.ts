@@ -16,21 +16,19 @@ import { promisify } from 'node:util';
 import { ActivityDefinitionSpec, eventKey } from '@activity-core/core';
 import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
 import { DlqHeader } from '@activity-core/ingest';
-import {
-  connectNats,
-  DEFAULT_STREAM_LIMITS,
-  ensureStreams,
-  publishRetrying,
-  type Topology,
-  topology,
-  watchConnection,
-} from '@activity-core/messaging';
+import { ensureStreams, publishRetrying, type Topology, topology } from '@activity-core/messaging';
 import { freePort, ManagedProcess, pollUntil, REPO_ROOT, type RunningNatsCluster } from '@activity-core/stack';
-import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { storedMessages } from './nats.ts';
-import { consumerInfoOrNotYet, leaderOf, streamInfoOrNotYet } from './nats-cluster.ts';
+import {
+  connectToCluster,
+  consumerInfoOrNotYet,
+  leaderOf,
+  R3_STREAM_LIMITS,
+  streamInfoOrNotYet,
+} from './nats-cluster.ts';
 import { sleep, WaitTimeoutError, waitFor } from './wait.ts';
 
 /** Every 20th publish is a duplicate of an event sent before: 5 %. */
@@ -188,14 +186,11 @@ export async function runClusterSoak(options: ClusterSoakOptions): Promise<Clust
 
   const t = topology(options.prefix);
   const db = createDb({ url: options.databaseUrl, poolMax: 4 });
-  const nc = await connectNats({ url: c.url, name: 'cluster-soak' });
+  const { nc, jsm, js } = await connectToCluster(c, 'cluster-soak', (m) => say(`soak client: ${m}`));
   const services: Service[] = [];
   try {
     await migrateToLatest(db);
-    watchConnection(nc, { info: (m) => say(`soak client: ${m}`), warn: (m) => say(`soak client: ${m}`) });
-    const jsm = await jetstreamManager(nc);
-    const js = jetstream(nc);
-    await ensureStreams(jsm, t, { ...DEFAULT_STREAM_LIMITS, replicas: 3 });
+    await ensureStreams(jsm, t, R3_STREAM_LIMITS);
 
     // Two definitions on the same events: every event makes a run of `soak-orders` (a review
     // task and one task per item: 2), every other one (total > 100) a run of `soak-large` (1).

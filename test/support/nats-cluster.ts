@@ -1,10 +1,52 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRetryablePublishError } from '@activity-core/messaging';
+import {
+  connectNats,
+  DEFAULT_STREAM_LIMITS,
+  isRetryablePublishError,
+  type StreamLimits,
+  watchConnection,
+} from '@activity-core/messaging';
 import { type NatsClusterNode, type RunningNatsCluster, startNatsCluster } from '@activity-core/stack';
-import type { ConsumerInfo, JetStreamManager, StreamInfo } from '@nats-io/jetstream';
+import {
+  type ConsumerInfo,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { WAIT_MS, waitFor } from './wait.ts';
+
+/** The default stream limits with three replicas: what the cluster tests and the soak run on. */
+export const R3_STREAM_LIMITS: StreamLimits = { ...DEFAULT_STREAM_LIMITS, replicas: 3 };
+
+export interface ClusterClient {
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+  readonly js: JetStreamClient;
+}
+
+/**
+ * A client of `cluster` as the services connect (`connectNats`, reconnecting across node
+ * faults), whose connection lines (lost, restored) go to `log`; closing `nc` is the caller's.
+ */
+export async function connectToCluster(
+  cluster: Pick<RunningNatsCluster, 'url'>,
+  name: string,
+  log: (line: string) => void,
+): Promise<ClusterClient> {
+  const nc = await connectNats({ url: cluster.url, name });
+  watchConnection(nc, { info: log, warn: log });
+  try {
+    return { nc, jsm: await jetstreamManager(nc), js: jetstream(nc) };
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}
 
 /**
  * A stream's info, or `undefined` while an election is on: the request then times out or
