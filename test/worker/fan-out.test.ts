@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { uniqueId } from '../support/stack.ts';
 import { executionCount, workflowResult } from '../support/temporal.ts';
 import { waitFor } from '../support/wait.ts';
-import { createOrderDefinition, type Harness, useWorkerHarness } from './harness.ts';
+import { createOrderDefinition, type Harness, plannedReview, useWorkerHarness } from './harness.ts';
 
 let h: Harness;
 useWorkerHarness((harness) => {
@@ -28,19 +28,7 @@ describe('large fan-out', () => {
     });
     const children: PlannedChild[] = Array.from({ length: 12 }, (_, index) => ({
       workflowId: `task:${runWorkflowId}:review:${index}`,
-      task: {
-        templateKey: 'review',
-        index,
-        title: `Task ${index}`,
-        description: null,
-        assignee: null,
-        priority: null,
-        labels: [],
-        payload: null,
-        dedupeKey: null,
-        dueAt: null,
-        expiresAt: null,
-      },
+      task: plannedReview(index, `Task ${index}`),
     }));
     const input: RunActivityInput = {
       definitionId: definition.id,

@@ -12,6 +12,7 @@ import { createDb, createDefinition, type Database, migrateToLatest } from '@act
 import { ensureStreams, type Topology, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
 import { type RunningWorker, startWorker } from '@activity-core/worker-service/worker';
+import type { PlannedTask } from '@activity-core/workflows';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -181,6 +182,23 @@ export function orderSpec(key: string, overrides: Record<string, unknown> = {}):
 export async function createOrderDefinition(db: Kysely<Database>, overrides: Record<string, unknown> = {}) {
   const key = `order-${uniqueId('').slice(0, 8)}`;
   return createDefinition(db, { spec: ActivityDefinitionSpec.parse(orderSpec(key, overrides)) });
+}
+
+/** The planned `review` task at `index`: a title and nothing else (every optional field empty). */
+export function plannedReview(index: number, title: string): PlannedTask {
+  return {
+    templateKey: 'review',
+    index,
+    title,
+    description: null,
+    assignee: null,
+    priority: null,
+    labels: [],
+    payload: null,
+    dedupeKey: null,
+    dueAt: null,
+    expiresAt: null,
+  };
 }
 
 /** An `order.created` envelope with `items` SKUs. */

@@ -8,7 +8,7 @@ import type { PlannedChild, TaskInstanceInput } from '@activity-core/workflows';
 import { describe, expect, test } from 'vitest';
 import { someDefinition, someRun, useMigratedDb } from '../db/fixture.ts';
 import { uniqueId } from '../support/stack.ts';
-import { quietLogger } from './harness.ts';
+import { plannedReview, quietLogger } from './harness.ts';
 
 const ctx = useMigratedDb(4);
 
@@ -46,19 +46,7 @@ describe('run and task metrics', () => {
     const child: PlannedChild = {
       workflowId: `task:${run.workflowId}:review:0`,
       taskId: crypto.randomUUID(),
-      task: {
-        templateKey: 'review',
-        index: 0,
-        title: 'Review',
-        description: null,
-        assignee: null,
-        priority: null,
-        labels: [],
-        payload: null,
-        dedupeKey: null,
-        dueAt: null,
-        expiresAt: null,
-      },
+      task: plannedReview(0, 'Review'),
     };
     const write = {
       runId: run.id,
