@@ -2,13 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { ActivityDefinitionSpec, eventKey, runWorkflowIdForEvent } from '@activity-core/core';
 import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
 import { startIngestService } from '@activity-core/ingest-service';
-import { loadConfig } from '@activity-core/ingest-service/config';
 import { ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
-import { runBench } from './support.ts';
+import { benchIngestConfig, runBench } from './support.ts';
 
 const events = Number(process.argv[2] ?? 2000);
 const concurrency = Number(process.argv[3] ?? 64);
@@ -80,17 +79,7 @@ await runBench(async (stack) => {
   // the definition index's first load.
   const t0 = performance.now();
   const ingest = await startIngestService(
-    loadConfig({
-      DATABASE_URL: stack.databaseUrl,
-      NATS_URL: stack.natsUrl,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.temporalNamespace,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      AC_STREAM_PREFIX: 'BENCH',
-      AC_INGEST_PORT: '0',
-      AC_INGEST_MAX_IN_FLIGHT: String(concurrency),
-      LOG_LEVEL: 'error',
-    }),
+    benchIngestConfig(stack, { TEMPORAL_TASK_QUEUE: taskQueue, AC_INGEST_MAX_IN_FLIGHT: String(concurrency) }),
     { logger },
   );
   for (;;) {

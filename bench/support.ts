@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type IngestConfig, loadConfig } from '@activity-core/ingest-service/config';
 import { type RunningStack, type StackOptions, startStack } from '@activity-core/stack';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -95,4 +96,25 @@ export async function spawnBenchProcess(
       await exited;
     },
   };
+}
+
+/**
+ * The ingest service's config for an in-process ingest on the bench's stack: its servers, the
+ * `BENCH` stream prefix, a port of its own choosing, errors only; `overrides` (the task queue at
+ * least) on top.
+ */
+export function benchIngestConfig(
+  stack: RunningStack,
+  overrides: { readonly TEMPORAL_TASK_QUEUE: string } & Readonly<Record<string, string>>,
+): IngestConfig {
+  return loadConfig({
+    DATABASE_URL: stack.databaseUrl,
+    NATS_URL: stack.natsUrl,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.temporalNamespace,
+    AC_STREAM_PREFIX: 'BENCH',
+    AC_INGEST_PORT: '0',
+    LOG_LEVEL: 'error',
+    ...overrides,
+  });
 }

@@ -13,7 +13,6 @@ import { performance } from 'node:perf_hooks';
 import { ActivityDefinitionSpec } from '@activity-core/core';
 import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
 import { startIngestService } from '@activity-core/ingest-service';
-import { loadConfig } from '@activity-core/ingest-service/config';
 import { ensureStreams, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
 import { startWorker } from '@activity-core/worker-service/worker';
@@ -22,7 +21,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { sql } from 'kysely';
-import { runBench } from './support.ts';
+import { benchIngestConfig, runBench } from './support.ts';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 const events = Number(process.argv[2] ?? 300);
@@ -81,19 +80,7 @@ await runBench(async (stack) => {
     http: { allowedHosts: [], env: {} },
     relay: { pollIntervalMs: 100 },
   });
-  const ingest = await startIngestService(
-    loadConfig({
-      DATABASE_URL: stack.databaseUrl,
-      NATS_URL: stack.natsUrl,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.temporalNamespace,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      AC_STREAM_PREFIX: 'BENCH',
-      AC_INGEST_PORT: '0',
-      LOG_LEVEL: 'error',
-    }),
-    { logger },
-  );
+  const ingest = await startIngestService(benchIngestConfig(stack, { TEMPORAL_TASK_QUEUE: taskQueue }), { logger });
   const drained = async () => {
     const info = await jsm.consumers.info(t.events.stream, 'ac-ingest');
     return info.num_pending === 0 && info.num_ack_pending === 0;
