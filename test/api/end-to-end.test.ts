@@ -1,21 +1,13 @@
-import type { ApiService } from '@activity-core/api-service';
 import { type ActivityCoreClient, TRPCClientError } from '@activity-core/client';
-import { afterAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { waitFor } from '../support/wait.ts';
-import { type Harness, useWorkerHarness } from '../worker/harness.ts';
-import { startApiOnHarness } from './support.ts';
+import { useApiOnHarness } from './support.ts';
 
 // The API against a real worker: a manual run spawns tasks, and tasks.complete goes through the
 // task's workflow, which writes the row, the run log and the task.completed event.
-let h: Harness;
-let api: ApiService;
 let client: ActivityCoreClient;
-useWorkerHarness(async (harness) => {
-  h = harness;
-  ({ api, client } = await startApiOnHarness(h));
-});
-afterAll(async () => {
-  await api?.stop();
+useApiOnHarness((_h, started) => {
+  ({ client } = started);
 });
 
 test('runs.trigger spawns tasks; tasks.complete and tasks.cancel act through the workflow', async () => {

@@ -8,20 +8,17 @@ import { publishDeadLetter } from '@activity-core/ingest';
 import { jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { TRPCClientError } from '@trpc/client';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { waitFor } from '../support/wait.ts';
-import { type Harness, useWorkerHarness } from '../worker/harness.ts';
-import { BOOTSTRAP_TOKEN, eventSpec, rawCall, startApiOnHarness } from './support.ts';
+import type { Harness } from '../worker/harness.ts';
+import { BOOTSTRAP_TOKEN, eventSpec, rawCall, useApiOnHarness } from './support.ts';
 
 let h: Harness;
 let api: ApiService;
 let client: ActivityCoreClient;
-useWorkerHarness(async (harness) => {
+useApiOnHarness((harness, started) => {
   h = harness;
-  ({ api, client } = await startApiOnHarness(h));
-});
-afterAll(async () => {
-  await api?.stop();
+  ({ api, client } = started);
 });
 
 const encoder = new TextEncoder();

@@ -5,8 +5,9 @@ import { type ActivityCoreClient, createActivityCoreClient } from '@activity-cor
 import { createDb, type Database, migrateToLatest } from '@activity-core/db';
 import { topology } from '@activity-core/messaging';
 import type { Kysely } from 'kysely';
+import { afterAll } from 'vitest';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
-import type { Harness } from '../worker/harness.ts';
+import { type Harness, useWorkerHarness } from '../worker/harness.ts';
 
 export const BOOTSTRAP_TOKEN = 'test-bootstrap-token-0123456789';
 
@@ -105,6 +106,25 @@ export async function startApiOnHarness(
     api,
     client: createActivityCoreClient({ url: `http://127.0.0.1:${api.port}/trpc`, token: BOOTSTRAP_TOKEN }),
   };
+}
+
+/**
+ * This test file's worker harness (see {@link useWorkerHarness}) with the API started on it
+ * ({@link startApiOnHarness}): both handed to `onReady` in `beforeAll`; the API stops in
+ * `afterAll`, before the harness is disposed.
+ */
+export function useApiOnHarness(
+  onReady: (h: Harness, started: { readonly api: ApiService; readonly client: ActivityCoreClient }) => void,
+): void {
+  let api: ApiService | undefined;
+  useWorkerHarness(async (h) => {
+    const started = await startApiOnHarness(h);
+    api = started.api;
+    onReady(h, started);
+  });
+  afterAll(async () => {
+    await api?.stop();
+  });
 }
 
 const noop = () => {};

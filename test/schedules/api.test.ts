@@ -1,24 +1,19 @@
-import type { ApiService } from '@activity-core/api-service';
 import { type ActivityCoreClient, TRPCClientError } from '@activity-core/client';
 import { listRuns, listTasks } from '@activity-core/db';
-import { afterAll, describe, expect, test } from 'vitest';
-import { startApiOnHarness } from '../api/support.ts';
+import { describe, expect, test } from 'vitest';
+import { useApiOnHarness } from '../api/support.ts';
 import { uniqueId } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
-import { type Harness, useWorkerHarness } from '../worker/harness.ts';
+import type { Harness } from '../worker/harness.ts';
 
 // Schedules through the API, with its default definition hook (reconcile at once) and a real
 // worker on the same task queue.
 let h: Harness;
-let api: ApiService;
 let ac: ActivityCoreClient;
 
-useWorkerHarness(async (harness) => {
+useApiOnHarness((harness, started) => {
   h = harness;
-  ({ api, client: ac } = await startApiOnHarness(h));
-});
-afterAll(async () => {
-  await api?.stop();
+  ac = started.client;
 });
 
 function cronSpec(key: string, expression = '0 4 * * *') {
