@@ -1,11 +1,11 @@
 import { ActivityDefinitionSpec, DEFAULT_INPUT_LIMITS, validateDefinitionSpec } from '@activity-core/core';
 import { createDefinition, listTasks } from '@activity-core/db';
+import type { RunningWorker } from '@activity-core/worker-service/worker';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type RunningWorker, startWorker } from '../../services/worker/src/worker.ts';
 import { stackInfo, uniqueId } from '../support/stack.ts';
 import { outlasting, PROCESS_START_MS, WAIT_MS, waitFor } from '../support/wait.ts';
-import { quietLogger, workflowBundle } from '../worker/harness.ts';
+import { startTestWorker } from '../worker/harness.ts';
 import { type ChildIngest, createIngestHarness, type IngestHarness } from './harness.ts';
 
 // Issue 20 on the real stack: the ingest service (its own process, default budget), the real
@@ -50,17 +50,12 @@ function publish(type: string, data: unknown): Promise<unknown> {
 beforeAll(async () => {
   h = await createIngestHarness();
   native = await NativeConnection.connect({ address: stackInfo().temporalAddress });
-  worker = await startWorker({
+  worker = await startTestWorker({
     connection: native,
-    namespace: stackInfo().temporalNamespace,
     taskQueue: h.taskQueue,
-    workflowBundle: await workflowBundle(),
     db: h.db,
     nc: h.nc,
     topology: h.topology,
-    logger: quietLogger,
-    http: { allowedHosts: [], env: {} },
-    relay: { pollIntervalMs: 100, baseDelayMs: 100, maxDelayMs: 1_000 },
   });
 });
 

@@ -5,22 +5,15 @@
 // left running, and a valid event must still become a task.
 import { ActivityDefinitionSpec, eventKey, runWorkflowIdForEvent } from '@activity-core/core';
 import { createDb, createDefinition, type Database, type DefinitionRecord } from '@activity-core/db';
-import { type RunningWorker, startWorker } from '@activity-core/worker-service/worker';
+import type { RunningWorker } from '@activity-core/worker-service/worker';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { NativeConnection } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { stackInfo } from '../support/stack.ts';
 import { outlasting, PROCESS_START_MS, WAIT_MS, waitFor } from '../support/wait.ts';
-import { workflowBundle } from '../worker/harness.ts';
-import {
-  type ChildIngest,
-  createIngestHarness,
-  DEFAULT_SOURCE,
-  DlqHeader,
-  type IngestHarness,
-  quietLogger,
-} from './harness.ts';
+import { startTestWorker } from '../worker/harness.ts';
+import { type ChildIngest, createIngestHarness, DEFAULT_SOURCE, DlqHeader, type IngestHarness } from './harness.ts';
 import { type CorpusLimits, type HostileCase, hostileCorpus } from './hostile-corpus.ts';
 
 // Small limits, so that "at the limit" and "one past it" are small messages.
@@ -67,17 +60,12 @@ beforeAll(async () => {
     { url: h.database.url, poolMax: 10, applicationName: 'hostile-worker' },
     { onPoolError: () => {} },
   );
-  worker = await startWorker({
+  worker = await startTestWorker({
     connection: native,
-    namespace: stackInfo().temporalNamespace,
     taskQueue: h.taskQueue,
-    workflowBundle: await workflowBundle(),
     db: workerDb,
     nc: h.nc,
     topology: h.topology,
-    logger: quietLogger,
-    http: { allowedHosts: [], env: {} },
-    relay: { pollIntervalMs: 100, baseDelayMs: 100, maxDelayMs: 1_000 },
     // A run's first workflow task runs its local activities (recordRun …). With all the
     // corpus's runs at once on a loaded machine those tasks outlive their 10 s timeout and
     // start over, again and again; a few at a time, each finishes in time.

@@ -13,12 +13,12 @@ import {
   readRunLog,
   type TaskRecord,
 } from '@activity-core/db';
-import { type RunningWorker, startWorker } from '@activity-core/worker-service/worker';
+import type { RunningWorker } from '@activity-core/worker-service/worker';
 import { NativeConnection } from '@temporalio/worker';
-import { createIngestHarness, type IngestHarness, type InProcessIngest, quietLogger } from '../ingest/harness.ts';
+import { createIngestHarness, type IngestHarness, type InProcessIngest } from '../ingest/harness.ts';
 import { stackInfo, uniqueId } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
-import { workflowBundle } from '../worker/harness.ts';
+import { startTestWorker } from '../worker/harness.ts';
 
 /** Definitions and events under a type prefix of their own, so tests never see each other's events. */
 export interface WindowScope {
@@ -97,17 +97,12 @@ export async function createWindowHarness(): Promise<WindowHarness> {
     h,
     async startWorker() {
       const connection = await NativeConnection.connect({ address: info.temporalAddress });
-      const running = await startWorker({
+      const running = await startTestWorker({
         connection,
-        namespace: info.temporalNamespace,
         taskQueue: h.taskQueue,
-        workflowBundle: await workflowBundle(),
         db: h.db,
         nc: h.nc,
         topology: h.topology,
-        logger: quietLogger,
-        http: { allowedHosts: [], env: {} },
-        relay: { pollIntervalMs: 100, baseDelayMs: 100, maxDelayMs: 1_000 },
       });
       workers.push({ running, connection });
       return running;

@@ -11,7 +11,7 @@ import { ActivityDefinitionSpec, EventEnvelope } from '@activity-core/core';
 import { createDb, createDefinition, type Database, migrateToLatest } from '@activity-core/db';
 import { ensureStreams, type Topology, topology } from '@activity-core/messaging';
 import { createLogger } from '@activity-core/runtime';
-import { type RunningWorker, startWorker } from '@activity-core/worker-service/worker';
+import { type RunningWorker, type StartWorkerOptions, startWorker } from '@activity-core/worker-service/worker';
 import type { PlannedTask } from '@activity-core/workflows';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
@@ -31,6 +31,24 @@ let bundle: Promise<WorkflowBundle> | undefined;
 export function workflowBundle(): Promise<WorkflowBundle> {
   bundle ??= bundleWorkflows();
   return bundle;
+}
+
+/**
+ * The real worker in-process for a test: quiet, on the shared stack's namespace, this file's
+ * workflow bundle, no HTTP hosts, an outbox relay that polls every 100 ms; `options` on top.
+ */
+export async function startTestWorker(
+  options: Pick<StartWorkerOptions, 'connection' | 'taskQueue' | 'db' | 'nc' | 'topology'> &
+    Partial<StartWorkerOptions>,
+): Promise<RunningWorker> {
+  return startWorker({
+    namespace: stackInfo().temporalNamespace,
+    workflowBundle: await workflowBundle(),
+    logger: quietLogger,
+    http: { allowedHosts: [], env: {} },
+    relay: { pollIntervalMs: 100, baseDelayMs: 100, maxDelayMs: 1_000 },
+    ...options,
+  });
 }
 
 export interface Harness extends AsyncDisposable {
@@ -101,18 +119,14 @@ export async function createHarness(): Promise<Harness> {
     client,
     connection,
     async startWorker(options = {}) {
-      const running = await startWorker({
+      const running = await startTestWorker({
         connection,
-        namespace: info.temporalNamespace,
         taskQueue,
-        workflowBundle: await workflowBundle(),
         db: options.db ?? db,
         nc,
         topology: topo,
-        logger: quietLogger,
         http: { allowedHosts: options.allowedHosts ?? [], env: options.env ?? {} },
         ...(options.resolvers ? { resolvers: options.resolvers } : {}),
-        relay: { pollIntervalMs: 100, baseDelayMs: 100, maxDelayMs: 1_000 },
       });
       workers.push(running);
       return running;
