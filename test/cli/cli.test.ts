@@ -458,33 +458,16 @@ describe('backtest and replay', () => {
       expect(sample[0]?.tasks[0]).toMatchObject({ title: 'Review order B-1 (900 EUR)', description: 'Customer: Ada' });
 
       // Replay needs the definition saved as it is in the file, and --confirm.
-      const unsaved = await cli('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>', '--confirm');
+      const replay = ['replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>'];
+      const unsaved = await cli(...replay, '--confirm');
       expect(unsaved.code).toBe(3);
       expect(unsaved.stderr).toContain('apply it first');
       expect((await cli('apply', '-f', 'bt-review.yaml')).code).toBe(0);
-      const preview = await cli('replay', '-f', 'bt-review.yaml', '--since', from, '--subject', 'bt.>');
+      const preview = await cli(...replay);
       expect(preview.stdout).toContain('Nothing started: replay would start up to 3 runs. Add --confirm');
-      const once = (await json(
-        'replay',
-        '-f',
-        'bt-review.yaml',
-        '--since',
-        from,
-        '--subject',
-        'bt.>',
-        '--confirm',
-      )) as Record<string, unknown>;
+      const once = (await json(...replay, '--confirm')) as Record<string, unknown>;
       expect(once).toMatchObject({ matched: 3, started: 3, alreadyReplayed: 0, skippedLive: 0 });
-      const twice = (await json(
-        'replay',
-        '-f',
-        'bt-review.yaml',
-        '--since',
-        from,
-        '--subject',
-        'bt.>',
-        '--confirm',
-      )) as Record<string, unknown>;
+      const twice = (await json(...replay, '--confirm')) as Record<string, unknown>;
       expect(twice).toMatchObject({ matched: 3, started: 0, alreadyReplayed: 3 });
       const runs = (await json('get', 'runs', '--definition', 'bt-review')) as Array<{ triggerKey: string }>;
       expect(runs).toHaveLength(3);
