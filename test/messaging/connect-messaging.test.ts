@@ -5,6 +5,7 @@ import {
   StreamSettingsError,
   topology,
 } from '@activity-core/messaging';
+import { silentLogger } from '@activity-core/runtime';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { expect, test } from 'vitest';
@@ -37,12 +38,10 @@ async function openConnections(name: string): Promise<number> {
   return (body.connections ?? []).filter((c) => c.name === name).length;
 }
 
-const silent = { info: () => undefined, warn: () => undefined };
-
 test('connectMessaging connects under its name and creates the streams with the configured limits', async () => {
   const name = uniqueId('messaging-');
   const t = topology(uniqueId('M'));
-  const { nc, jsm } = await connectMessaging(configOf({ AC_EVENTS_MAX_AGE_MS: 1_800_000 }), name, silent, t);
+  const { nc, jsm } = await connectMessaging(configOf({ AC_EVENTS_MAX_AGE_MS: 1_800_000 }), name, silentLogger, t);
   try {
     expect(await openConnections(name)).toBe(1);
     const events = await jsm.streams.info(t.events.stream);
@@ -60,11 +59,11 @@ test('connectMessaging closes its connection when the streams cannot be made, an
   try {
     const jsm = await jetstreamManager(admin);
     // A file-stored AC_TASKS exists; asking for memory storage is refused (not updatable in place).
-    const first = await connectMessaging(configOf(), uniqueId('messaging-'), silent, t);
+    const first = await connectMessaging(configOf(), uniqueId('messaging-'), silentLogger, t);
     await first.nc.close();
 
     const name = uniqueId('messaging-');
-    const failed = await connectMessaging(configOf({ AC_STREAM_STORAGE: 'memory' }), name, silent, t).catch(
+    const failed = await connectMessaging(configOf({ AC_STREAM_STORAGE: 'memory' }), name, silentLogger, t).catch(
       (e: unknown) => e,
     );
     expect(failed).toBeInstanceOf(StreamSettingsError);
@@ -83,7 +82,7 @@ test('connectMessaging refuses contradicting stream variables before it connects
   const failed = await connectMessaging(
     configOf({ AC_STREAM_REPLICAS: 2 }),
     name,
-    silent,
+    silentLogger,
     topology(uniqueId('R')),
   ).catch((e: unknown) => e);
   expect(failed).toBeInstanceOf(StreamSettingsError);

@@ -167,6 +167,15 @@ function wrap(p: PinoLogger, scrub: Scrub): Logger {
   };
 }
 
+/** A logger that writes nothing: for tests and benchmarks that check what code does, not what it says. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silentLogger,
+};
+
 /** The shape of `@temporalio/common`'s `Logger` (kept structural: this package does not depend on the SDK). */
 export interface TemporalLogger {
   log(
@@ -222,3 +231,16 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     error: (m, meta) => log('ERROR', m, meta),
   };
 }
+
+/**
+ * A Temporal SDK logger that writes nothing: the workflow bundler's webpack output, or the SDK
+ * lines of a test's or a benchmark's worker.
+ */
+export const silentTemporalLogger: TemporalLogger = {
+  log() {},
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
