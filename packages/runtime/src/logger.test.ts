@@ -60,6 +60,16 @@ describe('createLogger (pino)', () => {
     expect(line).toContain('[redacted]');
   });
 
+  test('a flag under a secret-looking key is kept: it says whether the secret is set, not what it is', () => {
+    const { logger, records } = capture();
+    logger.info('ready', { temporal: { apiKey: false }, nats: { token: true, password: null }, apiKey: 'ak-secret-1' });
+    expect(records()[0]).toMatchObject({
+      temporal: { apiKey: false },
+      nats: { token: true, password: null },
+      apiKey: '[redacted]',
+    });
+  });
+
   test('passwords in NATS and PostgreSQL URLs are censored in fields, errors and the message', () => {
     const { logger, lines } = capture();
     logger.warn('cannot reach nats://app:nats-pw-1@nats:4222', {

@@ -68,6 +68,8 @@ const urlsOnly = scrubberOf([]);
 /**
  * Replaces values under secret-looking keys, userinfo in URLs and (with `scrub`) known secret
  * values inside strings with `[redacted]`. Errors become `{ name, message, code?, cause? }`.
+ * A boolean or `null` under a secret-looking key is kept: it can only say whether a secret is
+ * set (`temporal.apiKey: false` on the worker's ready line), never what it is.
  */
 export function redact(value: unknown, scrub: Scrub = urlsOnly, depth = 0): unknown {
   if (depth > 8) return '[deep]';
@@ -84,10 +86,17 @@ export function redact(value: unknown, scrub: Scrub = urlsOnly, depth = 0): unkn
   if (Array.isArray(value)) return value.map((v) => redact(v, scrub, depth + 1));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? CENSOR : redact(v, scrub, depth + 1);
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = SECRET_KEY.test(k) && !carriesNoSecret(v) ? CENSOR : redact(v, scrub, depth + 1);
+    }
     return out;
   }
   return value;
+}
+
+/** Whether a value says at most that a secret is set or not (and so can be logged under a secret's key). */
+function carriesNoSecret(value: unknown): boolean {
+  return typeof value === 'boolean' || value === null;
 }
 
 export interface Logger {
