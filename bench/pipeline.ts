@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { ActivityDefinitionSpec } from '@activity-core/core';
 import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
 import { ensureStreams, topology } from '@activity-core/messaging';
+import { silentTemporalLogger } from '@activity-core/runtime';
 import { freePort } from '@activity-core/stack';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -196,14 +197,13 @@ await runBench(async (stack, { dataDir }) => {
   const metricsAt = { product: `127.0.0.1:${await freePort()}`, base: `127.0.0.1:${await freePort()}` };
   const productBundle = join(work, 'product-workflows.js');
   const baselineBundle = join(work, 'baseline-workflows.js');
-  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   writeFileSync(productBundle, (await bundleWorkflows()).code);
   writeFileSync(
     baselineBundle,
     (
       await bundleWorkflowCode({
         workflowsPath: fileURLToPath(new URL('./pipeline/baseline.workflows.ts', import.meta.url)),
-        logger: silent,
+        logger: silentTemporalLogger,
       })
     ).code,
   );

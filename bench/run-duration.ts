@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ActivityDefinitionSpec, EventEnvelope } from '@activity-core/core';
 import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
 import { ensureStreams, topology } from '@activity-core/messaging';
-import { createLogger } from '@activity-core/runtime';
+import { createLogger, silentTemporalLogger } from '@activity-core/runtime';
 import { startWorker } from '@activity-core/worker-service/worker';
 import { startRunActivity } from '@activity-core/workflows';
 import { bundleWorkflows } from '@activity-core/workflows/worker';
@@ -31,12 +31,11 @@ function stats(name: string, samples: number[]): Stats {
 }
 
 await runBench(async (stack) => {
-  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   const [bundle, trivialBundle] = await Promise.all([
     bundleWorkflows(),
     bundleWorkflowCode({
       workflowsPath: fileURLToPath(new URL('./trivial.workflow.ts', import.meta.url)),
-      logger: silent,
+      logger: silentTemporalLogger,
     }),
   ]);
   const db = createDb({ url: stack.databaseUrl, poolMax: 10 });

@@ -4,6 +4,7 @@ import { loadConfig } from '@activity-core/api-service/config';
 import { type ActivityCoreClient, createActivityCoreClient } from '@activity-core/client';
 import { createDb, type Database, migrateToLatest } from '@activity-core/db';
 import { topology } from '@activity-core/messaging';
+import { silentLogger } from '@activity-core/runtime';
 import type { Kysely } from 'kysely';
 import { afterAll } from 'vitest';
 import { createTestDatabase, stackInfo, type TestDatabase, uniqueId } from '../support/stack.ts';
@@ -126,10 +127,6 @@ export function useApiOnHarness(
     await api?.stop();
   });
 }
-
-const noop = () => {};
-/** Keeps expected error logs (fuzzing, 500 checks) out of the test output. */
-export const silentLogger = { debug: noop, info: noop, warn: noop, error: noop, child: () => silentLogger };
 
 /** A non-batched tRPC response body (or the raw text when it was not JSON). */
 export interface TrpcBody {

@@ -9,7 +9,7 @@ import { DlqHeader, ensureIngestConsumer } from '@activity-core/ingest';
 import { type IngestService, startIngestService } from '@activity-core/ingest-service';
 import { loadConfig } from '@activity-core/ingest-service/config';
 import { DEFAULT_STREAM_LIMITS, ensureStreams, type Topology, topology } from '@activity-core/messaging';
-import { createLogger } from '@activity-core/runtime';
+import { createLogger, silentTemporalLogger } from '@activity-core/runtime';
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, Match, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
@@ -38,7 +38,7 @@ let bundle: Promise<WorkflowBundle> | undefined;
 function standInBundle(): Promise<WorkflowBundle> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('./stand-in.workflow.ts', import.meta.url)),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+    logger: silentTemporalLogger,
   });
   return bundle;
 }

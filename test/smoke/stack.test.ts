@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { silentTemporalLogger } from '@activity-core/runtime';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
@@ -15,7 +16,7 @@ describe('local stack', () => {
     const info = stackInfo();
     const workflowBundle = await bundleWorkflowCode({
       workflowsPath: fileURLToPath(new URL('./echo.workflow.ts', import.meta.url)),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+      logger: silentTemporalLogger,
     });
     const taskQueue = uniqueId('smoke-');
     const nativeConnection = await NativeConnection.connect({ address: info.temporalAddress });

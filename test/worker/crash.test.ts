@@ -114,6 +114,8 @@ describe('worker crash', () => {
     const worker = await spawnWorker();
     const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
     const port = Number(worker.readyLine.port);
+    // No TEMPORAL_API_KEY in its environment: the ready line says so (it once said "[redacted]").
+    expect(worker.readyLine.temporal).toMatchObject({ tls: 'off', apiKey: false });
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(ready.status).toBe(200);

@@ -1,5 +1,6 @@
 import { utf8Length } from '@activity-core/core';
-import { type Activities, PayloadTooLargeError, toActivityFailure } from '@activity-core/workflows';
+import { PayloadTooLargeError, toActivityFailure } from '@activity-core/failures';
+import type { Activities } from '@activity-core/workflows';
 import { type ActivityDeps, DEFAULT_MAX_ACTIVITY_RESULT_BYTES } from './deps.ts';
 import { createRunActivities } from './run-activities.ts';
 import { createTaskActivities } from './task-activities.ts';

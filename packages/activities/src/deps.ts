@@ -1,8 +1,7 @@
-import type { ExpressionLimits } from '@activity-core/core';
+import type { ExpressionLimits, JsonObject } from '@activity-core/core';
 import type {
   Database,
   Executor,
-  JsonObject,
   NewRunLogEntry,
   RunLogKind,
   RunRecord,

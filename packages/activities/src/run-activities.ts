@@ -8,6 +8,7 @@ import {
   DEFAULT_INPUT_LIMITS,
   decideMisfireForSchedule,
   type EventEnvelope,
+  type JsonObject,
   type MisfireDecision,
   planTasks,
   StoredEventEnvelope,
@@ -25,7 +26,6 @@ import {
   insertRunOrGet,
   inTransaction,
   isFinishedRunStatus,
-  type JsonObject,
   type JsonValue,
   type NewRunLogEntry,
   NotFoundError,
@@ -35,6 +35,7 @@ import {
   type RunStatus,
   transitionRun,
 } from '@activity-core/db';
+import { toActivityFailure } from '@activity-core/failures';
 import {
   type BeginRunInput,
   type BeginRunResult,
@@ -50,7 +51,6 @@ import {
   type RunActivityResult,
   type RunContextInput,
   type RunTrigger,
-  toActivityFailure,
 } from '@activity-core/workflows';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';

@@ -5,10 +5,10 @@ import {
   type EventEnvelope,
   emptyWindowVariables,
   eventKey,
+  type JsonObject,
   type RunVariablesInput,
   windowVariables,
 } from '@activity-core/core';
-import type { JsonObject } from '@activity-core/db';
 import type { RunTrigger } from '@activity-core/workflows';
 
 /** The trigger as templates and rules see it (`trigger.kind`, `trigger.eventKey`, …). */

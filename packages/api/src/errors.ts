@@ -7,14 +7,9 @@ import {
   InvalidTransitionError,
   NotFoundError,
 } from '@activity-core/db';
+import { classifyFailure } from '@activity-core/failures';
 import type { Logger } from '@activity-core/runtime';
-import {
-  classifyFailure,
-  FailureTypes,
-  TaskConflictError,
-  TaskNotFoundError,
-  WindowConflictError,
-} from '@activity-core/workflows';
+import { FailureTypes, TaskConflictError, TaskNotFoundError, WindowConflictError } from '@activity-core/workflows';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { type TRPCDefaultErrorShape, TRPCError } from '@trpc/server';
 import { type TRPC_ERROR_CODE_KEY, TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';

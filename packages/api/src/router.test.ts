@@ -4,7 +4,7 @@
 import type { Database } from '@activity-core/db';
 import type { DeadLetterDetail, DeadLetterPage } from '@activity-core/ingest';
 import { topology } from '@activity-core/messaging';
-import type { Logger } from '@activity-core/runtime';
+import { silentLogger } from '@activity-core/runtime';
 import { TRPCError } from '@trpc/server';
 import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import { describe, expect, test } from 'vitest';
@@ -38,8 +38,6 @@ function noDatabase(): Kysely<Database> {
   });
 }
 
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-
 interface Recorded {
   published: Array<{ subject: string; data: unknown; msgID: string; headers?: Record<string, string> }>;
   redrives: RedriveInput[];
@@ -51,7 +49,7 @@ function fakeDeps(overrides: Partial<ApiDeps> = {}): { deps: ApiDeps; recorded: 
   const unused = (what: string) => () => Promise.reject(new Error(`unit test: ${what} not expected`));
   const deps: ApiDeps = {
     db: noDatabase(),
-    logger: silent,
+    logger: silentLogger,
     bootstrapToken: TOKEN,
     rateLimiter: createTokenBucketLimiter({ ratePerSecond: 1_000, burst: 1_000 }),
     topology: topology('U'),

@@ -134,6 +134,7 @@ export {
   storableCopy,
   unstorableText,
 } from './input-limits.ts';
+export { JsonObject } from './json.ts';
 export type { MisfireDecision, MisfireInput } from './misfire.ts';
 export { decideMisfire, decideMisfireForSchedule } from './misfire.ts';
 export type { NormalizeError, NormalizeOptions, NormalizeResult, RawMessage } from './normalize-message.ts';

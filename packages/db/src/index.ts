@@ -140,4 +140,4 @@ export { createApiToken, listApiTokens, revokeApiToken, verifyApiToken } from '.
 export type { Db, Executor } from './transaction.ts';
 export { inTransaction } from './transaction.ts';
 export { isUuid, newId } from './uuid.ts';
-export { JsonObject, JsonValue, OutboxHeaders } from './values.ts';
+export { JsonValue, OutboxHeaders } from './values.ts';

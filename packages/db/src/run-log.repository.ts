@@ -1,3 +1,4 @@
+import { JsonObject } from '@activity-core/core';
 import { type Selectable, sql } from 'kysely';
 import { InvalidCursorError, NotFoundError } from './errors.ts';
 import { parseColumn, toJson } from './json.ts';
@@ -5,7 +6,6 @@ import { decodeCursor, encodeCursor, type Page, type PageRequest, pageSize, toPa
 import type { RunLogEntriesTable, RunLogKind } from './schema.ts';
 import { type Db, type Executor, inTransaction } from './transaction.ts';
 import { isUuid } from './uuid.ts';
-import { JsonObject } from './values.ts';
 
 export interface RunLogEntryRecord {
   readonly runId: string;

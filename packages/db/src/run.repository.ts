@@ -1,4 +1,4 @@
-import { type EventEnvelope, RunWindow, StoredEventEnvelope } from '@activity-core/core';
+import { type EventEnvelope, JsonObject, RunWindow, StoredEventEnvelope } from '@activity-core/core';
 import { type Selectable, sql } from 'kysely';
 import { ConflictError, InvalidTransitionError, NotFoundError } from './errors.ts';
 import { parseColumn, toNullableJson } from './json.ts';
@@ -6,7 +6,6 @@ import { newestFirstPage, type Page, type PageRequest } from './pagination.ts';
 import type { RunStatus, RunsTable, RunTriggerKind } from './schema.ts';
 import type { Executor } from './transaction.ts';
 import { isUuid, newId } from './uuid.ts';
-import { JsonObject } from './values.ts';
 
 export interface RunRecord {
   readonly id: string;

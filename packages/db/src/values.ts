@@ -1,10 +1,8 @@
 import { z } from 'zod';
 
 // Schemas of the JSON columns that @activity-core/core does not own, applied on every read.
-// Definition specs and run events are parsed with core's ActivityDefinitionSpec and StoredEventEnvelope.
-
-export const JsonObject = z.record(z.string(), z.unknown());
-export type JsonObject = z.infer<typeof JsonObject>;
+// Definition specs and run events are parsed with core's ActivityDefinitionSpec and StoredEventEnvelope;
+// object columns (run summary and error, run-log data) with core's JsonObject.
 
 export const JsonValue = z.json();
 export type JsonValue = z.infer<typeof JsonValue>;

@@ -9,9 +9,9 @@ import {
   type MatchOutcome,
   normalizeMessage,
 } from '@activity-core/core';
+import { classifyFailure } from '@activity-core/failures';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
-import { classifyFailure } from '@activity-core/workflows';
 import {
   type ConsumerMessages,
   type JetStreamClient,

@@ -1,5 +1,7 @@
 export type { NatsEnv, NatsSettings } from './connect.ts';
 export { connectNats, natsSettingsFrom } from './connect.ts';
+export type { MessagingConnection } from './connect-messaging.ts';
+export { connectMessaging } from './connect-messaging.ts';
 export {
   isAlreadyExists,
   isNoMessageFound,

@@ -10,7 +10,15 @@ export {
 export type { OpsServer, OpsServerOptions, ReadinessCheck } from './http.ts';
 export { startOpsServer } from './http.ts';
 export type { Logger, LoggerOptions, LogLevel, TemporalLogger } from './logger.ts';
-export { createLogger, REDACT_PATHS, redact, secretValuesFrom, temporalLogger } from './logger.ts';
+export {
+  createLogger,
+  REDACT_PATHS,
+  redact,
+  secretValuesFrom,
+  silentLogger,
+  silentTemporalLogger,
+  temporalLogger,
+} from './logger.ts';
 export type { ScrapedGaugesOptions } from './metrics.ts';
 export { registerScrapedGauges } from './metrics.ts';
 export type { ServiceConfig } from './service-config.ts';

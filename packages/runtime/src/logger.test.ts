@@ -1,5 +1,12 @@
-import { describe, expect, test } from 'vitest';
-import { createLogger, type LoggerOptions, secretValuesFrom, temporalLogger } from './logger.ts';
+import { describe, expect, test, vi } from 'vitest';
+import {
+  createLogger,
+  type LoggerOptions,
+  secretValuesFrom,
+  silentLogger,
+  silentTemporalLogger,
+  temporalLogger,
+} from './logger.ts';
 
 function capture(options: Omit<LoggerOptions, 'write'> = {}) {
   const lines: string[] = [];
@@ -51,6 +58,16 @@ describe('createLogger (pino)', () => {
     expect(line).not.toContain('AC_SECRET_CRM');
     expect(line).toContain('"accept":"json"');
     expect(line).toContain('[redacted]');
+  });
+
+  test('a flag under a secret-looking key is kept: it says whether the secret is set, not what it is', () => {
+    const { logger, records } = capture();
+    logger.info('ready', { temporal: { apiKey: false }, nats: { token: true, password: null }, apiKey: 'ak-secret-1' });
+    expect(records()[0]).toMatchObject({
+      temporal: { apiKey: false },
+      nats: { token: true, password: null },
+      apiKey: '[redacted]',
+    });
   });
 
   test('passwords in NATS and PostgreSQL URLs are censored in fields, errors and the message', () => {
@@ -148,5 +165,29 @@ describe('temporalLogger', () => {
     });
     expect(lines.join('')).not.toContain('sdk-secret-value');
     expect(lines.join('')).not.toContain('Bearer other');
+  });
+});
+
+describe('the silent loggers', () => {
+  test('write nothing at any level, and a child of the silent logger is silent too', () => {
+    const stderr = vi.spyOn(process.stderr, 'write');
+    const stdout = vi.spyOn(process.stdout, 'write');
+    try {
+      const child = silentLogger.child({ runId: 'r1' });
+      for (const logger of [silentLogger, child]) {
+        logger.debug('d', { a: 1 });
+        logger.info('i');
+        logger.warn('w');
+        logger.error('e', { error: new Error('x') });
+      }
+      expect(child).toBe(silentLogger);
+      silentTemporalLogger.log('ERROR', 'l', { a: 1 });
+      for (const level of ['trace', 'debug', 'info', 'warn', 'error'] as const) silentTemporalLogger[level](level);
+      expect(stderr).not.toHaveBeenCalled();
+      expect(stdout).not.toHaveBeenCalled();
+    } finally {
+      stderr.mockRestore();
+      stdout.mockRestore();
+    }
   });
 });

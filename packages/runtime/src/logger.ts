@@ -68,6 +68,8 @@ const urlsOnly = scrubberOf([]);
 /**
  * Replaces values under secret-looking keys, userinfo in URLs and (with `scrub`) known secret
  * values inside strings with `[redacted]`. Errors become `{ name, message, code?, cause? }`.
+ * A boolean or `null` under a secret-looking key is kept: it can only say whether a secret is
+ * set (`temporal.apiKey: false` on the worker's ready line), never what it is.
  */
 export function redact(value: unknown, scrub: Scrub = urlsOnly, depth = 0): unknown {
   if (depth > 8) return '[deep]';
@@ -84,10 +86,17 @@ export function redact(value: unknown, scrub: Scrub = urlsOnly, depth = 0): unkn
   if (Array.isArray(value)) return value.map((v) => redact(v, scrub, depth + 1));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? CENSOR : redact(v, scrub, depth + 1);
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = SECRET_KEY.test(k) && !carriesNoSecret(v) ? CENSOR : redact(v, scrub, depth + 1);
+    }
     return out;
   }
   return value;
+}
+
+/** Whether a value says at most that a secret is set or not (and so can be logged under a secret's key). */
+function carriesNoSecret(value: unknown): boolean {
+  return typeof value === 'boolean' || value === null;
 }
 
 export interface Logger {
@@ -167,6 +176,15 @@ function wrap(p: PinoLogger, scrub: Scrub): Logger {
   };
 }
 
+/** A logger that writes nothing: for tests and benchmarks that check what code does, not what it says. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silentLogger,
+};
+
 /** The shape of `@temporalio/common`'s `Logger` (kept structural: this package does not depend on the SDK). */
 export interface TemporalLogger {
   log(
@@ -222,3 +240,16 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     error: (m, meta) => log('ERROR', m, meta),
   };
 }
+
+/**
+ * A Temporal SDK logger that writes nothing: the workflow bundler's webpack output, or the SDK
+ * lines of a test's or a benchmark's worker.
+ */
+export const silentTemporalLogger: TemporalLogger = {
+  log() {},
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};

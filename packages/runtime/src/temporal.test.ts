@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ConfigError } from './config.ts';
+import { createLogger } from './logger.ts';
 import { loadTemporalSettings } from './temporal.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ac-temporal-config-'));
@@ -152,5 +153,33 @@ describe('loadTemporalSettings', () => {
       configError(() => loadTemporalSettings({ ...NO_FILE, TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: 'true' })).issues[0]
         ?.variable,
     ).toBe('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION');
+  });
+});
+
+describe('the connection security on a log line', () => {
+  /** What the worker logs when it is ready (services/worker/src/service.ts), as a JSON record. */
+  function readyLine(env: Record<string, string>): Record<string, unknown> {
+    const s = loadTemporalSettings({ ...NO_FILE, ...env });
+    const lines: string[] = [];
+    // No secret values to scrub: only the key rules stand between the key and the line.
+    const logger = createLogger({ secrets: [], write: (line) => lines.push(line) });
+    logger.info('worker ready', {
+      temporal: { address: s.address, namespace: s.namespace, ...s.security },
+      connection: s.connection,
+    });
+    expect(lines).toHaveLength(1);
+    return JSON.parse(lines[0] as string) as Record<string, unknown>;
+  }
+
+  test('without an API key the line says there is none', () => {
+    const line = readyLine({});
+    expect(line.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', tls: 'off', apiKey: false });
+  });
+
+  test('with an API key the line says there is one, and the key itself is redacted', () => {
+    const line = readyLine({ TEMPORAL_API_KEY: 'tk-live-0123456789' });
+    expect(line.temporal).toMatchObject({ tls: 'tls', apiKey: true });
+    expect(line.connection).toMatchObject({ apiKey: '[redacted]' });
+    expect(JSON.stringify(line)).not.toContain('tk-live-0123456789');
   });
 });

@@ -4,11 +4,11 @@
 import type {
   ActivityDefinitionSpec,
   EventEnvelope,
+  JsonObject,
   MisfireDecision,
   WindowCloseReason,
   WindowSummary,
 } from '@activity-core/core';
-import type { JsonObject } from '@activity-core/db';
 import type {
   PlannedTask,
   RunActivityResult,

@@ -41,8 +41,6 @@ export type {
 } from './contract.ts';
 export { WorkflowTypes } from './contract.ts';
 export { TaskConflictError, TaskNotFoundError, WindowConflictError, WorkflowClientErrorCode } from './errors.ts';
-export type { FailureClass } from './failure-classification.ts';
-export { classifyFailure, PayloadTooLargeError, toActivityFailure } from './failure-classification.ts';
 export type { FailureType } from './failure-types.ts';
 export { FailureTypes } from './failure-types.ts';
 export type { RunSpawnState } from './run-activity.workflow.ts';

@@ -1,7 +1,11 @@
 import type { ActivityDefinitionSpec } from '@activity-core/core';
 // Not the package root: its modules (zod, CEL, re2, luxon) would be evaluated for every execution.
 import { runTriggerKey, scheduledRunTriggerKey } from '@activity-core/core/workflow-ids';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  WorkflowExecutionAlreadyStartedError,
+} from '@temporalio/common';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -434,6 +438,9 @@ async function failRun(
   });
 }
 
+/** The nominal time Temporal gives every run a Schedule starts (a system search attribute). */
+const SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
 /**
  * A Schedule's action carries no nominal time (see {@link ScheduledRunInput}); Temporal puts
  * it in the `TemporalScheduledStartTime` search attribute (before jitter) and in the workflow
@@ -449,9 +456,7 @@ function resolveScheduledInput(input: RunActivityInput | ScheduledRunInput): {
     const full = input as RunActivityInput;
     return { input: full, triggerKey: runTriggerKey(full.trigger) };
   }
-  const attribute = workflowInfo().searchAttributes?.TemporalScheduledStartTime;
-  const value = Array.isArray(attribute) ? attribute[0] : undefined;
-  const nominal = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+  const nominal = workflowInfo().typedSearchAttributes.get(SCHEDULED_START_TIME);
   if (!nominal || Number.isNaN(nominal.getTime())) {
     throw ApplicationFailure.create({
       type: FailureTypes.invalidDefinition,

@@ -3,6 +3,7 @@
 // bundler. The activities the worker registers are in `@activity-core/activities`.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { silentTemporalLogger } from '@activity-core/runtime';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 /** Absolute path of the workflow entry module, for `Worker.create({ workflowsPath })` or bundling. */
@@ -30,10 +31,9 @@ export const TRACING_BUNDLE_MARKER = 'OpenTelemetryInboundInterceptor';
 export async function bundleWorkflows(
   options: { quiet?: boolean; tracing?: boolean } = {},
 ): Promise<WorkflowBundleWithSourceMap> {
-  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
   return bundleWorkflowCode({
     workflowsPath,
     ...(options.tracing ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}),
-    ...(options.quiet !== false ? { logger: silent } : {}),
+    ...(options.quiet !== false ? { logger: silentTemporalLogger } : {}),
   });
 }

@@ -10,6 +10,7 @@ const SRC = dirname(fileURLToPath(import.meta.url));
 const FORBIDDEN_PACKAGES = [
   '@activity-core/activities',
   '@activity-core/db',
+  '@activity-core/failures',
   '@activity-core/messaging',
   '@activity-core/runtime',
   '@temporalio/activity',

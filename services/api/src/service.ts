@@ -9,17 +9,9 @@ import {
   type RedriveResult,
 } from '@activity-core/api';
 import { createDb } from '@activity-core/db';
-import {
-  connectNats,
-  ensureStreams,
-  natsSettingsFrom,
-  streamLimitsFrom,
-  topology,
-  watchConnection,
-} from '@activity-core/messaging';
+import { connectMessaging, topology } from '@activity-core/messaging';
 import { createLogger, expressionLimits, type Logger, startOpsServer } from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { ApiConfig } from './config.ts';
@@ -49,10 +41,8 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
     { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-api' },
     { onPoolError: (error) => logger.warn('idle database connection failed', { error }) },
   );
-  const nc = await connectNats(natsSettingsFrom(config, 'activity-core-api'));
-  watchConnection(nc, logger);
   const t = topology(config.AC_STREAM_PREFIX);
-  await ensureStreams(await jetstreamManager(nc), t, streamLimitsFrom(config));
+  const { nc } = await connectMessaging(config, 'activity-core-api', logger, t);
   const connection = await Connection.connect(config.temporal.connection);
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
 

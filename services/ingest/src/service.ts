@@ -8,14 +8,7 @@ import {
   type IngestMetrics,
   type IngestPipeline,
 } from '@activity-core/ingest';
-import {
-  connectNats,
-  ensureStreams,
-  natsSettingsFrom,
-  streamLimitsFrom,
-  topology,
-  watchConnection,
-} from '@activity-core/messaging';
+import { connectMessaging, topology } from '@activity-core/messaging';
 import {
   createLogger,
   expressionLimits,
@@ -24,7 +17,6 @@ import {
   startOpsServer,
   startTracing,
 } from '@activity-core/runtime';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { IngestConfig } from './config.ts';
@@ -68,10 +60,7 @@ export async function startIngestService(
     { url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'activity-core-ingest' },
     { onPoolError: (error) => logger.warn('idle database connection failed', { error }) },
   );
-  const nc = await connectNats(natsSettingsFrom(config, 'activity-core-ingest'));
-  watchConnection(nc, logger);
-  const jsm = await jetstreamManager(nc);
-  await ensureStreams(jsm, t, streamLimitsFrom(config));
+  const { nc, jsm } = await connectMessaging(config, 'activity-core-ingest', logger, t);
   await ensureIngestConsumer(jsm, t, {
     name: config.AC_INGEST_CONSUMER,
     ackWaitMs: config.AC_INGEST_ACK_WAIT_MS,

@@ -1,14 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ContextResolverRegistry } from '@activity-core/activities';
 import { migrateToLatest } from '@activity-core/db';
-import {
-  connectNats,
-  ensureStreams,
-  natsSettingsFrom,
-  streamLimitsFrom,
-  topology,
-  watchConnection,
-} from '@activity-core/messaging';
+import { connectMessaging, topology } from '@activity-core/messaging';
 import {
   createLogger,
   expressionLimits,
@@ -19,7 +12,6 @@ import {
 } from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS, startScheduleSync } from '@activity-core/schedules';
 import { bundleWorkflows, TRACING_BUNDLE_MARKER } from '@activity-core/workflows/worker';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { Registry } from 'prom-client';
@@ -98,10 +90,8 @@ export async function startWorkerService(
   );
   // Safe beside other services doing the same: migrations run under an advisory lock.
   await migrateToLatest(db);
-  const nc = await connectNats(natsSettingsFrom(config, 'activity-core-worker'));
-  watchConnection(nc, logger);
   const topo = topology(config.AC_STREAM_PREFIX);
-  await ensureStreams(await jetstreamManager(nc), topo, streamLimitsFrom(config));
+  const { nc } = await connectMessaging(config, 'activity-core-worker', logger, topo);
   const connection = await NativeConnection.connect(config.temporal.connection);
   const metrics = new Registry();
   registerWorkerMetrics(metrics, db, logger);

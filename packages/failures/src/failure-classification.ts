@@ -5,10 +5,10 @@
 // PostgreSQL refuses is the caller's BAD_REQUEST, not our 500). Not imported by workflow code.
 import { displayText } from '@activity-core/core';
 import { CorruptRowError, PG_UNIQUE_VIOLATION, pgErrorCode } from '@activity-core/db';
+import { type FailureType, FailureTypes } from '@activity-core/workflows';
 import { isGrpcServiceError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { type FailureType, FailureTypes } from './failure-types.ts';
 
 /** A value too large to travel as one Temporal payload (an activity result, a workflow input). */
 export class PayloadTooLargeError extends Error {
