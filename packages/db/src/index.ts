@@ -69,6 +69,7 @@ export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';
 export type { InsertRunInput, ListRunsFilter, RunRecord, TransitionRunInput } from './run.repository.ts';
 export {
   changeRunStatus,
+  changeRunStatusWithLog,
   FINISHED_RUN_STATUSES,
   getRun,
   getRunByWorkflowId,
