@@ -1,9 +1,9 @@
 import { jitteredBackoffMs } from '@activity-core/core';
 import {
-  claimOutboxBatch,
   type Database,
   markOutboxPublished,
   type OutboxRecord,
+  prepareOutboxClaim,
   recordOutboxFailure,
 } from '@activity-core/db';
 import { contextFromTraceparent, type Logger } from '@activity-core/runtime';
@@ -126,9 +126,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         }
       };
 
+  const claim = prepareOutboxClaim(options.db, { limit: batchSize, leaseMs });
   const round = async (): Promise<number> => {
     // In write order (`seq`): the claim sorts what UPDATE … RETURNING gives back unordered.
-    const rows = await claimOutboxBatch(options.db, { limit: batchSize, leaseMs });
+    const rows = await claim();
     // Unpublished rows of a stopped round come back after their lease.
     if (stopped || rows.length === 0) return rows.length;
     // A claim holds at most one row per order key (a row waits while an earlier row of its key
