@@ -1,7 +1,8 @@
 // Summarises V8 CPU profiles (`node --cpu-prof`, one file per thread) by where the time went:
 // self time per package (workspace package, npm package, node internals, GC) and the top
 // functions, and, per profile, total time charged to each of our functions' call trees.
-//   node bench/pipeline/profile-summary.ts <dir with .cpuprofile files> [--top 25] [--per <events>]
+//   node bench/pipeline/profile-summary.ts <dir with .cpuprofile files> [--top 25] [--per <events>] [--skip-ms <ms>]
+// --skip-ms leaves out each profile's first samples (process start-up: module loading, the bundle).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,12 +27,17 @@ interface CpuProfile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '25' }, per: { type: 'string' } },
+  options: {
+    top: { type: 'string', default: '25' },
+    per: { type: 'string' },
+    'skip-ms': { type: 'string', default: '0' },
+  },
 });
 const dir = positionals[0];
 if (!dir) throw new Error('usage: profile-summary.ts <dir> [--top N] [--per events]');
 const top = Number(values.top);
 const per = values.per ? Number(values.per) : undefined;
+const skipUs = Number(values['skip-ms']) * 1000;
 
 /** Where a frame's code lives: a workspace package, an npm package, node, or V8 itself. */
 function place(frame: CallFrame): string {
@@ -58,8 +64,12 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
+  let elapsed = 0;
   profile.samples.forEach((id, i) => {
-    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    const delta = profile.timeDeltas[i] ?? 0;
+    elapsed += delta;
+    if (elapsed < skipUs) return;
+    self.set(id, (self.get(id) ?? 0) + delta);
   });
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const idle = [...self]

@@ -6,6 +6,7 @@ import {
   markOutboxPublished,
   type OutboxRecord,
   outboxStats,
+  prepareOutboxClaim,
   recordOutboxFailure,
 } from '@activity-core/db';
 import { describe, expect, it } from 'vitest';
@@ -108,6 +109,22 @@ describe('outbox: per-key order', () => {
 
 describe('outbox: leases and failures', () => {
   const ctx = fresh();
+  it('a prepared claim is one statement for every round: each call claims what is due then, up to its limit', async () => {
+    const { db } = ctx();
+    const claim = prepareOutboxClaim(db, { limit: 2, leaseMs: 60_000 });
+    const ids = await enqueueOutbox(
+      db,
+      ['a', 'b', 'c'].map((k) => ({ subject: `tasks.created.${k}`, body: { k }, orderKey: k })),
+    );
+    expect((await claim()).map((m) => m.id)).toEqual(ids.slice(0, 2));
+    expect((await claim()).map((m) => [m.id, m.attempts])).toEqual([[ids[2], 1]]);
+    expect(await claim()).toEqual([]);
+    const [later] = await enqueueOutbox(db, [{ subject: 'tasks.created.d', body: {} }]);
+    expect((await claim()).map((m) => m.id)).toEqual([later]);
+    expect(await markOutboxPublished(db, [...ids, later as string])).toBe(4);
+    expect(await markOutboxPublished(db, ids)).toBe(0);
+  });
+
   it('a claimed row is leased; after the lease it is claimed again with attempts + 1', async () => {
     const { db, url } = ctx();
     const [id] = await enqueueOutbox(db, [{ subject: 'tasks.created.x', headers: { a: 'b' }, body: [1, 'two'] }]);

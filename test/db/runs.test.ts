@@ -1,8 +1,10 @@
 import { EventEnvelope, eventKey, runWorkflowIdForEvent } from '@activity-core/core';
 import {
   appendRunLog,
+  appendRunLogEntries,
   ConflictError,
   CorruptRowError,
+  changeRunStatusWithLog,
   getRun,
   getRunByWorkflowId,
   InvalidTransitionError,
@@ -232,6 +234,58 @@ describe('run log', () => {
     expect(new Set(results.map((e) => e.seq))).toEqual(new Set([2]));
     expect(await readRunLog(db, run.id)).toHaveLength(2);
     await expect(appendRunLog(db, { runId: uniqueId(), kind: 'note' })).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('appends of several entries and status changes with entries, concurrent, get gap-free sequences in order', async () => {
+    const { db } = ctx();
+    const def = await someDefinition(db);
+    const run = await someRun(db, def);
+    await transitionRun(db, { id: run.id, to: 'running' });
+    const batch = (b: number) =>
+      [0, 1, 2].map((i) => ({ kind: 'note' as const, idempotencyKey: `note:${b}:${i}`, data: { b, i } }));
+    const results = await Promise.all([
+      ...Array.from({ length: 8 }, (_, b) => appendRunLogEntries(db, run.id, batch(b))),
+      changeRunStatusWithLog(db, { id: run.id, to: 'succeeded', summary: { tasksPlanned: 0 } }, batch(8)),
+    ]);
+    expect(results.slice(0, 8)).toEqual(Array.from({ length: 8 }, () => 3));
+    const log = await readRunLog(db, run.id);
+    expect(log.map((e) => e.seq)).toEqual(Array.from({ length: 27 }, (_, i) => i + 1));
+    // Each call's entries are consecutive, in the order given.
+    for (let b = 0; b <= 8; b++) {
+      const seqs = log.filter((e) => e.data.b === b).map((e) => [e.seq, e.data.i]);
+      const first = seqs[0]?.[0] as number;
+      expect(seqs).toEqual([0, 1, 2].map((i) => [first + i, i]));
+    }
+  });
+
+  it('a status change with entries writes both once; a repeat writes nothing; a refused one rolls back', async () => {
+    const { db } = ctx();
+    const def = await someDefinition(db);
+    const run = await someRun(db, def);
+    await transitionRun(db, { id: run.id, to: 'running' });
+    const entries = [
+      { kind: 'task_created' as const, idempotencyKey: 'task_created:t1', data: { n: 1 } },
+      { kind: 'task_created' as const, idempotencyKey: 'task_created:t1', data: { n: 2 } },
+      { kind: 'run_finished' as const, idempotencyKey: 'run_finished', data: { status: 'succeeded' } },
+    ];
+    const first = await changeRunStatusWithLog(db, { id: run.id, to: 'succeeded', summary: { x: 1 } }, entries);
+    expect(first.changed).toBe(true);
+    expect(first.run).toMatchObject({ status: 'succeeded', summary: { x: 1 } });
+    const again = await changeRunStatusWithLog(db, { id: run.id, to: 'succeeded', summary: { x: 2 } }, entries);
+    expect(again.changed).toBe(false);
+    expect(again.run.summary).toEqual({ x: 1 });
+    expect((await readRunLog(db, run.id)).map((e) => [e.seq, e.kind, e.data])).toEqual([
+      [1, 'task_created', { n: 1 }],
+      [2, 'run_finished', { status: 'succeeded' }],
+    ]);
+    await expect(
+      changeRunStatusWithLog(db, { id: run.id, to: 'failed' }, [{ kind: 'note', idempotencyKey: 'late' }]),
+    ).rejects.toBeInstanceOf(InvalidTransitionError);
+    expect(await readRunLog(db, run.id)).toHaveLength(2);
+    expect((await getRun(db, run.id)).status).toBe('succeeded');
+    await expect(changeRunStatusWithLog(db, { id: uniqueId(), to: 'running' }, entries)).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
   });
 
   it('is append-only and listable per definition', async () => {

@@ -9,7 +9,7 @@ import type {
   TaskStatus,
   TransitionRunInput,
 } from '@activity-core/db';
-import { appendRunLog, appendRunLogEntries, changeRunStatus } from '@activity-core/db';
+import { appendRunLog, changeRunStatus, changeRunStatusWithLog } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
 import type { Logger } from '@activity-core/runtime';
 import type { Kysely } from 'kysely';
@@ -103,8 +103,8 @@ export function runFinishedEntry(status: FinishedStatus, summary: JsonObject | u
 type FinishedStatus = 'succeeded' | 'expired';
 
 /**
- * Finishes the run that spawned its plan: its `run_finished` entry after `entries` (in that
- * order, one transaction when `db` is one), then its status (`succeeded`, or `expired` for an
+ * Finishes the run that spawned its plan, in one transaction: its `run_finished` entry after
+ * `entries` (in that order) and its status (`succeeded`, or `expired` for an
  * expired window's run) with the summary. Returns the status change for
  * {@link reportRunChange}, to be reported once `db`'s transaction committed.
  */
@@ -115,6 +115,8 @@ export async function succeedRun(
   entries: readonly NewRunLogEntry[] = [],
   status: FinishedStatus = 'succeeded',
 ): Promise<{ run: RunRecord; changed: boolean }> {
-  await appendRunLogEntries(db, runId, [...entries, runFinishedEntry(status, summary)]);
-  return changeRunStatus(db, { id: runId, to: status, summary: summary ?? null });
+  return changeRunStatusWithLog(db, { id: runId, to: status, summary: summary ?? null }, [
+    ...entries,
+    runFinishedEntry(status, summary),
+  ]);
 }

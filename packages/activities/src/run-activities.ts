@@ -20,6 +20,7 @@ import {
   appendRunLogEntries,
   CorruptRowError,
   changeRunStatus,
+  changeRunStatusWithLog,
   getDefinition,
   getDefinitionHead,
   getDefinitionVersion,
@@ -271,12 +272,12 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         const resolved = await resolveContextFor(base);
         const plan = planFor({ ...base, runWorkflowId: input.runWorkflowId, context: resolved.context });
         const finished = await inTransaction(deps.db, async (trx) => {
-          await transitionRun(trx, { id: runId, to: 'running' });
           const entries = plan.ok ? [triggered, resolved.entry, plan.entry] : [triggered, resolved.entry];
           if (plan.ok && plan.result.children.length === 0) {
+            await transitionRun(trx, { id: runId, to: 'running' });
             return succeedRun(trx, runId, { tasksPlanned: 0, tasksStarted: 0 }, entries, input.emptyStatus);
           }
-          await appendRunLogEntries(trx, runId, entries);
+          await changeRunStatusWithLog(trx, { id: runId, to: 'running' }, entries);
           return undefined;
         });
         reportRunChange(deps, finished);

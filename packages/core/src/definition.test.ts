@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileExpression, evaluate, eventFilterEnvironment, ruleEnvironment, toCelValue } from './cel.ts';
 import { DEFAULT_EXPRESSION_LIMITS } from './cel-limits.ts';
-import { definitionJsonSchema, validateDefinitionSpec } from './definition.ts';
+import { compileStoredDefinition, definitionJsonSchema, validateDefinitionSpec } from './definition.ts';
 
 const validSpec = {
   key: 'order-follow-up',
@@ -332,5 +332,28 @@ describe('save-time typing', () => {
     ]);
     expect(check(spec({ name: 'bad\u0000name' }))).toEqual(['name: value_unsupported']);
     expect(validateDefinitionSpec(spec({ name: 'bad\u0000name' }), { stored: true }).ok).toBe(true);
+  });
+});
+
+describe('compileStoredDefinition', () => {
+  it('compiles a spec object once per limits; another spec object or other limits compile again', () => {
+    const parse = () => {
+      const r = validateDefinitionSpec(validSpec);
+      if (!r.ok) throw new Error('valid spec refused');
+      return r.spec;
+    };
+    const spec = parse();
+    const first = compileStoredDefinition(spec);
+    expect(first.ok).toBe(true);
+    if (!first.ok) return;
+    expect(first.compiled.templates[0]?.title).toBeDefined();
+    expect(compileStoredDefinition(spec)).toBe(first);
+    const other = compileStoredDefinition(parse());
+    expect(other).not.toBe(first);
+    expect(other.ok).toBe(true);
+    const tighter = { ...DEFAULT_EXPRESSION_LIMITS, maxCost: DEFAULT_EXPRESSION_LIMITS.maxCost - 1 };
+    const again = compileStoredDefinition(spec, tighter);
+    expect(again).not.toBe(first);
+    expect(compileStoredDefinition(spec, tighter)).toBe(again);
   });
 });

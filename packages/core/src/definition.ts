@@ -524,3 +524,24 @@ export function definitionJsonSchema(): Record<string, unknown> {
     $id: 'https://activity-core.dev/schemas/activity-definition.json',
   };
 }
+
+const runtimeCompiled = new WeakMap<
+  ActivityDefinitionSpec,
+  { readonly limits: ExpressionLimits | undefined; readonly result: CompileDefinitionResult }
+>();
+
+/**
+ * {@link compileDefinition} of a stored spec as a run uses it (`checkCost: false`: the run-time
+ * budget holds), once per spec object and limits: a worker keeps one spec object per pinned
+ * version, so its runs share the compiled programs and templates. Specs are never mutated.
+ */
+export function compileStoredDefinition(
+  spec: ActivityDefinitionSpec,
+  limits?: ExpressionLimits,
+): CompileDefinitionResult {
+  const cached = runtimeCompiled.get(spec);
+  if (cached && cached.limits === limits) return cached.result;
+  const result = compileDefinition(spec, { checkCost: false, ...(limits ? { limits } : {}) });
+  runtimeCompiled.set(spec, { limits, result });
+  return result;
+}

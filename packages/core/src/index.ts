@@ -67,6 +67,7 @@ export {
   ActivityDefinitionSpec,
   ContextSource,
   compileDefinition,
+  compileStoredDefinition,
   DefinitionKey,
   DefinitionLimits,
   definitionJsonSchema,

@@ -7,7 +7,7 @@ import {
   type CompiledDefinition,
   type CompiledTaskTemplate,
   type CompiledValue,
-  compileDefinition,
+  compileStoredDefinition,
 } from './definition.ts';
 import { formatPath } from './errors.ts';
 import { inspectJson, STORABLE_ONLY, setOwn } from './input-limits.ts';
@@ -84,8 +84,6 @@ export interface PlanError {
 
 export type PlanResult = { ok: true; plan: Plan } | { ok: false; error: PlanError };
 
-const compiledCache = new WeakMap<ActivityDefinitionSpec, CompiledDefinition>();
-
 class PlanFailure {
   readonly error: PlanError;
   constructor(code: PlanErrorCode, path: Array<string | number>, message: string) {
@@ -111,11 +109,9 @@ export function planTasks(input: PlanInput): PlanResult {
   }
 }
 
-function compiledFor(spec: ActivityDefinitionSpec, limits: ExpressionLimits): CompiledDefinition {
-  const cached = compiledCache.get(spec);
-  if (cached) return cached;
+function compiledFor(spec: ActivityDefinitionSpec, limits: ExpressionLimits | undefined): CompiledDefinition {
   // Validated when saved (perhaps under other limits); the run-time budget is what holds now.
-  const result = compileDefinition(spec, { limits, checkCost: false });
+  const result = compileStoredDefinition(spec, limits);
   if (!result.ok) {
     const first = result.errors[0];
     throw new PlanFailure(
@@ -124,7 +120,6 @@ function compiledFor(spec: ActivityDefinitionSpec, limits: ExpressionLimits): Co
       `definition does not compile: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
     );
   }
-  compiledCache.set(spec, result.compiled);
   return result.compiled;
 }
 
@@ -180,7 +175,7 @@ function renderValue(value: CompiledValue, scope: Scope, path: Array<string | nu
 
 function plan(input: PlanInput): Plan {
   const limits = input.limits ?? DEFAULT_EXPRESSION_LIMITS;
-  const compiled = compiledFor(input.spec, limits);
+  const compiled = compiledFor(input.spec, input.limits);
   const budget = expressionBudget(input.spec.limits.maxExpressionCost, limits);
   const nowMs = Date.parse(input.now);
   if (Number.isNaN(nowMs)) throw new PlanFailure(PlanErrorCode.invalidInput, ['now'], 'now must be an RFC 3339 time');

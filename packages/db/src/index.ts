@@ -62,6 +62,7 @@ export {
   enqueueOutbox,
   markOutboxPublished,
   outboxStats,
+  prepareOutboxClaim,
   recordOutboxFailure,
 } from './outbox.repository.ts';
 export type { Page, PageRequest } from './pagination.ts';
@@ -69,6 +70,7 @@ export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';
 export type { InsertRunInput, ListRunsFilter, RunRecord, TransitionRunInput } from './run.repository.ts';
 export {
   changeRunStatus,
+  changeRunStatusWithLog,
   FINISHED_RUN_STATUSES,
   getRun,
   getRunByWorkflowId,

@@ -1,4 +1,4 @@
-import { type Selectable, sql } from 'kysely';
+import { CompiledQuery, type Selectable, sql } from 'kysely';
 import { CorruptRowError } from './errors.ts';
 import { parseColumn, toJson } from './json.ts';
 import type { OutboxTable } from './schema.ts';
@@ -91,9 +91,17 @@ export interface ClaimOutboxOptions {
  * now + lease), so concurrent relays never get the same row while the lease lasts.
  */
 export async function claimOutboxBatch(db: Executor, options: ClaimOutboxOptions = {}): Promise<OutboxRecord[]> {
+  return prepareOutboxClaim(db, options)();
+}
+
+/**
+ * {@link claimOutboxBatch} with its statement built and compiled once: a relay claims with the
+ * same options every round (and every idle poll), so each claim is one execute.
+ */
+export function prepareOutboxClaim(db: Executor, options: ClaimOutboxOptions = {}): () => Promise<OutboxRecord[]> {
   const limit = Math.max(1, Math.min(1000, options.limit ?? 100));
   const leaseMs = Math.max(1, options.leaseMs ?? 30_000);
-  const rows = await db
+  const statement = db
     .updateTable('outbox')
     .set((eb) => ({
       attempts: eb('attempts', '+', 1),
@@ -125,18 +133,21 @@ export async function claimOutboxBatch(db: Executor, options: ClaimOutboxOptions
         .skipLocked(),
     )
     .returningAll()
-    .execute();
-  const claimed: OutboxRecord[] = [];
-  for (const row of rows) {
-    try {
-      claimed.push(toOutbox(row));
-    } catch (error) {
-      if (!(error instanceof CorruptRowError)) throw error;
-      await recordOutboxFailure(db, { id: row.id, error: error.message, retryInMs: PARK_MS });
-      options.onCorrupt?.(error);
+    .compile();
+  return async () => {
+    const { rows } = await db.executeQuery(statement);
+    const claimed: OutboxRecord[] = [];
+    for (const row of rows) {
+      try {
+        claimed.push(toOutbox(row));
+      } catch (error) {
+        if (!(error instanceof CorruptRowError)) throw error;
+        await recordOutboxFailure(db, { id: row.id, error: error.message, retryInMs: PARK_MS });
+        options.onCorrupt?.(error);
+      }
     }
-  }
-  return claimed.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    return claimed.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  };
 }
 
 const PARK_MS = 300_000;
@@ -144,14 +155,13 @@ const PARK_MS = 300_000;
 /** Mark rows published (after JetStream acknowledged them). Already published rows keep their first time. */
 export async function markOutboxPublished(db: Executor, ids: readonly string[]): Promise<number> {
   if (ids.length === 0) return 0;
-  const result = await db
-    .updateTable('outbox')
-    .set({ published_at: sql<Date>`now()`, last_error: null })
-    .where('id', 'in', ids)
-    .where('published_at', 'is', null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  // One array parameter: the same statement text for any number of rows, and no query building.
+  const result = await db.executeQuery(CompiledQuery.raw(MARK_PUBLISHED, [ids]));
+  return Number(result.numAffectedRows ?? 0n);
 }
+
+const MARK_PUBLISHED =
+  'update outbox set published_at = now(), last_error = null where id = any($1::uuid[]) and published_at is null';
 
 export interface OutboxFailure {
   readonly id: string;

@@ -96,9 +96,9 @@ export interface NewRunLogEntry {
 }
 
 /**
- * Appends several entries to one run in order, in one statement: the run row is locked once
- * (as in {@link appendRunLog}), entries whose idempotency key the run already has are skipped,
- * the rest get the next sequence numbers. Returns how many were written.
+ * Appends several entries to one run in order: the run row is locked once (as in
+ * {@link appendRunLog}), then one statement skips the entries whose idempotency key the run
+ * already has and writes the rest with the next sequence numbers. Returns how many were written.
  */
 export async function appendRunLogEntries(
   db: Executor,
@@ -116,44 +116,44 @@ export async function appendRunLogEntries(
           .executeTakeFirst()
       : undefined;
     if (!run) throw new NotFoundError({ entity: 'run', id: runId });
-    const existing = await trx
-      .selectFrom('run_log_entries')
-      .select('idempotency_key')
-      .where('run_id', '=', runId)
-      .where(
-        'idempotency_key',
-        'in',
-        entries.map((e) => e.idempotencyKey),
-      )
-      .execute();
-    const seen = new Set(existing.map((r) => r.idempotency_key));
-    const fresh = entries.filter((e) => {
-      if (seen.has(e.idempotencyKey)) return false;
-      seen.add(e.idempotencyKey);
-      return true;
-    });
-    if (fresh.length === 0) return 0;
-    const last = await trx
-      .selectFrom('run_log_entries')
-      .select((eb) => eb.fn.coalesce(eb.fn.max('seq'), eb.lit(0)).as('seq'))
-      .where('run_id', '=', runId)
-      .executeTakeFirstOrThrow();
-    const base = Number(last.seq);
-    await trx
-      .insertInto('run_log_entries')
-      .values(
-        fresh.map((e, i) => ({
-          run_id: runId,
-          seq: base + i + 1,
-          definition_id: run.definition_id,
-          kind: e.kind,
-          idempotency_key: e.idempotencyKey,
-          data: toJson(e.data ?? {}),
-        })),
-      )
-      .execute();
-    return fresh.length;
+    return insertRunLogEntries(trx, runId, run.definition_id, entries);
   });
+}
+
+/**
+ * The insert of {@link appendRunLogEntries}, for a caller whose transaction already holds the
+ * run's row lock (`FOR NO KEY UPDATE`, or an update of the run row): that lock serializes
+ * appends, and this statement's snapshot, taken after it, sees every entry committed before.
+ * An entry whose key the run already has, or that repeats an earlier key of `entries`, is
+ * skipped; the rest get `max(seq) + 1 …` in the order given.
+ */
+export async function insertRunLogEntries(
+  trx: Executor,
+  runId: string,
+  definitionId: string,
+  entries: readonly NewRunLogEntry[],
+): Promise<number> {
+  if (entries.length === 0) return 0;
+  const list = toJson(entries.map((e) => ({ kind: e.kind, key: e.idempotencyKey, data: e.data ?? {} })));
+  const result = await sql`
+    with given as (
+      select e ->> 'kind' as kind, e ->> 'key' as key, e -> 'data' as data, ord
+      from jsonb_array_elements(${list}::jsonb) with ordinality as t(e, ord)
+    ),
+    fresh as (
+      select distinct on (key) kind, key, data, ord from given
+      where not exists (
+        select 1 from run_log_entries x where x.run_id = ${runId}::uuid and x.idempotency_key = given.key
+      )
+      order by key, ord
+    )
+    insert into run_log_entries (run_id, seq, definition_id, kind, idempotency_key, data)
+    select ${runId}::uuid,
+      (select coalesce(max(seq), 0) from run_log_entries where run_id = ${runId}::uuid) + row_number() over (order by ord),
+      ${definitionId}::uuid, kind, key, data
+    from fresh
+  `.execute(trx);
+  return Number(result.numAffectedRows ?? 0n);
 }
 
 export interface ReadRunLogOptions {

@@ -3,8 +3,9 @@ import { type Selectable, sql } from 'kysely';
 import { ConflictError, InvalidTransitionError, NotFoundError } from './errors.ts';
 import { parseColumn, toNullableJson } from './json.ts';
 import { newestFirstPage, type Page, type PageRequest } from './pagination.ts';
+import { insertRunLogEntries, type NewRunLogEntry } from './run-log.repository.ts';
 import type { RunStatus, RunsTable, RunTriggerKind } from './schema.ts';
-import type { Executor } from './transaction.ts';
+import { type Executor, inTransaction } from './transaction.ts';
 import { isUuid, newId } from './uuid.ts';
 
 export interface RunRecord {
@@ -174,33 +175,65 @@ export async function changeRunStatus(
   db: Executor,
   input: TransitionRunInput,
 ): Promise<{ run: RunRecord; changed: boolean }> {
+  const updated = await updateRunStatus(db, input);
+  if (updated) return { run: updated, changed: true };
+  return unchangedRun(input, await getRun(db, input.id));
+}
+
+/**
+ * {@link changeRunStatus} and {@link appendRunLogEntries} in one transaction, in the fewest
+ * round trips: the status update takes the run's row lock that serializes appends (a repeated
+ * transition locks the row instead), then one statement appends the entries. For a run that
+ * finishes as it logs (its `run_finished` entry and its status commit together).
+ */
+export async function changeRunStatusWithLog(
+  db: Executor,
+  input: TransitionRunInput,
+  entries: readonly NewRunLogEntry[],
+): Promise<{ run: RunRecord; changed: boolean }> {
+  return inTransaction(db, async (trx) => {
+    const updated = await updateRunStatus(trx, input);
+    const change = updated
+      ? { run: updated, changed: true }
+      : unchangedRun(input, await getRun(trx, input.id, { lock: true }));
+    await insertRunLogEntries(trx, change.run.id, change.run.definitionId, entries);
+    return change;
+  });
+}
+
+/** The run moved to `input.to`, or undefined when it is not in a status that may move there. */
+async function updateRunStatus(db: Executor, input: TransitionRunInput): Promise<RunRecord | undefined> {
   const from = RUN_TRANSITIONS_TO[input.to];
+  if (from.length === 0 || !isUuid(input.id)) return undefined;
   const finishing = isFinishedRunStatus(input.to);
-  if (from.length > 0 && isUuid(input.id)) {
-    const updated = await db
-      .updateTable('runs')
-      .set({
-        status: input.to,
-        updated_at: sql<Date>`now()`,
-        started_at: input.to === 'running' ? sql<Date>`coalesce(started_at, now())` : sql<Date | null>`started_at`,
-        finished_at: finishing ? sql<Date>`now()` : null,
-        ...(input.summary !== undefined ? { summary: toNullableJson(input.summary) } : {}),
-        ...(input.error !== undefined ? { error: toNullableJson(input.error) } : {}),
-        ...(input.window !== undefined ? { window: toNullableJson(input.window) } : {}),
-      })
-      .where('id', '=', input.id)
-      .where('status', 'in', from)
-      .returningAll()
-      .executeTakeFirst();
-    if (updated) return { run: toRun(updated), changed: true };
-  }
-  const current = await getRun(db, input.id);
+  const updated = await db
+    .updateTable('runs')
+    .set({
+      status: input.to,
+      updated_at: sql<Date>`now()`,
+      started_at: input.to === 'running' ? sql<Date>`coalesce(started_at, now())` : sql<Date | null>`started_at`,
+      finished_at: finishing ? sql<Date>`now()` : null,
+      ...(input.summary !== undefined ? { summary: toNullableJson(input.summary) } : {}),
+      ...(input.error !== undefined ? { error: toNullableJson(input.error) } : {}),
+      ...(input.window !== undefined ? { window: toNullableJson(input.window) } : {}),
+    })
+    .where('id', '=', input.id)
+    .where('status', 'in', from)
+    .returningAll()
+    .executeTakeFirst();
+  return updated ? toRun(updated) : undefined;
+}
+
+/** A run the update did not move: already in `input.to` (a repeat), else the transition is refused. */
+function unchangedRun(input: TransitionRunInput, current: RunRecord): { run: RunRecord; changed: boolean } {
   if (current.status === input.to) return { run: current, changed: false };
   throw new InvalidTransitionError({ entity: 'run', id: input.id, from: current.status, to: input.to });
 }
 
-export async function getRun(db: Executor, id: string): Promise<RunRecord> {
-  const row = isUuid(id) ? await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
+/** The run; with `lock`, its row is locked (`FOR NO KEY UPDATE`) until the caller's transaction ends. */
+export async function getRun(db: Executor, id: string, options: { readonly lock?: boolean } = {}): Promise<RunRecord> {
+  const query = db.selectFrom('runs').selectAll().where('id', '=', id);
+  const row = isUuid(id) ? await (options.lock ? query.forNoKeyUpdate() : query).executeTakeFirst() : undefined;
   if (!row) throw new NotFoundError({ entity: 'run', id });
   return toRun(row);
 }

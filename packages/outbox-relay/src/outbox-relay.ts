@@ -1,9 +1,9 @@
 import { jitteredBackoffMs } from '@activity-core/core';
 import {
-  claimOutboxBatch,
   type Database,
   markOutboxPublished,
   type OutboxRecord,
+  prepareOutboxClaim,
   recordOutboxFailure,
 } from '@activity-core/db';
 import { contextFromTraceparent, type Logger } from '@activity-core/runtime';
@@ -50,7 +50,8 @@ export interface OutboxRelay {
  * Publishes pending outbox rows to JetStream with `Nats-Msg-Id` = row id (JetStream drops a
  * repeat within the stream's duplicate window), marks them published, and reschedules failures
  * with a jittered exponential backoff. Several relays may run at once: claims use `SKIP LOCKED` leases.
- * Rows are published one by one in claim order, so a task's events keep their order.
+ * A claimed batch is published at once, in claim order; a task's events keep their order because
+ * a claim never holds two unpublished rows of one task.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const batchSize = options.batchSize ?? 100;
@@ -125,32 +126,33 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         }
       };
 
+  const claim = prepareOutboxClaim(options.db, { limit: batchSize, leaseMs });
   const round = async (): Promise<number> => {
     // In write order (`seq`): the claim sorts what UPDATE … RETURNING gives back unordered.
-    const rows = await claimOutboxBatch(options.db, { limit: batchSize, leaseMs });
-    const done: string[] = [];
-    for (const row of rows) {
-      if (stopped) break;
-      try {
-        await publish(row);
-        done.push(row.id);
-      } catch (error) {
-        failed.inc();
-        const message = error instanceof Error ? error.message : String(error);
-        options.logger.warn('outbox publish failed; will retry', { id: row.id, subject: row.subject, error: message });
-        await recordOutboxFailure(options.db, {
-          id: row.id,
-          error: message,
-          retryInMs: jitteredBackoffMs(row.attempts, rowBackoff),
-        });
-        // Stop here: publishing later rows now could put a task's `completed` before its
-        // `created`. The rest of the batch comes back when its lease ends.
-        break;
-      }
-    }
+    const rows = await claim();
     // Unpublished rows of a stopped round come back after their lease.
+    if (stopped || rows.length === 0) return rows.length;
+    // A claim holds at most one row per order key (a row waits while an earlier row of its key
+    // is unpublished), so the batch goes out at once and its acks are awaited together: the
+    // publishes leave on the one connection in claim order, and a failed row holds back only
+    // its own key's later rows, which the next claims leave until it is published.
+    const outcomes = await Promise.allSettled(rows.map((row) => publish(row)));
+    const done = rows.filter((_, i) => outcomes[i]?.status === 'fulfilled').map((row) => row.id);
     await markOutboxPublished(options.db, done);
     published.inc(done.length);
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') continue;
+      const row = rows[i] as OutboxRecord;
+      failed.inc();
+      const error = outcome.reason as unknown;
+      const message = error instanceof Error ? error.message : String(error);
+      options.logger.warn('outbox publish failed; will retry', { id: row.id, subject: row.subject, error: message });
+      await recordOutboxFailure(options.db, {
+        id: row.id,
+        error: message,
+        retryInMs: jitteredBackoffMs(row.attempts, rowBackoff),
+      });
+    }
     return rows.length;
   };
 

@@ -3,9 +3,8 @@
 // resolver is in the file of that kind, found through the registry.
 import {
   type ActivityDefinitionSpec,
-  type CompiledDefinition,
   type ContextSource,
-  compileDefinition,
+  compileStoredDefinition,
   DEFAULT_INPUT_LIMITS,
   type ExpressionLimits,
   expressionBudget,
@@ -71,22 +70,16 @@ export async function resolveContextSources(
   const context: Record<string, unknown> = {};
   const snapshot: SourceSnapshot[] = [];
   const secrets: string[] = [];
-  let compiled: CompiledDefinition | undefined;
   const budget = expressionBudget(input.spec.limits.maxExpressionCost, deps.limits);
+  // The spec's compiled form, shared with planTasks (one spec object per pinned version).
   const templates = () => {
-    if (!compiled) {
-      const result = compileDefinition(input.spec, {
-        checkCost: false,
-        ...(deps.limits ? { limits: deps.limits } : {}),
+    const result = compileStoredDefinition(input.spec, deps.limits);
+    if (!result.ok) {
+      throw new ContextSourceError('*', `definition does not compile: ${result.errors[0]?.message ?? ''}`, {
+        retryable: false,
       });
-      if (!result.ok) {
-        throw new ContextSourceError('*', `definition does not compile: ${result.errors[0]?.message ?? ''}`, {
-          retryable: false,
-        });
-      }
-      compiled = result.compiled;
     }
-    return compiled.contextTemplates;
+    return result.compiled.contextTemplates;
   };
   for (const source of input.spec.contextSources) {
     const vars = () => runVariables({ ...input, context });
