@@ -4,7 +4,7 @@
 // as production and bench/pipeline.ts run it) with one event definition, waits until it is ready
 // and `--idle` seconds more with nothing published, and reads its VmRSS (with RssAnon / RssFile)
 // from /proc and its V8 heap and external memory from its /metrics. Prints min/median/max of the
-// reps and the load average beside each reading.
+// reps and the load average beside each reading. glibc's MALLOC_ARENA_MAX is passed on when set.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -63,7 +63,7 @@ await runBench(async (stack) => {
     await db.destroy();
   }
   out(
-    `ingest idle RSS: ${REPS} reps, ${IDLE_S} s idle after ready, ${DEFINITIONS} definition(s), node flags: ${NODE_FLAGS.join(' ') || 'none'}`,
+    `ingest idle RSS: ${REPS} reps, ${IDLE_S} s idle after ready, ${DEFINITIONS} definition(s), node flags: ${NODE_FLAGS.join(' ') || 'none'}, MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? 'unset'}`,
   );
   const readings: number[] = [];
   for (let rep = 0; rep < REPS; rep++) {
@@ -79,6 +79,7 @@ await runBench(async (stack) => {
         TEMPORAL_TASK_QUEUE: 'bench-idle',
         AC_INGEST_PORT: String(port),
         LOG_LEVEL: 'info',
+        ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
       },
       /"ingest ready"/,
       { nodeFlags: NODE_FLAGS },

@@ -15,7 +15,8 @@
 // (1,000 when --fanout is 0), printing the worker's memory every 15 s while they are created and
 // for --open-hold seconds after: RSS, V8 heap, external memory, the SDK's sticky cache size.
 //
-// Worker tuning comes from the environment (AC_WORKER_*), given to both workers alike.
+// Worker tuning comes from the environment (AC_WORKER_*, and glibc's MALLOC_ARENA_MAX), given to both
+// workers alike.
 // The first failed run (or task, or baseline workflow) stops the benchmark with its reason:
 // its tasks would never arrive.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -246,7 +247,9 @@ await runBench(async (stack, { dataDir }) => {
   const product = topology('');
   const base = topology('BASE');
   const tuning = Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('AC_WORKER_') && !!e[1]),
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => (e[0].startsWith('AC_WORKER_') || e[0] === 'MALLOC_ARENA_MAX') && !!e[1],
+    ),
   );
   const common = {
     DATABASE_URL: stack.databaseUrl,
