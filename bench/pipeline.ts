@@ -8,9 +8,15 @@
 // taken per rep (the blocks of one rep ran back to back) and then summarised.
 //
 //   node bench/pipeline.ts [--reps 3] [--burst 300] [--seconds 20] [--fanout 1000] [--open 10000]
-//                          [--profile <dir>]   (node --cpu-prof for both workers, into <dir>)
+//                          [--open-hold 120] [--profile <dir>]   (node --cpu-prof for both workers, into <dir>)
+//                          [--worker-node-flags="--max-semi-space-size=16"]   (Node/V8 flags of both workers)
 //
-// Worker tuning comes from the environment (AC_WORKER_*), given to both workers alike.
+// The memory phase tops the product up to --open open tasks with fan-out events of --fanout tasks
+// (1,000 when --fanout is 0), printing the worker's memory every 15 s while they are created and
+// for --open-hold seconds after: RSS, V8 heap, external memory, the SDK's sticky cache size.
+//
+// Worker tuning comes from the environment (AC_WORKER_*, and glibc's MALLOC_ARENA_MAX), given to both
+// workers alike.
 // The first failed run (or task, or baseline workflow) stops the benchmark with its reason:
 // its tasks would never arrive.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,7 +46,9 @@ const { values: opts } = parseArgs({
     rates: { type: 'string', default: '20,50' },
     fanout: { type: 'string', default: '1000' },
     open: { type: 'string', default: '10000' },
+    'open-hold': { type: 'string', default: '120' },
     profile: { type: 'string' },
+    'worker-node-flags': { type: 'string', default: '' },
     only: { type: 'string', default: 'product,a,b' },
   },
 });
@@ -50,7 +58,13 @@ const SECONDS = Number(opts.seconds);
 const RATES = String(opts.rates).split(',').map(Number);
 const FANOUT = Number(opts.fanout);
 const OPEN = Number(opts.open);
+const OPEN_HOLD_S = Number(opts['open-hold']);
+/** Tasks per top-up event of the memory phase. */
+const OPEN_CHUNK = FANOUT > 0 ? FANOUT : 1000;
+/** How often the memory phase prints the worker's memory. */
+const MEMORY_SAMPLE_MS = 15_000;
 const PROFILE = opts.profile;
+const WORKER_NODE_FLAGS = String(opts['worker-node-flags']).split(' ').filter(Boolean);
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -195,6 +209,8 @@ await runBench(async (stack, { dataDir }) => {
 
   // The workflow code of both workers is built here, once, as a deployment would build it.
   const metricsAt = { product: `127.0.0.1:${await freePort()}`, base: `127.0.0.1:${await freePort()}` };
+  /** The product worker's ops port: its /metrics has Node's heap figures (prom-client defaults). */
+  const productOpsPort = await freePort();
   const productBundle = join(work, 'product-workflows.js');
   const baselineBundle = join(work, 'baseline-workflows.js');
   writeFileSync(productBundle, (await bundleWorkflows()).code);
@@ -223,7 +239,7 @@ await runBench(async (stack, { dataDir }) => {
       key: 'bench-fanout',
       name: 'Bench fan-out: one task per item',
       trigger: { kind: 'event', event: { types: ['bench.fanout'] } },
-      limits: { maxTasksPerRun: Math.max(FANOUT, 1) },
+      limits: { maxTasksPerRun: Math.max(FANOUT, OPEN_CHUNK) },
       taskTemplates: [{ key: 'item', forEach: 'event.data.items', title: 'Item {{ item }}' }],
     }),
   });
@@ -231,7 +247,9 @@ await runBench(async (stack, { dataDir }) => {
   const product = topology('');
   const base = topology('BASE');
   const tuning = Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('AC_WORKER_') && !!e[1]),
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => (e[0].startsWith('AC_WORKER_') || e[0] === 'MALLOC_ARENA_MAX') && !!e[1],
+    ),
   );
   const common = {
     DATABASE_URL: stack.databaseUrl,
@@ -242,9 +260,9 @@ await runBench(async (stack, { dataDir }) => {
     ...tuning,
   };
   const profileFlags = (name: string) => {
-    if (!PROFILE) return [];
+    if (!PROFILE) return WORKER_NODE_FLAGS;
     mkdirSync(join(PROFILE, name), { recursive: true });
-    return ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE, name)}`];
+    return [...WORKER_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${join(PROFILE, name)}`];
   };
   const spawned: Proc[] = [];
   const stopAll = async () => {
@@ -264,7 +282,7 @@ await runBench(async (stack, { dataDir }) => {
         {
           ...common,
           TEMPORAL_TASK_QUEUE: 'bench-product',
-          AC_WORKER_PORT: '0',
+          AC_WORKER_PORT: String(productOpsPort),
           AC_WORKFLOW_BUNDLE: productBundle,
           AC_WORKER_CORE_METRICS_ADDRESS: metricsAt.product,
           LOG_LEVEL: 'info',
@@ -532,16 +550,55 @@ await runBench(async (stack, { dataDir }) => {
       reps.push(figures);
     }
 
-    // Memory with many open tasks: top the product up to OPEN open tasks, then read the worker's RSS.
+    /** One line on the product worker's memory: RSS from /proc, the rest from its /metrics. */
+    const memoryLine = async (label: string) => {
+      const text = await fetch(`http://127.0.0.1:${productOpsPort}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
+      const gauge = (name: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+        return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+      };
+      const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+      out(
+        `  ${label.padEnd(22)} open ${String(await openTasks()).padStart(6)}; worker RSS ${rssMb(procs.productWorker.pid).toFixed(0)} MB, ` +
+          `V8 heap used ${mb(gauge('nodejs_heap_size_used_bytes'))} / total ${mb(gauge('nodejs_heap_size_total_bytes'))} MB, ` +
+          `external ${mb(gauge('nodejs_external_memory_bytes'))} MB, sticky cache ${gauge('temporal_sticky_cache_size')} (load ${loadAverage()})`,
+      );
+    };
+
+    // Memory with many open tasks: top the product up to OPEN open tasks, then read the worker's
+    // memory while they are created and for OPEN_HOLD_S after (the sticky cache evicts past its size).
     let open = await openTasks();
-    const topUps: string[] = [];
-    while (SYSTEMS.includes('product') && open + topUps.length * FANOUT < OPEN && FANOUT > 0)
-      topUps.push(await publish('product', FANOUT));
-    if (topUps.length > 0) await tracker.complete(topUps, 1_800_000, failedRun('product'));
-    await settle('product');
-    open = await openTasks();
-    await new Promise((r) => setTimeout(r, 5000));
     const final = { worker: rssMb(procs.productWorker.pid), ingest: rssMb(procs.productIngest.pid) };
+    if (SYSTEMS.includes('product') && open < OPEN) {
+      out();
+      out(`memory phase: up to ${OPEN} open tasks in events of ${OPEN_CHUNK}`);
+      await memoryLine('before');
+      const t0 = performance.now();
+      const topUps: string[] = [];
+      while (open + topUps.length * OPEN_CHUNK < OPEN) topUps.push(await publish('product', OPEN_CHUNK));
+      const sampler = setInterval(
+        () => void memoryLine(`creating +${((performance.now() - t0) / 1000).toFixed(0)} s`),
+        MEMORY_SAMPLE_MS,
+      );
+      try {
+        await tracker.complete(topUps, 1_800_000, failedRun('product'));
+        await settle('product');
+      } finally {
+        clearInterval(sampler);
+      }
+      open = await openTasks();
+      const created = performance.now();
+      await memoryLine(`created in ${((created - t0) / 1000).toFixed(0)} s`);
+      for (let at = MEMORY_SAMPLE_MS; at <= OPEN_HOLD_S * 1000; at += MEMORY_SAMPLE_MS) {
+        await new Promise((r) => setTimeout(r, created + at - performance.now()));
+        await memoryLine(`idle +${at / 1000} s`);
+      }
+      final.worker = rssMb(procs.productWorker.pid);
+      final.ingest = rssMb(procs.productIngest.pid);
+    }
 
     // The table.
     const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
@@ -575,7 +632,9 @@ await runBench(async (stack, { dataDir }) => {
       `pipeline benchmark: ${REPS} reps, burst ${BURST}, paced ${SECONDS} s at ${RATES.join(', ')} ev/s, fan-out ${FANOUT}; min/median/max`,
     );
     out(`machine: ${process.env.HOSTNAME ?? ''} load at start ${loadAtStart}, at end ${loadAverage()}`);
-    out(`worker tuning: ${Object.keys(tuning).length > 0 ? JSON.stringify(tuning) : 'defaults'}`);
+    out(
+      `worker tuning: ${Object.keys(tuning).length > 0 ? JSON.stringify(tuning) : 'defaults'}; worker node flags: ${WORKER_NODE_FLAGS.join(' ') || 'none'}`,
+    );
     out();
     out(
       `${col('figure', 48)}${col(LABEL.product, 22)}${col(LABEL.a, 22)}${col(LABEL.b, 22)}${col('product/(a)', 18)}product/(b)`,

@@ -68,6 +68,8 @@ export interface Harness extends AsyncDisposable {
     env?: Record<string, string>;
     /** Another database than the harness's (e.g. a dedicated server). */
     db?: Kysely<Database>;
+    /** The worker's sticky cache size (Temporal's default when unset). */
+    maxCachedWorkflows?: number;
   }): Promise<RunningWorker>;
   /** Every message currently in the tasks stream, oldest first. */
   taskMessages(): Promise<Array<{ subject: string; msgId: string | undefined; body: Record<string, unknown> }>>;
@@ -127,6 +129,7 @@ export async function createHarness(): Promise<Harness> {
         topology: topo,
         http: { allowedHosts: options.allowedHosts ?? [], env: options.env ?? {} },
         ...(options.resolvers ? { resolvers: options.resolvers } : {}),
+        ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
       });
       workers.push(running);
       return running;
