@@ -62,6 +62,7 @@ export {
   enqueueOutbox,
   markOutboxPublished,
   outboxStats,
+  pruneOutbox,
   recordOutboxFailure,
 } from './outbox.repository.ts';
 export type { Page, PageRequest } from './pagination.ts';

@@ -176,6 +176,41 @@ export async function recordOutboxFailure(db: Executor, failure: OutboxFailure):
     .execute();
 }
 
+export interface PruneOutboxOptions {
+  /** Published rows older than this go. */
+  readonly olderThanMs: number;
+  /** Rows deleted at most by this call (default 1000, at most 10,000). */
+  readonly limit?: number;
+}
+
+/**
+ * Delete published rows published more than `olderThanMs` ago, oldest first, up to `limit`;
+ * returns how many went. A published row has done its job (JetStream holds the event, and its
+ * duplicate window the id): it is kept a while only to be read back. Unpublished rows are never
+ * touched. Rows another pruner is deleting are skipped, so relays side by side do not wait.
+ */
+export async function pruneOutbox(db: Executor, options: PruneOutboxOptions): Promise<number> {
+  const limit = Math.max(1, Math.min(10_000, options.limit ?? 1000));
+  const result = await db
+    .deleteFrom('outbox')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('outbox')
+        .select('id')
+        .where(
+          'published_at',
+          '<',
+          sql<Date>`now() - make_interval(secs => ${Math.max(0, options.olderThanMs)}::float8 / 1000)`,
+        )
+        .orderBy('published_at')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 export interface OutboxStats {
   readonly pending: number;
   readonly failing: number;

@@ -124,6 +124,7 @@ export async function startWorkerService(
       pollIntervalMs: config.AC_OUTBOX_POLL_MS,
       baseDelayMs: config.AC_OUTBOX_RETRY_BASE_MS,
       maxDelayMs: config.AC_OUTBOX_RETRY_MAX_MS,
+      retentionMs: config.AC_OUTBOX_RETENTION_MS,
     },
     metrics,
     tracing,
