@@ -10,6 +10,7 @@ import type {
   ApiTokenRecord,
   DefinitionRecord,
   DefinitionVersionRecord,
+  PendingOutboxRow,
   RunEventRecord,
   RunLogEntryRecord,
   RunRecord,
@@ -201,6 +202,13 @@ type OnTheWire<T> = {
 
 /** A task: the database's one task shape ({@link TaskRecord}), on the wire. */
 export type Task = OnTheWire<TaskRecord>;
+
+/** An unpublished outbox row as operators see it (no body), on the wire. */
+export type PendingOutboxEntry = OnTheWire<PendingOutboxRow>;
+
+export function toPendingOutboxEntry(r: PendingOutboxRow): PendingOutboxEntry {
+  return { ...r, createdAt: iso(r.createdAt), nextAttemptAt: iso(r.nextAttemptAt) };
+}
 
 export function toTask(r: TaskRecord): Task {
   return {

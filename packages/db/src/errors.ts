@@ -42,7 +42,9 @@ export type ConflictReason =
   /** The definition is archived and can no longer change. */
   | 'archived'
   /** An update carried a spec whose key differs from the definition's (keys never change). */
-  | 'key_changed';
+  | 'key_changed'
+  /** The outbox row was published (or skipped) already. */
+  | 'published';
 
 export interface ConflictData {
   readonly entity: string;
@@ -79,6 +81,8 @@ function conflictMessage(d: ConflictData): string {
       return `${d.entity} ${d.id} is archived`;
     case 'key_changed':
       return `${d.entity} ${d.id}: the key cannot change`;
+    case 'published':
+      return `${d.entity} ${d.id} is published already`;
     default:
       return assertNever(d.reason);
   }

@@ -52,18 +52,23 @@ export type { MigrationState, MigrationStep } from './migrator.ts';
 export { migrateDown, migrateToLatest, migrationStatus } from './migrator.ts';
 export type {
   ClaimOutboxOptions,
+  ListPendingOutboxRequest,
   NewOutboxMessage,
   OutboxFailure,
   OutboxRecord,
   OutboxStats,
+  PendingOutboxRow,
 } from './outbox.repository.ts';
 export {
   claimOutboxBatch,
   enqueueOutbox,
+  listPendingOutbox,
   markOutboxPublished,
   outboxStats,
   pruneOutbox,
   recordOutboxFailure,
+  retryOutboxRowNow,
+  skipOutboxRow,
 } from './outbox.repository.ts';
 export type { Page, PageRequest } from './pagination.ts';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';

@@ -1,5 +1,5 @@
 import { type Selectable, sql } from 'kysely';
-import { CorruptRowError } from './errors.ts';
+import { ConflictError, CorruptRowError, NotFoundError } from './errors.ts';
 import { parseColumn, toJson } from './json.ts';
 import type { OutboxTable } from './schema.ts';
 import type { Executor } from './transaction.ts';
@@ -229,4 +229,127 @@ export async function outboxStats(db: Executor): Promise<OutboxStats> {
     .where('published_at', 'is', null)
     .executeTakeFirstOrThrow();
   return { pending: row.pending, failing: row.failing, oldestPendingAt: row.oldest ?? null };
+}
+
+/** A pending row as an operator sees it: where it goes, how it fared, what it waits for (no body). */
+export interface PendingOutboxRow {
+  readonly id: string;
+  /** Write order (a bigint, as a decimal string). */
+  readonly seq: string;
+  readonly subject: string;
+  readonly orderKey: string | null;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly createdAt: Date;
+  /** When a relay may claim it next (the backoff after a failure, or a claim's lease). */
+  readonly nextAttemptAt: Date;
+  /** The earlier unpublished row of its order key it waits for, if any (that one goes first). */
+  readonly waitingFor: string | null;
+}
+
+export interface ListPendingOutboxRequest {
+  /** Only rows whose last publish failed (and the rows they hold back are listed with `waitingFor`). */
+  readonly failing?: boolean;
+  /** Rows after this `seq` (the previous page's `nextSeq`). */
+  readonly afterSeq?: string;
+  /** 1–500, default 50. */
+  readonly limit?: number;
+}
+
+/** Unpublished rows in write order, a page at a time. */
+export async function listPendingOutbox(
+  db: Executor,
+  request: ListPendingOutboxRequest = {},
+): Promise<{ items: PendingOutboxRow[]; nextSeq: string | null }> {
+  const limit = Math.max(1, Math.min(500, request.limit ?? 50));
+  let query = db
+    .selectFrom('outbox')
+    .select((eb) => [
+      'id',
+      'seq',
+      'subject',
+      'order_key',
+      'attempts',
+      'last_error',
+      'created_at',
+      'next_attempt_at',
+      eb
+        .selectFrom('outbox as earlier')
+        .select('earlier.id')
+        .whereRef('earlier.order_key', '=', 'outbox.order_key')
+        .whereRef('earlier.seq', '<', 'outbox.seq')
+        .where('earlier.published_at', 'is', null)
+        .orderBy('earlier.seq')
+        .limit(1)
+        .as('waiting_for'),
+    ])
+    .where('published_at', 'is', null)
+    .orderBy('seq')
+    .limit(limit + 1);
+  if (request.failing) query = query.where('last_error', 'is not', null);
+  if (request.afterSeq !== undefined) query = query.where('seq', '>', request.afterSeq);
+  const rows = await query.execute();
+  const items = rows.slice(0, limit).map(
+    (row): PendingOutboxRow => ({
+      id: row.id,
+      seq: String(row.seq),
+      subject: row.subject,
+      orderKey: row.order_key,
+      attempts: row.attempts,
+      lastError: row.last_error,
+      createdAt: row.created_at,
+      nextAttemptAt: row.next_attempt_at,
+      waitingFor: row.waiting_for ?? null,
+    }),
+  );
+  return { items, nextSeq: rows.length > limit ? (items.at(-1)?.seq ?? null) : null };
+}
+
+/**
+ * Make an unpublished row due now (an operator fixed what failed it, and will not wait out its
+ * backoff). A row a relay holds right now may then be published twice: the stream's duplicate
+ * window (`Nats-Msg-Id` = row id) drops the second. Throws NotFoundError, or ConflictError
+ * (`published`) for a row already published or skipped.
+ */
+export async function retryOutboxRowNow(db: Executor, id: string): Promise<void> {
+  const result = await db
+    .updateTable('outbox')
+    .set({ next_attempt_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where('published_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) await throwWhyNotPending(db, id);
+}
+
+export interface SkipOutboxRow {
+  readonly id: string;
+  /** Who skipped it (the API token's name). */
+  readonly by: string;
+  readonly reason: string;
+}
+
+/**
+ * Give up on an unpublished row: it is marked published without being sent, with who skipped
+ * it and why, so the later rows of its order key go. Throws NotFoundError, or ConflictError
+ * (`published`) for a row already published or skipped.
+ */
+export async function skipOutboxRow(db: Executor, skip: SkipOutboxRow): Promise<void> {
+  const result = await db
+    .updateTable('outbox')
+    .set({
+      published_at: sql<Date>`now()`,
+      skipped_at: sql<Date>`now()`,
+      skipped_by: skip.by.slice(0, 200),
+      skip_reason: skip.reason.slice(0, 2000),
+    })
+    .where('id', '=', skip.id)
+    .where('published_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) await throwWhyNotPending(db, skip.id);
+}
+
+async function throwWhyNotPending(db: Executor, id: string): Promise<never> {
+  const row = await db.selectFrom('outbox').select('id').where('id', '=', id).executeTakeFirst();
+  if (!row) throw new NotFoundError({ entity: 'outbox row', id });
+  throw new ConflictError({ entity: 'outbox row', id, reason: 'published' });
 }

@@ -1,0 +1,93 @@
+// outbox.list / retry / skip against the real API and PostgreSQL: what an operator sees of the
+// task events not published yet, and the two ways out for one that cannot be published.
+import { enqueueOutbox, recordOutboxFailure } from '@activity-core/db';
+import { TRPCClientError } from '@trpc/client';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startTestApi, type TestApi } from './support.ts';
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api?.[Symbol.asyncDispose]();
+});
+
+const code = (error: unknown) => (error instanceof TRPCClientError ? error.data?.code : undefined);
+
+test('pending rows in write order with what each waits for; retry makes one due; skip releases its task', async () => {
+  const client = api.client();
+  const [created, completed, other] = (await enqueueOutbox(api.db, [
+    { subject: 'tasks.created.a', body: { n: 1 }, orderKey: 'task-1' },
+    { subject: 'tasks.completed.a', body: { n: 2 }, orderKey: 'task-1' },
+    { subject: 'tasks.created.b', body: { n: 3 }, orderKey: 'task-2' },
+  ])) as [string, string, string];
+  await recordOutboxFailure(api.db, { id: created, error: 'nats: maximum payload exceeded', retryInMs: 3_600_000 });
+
+  const all = await client.outbox.list.query({});
+  expect(all.items.map((r) => [r.id, r.subject, r.waitingFor, r.lastError])).toEqual([
+    [created, 'tasks.created.a', null, 'nats: maximum payload exceeded'],
+    [completed, 'tasks.completed.a', created, null],
+    [other, 'tasks.created.b', null, null],
+  ]);
+  expect(all.nextSeq).toBeNull();
+  expect(all.items[0]).toMatchObject({ orderKey: 'task-1', attempts: 0 });
+  expect(Date.parse(all.items[0]?.nextAttemptAt ?? '')).toBeGreaterThan(Date.now() + 3_000_000);
+  expect((await client.outbox.list.query({ failing: true })).items.map((r) => r.id)).toEqual([created]);
+
+  // Pages in write order.
+  const first = await client.outbox.list.query({ limit: 2 });
+  expect(first.items.map((r) => r.id)).toEqual([created, completed]);
+  const second = await client.outbox.list.query({ limit: 2, afterSeq: first.nextSeq ?? '' });
+  expect(second).toMatchObject({ items: [{ id: other }], nextSeq: null });
+
+  // Retry: due now instead of in an hour.
+  await expect(client.outbox.retry.mutate({ id: created })).resolves.toEqual({ id: created, retried: true });
+  const due = await sql<{
+    due: boolean;
+  }>`select next_attempt_at <= now() as due from outbox where id = ${created}`.execute(api.db);
+  expect(due.rows).toEqual([{ due: true }]);
+
+  // Skip: the row counts as published, with who and why, and its task's next row no longer waits.
+  await expect(client.outbox.skip.mutate({ id: created, reason: 'payload too large for NATS' })).resolves.toEqual({
+    id: created,
+    skipped: true,
+  });
+  const skipped = await sql<{
+    published: boolean;
+    skipped_by: string;
+    skip_reason: string;
+  }>`select published_at is not null as published, skipped_by, skip_reason from outbox where id = ${created}`.execute(
+    api.db,
+  );
+  expect(skipped.rows).toEqual([
+    { published: true, skipped_by: 'bootstrap', skip_reason: 'payload too large for NATS' },
+  ]);
+  expect((await client.outbox.list.query({})).items.map((r) => [r.id, r.waitingFor])).toEqual([
+    [completed, null],
+    [other, null],
+  ]);
+
+  // Published (or skipped) rows are not pending: CONFLICT; unknown ids: NOT_FOUND.
+  await expect(client.outbox.retry.mutate({ id: created })).rejects.toSatisfy((e) => code(e) === 'CONFLICT');
+  await expect(client.outbox.skip.mutate({ id: created, reason: 'again' })).rejects.toSatisfy(
+    (e) => code(e) === 'CONFLICT',
+  );
+  const unknown = '0190a0a0-0000-7000-8000-000000000000';
+  await expect(client.outbox.retry.mutate({ id: unknown })).rejects.toSatisfy((e) => code(e) === 'NOT_FOUND');
+  await expect(client.outbox.skip.mutate({ id: unknown, reason: 'x' })).rejects.toSatisfy(
+    (e) => code(e) === 'NOT_FOUND',
+  );
+});
+
+test('skip needs a reason, and a seq cursor is a seq: BAD_REQUEST naming the field', async () => {
+  const client = api.client();
+  const id = '0190a0a0-0000-7000-8000-000000000001';
+  const noReason = await client.outbox.skip.mutate({ id, reason: '' }).catch((e: unknown) => e);
+  expect(code(noReason)).toBe('BAD_REQUEST');
+  expect(JSON.stringify((noReason as TRPCClientError<never>).data)).toContain('reason');
+  const badSeq = await client.outbox.list.query({ afterSeq: 'abc' }).catch((e: unknown) => e);
+  expect(code(badSeq)).toBe('BAD_REQUEST');
+  expect(JSON.stringify((badSeq as TRPCClientError<never>).data)).toContain('afterSeq');
+});
