@@ -1,10 +1,14 @@
 // outbox.list / retry / skip against the real API and PostgreSQL: what an operator sees of the
 // task events not published yet, and the two ways out for one that cannot be published.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { enqueueOutbox, recordOutboxFailure } from '@activity-core/db';
+import { REPO_ROOT } from '@activity-core/stack';
 import { TRPCClientError } from '@trpc/client';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startTestApi, type TestApi } from './support.ts';
+import { within } from '../support/wait.ts';
+import { BOOTSTRAP_TOKEN, startTestApi, type TestApi } from './support.ts';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -90,4 +94,49 @@ test('skip needs a reason, and a seq cursor is a seq: BAD_REQUEST naming the fie
   const badSeq = await client.outbox.list.query({ afterSeq: 'abc' }).catch((e: unknown) => e);
   expect(code(badSeq)).toBe('BAD_REQUEST');
   expect(JSON.stringify((badSeq as TRPCClientError<never>).data)).toContain('afterSeq');
+});
+
+/** The real `activity-core` binary against this API; resolves with its exit code and output. */
+function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'packages/cli/bin/activity-core.js'), ...args], {
+    env: { PATH: process.env.PATH, AC_API_URL: api.trpcUrl, AC_API_TOKEN: BOOTSTRAP_TOKEN, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+  return within(done, { what: `activity-core ${args.join(' ')} to exit`, context: () => stderr + stdout });
+}
+
+test('ac outbox list, skip and retry: the operator CLI over the same procedures', async () => {
+  const [stuck] = (await enqueueOutbox(api.db, [{ subject: 'tasks.created.cli', body: {}, orderKey: 'task-cli' }])) as [
+    string,
+  ];
+  await recordOutboxFailure(api.db, { id: stuck, error: 'nats: maximum payload exceeded', retryInMs: 3_600_000 });
+
+  const listed = await cli('outbox', 'list', '--failing', '-o', 'json');
+  expect(listed.code).toBe(0);
+  expect(
+    (JSON.parse(listed.stdout) as Array<{ id: string; lastError: string }>).map((r) => [r.id, r.lastError]),
+  ).toEqual([[stuck, 'nats: maximum payload exceeded']]);
+  const table = await cli('outbox', 'list', '--failing');
+  expect(table.stdout).toContain(`${stuck}`);
+  expect(table.stdout).toContain('failing: nats: maximum payload exceeded');
+
+  // skip wants a reason (a usage error, 4); an unknown row is not found (6).
+  expect((await cli('outbox', 'skip', stuck)).code).toBe(4);
+  expect((await cli('outbox', 'retry', '0190a0a0-0000-7000-8000-0000000000ff')).code).toBe(6);
+  expect((await cli('outbox', 'retry', stuck)).code).toBe(0);
+  const skipped = await cli('outbox', 'skip', stuck, '--reason', 'payload too large');
+  expect(skipped).toMatchObject({ code: 0 });
+  expect(skipped.stdout).toContain(`skipped: ${stuck}`);
+  expect((await cli('outbox', 'list', '--failing')).stdout).toContain('no failing task events');
 });

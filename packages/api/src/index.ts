@@ -17,6 +17,7 @@ export type {
   Definition,
   DefinitionVersion,
   Page,
+  PendingOutboxEntry,
   Run,
   RunDetail,
   RunEvent,
