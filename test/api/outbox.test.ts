@@ -2,7 +2,7 @@
 // task events not published yet, and the two ways out for one that cannot be published.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { enqueueOutbox, recordOutboxFailure } from '@activity-core/db';
+import { claimOutboxBatch, enqueueOutbox, recordOutboxFailure } from '@activity-core/db';
 import { REPO_ROOT } from '@activity-core/stack';
 import { TRPCClientError } from '@trpc/client';
 import { sql } from 'kysely';
@@ -38,13 +38,18 @@ test('pending rows in write order with what each waits for; retry makes one due;
   expect(all.nextSeq).toBeNull();
   expect(all.items[0]).toMatchObject({ orderKey: 'task-1', attempts: 0 });
   expect(Date.parse(all.items[0]?.nextAttemptAt ?? '')).toBeGreaterThan(Date.now() + 3_000_000);
-  expect((await client.outbox.list.query({ failing: true })).items.map((r) => r.id)).toEqual([created]);
+  expect((await client.outbox.list.query({ state: 'failing' })).items.map((r) => r.id)).toEqual([created]);
 
   // Pages in write order.
   const first = await client.outbox.list.query({ limit: 2 });
   expect(first.items.map((r) => r.id)).toEqual([created, completed]);
   const second = await client.outbox.list.query({ limit: 2, afterSeq: first.nextSeq ?? '' });
   expect(second).toMatchObject({ items: [{ id: other }], nextSeq: null });
+
+  // The next row of a task waits for the one before: retry and skip say so.
+  const waiting = await client.outbox.retry.mutate({ id: completed }).catch((e: unknown) => e);
+  expect(code(waiting)).toBe('CONFLICT');
+  expect((waiting as Error).message).toContain(`waits for ${created}`);
 
   // Retry: due now instead of in an hour.
   await expect(client.outbox.retry.mutate({ id: created })).resolves.toEqual({ id: created, retried: true });
@@ -73,6 +78,10 @@ test('pending rows in write order with what each waits for; retry makes one due;
     [other, null],
   ]);
 
+  expect((await client.outbox.list.query({ state: 'skipped' })).items).toMatchObject([
+    { id: created, skipped: { by: 'bootstrap', reason: 'payload too large for NATS' } },
+  ]);
+
   // Published (or skipped) rows are not pending: CONFLICT; unknown ids: NOT_FOUND.
   await expect(client.outbox.retry.mutate({ id: created })).rejects.toSatisfy((e) => code(e) === 'CONFLICT');
   await expect(client.outbox.skip.mutate({ id: created, reason: 'again' })).rejects.toSatisfy(
@@ -85,13 +94,36 @@ test('pending rows in write order with what each waits for; retry makes one due;
   );
 });
 
+test('a row a relay is publishing right now is neither retried nor skipped until its lease ends', async () => {
+  const client = api.client();
+  await sql`delete from outbox`.execute(api.db);
+  const [id] = (await enqueueOutbox(api.db, [
+    { subject: 'tasks.created.lease', body: {}, orderKey: 'task-lease' },
+  ])) as [string];
+  const [claimed] = await claimOutboxBatch(api.db, { leaseMs: 60_000 });
+  expect(claimed?.id).toBe(id);
+  expect((await client.outbox.list.query({})).items).toMatchObject([{ id, attempts: 1 }]);
+  expect((await client.outbox.list.query({})).items[0]?.leasedUntil).not.toBeNull();
+  for (const attempt of [client.outbox.skip.mutate({ id, reason: 'give up' }), client.outbox.retry.mutate({ id })]) {
+    const refused = await attempt.catch((e: unknown) => e);
+    expect(code(refused)).toBe('CONFLICT');
+    expect((refused as Error).message).toContain('being published right now');
+  }
+  // Its publish failed: the lease is over, and the operator may give it up.
+  await recordOutboxFailure(api.db, { id, error: 'nats: timeout', retryInMs: 60_000 });
+  expect((await client.outbox.list.query({})).items).toMatchObject([
+    { id, leasedUntil: null, lastError: 'nats: timeout' },
+  ]);
+  await expect(client.outbox.skip.mutate({ id, reason: 'give up' })).resolves.toEqual({ id, skipped: true });
+});
+
 test('skip needs a reason, and a seq cursor is a seq: BAD_REQUEST naming the field', async () => {
   const client = api.client();
   const id = '0190a0a0-0000-7000-8000-000000000001';
-  const noReason = await client.outbox.skip.mutate({ id, reason: '' }).catch((e: unknown) => e);
+  const noReason = await client.outbox.skip.mutate({ id, reason: '   ' }).catch((e: unknown) => e);
   expect(code(noReason)).toBe('BAD_REQUEST');
   expect(JSON.stringify((noReason as TRPCClientError<never>).data)).toContain('reason');
-  const badSeq = await client.outbox.list.query({ afterSeq: 'abc' }).catch((e: unknown) => e);
+  const badSeq = await client.outbox.list.query({ afterSeq: '99999999999999999999' }).catch((e: unknown) => e);
   expect(code(badSeq)).toBe('BAD_REQUEST');
   expect(JSON.stringify((badSeq as TRPCClientError<never>).data)).toContain('afterSeq');
 });
@@ -129,7 +161,8 @@ test('ac outbox list, skip and retry: the operator CLI over the same procedures'
   ).toEqual([[stuck, 'nats: maximum payload exceeded']]);
   const table = await cli('outbox', 'list', '--failing');
   expect(table.stdout).toContain(`${stuck}`);
-  expect(table.stdout).toContain('failing: nats: maximum payload exceeded');
+  expect(table.stdout).toContain('failing (next ');
+  expect(table.stdout).toContain('nats: maximum payload exceeded');
 
   // skip wants a reason (a usage error, 4); an unknown row is not found (6).
   expect((await cli('outbox', 'skip', stuck)).code).toBe(4);

@@ -10,7 +10,7 @@ import type {
   ApiTokenRecord,
   DefinitionRecord,
   DefinitionVersionRecord,
-  PendingOutboxRow,
+  OutboxEntry as OutboxEntryRecord,
   RunEventRecord,
   RunLogEntryRecord,
   RunRecord,
@@ -203,11 +203,19 @@ type OnTheWire<T> = {
 /** A task: the database's one task shape ({@link TaskRecord}), on the wire. */
 export type Task = OnTheWire<TaskRecord>;
 
-/** An unpublished outbox row as operators see it (no body), on the wire. */
-export type PendingOutboxEntry = OnTheWire<PendingOutboxRow>;
+/** An outbox row as operators see it (no body), on the wire. */
+export type OutboxEntry = Omit<OnTheWire<OutboxEntryRecord>, 'skipped'> & {
+  readonly skipped: { readonly at: string; readonly by: string; readonly reason: string } | null;
+};
 
-export function toPendingOutboxEntry(r: PendingOutboxRow): PendingOutboxEntry {
-  return { ...r, createdAt: iso(r.createdAt), nextAttemptAt: iso(r.nextAttemptAt) };
+export function toOutboxEntry(r: OutboxEntryRecord): OutboxEntry {
+  return {
+    ...r,
+    createdAt: iso(r.createdAt),
+    nextAttemptAt: iso(r.nextAttemptAt),
+    leasedUntil: isoOrNull(r.leasedUntil),
+    skipped: r.skipped ? { ...r.skipped, at: iso(r.skipped.at) } : null,
+  };
 }
 
 export function toTask(r: TaskRecord): Task {

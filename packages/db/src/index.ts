@@ -52,17 +52,18 @@ export type { MigrationState, MigrationStep } from './migrator.ts';
 export { migrateDown, migrateToLatest, migrationStatus } from './migrator.ts';
 export type {
   ClaimOutboxOptions,
-  ListPendingOutboxRequest,
+  ListOutboxRequest,
   NewOutboxMessage,
+  OutboxEntry,
   OutboxFailure,
+  OutboxListState,
   OutboxRecord,
   OutboxStats,
-  PendingOutboxRow,
 } from './outbox.repository.ts';
 export {
   claimOutboxBatch,
   enqueueOutbox,
-  listPendingOutbox,
+  listOutbox,
   markOutboxPublished,
   outboxStats,
   pruneOutbox,

@@ -98,6 +98,7 @@ export async function claimOutboxBatch(db: Executor, options: ClaimOutboxOptions
     .set((eb) => ({
       attempts: eb('attempts', '+', 1),
       next_attempt_at: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`,
+      leased_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`,
     }))
     .where('id', 'in', (eb) =>
       eb
@@ -146,7 +147,7 @@ export async function markOutboxPublished(db: Executor, ids: readonly string[]):
   if (ids.length === 0) return 0;
   const result = await db
     .updateTable('outbox')
-    .set({ published_at: sql<Date>`now()`, last_error: null })
+    .set({ published_at: sql<Date>`now()`, last_error: null, leased_until: null })
     .where('id', 'in', ids)
     .where('published_at', 'is', null)
     .executeTakeFirst();
@@ -169,6 +170,7 @@ export async function recordOutboxFailure(db: Executor, failure: OutboxFailure):
     .updateTable('outbox')
     .set({
       last_error: failure.error.slice(0, 4000),
+      leased_until: null,
       next_attempt_at: sql<Date>`now() + make_interval(secs => ${Math.max(0, failure.retryInMs)}::float8 / 1000)`,
     })
     .where('id', '=', failure.id)
@@ -187,7 +189,7 @@ export interface PruneOutboxOptions {
  * Delete published rows published more than `olderThanMs` ago, oldest first, up to `limit`;
  * returns how many went. A published row has done its job (JetStream holds the event, and its
  * duplicate window the id): it is kept a while only to be read back. Unpublished rows are never
- * touched. Rows another pruner is deleting are skipped, so relays side by side do not wait.
+ * touched, nor skipped ones (the record of an operator's decision). Rows another pruner is deleting are skipped, so relays side by side do not wait.
  */
 export async function pruneOutbox(db: Executor, options: PruneOutboxOptions): Promise<number> {
   const limit = Math.max(1, Math.min(10_000, options.limit ?? 1000));
@@ -197,6 +199,8 @@ export async function pruneOutbox(db: Executor, options: PruneOutboxOptions): Pr
       eb
         .selectFrom('outbox')
         .select('id')
+        .where('published_at', 'is not', null)
+        .where('skipped_at', 'is', null)
         .where(
           'published_at',
           '<',
@@ -231,8 +235,8 @@ export async function outboxStats(db: Executor): Promise<OutboxStats> {
   return { pending: row.pending, failing: row.failing, oldestPendingAt: row.oldest ?? null };
 }
 
-/** A pending row as an operator sees it: where it goes, how it fared, what it waits for (no body). */
-export interface PendingOutboxRow {
+/** A row as an operator sees it: where it goes, how it fared, what holds it (no body). */
+export interface OutboxEntry {
   readonly id: string;
   /** Write order (a bigint, as a decimal string). */
   readonly seq: string;
@@ -241,30 +245,45 @@ export interface PendingOutboxRow {
   readonly attempts: number;
   readonly lastError: string | null;
   readonly createdAt: Date;
-  /** When a relay may claim it next (the backoff after a failure, or a claim's lease). */
+  /** When a relay may claim it next (after its backoff). */
   readonly nextAttemptAt: Date;
+  /** Set while a relay holds the row (publishing it right now); retry and skip wait for it. */
+  readonly leasedUntil: Date | null;
   /** The earlier unpublished row of its order key it waits for, if any (that one goes first). */
   readonly waitingFor: string | null;
+  /** Skipped rows only: when, by whom and why (`skipOutboxRow`). */
+  readonly skipped: { readonly at: Date; readonly by: string; readonly reason: string } | null;
 }
 
-export interface ListPendingOutboxRequest {
-  /** Only rows whose last publish failed (and the rows they hold back are listed with `waitingFor`). */
-  readonly failing?: boolean;
+/** Which rows: unpublished ones, those of them whose last publish failed, or the skipped ones. */
+export type OutboxListState = 'pending' | 'failing' | 'skipped';
+
+export interface ListOutboxRequest {
+  /** Default `pending`. */
+  readonly state?: OutboxListState;
   /** Rows after this `seq` (the previous page's `nextSeq`). */
   readonly afterSeq?: string;
   /** 1–500, default 50. */
   readonly limit?: number;
 }
 
-/** Unpublished rows in write order, a page at a time. */
-export async function listPendingOutbox(
+/** The earlier unpublished row of the same order key that `outbox` waits for, or null. */
+const waitingFor = sql<string | null>`(
+  select earlier.id from outbox earlier
+  where earlier.order_key = outbox.order_key and earlier.seq < outbox.seq and earlier.published_at is null
+  order by earlier.seq limit 1
+)`;
+
+/** Rows of one state in write order, a page at a time. */
+export async function listOutbox(
   db: Executor,
-  request: ListPendingOutboxRequest = {},
-): Promise<{ items: PendingOutboxRow[]; nextSeq: string | null }> {
+  request: ListOutboxRequest = {},
+): Promise<{ items: OutboxEntry[]; nextSeq: string | null }> {
   const limit = Math.max(1, Math.min(500, request.limit ?? 50));
+  const state = request.state ?? 'pending';
   let query = db
     .selectFrom('outbox')
-    .select((eb) => [
+    .select([
       'id',
       'seq',
       'subject',
@@ -273,24 +292,21 @@ export async function listPendingOutbox(
       'last_error',
       'created_at',
       'next_attempt_at',
-      eb
-        .selectFrom('outbox as earlier')
-        .select('earlier.id')
-        .whereRef('earlier.order_key', '=', 'outbox.order_key')
-        .whereRef('earlier.seq', '<', 'outbox.seq')
-        .where('earlier.published_at', 'is', null)
-        .orderBy('earlier.seq')
-        .limit(1)
-        .as('waiting_for'),
+      'leased_until',
+      'skipped_at',
+      'skipped_by',
+      'skip_reason',
+      sql<string | null>`case when published_at is null then ${waitingFor} end`.as('waiting_for'),
+      sql<boolean>`coalesce(leased_until > now(), false)`.as('leased'),
     ])
-    .where('published_at', 'is', null)
     .orderBy('seq')
     .limit(limit + 1);
-  if (request.failing) query = query.where('last_error', 'is not', null);
+  query = state === 'skipped' ? query.where('skipped_at', 'is not', null) : query.where('published_at', 'is', null);
+  if (state === 'failing') query = query.where('last_error', 'is not', null);
   if (request.afterSeq !== undefined) query = query.where('seq', '>', request.afterSeq);
   const rows = await query.execute();
   const items = rows.slice(0, limit).map(
-    (row): PendingOutboxRow => ({
+    (row): OutboxEntry => ({
       id: row.id,
       seq: String(row.seq),
       subject: row.subject,
@@ -299,26 +315,36 @@ export async function listPendingOutbox(
       lastError: row.last_error,
       createdAt: row.created_at,
       nextAttemptAt: row.next_attempt_at,
+      leasedUntil: row.leased ? row.leased_until : null,
       waitingFor: row.waiting_for ?? null,
+      skipped:
+        row.skipped_at !== null
+          ? { at: row.skipped_at, by: row.skipped_by ?? '', reason: row.skip_reason ?? '' }
+          : null,
     }),
   );
   return { items, nextSeq: rows.length > limit ? (items.at(-1)?.seq ?? null) : null };
 }
 
+/** Unpublished, not held by a relay, and first of its order key: what retry and skip may touch. */
+const pendingAndFree = sql<boolean>`published_at is null
+  and (leased_until is null or leased_until <= now())
+  and ${waitingFor} is null`;
+
 /**
  * Make an unpublished row due now (an operator fixed what failed it, and will not wait out its
- * backoff). A row a relay holds right now may then be published twice: the stream's duplicate
- * window (`Nats-Msg-Id` = row id) drops the second. Throws NotFoundError, or ConflictError
- * (`published`) for a row already published or skipped.
+ * backoff). Throws NotFoundError, or ConflictError: `published` (published or skipped already),
+ * `in_flight` (a relay is publishing it right now: wait for its lease), `waiting` (an earlier
+ * row of its order key goes first: retry or skip that one).
  */
 export async function retryOutboxRowNow(db: Executor, id: string): Promise<void> {
   const result = await db
     .updateTable('outbox')
     .set({ next_attempt_at: sql<Date>`now()` })
     .where('id', '=', id)
-    .where('published_at', 'is', null)
+    .where(pendingAndFree)
     .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) await throwWhyNotPending(db, id);
+  if (Number(result.numUpdatedRows) === 0) await throwWhyNotFree(db, id);
 }
 
 export interface SkipOutboxRow {
@@ -330,8 +356,9 @@ export interface SkipOutboxRow {
 
 /**
  * Give up on an unpublished row: it is marked published without being sent, with who skipped
- * it and why, so the later rows of its order key go. Throws NotFoundError, or ConflictError
- * (`published`) for a row already published or skipped.
+ * it and why (kept: pruning leaves skipped rows alone), so the later rows of its order key go.
+ * Throws as {@link retryOutboxRowNow} does. A row a relay holds is refused (`in_flight`): a skip
+ * never releases a task's next event while this one may still reach the stream.
  */
 export async function skipOutboxRow(db: Executor, skip: SkipOutboxRow): Promise<void> {
   const result = await db
@@ -343,13 +370,21 @@ export async function skipOutboxRow(db: Executor, skip: SkipOutboxRow): Promise<
       skip_reason: skip.reason.slice(0, 2000),
     })
     .where('id', '=', skip.id)
-    .where('published_at', 'is', null)
+    .where(pendingAndFree)
     .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) await throwWhyNotPending(db, skip.id);
+  if (Number(result.numUpdatedRows) === 0) await throwWhyNotFree(db, skip.id);
 }
 
-async function throwWhyNotPending(db: Executor, id: string): Promise<never> {
-  const row = await db.selectFrom('outbox').select('id').where('id', '=', id).executeTakeFirst();
+async function throwWhyNotFree(db: Executor, id: string): Promise<never> {
+  const row = await db
+    .selectFrom('outbox')
+    .select([sql<boolean>`published_at is not null`.as('published'), waitingFor.as('waiting_for')])
+    .where('id', '=', id)
+    .executeTakeFirst();
   if (!row) throw new NotFoundError({ entity: 'outbox row', id });
-  throw new ConflictError({ entity: 'outbox row', id, reason: 'published' });
+  if (row.published) throw new ConflictError({ entity: 'outbox row', id, reason: 'published' });
+  if (row.waiting_for !== null) {
+    throw new ConflictError({ entity: 'outbox row', id, reason: 'waiting', field: row.waiting_for });
+  }
+  throw new ConflictError({ entity: 'outbox row', id, reason: 'in_flight' });
 }

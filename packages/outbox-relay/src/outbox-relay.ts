@@ -4,7 +4,6 @@ import {
   type Database,
   markOutboxPublished,
   type OutboxRecord,
-  pruneOutbox,
   recordOutboxFailure,
 } from '@activity-core/db';
 import { contextFromTraceparent, type Logger } from '@activity-core/runtime';
@@ -34,13 +33,6 @@ export interface OutboxRelayOptions {
   readonly publishTimeoutMs?: number;
   readonly metrics?: Registry;
   /**
-   * Published rows are deleted this long after their publish (0: kept for good). Default one
-   * day. Each relay prunes at most once per `pruneIntervalMs` (default one minute), 1000 rows a
-   * pass, so a large backlog of old rows goes over several passes.
-   */
-  readonly retentionMs?: number;
-  readonly pruneIntervalMs?: number;
-  /**
    * Tracing on: each publish is a PRODUCER span under the row's `traceparent` header (the span
    * of the task change that wrote the row). The header goes out with the message as written.
    */
@@ -58,8 +50,7 @@ export interface OutboxRelay {
  * Publishes pending outbox rows to JetStream with `Nats-Msg-Id` = row id (JetStream drops a
  * repeat within the stream's duplicate window), marks them published, and reschedules failures
  * with a jittered exponential backoff. Several relays may run at once: claims use `SKIP LOCKED` leases.
- * Rows are published one by one in claim order, so a task's events keep their order. Published
- * rows are deleted after `retentionMs`.
+ * Rows are published one by one in claim order, so a task's events keep their order.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const batchSize = options.batchSize ?? 100;
@@ -74,26 +65,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     registers,
   });
   const failed = new Counter({ name: 'ac_outbox_publish_failures_total', help: 'Failed outbox publishes', registers });
-  const pruned = new Counter({
-    name: 'ac_outbox_pruned_total',
-    help: 'Published outbox rows deleted after the retention (AC_OUTBOX_RETENTION_MS)',
-    registers,
-  });
-  const retentionMs = options.retentionMs ?? 86_400_000;
-  const pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
-  let nextPruneAt = 0;
-  /** Between rounds, once per interval; a failed pass is logged and tried at the next interval. */
-  const pruneWhenDue = async (): Promise<void> => {
-    if (retentionMs <= 0 || Date.now() < nextPruneAt) return;
-    nextPruneAt = Date.now() + pruneIntervalMs;
-    try {
-      pruned.inc(await pruneOutbox(options.db, { olderThanMs: retentionMs }));
-    } catch (error) {
-      options.logger.warn('outbox prune failed; will try again', {
-        error: error instanceof Error ? error.message : String(error),
-      });
-    }
-  };
 
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -190,7 +161,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         pending = false;
         const claimed = await round();
         failedRounds = 0;
-        await pruneWhenDue();
         if (claimed < batchSize) await sleep(pollIntervalMs);
       } catch (error) {
         // Database or NATS unavailable: back off, keep going.

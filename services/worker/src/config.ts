@@ -25,8 +25,8 @@ export const WorkerConfigSchema = z.object({
   AC_OUTBOX_POLL_MS: positiveIntSchema.default(500),
   AC_OUTBOX_RETRY_BASE_MS: positiveIntSchema.default(1_000),
   AC_OUTBOX_RETRY_MAX_MS: positiveIntSchema.default(60_000),
-  /** Published outbox rows are deleted this long after their publish; 0 keeps them for good. */
-  AC_OUTBOX_RETENTION_MS: z.coerce.number().int().min(0).default(86_400_000),
+  /** Published outbox rows are deleted this long after their publish (at most 10 years); 0 keeps them for good. */
+  AC_OUTBOX_RETENTION_MS: z.coerce.number().int().min(0).max(315_360_000_000).default(86_400_000),
   /** On SIGTERM/SIGINT: running activities get this long to finish before they are cancelled. */
   AC_WORKER_SHUTDOWN_GRACE_MS: positiveIntSchema.default(10_000),
   /**

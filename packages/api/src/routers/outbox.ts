@@ -1,10 +1,11 @@
-import { listPendingOutbox, retryOutboxRowNow, skipOutboxRow } from '@activity-core/db';
+import { listOutbox, retryOutboxRowNow, skipOutboxRow } from '@activity-core/db';
 import { z } from 'zod';
-import { type PendingOutboxEntry, toPendingOutboxEntry } from '../dto.ts';
+import { type OutboxEntry, toOutboxEntry } from '../dto.ts';
 import { Id, Text } from '../inputs.ts';
 import { adminProcedure, readProcedure, router } from '../trpc.ts';
 
-const Seq = z.string().regex(/^[1-9][0-9]{0,18}$/, 'a seq as returned in nextSeq');
+/** A `seq` as `nextSeq` returns it (within 2^53, as the database package reads bigints). */
+const Seq = z.string().regex(/^[1-9][0-9]{0,14}$/, 'a seq as returned in nextSeq');
 
 /**
  * The task-event outbox, for operators: the rows not published yet, in write order, and the two
@@ -13,25 +14,31 @@ const Seq = z.string().regex(/^[1-9][0-9]{0,18}$/, 'a seq as returned in nextSeq
  * its own task's later events.
  */
 export const outboxRouter = router({
-  /** Unpublished rows in write order (no bodies); `failing` = only those whose last publish failed. */
+  /**
+   * Rows in write order (no bodies): `pending` (unpublished), `failing` (unpublished, the last
+   * publish failed) or `skipped` (given up by an operator, with who and why).
+   */
   list: readProcedure
     .input(
       z.object({
-        failing: z.boolean().default(false),
+        state: z.enum(['pending', 'failing', 'skipped']).default('pending'),
         afterSeq: Seq.optional(),
         limit: z.number().int().min(1).max(500).default(50),
       }),
     )
-    .query(async ({ ctx, input }): Promise<{ items: PendingOutboxEntry[]; nextSeq: string | null }> => {
-      const page = await listPendingOutbox(ctx.deps.db, {
-        failing: input.failing,
+    .query(async ({ ctx, input }): Promise<{ items: OutboxEntry[]; nextSeq: string | null }> => {
+      const page = await listOutbox(ctx.deps.db, {
+        state: input.state,
         limit: input.limit,
         ...(input.afterSeq !== undefined ? { afterSeq: input.afterSeq } : {}),
       });
-      return { items: page.items.map(toPendingOutboxEntry), nextSeq: page.nextSeq };
+      return { items: page.items.map(toOutboxEntry), nextSeq: page.nextSeq };
     }),
 
-  /** Make a row due now instead of after its backoff (unknown → NOT_FOUND, published → CONFLICT). */
+  /**
+   * Make a row due now instead of after its backoff. NOT_FOUND; CONFLICT when it is published,
+   * being published right now, or waits for an earlier row of its task.
+   */
   retry: adminProcedure.input(z.object({ id: Id })).mutation(async ({ ctx, input }) => {
     await retryOutboxRowNow(ctx.deps.db, input.id);
     ctx.deps.logger.info('outbox row made due now', { id: input.id, by: ctx.principal.name });
@@ -40,10 +47,10 @@ export const outboxRouter = router({
 
   /**
    * Give up on a row: marked published without being sent, with who and why kept on the row, so
-   * its task's later events go (unknown → NOT_FOUND, published → CONFLICT).
+   * its task's later events go. Errors as for `retry`.
    */
   skip: adminProcedure
-    .input(z.object({ id: Id, reason: Text(2_000).min(1, 'say why the event is given up') }))
+    .input(z.object({ id: Id, reason: Text(2_000).trim().min(1, 'say why the event is given up') }))
     .mutation(async ({ ctx, input }) => {
       await skipOutboxRow(ctx.deps.db, { id: input.id, by: ctx.principal.name, reason: input.reason });
       ctx.deps.logger.warn('outbox row skipped: its event will not be published', {

@@ -1,38 +1,44 @@
-import type { PendingOutboxEntry } from '@activity-core/api';
+import type { OutboxEntry } from '@activity-core/api';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
-import { ExitCode } from '../errors.ts';
+import { CliError, ExitCode } from '../errors.ts';
 import { positiveInt } from '../input.ts';
 import { brief, emit, paint, shortTime, table } from '../output.ts';
 
 type Run = (ctx: CommandContext) => Promise<number>;
 
-/** The outbox rows as a table: the failing ones first name their error, the held ones what they wait for. */
-export function outboxTable(items: readonly PendingOutboxEntry[]): string {
+/** What holds a row, in a few words: skipped, publishing now, waiting, failing, or when it is due. */
+export function outboxState(r: OutboxEntry, now = Date.now()): string {
+  if (r.skipped) return `skipped by ${r.skipped.by}: ${brief(r.skipped.reason, 50)}`;
+  if (r.leasedUntil) return 'publishing';
+  if (r.waitingFor) return `waits for ${r.waitingFor}`;
+  const due = Date.parse(r.nextAttemptAt) <= now ? 'due' : `next ${shortTime(r.nextAttemptAt)}`;
+  return r.lastError ? `failing (${due}): ${brief(r.lastError, 60)}` : due;
+}
+
+/** The outbox rows as a table. */
+export function outboxTable(items: readonly OutboxEntry[], now = Date.now()): string {
   return table(
-    ['SEQ', 'ID', 'SUBJECT', 'WRITTEN', 'ATTEMPTS', 'NEXT', 'STATE'],
-    items.map((r) => [
-      r.seq,
-      r.id,
-      r.subject,
-      shortTime(r.createdAt),
-      String(r.attempts),
-      shortTime(r.nextAttemptAt),
-      r.waitingFor ? `waits for ${r.waitingFor}` : r.lastError ? `failing: ${brief(r.lastError, 60)}` : 'due',
-    ]),
+    ['SEQ', 'ID', 'SUBJECT', 'WRITTEN', 'ATTEMPTS', 'STATE'],
+    items.map((r) => [r.seq, r.id, r.subject, shortTime(r.createdAt), String(r.attempts), outboxState(r, now)]),
   );
 }
 
+type ListOptions = { failing?: boolean; skipped?: boolean; limit: string };
+
 const listCommand =
-  (options: { failing?: boolean; limit: string }): Run =>
+  (options: ListOptions): Run =>
   async (ctx) => {
+    if (options.failing && options.skipped)
+      throw new CliError('--failing and --skipped exclude each other', ExitCode.usage);
+    const state = options.failing ? 'failing' : options.skipped ? 'skipped' : 'pending';
     const max = positiveInt(options.limit, '--limit', 100_000);
-    const items: PendingOutboxEntry[] = [];
+    const items: OutboxEntry[] = [];
     let afterSeq: string | undefined;
     do {
       const page = await ctx.call((c) =>
         c.outbox.list.query({
-          failing: options.failing ?? false,
+          state,
           limit: Math.min(500, max - items.length),
           ...(afterSeq !== undefined ? { afterSeq } : {}),
         }),
@@ -40,13 +46,12 @@ const listCommand =
       items.push(...page.items);
       afterSeq = page.nextSeq ?? undefined;
     } while (afterSeq !== undefined && items.length < max);
-    emit(ctx.io, ctx.format, items, () =>
-      items.length === 0
-        ? options.failing
-          ? 'no failing task events'
-          : 'every task event is published'
-        : outboxTable(items),
-    );
+    const none = {
+      pending: 'every task event is published',
+      failing: 'no failing task events',
+      skipped: 'no skipped task events',
+    };
+    emit(ctx.io, ctx.format, items, () => (items.length === 0 ? none[state] : outboxTable(items)));
     return ExitCode.ok;
   };
 
@@ -79,8 +84,9 @@ export function registerOutboxCommands(program: Command, run: (fn: Run) => Promi
     .command('list')
     .description('unpublished task events in write order, with their last error and what each waits for')
     .option('--failing', 'only those whose last publish failed')
+    .option('--skipped', 'instead, the events an operator skipped (who, why)')
     .option('--limit <n>', 'at most this many', '1000')
-    .action((o: { failing?: boolean; limit: string }) => run(listCommand(o)));
+    .action((o: ListOptions) => run(listCommand(o)));
   outbox
     .command('retry')
     .description('publish a failing event now instead of after its backoff (admin)')
