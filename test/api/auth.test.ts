@@ -41,7 +41,7 @@ afterAll(async () => {
   await api?.[Symbol.asyncDispose]();
 });
 
-test("the router has exactly the contract procedures (plus tokens.*, schedules.* the operator CLI's and runs.cancel)", () => {
+test("the router has exactly the contract procedures (plus tokens.*, schedules.*, outbox.* the operator CLI's and runs.cancel)", () => {
   expect(procedures.map((p) => `${p.path}:${p.type}:${p.scope}`).sort()).toEqual(
     [
       'deadLetters.get:query:admin',
@@ -60,6 +60,9 @@ test("the router has exactly the contract procedures (plus tokens.*, schedules.*
       'definitions.versions:query:read',
       'events.publish:mutation:write',
       'events.redrive:mutation:admin',
+      'outbox.list:query:read',
+      'outbox.retry:mutation:admin',
+      'outbox.skip:mutation:admin',
       'runs.cancel:mutation:write',
       'runs.follow:query:read',
       'runs.get:query:read',

@@ -7,6 +7,7 @@ import {
   type OutboxRecord,
   outboxStats,
   prepareOutboxClaim,
+  pruneOutbox,
   recordOutboxFailure,
 } from '@activity-core/db';
 import { describe, expect, it } from 'vitest';
@@ -196,5 +197,33 @@ describe('outbox: leases and failures', () => {
       }),
     ).rejects.toThrow('rollback');
     expect(await claimOutboxBatch(db)).toEqual([]);
+  });
+});
+
+describe('outbox: pruning', () => {
+  const ctx = fresh();
+  it('deletes published rows older than the retention, oldest first, and never an unpublished one', async () => {
+    const { db, url } = ctx();
+    const [old1, old2, recent, pending] = (await enqueueOutbox(
+      db,
+      ['old1', 'old2', 'recent', 'pending'].map((name) => ({ subject: `tasks.created.${name}`, body: name })),
+    )) as [string, string, string, string];
+    await markOutboxPublished(db, [old1, old2, recent]);
+    await rawQuery(url, `update outbox set published_at = now() - interval '3 days' where id = $1`, [old1]);
+    await rawQuery(url, `update outbox set published_at = now() - interval '2 days' where id = $1`, [old2]);
+    // An unpublished row, however old, stays: it still has to go out.
+    await rawQuery(url, `update outbox set created_at = now() - interval '9 days' where id = $1`, [pending]);
+    const remaining = async () =>
+      (await rawQuery(url, 'select id from outbox order by seq')).rows.map((r: { id: string }) => r.id);
+
+    expect(await pruneOutbox(db, { olderThanMs: 86_400_000, limit: 1 })).toBe(1);
+    expect(await remaining()).toEqual([old2, recent, pending]);
+    expect(await pruneOutbox(db, { olderThanMs: 86_400_000 })).toBe(1);
+    expect(await remaining()).toEqual([recent, pending]);
+    expect(await pruneOutbox(db, { olderThanMs: 86_400_000 })).toBe(0);
+    expect(await outboxStats(db)).toMatchObject({ pending: 1 });
+    // A retention of 0 takes every published row, still none that is pending.
+    expect(await pruneOutbox(db, { olderThanMs: 0 })).toBe(1);
+    expect(await remaining()).toEqual([pending]);
   });
 });

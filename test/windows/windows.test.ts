@@ -217,6 +217,31 @@ describe('allOf', () => {
     }
   });
 
+  test('another type the trigger matches joins an open window (above) but opens none', async () => {
+    const s = w.scope();
+    const definition = await s.defineWindowed(allOfLong as never, { types });
+    // `noted` first, alone: the key's window workflow starts for it, opens nothing, and ends.
+    const mailbox = windowWorkflowId(definition.id, windowKeyHash('noted-first'));
+    await s.publish('order.noted', { orderId: 'noted-first' });
+    await waitFor(async () => (await w.h.runCount(mailbox)) === 1, { what: 'the window workflow execution' });
+    await waitFor(async () => (await w.h.client.workflow.getHandle(mailbox).describe()).status.name === 'COMPLETED', {
+      what: 'the window workflow to end',
+    });
+    expect(await w.windowRuns(definition.id)).toEqual([]);
+    // The correlation opens on `paid`, and completes with `shipped`.
+    const paid = await s.publish('order.paid', { orderId: 'noted-first' });
+    await waitFor(() => w.windowRuns(definition.id), {
+      what: 'paid opened a window',
+      until: (runs) => runs.length === 1,
+    });
+    const shipped = await s.publish('order.shipped', { orderId: 'noted-first' });
+    const [run] = await finishedRuns(definition.id, 1, 'the correlation after a lone noted');
+    if (!run) throw new Error('no run');
+    expect(run).toMatchObject({ status: 'succeeded', window: { reason: 'complete', count: 2 } });
+    expect(idsOf(await w.events(run.id))).toEqual([paid.id, shipped.id]);
+    expect(await w.windowRuns(definition.id)).toHaveLength(1);
+  });
+
   test('A alone expires, recorded, spawning nothing', async () => {
     const s = w.scope();
     const definition = await s.defineWindowed(allOf as never, { types });

@@ -4,6 +4,7 @@
 import {
   closedByContent,
   joinedProgress,
+  opensWindow,
   type RunWindow,
   runWorkflowIdForWindow,
   WINDOW_LIMITS,
@@ -88,6 +89,7 @@ export function createWindowActivities(deps: ActivityDeps): WindowActivities {
   return {
     async joinWindow(input: JoinWindowInput): Promise<JoinWindowResult> {
       let opened = false;
+      let ignored: JoinWindowCandidate[] = [];
       const joined = await inTransaction(deps.db, async (trx) => {
         opened = false;
         const owners = await findRunEventOwners(
@@ -103,6 +105,7 @@ export function createWindowActivities(deps: ActivityDeps): WindowActivities {
         const claims: NewRunEvent[] = [];
         const logs: NewRunLogEntry[] = [];
         const seen = new Set<string>();
+        ignored = [];
         let consumed = 0;
         let full = open ? closedByContent(open.settings, open.progress) : null;
 
@@ -169,6 +172,11 @@ export function createWindowActivities(deps: ActivityDeps): WindowActivities {
               open = join(await opening(trx, run.id, run.workflowId, run.definitionVersion, c), c, true);
             } else {
               const { settings } = await versionWindow(trx, input.definitionId, c.version);
+              if (!opensWindow(settings, c.envelope.type)) {
+                verdicts.push('ignored');
+                ignored.push(c);
+                continue;
+              }
               const workflowId = runWorkflowIdForWindow(input.definitionId, input.keyHash, c.eventKey);
               const window: RunWindow = {
                 key: input.key,
@@ -225,6 +233,16 @@ export function createWindowActivities(deps: ActivityDeps): WindowActivities {
       });
       // After the commit, so a rolled-back attempt is not counted.
       if (opened) deps.metrics?.runStarted('window');
+      for (const c of ignored) {
+        deps.logger.info('event ignored: no allOf window is open and its type opens none', {
+          definitionId: input.definitionId,
+          windowKey: input.key,
+          eventKey: c.eventKey,
+          id: c.envelope.id,
+          source: c.envelope.source,
+          type: c.envelope.type,
+        });
+      }
       return joined;
 
       async function opening(

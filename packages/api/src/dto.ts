@@ -10,6 +10,7 @@ import type {
   ApiTokenRecord,
   DefinitionRecord,
   DefinitionVersionRecord,
+  OutboxEntry as OutboxEntryRecord,
   RunEventRecord,
   RunLogEntryRecord,
   RunRecord,
@@ -201,6 +202,21 @@ type OnTheWire<T> = {
 
 /** A task: the database's one task shape ({@link TaskRecord}), on the wire. */
 export type Task = OnTheWire<TaskRecord>;
+
+/** An outbox row as operators see it (no body), on the wire. */
+export type OutboxEntry = Omit<OnTheWire<OutboxEntryRecord>, 'skipped'> & {
+  readonly skipped: { readonly at: string; readonly by: string; readonly reason: string } | null;
+};
+
+export function toOutboxEntry(r: OutboxEntryRecord): OutboxEntry {
+  return {
+    ...r,
+    createdAt: iso(r.createdAt),
+    nextAttemptAt: iso(r.nextAttemptAt),
+    leasedUntil: isoOrNull(r.leasedUntil),
+    skipped: r.skipped ? { ...r.skipped, at: iso(r.skipped.at) } : null,
+  };
+}
 
 export function toTask(r: TaskRecord): Task {
   return {

@@ -16,6 +16,7 @@ export type {
   ApiToken,
   Definition,
   DefinitionVersion,
+  OutboxEntry,
   Page,
   Run,
   RunDetail,

@@ -1,6 +1,7 @@
 import { deadLettersRouter } from './routers/dead-letters.ts';
 import { definitionsRouter } from './routers/definitions.ts';
 import { eventsRouter } from './routers/events.ts';
+import { outboxRouter } from './routers/outbox.ts';
 import { runsRouter } from './routers/runs.ts';
 import { schedulesRouter } from './routers/schedules.ts';
 import { tasksRouter } from './routers/tasks.ts';
@@ -14,6 +15,7 @@ export const appRouter = router({
   tasks: tasksRouter,
   events: eventsRouter,
   deadLetters: deadLettersRouter,
+  outbox: outboxRouter,
   schedules: schedulesRouter,
   tokens: tokensRouter,
 });

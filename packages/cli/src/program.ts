@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerDefinitionCommands } from './commands/definitions.ts';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerLookCommands } from './commands/look.ts';
+import { registerOutboxCommands } from './commands/outbox.ts';
 import { registerScheduleCommands } from './commands/schedule.ts';
 import { registerTailCommands } from './commands/tail.ts';
 import { registerTryCommands } from './commands/try.ts';
@@ -35,7 +36,7 @@ export async function runCli(
 ): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = new Command('activity-core')
-    .description('Operate activity-core: definitions as code, runs, dead letters, schedules, backtests.')
+    .description('Operate activity-core: definitions as code, runs, dead letters, the outbox, schedules, backtests.')
     .version(VERSION, '-V, --version')
     .addOption(new Option('--url <url>', "the API's tRPC endpoint (AC_API_URL)"))
     .addOption(new Option('--token <token>', 'bearer token (AC_API_TOKEN)'))
@@ -56,6 +57,7 @@ export async function runCli(
   registerLookCommands(program, run);
   registerTailCommands(program, run);
   registerDlqCommands(program, run);
+  registerOutboxCommands(program, run);
   registerScheduleCommands(program, run);
   registerTryCommands(program, run);
   for (const command of program.commands) {

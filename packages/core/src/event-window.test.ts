@@ -9,6 +9,7 @@ import {
   EventWindow,
   evaluateWindowKey,
   joinedProgress,
+  opensWindow,
   WINDOW_LIMITS,
   type WindowProgress,
   type WindowSettings,
@@ -216,6 +217,16 @@ describe('closing rules', () => {
     p = joinedProgress(s, p, 6, 'order.paid');
     expect(closedByContent(s, p)).toBe('complete');
     expect(closedByTime(s, opened(s, 0), 60_000)).toBe('expired');
+  });
+
+  it('an allOf window opens only on one of its types; debounce and batch on any event', () => {
+    const allOf: WindowSettings = { mode: 'allOf', durationMs: 60_000, types: ['order.paid', 'order.ship.*'] };
+    expect(opensWindow(allOf, 'order.paid')).toBe(true);
+    expect(opensWindow(allOf, 'order.ship.eu')).toBe(true);
+    expect(opensWindow(allOf, 'order.noted')).toBe(false);
+    expect(opensWindow(allOf, 'order.ship')).toBe(false);
+    expect(opensWindow({ mode: 'debounce', quietMs: 1000, maxWaitMs: 5000 }, 'order.noted')).toBe(true);
+    expect(opensWindow({ mode: 'batch', durationMs: 3000, maxEvents: 3 }, 'order.noted')).toBe(true);
   });
 
   it('never closes by time before its first deadline, and the deadline never moves back (property)', () => {

@@ -6,9 +6,9 @@
  *   its first (one run per burst);
  * - `batch`: the window closes `duration` after its first event or at its `maxEvents`-th,
  *   whichever comes first (fixed-size groups);
- * - `allOf`: the window closes as soon as at least one event of each of `types` has joined,
- *   and expires `duration` after its first event otherwise (correlation; an expired window's
- *   run spawns only the templates marked `onExpired`).
+ * - `allOf`: the window opens on an event of one of `types`, closes as soon as at least one
+ *   event of each of them has joined, and expires `duration` after its first event otherwise
+ *   (correlation; an expired window's run spawns only the templates marked `onExpired`).
  *
  * Everything here is pure: the schema, the bounds, the key evaluation and the closing rules
  * that the window workflow and its activities apply, one event at a time, in arrival order.
@@ -190,6 +190,17 @@ export function joinedProgress(
       ? settings.types.filter((t) => progress.typesSeen.includes(t) || matchesTypePattern(t, type))
       : progress.typesSeen;
   return { openedAt: progress.openedAt, lastAt: Math.max(progress.lastAt, at), count: progress.count + 1, typesSeen };
+}
+
+/**
+ * Whether an event of `type` may open a window when none is open. Any matching event opens a
+ * debounce or batch window; an `allOf` window opens only on an event of one of its `types`.
+ * Other events the trigger matches join an open allOf window (they are counted and kept) but
+ * never open one: a window opened by them could only expire, and its `onExpired` templates
+ * would report a correlation that never began.
+ */
+export function opensWindow(settings: WindowSettings, type: string): boolean {
+  return settings.mode !== 'allOf' || settings.types.some((pattern) => matchesTypePattern(pattern, type));
 }
 
 /** The reason the window is complete after its latest join (`maxEvents`, `complete`), or null. */

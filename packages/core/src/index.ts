@@ -114,6 +114,7 @@ export {
   emptyWindowVariables,
   evaluateWindowKey,
   joinedProgress,
+  opensWindow,
   RunWindow,
   WINDOW_CLOSE_REASONS,
   WINDOW_LIMITS,

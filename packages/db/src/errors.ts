@@ -42,7 +42,13 @@ export type ConflictReason =
   /** The definition is archived and can no longer change. */
   | 'archived'
   /** An update carried a spec whose key differs from the definition's (keys never change). */
-  | 'key_changed';
+  | 'key_changed'
+  /** The outbox row was published (or skipped) already. */
+  | 'published'
+  /** The outbox row is being published by a relay right now (its lease has not run out). */
+  | 'in_flight'
+  /** The outbox row waits for an earlier unpublished row of its order key (`field`: that row's id). */
+  | 'waiting';
 
 export interface ConflictData {
   readonly entity: string;
@@ -79,6 +85,12 @@ function conflictMessage(d: ConflictData): string {
       return `${d.entity} ${d.id} is archived`;
     case 'key_changed':
       return `${d.entity} ${d.id}: the key cannot change`;
+    case 'published':
+      return `${d.entity} ${d.id} is published already`;
+    case 'in_flight':
+      return `${d.entity} ${d.id} is being published right now; try again once its lease has run out`;
+    case 'waiting':
+      return `${d.entity} ${d.id} waits for ${d.field ?? 'an earlier row of its task'}, which goes first: retry or skip that one`;
     default:
       return assertNever(d.reason);
   }

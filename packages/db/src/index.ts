@@ -52,18 +52,25 @@ export type { MigrationState, MigrationStep } from './migrator.ts';
 export { migrateDown, migrateToLatest, migrationStatus } from './migrator.ts';
 export type {
   ClaimOutboxOptions,
+  ListOutboxRequest,
   NewOutboxMessage,
+  OutboxEntry,
   OutboxFailure,
+  OutboxListState,
   OutboxRecord,
   OutboxStats,
 } from './outbox.repository.ts';
 export {
   claimOutboxBatch,
   enqueueOutbox,
+  listOutbox,
   markOutboxPublished,
   outboxStats,
   prepareOutboxClaim,
+  pruneOutbox,
   recordOutboxFailure,
+  retryOutboxRowNow,
+  skipOutboxRow,
 } from './outbox.repository.ts';
 export type { Page, PageRequest } from './pagination.ts';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pagination.ts';

@@ -1,5 +1,5 @@
 import { CompiledQuery, type Selectable, sql } from 'kysely';
-import { CorruptRowError } from './errors.ts';
+import { ConflictError, CorruptRowError, NotFoundError } from './errors.ts';
 import { parseColumn, toJson } from './json.ts';
 import type { OutboxTable } from './schema.ts';
 import type { Executor } from './transaction.ts';
@@ -106,6 +106,7 @@ export function prepareOutboxClaim(db: Executor, options: ClaimOutboxOptions = {
     .set((eb) => ({
       attempts: eb('attempts', '+', 1),
       next_attempt_at: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`,
+      leased_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`,
     }))
     .where('id', 'in', (eb) =>
       eb
@@ -161,7 +162,7 @@ export async function markOutboxPublished(db: Executor, ids: readonly string[]):
 }
 
 const MARK_PUBLISHED =
-  'update outbox set published_at = now(), last_error = null where id = any($1::uuid[]) and published_at is null';
+  'update outbox set published_at = now(), last_error = null, leased_until = null where id = any($1::uuid[]) and published_at is null';
 
 export interface OutboxFailure {
   readonly id: string;
@@ -179,11 +180,49 @@ export async function recordOutboxFailure(db: Executor, failure: OutboxFailure):
     .updateTable('outbox')
     .set({
       last_error: failure.error.slice(0, 4000),
+      leased_until: null,
       next_attempt_at: sql<Date>`now() + make_interval(secs => ${Math.max(0, failure.retryInMs)}::float8 / 1000)`,
     })
     .where('id', '=', failure.id)
     .where('published_at', 'is', null)
     .execute();
+}
+
+export interface PruneOutboxOptions {
+  /** Published rows older than this go. */
+  readonly olderThanMs: number;
+  /** Rows deleted at most by this call (default 1000, at most 10,000). */
+  readonly limit?: number;
+}
+
+/**
+ * Delete published rows published more than `olderThanMs` ago, oldest first, up to `limit`;
+ * returns how many went. A published row has done its job (JetStream holds the event, and its
+ * duplicate window the id): it is kept a while only to be read back. Unpublished rows are never
+ * touched, nor skipped ones (the record of an operator's decision). Rows another pruner is deleting are skipped, so relays side by side do not wait.
+ */
+export async function pruneOutbox(db: Executor, options: PruneOutboxOptions): Promise<number> {
+  const limit = Math.max(1, Math.min(10_000, options.limit ?? 1000));
+  const result = await db
+    .deleteFrom('outbox')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('outbox')
+        .select('id')
+        .where('published_at', 'is not', null)
+        .where('skipped_at', 'is', null)
+        .where(
+          'published_at',
+          '<',
+          sql<Date>`now() - make_interval(secs => ${Math.max(0, options.olderThanMs)}::float8 / 1000)`,
+        )
+        .orderBy('published_at')
+        .limit(limit)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 export interface OutboxStats {
@@ -204,4 +243,158 @@ export async function outboxStats(db: Executor): Promise<OutboxStats> {
     .where('published_at', 'is', null)
     .executeTakeFirstOrThrow();
   return { pending: row.pending, failing: row.failing, oldestPendingAt: row.oldest ?? null };
+}
+
+/** A row as an operator sees it: where it goes, how it fared, what holds it (no body). */
+export interface OutboxEntry {
+  readonly id: string;
+  /** Write order (a bigint, as a decimal string). */
+  readonly seq: string;
+  readonly subject: string;
+  readonly orderKey: string | null;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly createdAt: Date;
+  /** When a relay may claim it next (after its backoff). */
+  readonly nextAttemptAt: Date;
+  /** Set while a relay holds the row (publishing it right now); retry and skip wait for it. */
+  readonly leasedUntil: Date | null;
+  /** The earlier unpublished row of its order key it waits for, if any (that one goes first). */
+  readonly waitingFor: string | null;
+  /** Skipped rows only: when, by whom and why (`skipOutboxRow`). */
+  readonly skipped: { readonly at: Date; readonly by: string; readonly reason: string } | null;
+}
+
+/** Which rows: unpublished ones, those of them whose last publish failed, or the skipped ones. */
+export type OutboxListState = 'pending' | 'failing' | 'skipped';
+
+export interface ListOutboxRequest {
+  /** Default `pending`. */
+  readonly state?: OutboxListState;
+  /** Rows after this `seq` (the previous page's `nextSeq`). */
+  readonly afterSeq?: string;
+  /** 1–500, default 50. */
+  readonly limit?: number;
+}
+
+/** The earlier unpublished row of the same order key that `outbox` waits for, or null. */
+const waitingFor = sql<string | null>`(
+  select earlier.id from outbox earlier
+  where earlier.order_key = outbox.order_key and earlier.seq < outbox.seq and earlier.published_at is null
+  order by earlier.seq limit 1
+)`;
+
+/** Rows of one state in write order, a page at a time. */
+export async function listOutbox(
+  db: Executor,
+  request: ListOutboxRequest = {},
+): Promise<{ items: OutboxEntry[]; nextSeq: string | null }> {
+  const limit = Math.max(1, Math.min(500, request.limit ?? 50));
+  const state = request.state ?? 'pending';
+  let query = db
+    .selectFrom('outbox')
+    .select([
+      'id',
+      'seq',
+      'subject',
+      'order_key',
+      'attempts',
+      'last_error',
+      'created_at',
+      'next_attempt_at',
+      'leased_until',
+      'skipped_at',
+      'skipped_by',
+      'skip_reason',
+      sql<string | null>`case when published_at is null then ${waitingFor} end`.as('waiting_for'),
+      sql<boolean>`coalesce(leased_until > now(), false)`.as('leased'),
+    ])
+    .orderBy('seq')
+    .limit(limit + 1);
+  query = state === 'skipped' ? query.where('skipped_at', 'is not', null) : query.where('published_at', 'is', null);
+  if (state === 'failing') query = query.where('last_error', 'is not', null);
+  if (request.afterSeq !== undefined) query = query.where('seq', '>', request.afterSeq);
+  const rows = await query.execute();
+  const items = rows.slice(0, limit).map(
+    (row): OutboxEntry => ({
+      id: row.id,
+      seq: String(row.seq),
+      subject: row.subject,
+      orderKey: row.order_key,
+      attempts: row.attempts,
+      lastError: row.last_error,
+      createdAt: row.created_at,
+      nextAttemptAt: row.next_attempt_at,
+      leasedUntil: row.leased ? row.leased_until : null,
+      waitingFor: row.waiting_for ?? null,
+      skipped:
+        row.skipped_at !== null
+          ? { at: row.skipped_at, by: row.skipped_by ?? '', reason: row.skip_reason ?? '' }
+          : null,
+    }),
+  );
+  return { items, nextSeq: rows.length > limit ? (items.at(-1)?.seq ?? null) : null };
+}
+
+/** Unpublished, not held by a relay, and first of its order key: what retry and skip may touch. */
+const pendingAndFree = sql<boolean>`published_at is null
+  and (leased_until is null or leased_until <= now())
+  and ${waitingFor} is null`;
+
+/**
+ * Make an unpublished row due now (an operator fixed what failed it, and will not wait out its
+ * backoff). Throws NotFoundError, or ConflictError: `published` (published or skipped already),
+ * `in_flight` (a relay is publishing it right now: wait for its lease), `waiting` (an earlier
+ * row of its order key goes first: retry or skip that one).
+ */
+export async function retryOutboxRowNow(db: Executor, id: string): Promise<void> {
+  const result = await db
+    .updateTable('outbox')
+    .set({ next_attempt_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where(pendingAndFree)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) await throwWhyNotFree(db, id);
+}
+
+export interface SkipOutboxRow {
+  readonly id: string;
+  /** Who skipped it (the API token's name). */
+  readonly by: string;
+  readonly reason: string;
+}
+
+/**
+ * Give up on an unpublished row: it is marked published without being sent, with who skipped
+ * it and why (kept: pruning leaves skipped rows alone), so the later rows of its order key go.
+ * Throws as {@link retryOutboxRowNow} does. A row a relay holds is refused (`in_flight`): a skip
+ * never releases a task's next event while this one may still reach the stream.
+ */
+export async function skipOutboxRow(db: Executor, skip: SkipOutboxRow): Promise<void> {
+  const result = await db
+    .updateTable('outbox')
+    .set({
+      published_at: sql<Date>`now()`,
+      skipped_at: sql<Date>`now()`,
+      skipped_by: skip.by.slice(0, 200),
+      skip_reason: skip.reason.slice(0, 2000),
+    })
+    .where('id', '=', skip.id)
+    .where(pendingAndFree)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) await throwWhyNotFree(db, skip.id);
+}
+
+async function throwWhyNotFree(db: Executor, id: string): Promise<never> {
+  const row = await db
+    .selectFrom('outbox')
+    .select([sql<boolean>`published_at is not null`.as('published'), waitingFor.as('waiting_for')])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!row) throw new NotFoundError({ entity: 'outbox row', id });
+  if (row.published) throw new ConflictError({ entity: 'outbox row', id, reason: 'published' });
+  if (row.waiting_for !== null) {
+    throw new ConflictError({ entity: 'outbox row', id, reason: 'waiting', field: row.waiting_for });
+  }
+  throw new ConflictError({ entity: 'outbox row', id, reason: 'in_flight' });
 }

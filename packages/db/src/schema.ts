@@ -171,6 +171,12 @@ export interface OutboxTable {
   seq: ColumnType<string, never, never>;
   /** Rows with one key are published in `seq` order, one at a time (the task id for task events). */
   order_key: string | null;
+  /** While a relay holds the row (claim + lease); cleared when it is published or fails. */
+  leased_until: Date | null;
+  /** Set when an operator skipped the row (`outbox.skip`): it counts as published, never sent. */
+  skipped_at: Date | null;
+  skipped_by: string | null;
+  skip_reason: string | null;
 }
 
 export interface ApiTokensTable {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, expressionLimits, parseConfig, SharedEnv } from './config.ts';
+import { ConfigError, envList, expressionLimits, parseConfig, SharedEnv } from './config.ts';
 
 const schema = z.object(SharedEnv);
 
@@ -60,5 +60,18 @@ describe('stream settings from the environment', () => {
   it('names a bad value', () => {
     expect(() => parseConfig(schema, { AC_STREAM_STORAGE: 'disk' })).toThrow(/AC_STREAM_STORAGE/);
     expect(() => parseConfig(schema, { AC_STREAM_REPLICAS: '7' })).toThrow(/AC_STREAM_REPLICAS/);
+  });
+});
+
+describe('comma-separated lists', () => {
+  const lists = z.object({ AC_HOSTS: envList });
+  it('trims items and drops empty ones; unset is the empty list', () => {
+    expect(parseConfig(lists, { AC_HOSTS: ' a.example, b.example,,c ' }).AC_HOSTS).toEqual([
+      'a.example',
+      'b.example',
+      'c',
+    ]);
+    expect(parseConfig(lists, { AC_HOSTS: ' , ' }).AC_HOSTS).toEqual([]);
+    expect(parseConfig(lists, {}).AC_HOSTS).toEqual([]);
   });
 });

@@ -34,6 +34,17 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 
+/** A comma-separated list (`a, b,c`): trimmed items, empty ones dropped; unset is the empty list. */
+export const envList = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+  );
+
 /** Booleans as people write them in env files. */
 export const envBoolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])

@@ -1,6 +1,7 @@
 export {
   ConfigError,
   envBoolean,
+  envList,
   expressionLimits,
   parseConfig,
   portSchema,

@@ -238,10 +238,15 @@ export interface JoinWindowInput {
 }
 
 /** What happened to one candidate: joined and kept, joined and only counted (bounds), or a duplicate. */
-export type JoinVerdict = 'kept' | 'counted' | 'duplicate';
+/**
+ * What became of a candidate: joined and kept for the run (`kept`), joined and counted only
+ * (`counted`: past the window's bounds), already claimed (`duplicate`), or `ignored`: no window
+ * was open and its type does not open one (an allOf window opens only on one of its types).
+ */
+export type JoinVerdict = 'kept' | 'counted' | 'duplicate' | 'ignored';
 
 export interface JoinWindowResult {
-  /** The window after the call: the one given, the one opened, or null (every candidate was a duplicate). */
+  /** The window after the call: the one given, the one opened, or null (every candidate was a duplicate or ignored). */
   readonly open: OpenWindowRef | null;
   /** Candidates handled, from the first; the rest wait for the next window (this one is `full`). */
   readonly consumed: number;

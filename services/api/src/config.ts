@@ -1,4 +1,5 @@
 import {
+  envList,
   parseServiceConfig,
   portSchema,
   positiveIntSchema,
@@ -6,16 +7,6 @@ import {
   SharedEnv,
 } from '@activity-core/runtime';
 import { z } from 'zod';
-
-const csv = z
-  .string()
-  .default('')
-  .transform((s) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x !== ''),
-  );
 
 export const ApiConfigSchema = z.object({
   ...SharedEnv,
@@ -25,7 +16,7 @@ export const ApiConfigSchema = z.object({
   /** Bootstrap admin token. Required: no procedure answers without a valid token. */
   AC_API_TOKEN: z.string().min(16, 'must be at least 16 characters'),
   /** Browser origins allowed to call the API, comma-separated (`*` for any). Empty: no CORS. */
-  AC_API_CORS_ORIGINS: csv,
+  AC_API_CORS_ORIGINS: envList,
   /** Largest request body in bytes; larger requests get 413. */
   AC_API_MAX_BODY_BYTES: positiveIntSchema.default(1024 * 1024),
   /** Largest request head (request line and headers) in bytes; larger requests get 431. */

@@ -1,4 +1,5 @@
 import {
+  envList,
   parseServiceConfig,
   portSchema,
   positiveIntSchema,
@@ -6,16 +7,6 @@ import {
   SharedEnv,
 } from '@activity-core/runtime';
 import { z } from 'zod';
-
-const hostList = z
-  .string()
-  .default('')
-  .transform((s) =>
-    s
-      .split(',')
-      .map((h) => h.trim())
-      .filter((h) => h !== ''),
-  );
 
 /** Default of `AC_WORKER_MAX_CACHED_WORKFLOWS`. */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
@@ -25,7 +16,7 @@ export const WorkerConfigSchema = z.object({
   /** Port of the worker's /healthz, /readyz and /metrics. */
   AC_WORKER_PORT: portSchema.default(3002),
   /** Hosts `http` context sources may call: `api.example.com`, `host:port`, `*.example.com`; comma-separated. */
-  AC_HTTP_ALLOWED_HOSTS: hostList,
+  AC_HTTP_ALLOWED_HOSTS: envList,
   /** CloudEvents `source` of the task events the worker emits. */
   AC_EVENT_SOURCE: z.string().min(1).default('urn:activity-core'),
   /** Outbox relay: rows per claim, lease, idle poll interval and retry backoff bounds. */
@@ -34,6 +25,8 @@ export const WorkerConfigSchema = z.object({
   AC_OUTBOX_POLL_MS: positiveIntSchema.default(500),
   AC_OUTBOX_RETRY_BASE_MS: positiveIntSchema.default(1_000),
   AC_OUTBOX_RETRY_MAX_MS: positiveIntSchema.default(60_000),
+  /** Published outbox rows are deleted this long after their publish (at most 10 years); 0 keeps them for good. */
+  AC_OUTBOX_RETENTION_MS: z.coerce.number().int().min(0).max(315_360_000_000).default(86_400_000),
   /** On SIGTERM/SIGINT: running activities get this long to finish before they are cancelled. */
   AC_WORKER_SHUTDOWN_GRACE_MS: positiveIntSchema.default(10_000),
   /**

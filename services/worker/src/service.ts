@@ -115,6 +115,7 @@ export async function startWorkerService(
       baseDelayMs: config.AC_OUTBOX_RETRY_BASE_MS,
       maxDelayMs: config.AC_OUTBOX_RETRY_MAX_MS,
     },
+    pruner: { retentionMs: config.AC_OUTBOX_RETENTION_MS },
     metrics,
     tracing,
     shutdownGraceMs: config.AC_WORKER_SHUTDOWN_GRACE_MS,

@@ -2,7 +2,13 @@ import { type ContextResolverRegistry, createActivities, type HttpSourceSettings
 import type { ExpressionLimits } from '@activity-core/core';
 import type { Database } from '@activity-core/db';
 import type { Topology } from '@activity-core/messaging';
-import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from '@activity-core/outbox-relay';
+import {
+  type OutboxPrunerOptions,
+  type OutboxRelay,
+  type OutboxRelayOptions,
+  startOutboxPruner,
+  startOutboxRelay,
+} from '@activity-core/outbox-relay';
 import type { Logger, Tracing } from '@activity-core/runtime';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -29,6 +35,8 @@ export interface StartWorkerOptions {
    */
   readonly expressionLimits?: ExpressionLimits;
   readonly relay?: Omit<OutboxRelayOptions, 'db' | 'js' | 'logger' | 'metrics'>;
+  /** Deleting published outbox rows after a retention; absent (or retention 0): kept for good. */
+  readonly pruner?: Omit<OutboxPrunerOptions, 'db' | 'logger' | 'metrics'>;
   readonly metrics?: Registry;
   /**
    * Tracing on: activities run under spans continued from their workflow's headers, the
@@ -59,11 +67,11 @@ export interface RunningWorker {
   readonly relay: OutboxRelay;
   /** Settles when the Temporal worker stops (rejects if it crashed). */
   readonly done: Promise<void>;
-  /** Graceful stop: the Temporal worker drains its in-flight tasks, then the relay stops. */
+  /** Graceful stop: the Temporal worker drains its in-flight tasks, then the relay and the pruner stop. */
   shutdown(): Promise<void>;
 }
 
-/** The worker's moving parts: a Temporal worker (both workflows + activities) and the outbox relay. */
+/** The worker's moving parts: a Temporal worker (both workflows + activities), the outbox relay and its pruner. */
 export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
   const relay = startOutboxRelay({
     db: options.db,
@@ -73,6 +81,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     ...(options.tracing?.enabled ? { tracer: options.tracing.tracer } : {}),
     ...options.relay,
   });
+  const retentionMs = options.pruner?.retentionMs ?? 0;
+  const pruner =
+    retentionMs > 0
+      ? startOutboxPruner({
+          db: options.db,
+          logger: options.logger.child({ component: 'outbox-pruner' }),
+          ...(options.metrics ? { metrics: options.metrics } : {}),
+          ...options.pruner,
+          retentionMs,
+        })
+      : undefined;
   const activities = createActivities({
     db: options.db,
     logger: options.logger.child({ component: 'activities' }),
@@ -123,7 +142,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
         : {}),
     });
   } catch (error) {
-    await relay.stop();
+    await Promise.all([relay.stop(), pruner?.stop()]);
     throw error;
   }
   const done = worker.run();
@@ -134,7 +153,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch((error: unknown) => options.logger.error('worker stopped with an error', { error }));
-      await relay.stop();
+      await Promise.all([relay.stop(), pruner?.stop()]);
     },
   };
 }
