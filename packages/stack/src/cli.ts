@@ -66,6 +66,19 @@ interface ServiceSpec {
   readonly port: number;
 }
 
+/**
+ * Memory settings of the services, set at launch because neither can be changed afterwards
+ * (docs/production.md, "Memory"): Node 24 lets V8's young generation grow to 128 MB on the main
+ * thread and 64 MB on the worker's workflow thread, resident memory that only holds short-lived
+ * garbage; glibc gives each thread its own malloc arena, which keeps what it freed. An
+ * MALLOC_ARENA_MAX in the environment wins.
+ */
+const NODE_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
+  worker: ['--max-semi-space-size=16'],
+  ingest: ['--max-semi-space-size=8'],
+};
+const MALLOC_ARENA_MAX = '2';
+
 /** The bootstrap admin token: from AC_API_TOKEN, or made once and kept in the data dir. */
 function apiToken(tokenFile: string): string {
   if (env.AC_API_TOKEN) return env.AC_API_TOKEN;
@@ -291,8 +304,13 @@ async function main(): Promise<number | undefined> {
     const started = services.map((service) => {
       const child = runNode(
         service.name,
-        [join(REPO_ROOT, 'services', service.name, 'src', 'main.ts')],
-        { ...baseEnv, [service.portVariable]: String(service.port), AC_API_TOKEN: token },
+        [...(NODE_FLAGS[service.name] ?? []), join(REPO_ROOT, 'services', service.name, 'src', 'main.ts')],
+        {
+          MALLOC_ARENA_MAX,
+          ...baseEnv,
+          [service.portVariable]: String(service.port),
+          AC_API_TOKEN: token,
+        },
         graceMs,
       );
       children.push(child);

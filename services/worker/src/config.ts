@@ -37,10 +37,12 @@ export const WorkerConfigSchema = z.object({
   /** Activities this worker runs at once (Temporal's default when unset). */
   AC_WORKER_MAX_CONCURRENT_ACTIVITIES: positiveIntSchema.optional(),
   /**
-   * Workflow executions kept in the worker's sticky cache. Bounds the worker's memory whatever
-   * the number of open tasks: an open TaskInstanceWorkflow waits for days, so past this many it
-   * is evicted and replayed from its (short) history when an update or its timer wakes it.
-   * Temporal's own default grows with the heap (thousands on a large machine, ~3 MB each).
+   * Workflow executions kept in the worker's sticky cache. Open tasks do not accumulate in it:
+   * an open TaskInstanceWorkflow waits for days, so past this many it is evicted and replayed
+   * from its (short) history when an update or its timer wakes it. Temporal's own default grows
+   * with the heap (thousands on a large machine). Much smaller than the runs in flight costs
+   * replays of whole run histories (1.5 MB for a 1,000-task fan-out); most of the worker's
+   * memory is V8's young generation (`--max-semi-space-size`, docs/production.md "Memory").
    */
   AC_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(DEFAULT_MAX_CACHED_WORKFLOWS),
   /** Workflow tasks this worker runs at once (Temporal's default when unset). */
