@@ -2,6 +2,7 @@ import { type Database, pruneOutbox } from '@activity-core/db';
 import type { Logger } from '@activity-core/runtime';
 import type { Kysely } from 'kysely';
 import { Counter, type Registry } from 'prom-client';
+import { wakeableSleep } from './wakeable-sleep.ts';
 
 export interface OutboxPrunerOptions {
   readonly db: Kysely<Database>;
@@ -42,17 +43,7 @@ export function startOutboxPruner(options: OutboxPrunerOptions): OutboxPruner {
     registers: options.metrics ? [options.metrics] : [],
   });
   let stopped = false;
-  let wake: (() => void) | undefined;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  const { sleep, wake } = wakeableSleep();
 
   const pass = async (): Promise<void> => {
     const started = Date.now();
@@ -80,7 +71,7 @@ export function startOutboxPruner(options: OutboxPrunerOptions): OutboxPruner {
   return {
     async stop() {
       stopped = true;
-      wake?.();
+      wake();
       await loop;
     },
   };

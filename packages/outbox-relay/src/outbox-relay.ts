@@ -12,6 +12,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import { Counter, type Registry } from 'prom-client';
+import { wakeableSleep } from './wakeable-sleep.ts';
 
 export interface OutboxRelayOptions {
   readonly db: Kysely<Database>;
@@ -68,23 +69,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const failed = new Counter({ name: 'ac_outbox_publish_failures_total', help: 'Failed outbox publishes', registers });
 
   let stopped = false;
-  let wake: (() => void) | undefined;
-  let pending = false;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (pending || stopped) {
-        pending = false;
-        resolve();
-        return;
-      }
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  const { sleep, wake, clear } = wakeableSleep();
 
   const send = async (row: OutboxRecord): Promise<void> => {
     const h = natsHeaders();
@@ -160,7 +145,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     let failedRounds = 0;
     while (!stopped) {
       try {
-        pending = false;
+        clear();
         const claimed = await round();
         failedRounds = 0;
         if (claimed < batchSize) await sleep(pollIntervalMs);
@@ -179,12 +164,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   return {
     notify() {
-      pending = true;
-      wake?.();
+      wake();
     },
     async stop() {
       stopped = true;
-      wake?.();
+      wake();
       await loop;
     },
   };
