@@ -27,12 +27,21 @@ export const TRACING_BUNDLE_MARKER = 'OpenTelemetryInboundInterceptor';
  * `workflowBundle` to every `Worker.create` and to `Worker.runReplayHistories`. With
  * `tracing: true` the bundle carries Temporal's OpenTelemetry workflow interceptors (the worker
  * must then register the `exporter` sink, see the worker service).
+ *
+ * The workflow modules are preloaded (`preloadModules`): the worker's reusable V8 context
+ * evaluates them once and shares them, frozen, between executions. Without it every execution
+ * evaluates the 18 modules the entry reaches that the SDK's runtime does not (ours and six of
+ * `@temporalio/workflow`'s) and keeps its own copy of them while it is cached. Sharing is safe
+ * because these modules hold no state at module level: constants, handle definitions, activity
+ * proxies and functions (workflow state lives in each execution's closures). Keep it so: a
+ * module-level `let` or cache here would leak between workflow executions.
  */
 export async function bundleWorkflows(
   options: { quiet?: boolean; tracing?: boolean } = {},
 ): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath,
+    preloadModules: [workflowsPath],
     ...(options.tracing ? { workflowInterceptorModules: [tracingInterceptorsPath] } : {}),
     ...(options.quiet !== false ? { logger: silentTemporalLogger } : {}),
   });

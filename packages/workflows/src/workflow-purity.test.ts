@@ -70,4 +70,34 @@ describe('workflow code', () => {
     expect(seen.size).toBeGreaterThan(3);
     expect(offenders).toEqual([]);
   });
+
+  // The bundle preloads these modules (see bundleWorkflows): one evaluation, shared by every
+  // workflow execution of the worker. A module-level `let`/`var` would carry state from one
+  // execution into the next (non-determinism on replay), so workflow state stays in closures.
+  test('keeps no mutable state at module level (its modules are shared between executions)', () => {
+    const offenders: string[] = [];
+    for (const file of reachableFiles()) {
+      for (const match of readFileSync(file, 'utf8').matchAll(/^(?:export\s+)?(let|var)\s+(\w+)/gm)) {
+        offenders.push(`${file}: ${match[1]} ${match[2]}`);
+      }
+    }
+    expect(reachableFiles().length).toBeGreaterThan(3);
+    expect(offenders).toEqual([]);
+  });
 });
+
+/** Our files the workflow entry reaches through value imports (the allowed core subpaths too). */
+function reachableFiles(): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const specifier of valueImports(file)) {
+      const allowed = ALLOWED_SUBPATHS[specifier];
+      if (allowed !== undefined) visit(allowed);
+      else if (specifier.startsWith('.')) visit(join(dirname(file), specifier));
+    }
+  };
+  visit(join(SRC, 'workflows.ts'));
+  return [...seen];
+}
