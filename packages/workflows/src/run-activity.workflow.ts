@@ -290,7 +290,14 @@ export async function RunActivityWorkflow(
   let startedHere = 0;
   while (remaining.length > 0) {
     const batch = remaining.slice(0, Math.min(CHILD_BATCH, perRun - startedHere));
-    await Promise.all(batch.map((child) => startTask(input, state, child, runWorkflowId, causation, writesTasks)));
+    // Awaited here, not in an async helper (nor a handler per start): the SDK builds a stack
+    // trace for every promise workflow code creates (its stack-trace query).
+    const starts = startTasks(input, state, batch, runWorkflowId, causation, writesTasks);
+    try {
+      await Promise.all(starts);
+    } catch (error) {
+      await skipStartedTasks(starts, error);
+    }
     started += batch.length;
     startedHere += batch.length;
     remaining = remaining.slice(batch.length);
@@ -299,7 +306,11 @@ export async function RunActivityWorkflow(
         remaining.length === 0
           ? { status: finalStatus(input), tasksPlanned: state.tasksPlanned, tasksStarted: started }
           : undefined;
-      await writeTasks(input, state, batch, runWorkflowId, causation, finish);
+      try {
+        await db.writeTasks(writeTasksInput(input, state, batch, runWorkflowId, causation, finish));
+      } catch (error) {
+        throw await failBatch(state, batch, error);
+      }
     }
     progress = { ...progress, tasksStarted: started };
     if (remaining.length > 0 && (startedHere >= perRun || workflowInfo().continueAsNewSuggested)) {
@@ -334,40 +345,41 @@ function spawnState(runId: string, definitionKey: string, version: number, child
   };
 }
 
-/**
- * Writes a started batch's rows (and, with `finish`, succeeds the run). What retrying cannot fix
- * fails the run; the batch's workflows, which have no rows, are cancelled first, so no task
- * workflow is left holding a task nobody can see.
- */
-async function writeTasks(
+/** What `writeTasks` writes for a started batch (with `finish`, it also succeeds the run). */
+function writeTasksInput(
   input: RunActivityInput,
   state: RunSpawnState,
   batch: readonly PlannedChild[],
   runWorkflowId: string,
   causation: TaskCausation,
   finish: WriteTasksInput['finish'],
-): Promise<void> {
-  try {
-    await db.writeTasks({
-      runId: state.runId,
-      runWorkflowId,
-      definitionId: input.definitionId,
-      definitionKey: state.definitionKey,
-      definitionVersion: state.version,
-      causation,
-      tasks: batch,
-      ...(finish ? { finish } : {}),
-    });
-  } catch (error) {
-    await Promise.all(
-      batch.map((child) =>
-        getExternalWorkflowHandle(child.workflowId)
-          .cancel()
-          .catch(() => undefined),
-      ),
-    );
-    throw await failRun({ runId: state.runId }, error);
-  }
+): WriteTasksInput {
+  return {
+    runId: state.runId,
+    runWorkflowId,
+    definitionId: input.definitionId,
+    definitionKey: state.definitionKey,
+    definitionVersion: state.version,
+    causation,
+    tasks: batch,
+    ...(finish ? { finish } : {}),
+  };
+}
+
+/**
+ * A batch whose rows could not be written (what retrying cannot fix) fails the run; the batch's
+ * workflows, which have no rows, are cancelled first, so no task workflow is left holding a task
+ * nobody can see.
+ */
+async function failBatch(state: RunSpawnState, batch: readonly PlannedChild[], error: unknown) {
+  await Promise.all(
+    batch.map((child) =>
+      getExternalWorkflowHandle(child.workflowId)
+        .cancel()
+        .catch(() => undefined),
+    ),
+  );
+  return failRun({ runId: state.runId }, error);
 }
 
 /** How a run that spawned its plan ends: `expired` for an expired allOf window's `onExpired` tasks. */
@@ -375,16 +387,21 @@ function finalStatus(input: RunActivityInput): 'succeeded' | 'expired' {
   return input.trigger.kind === 'window' && input.trigger.window.reason === 'expired' ? 'expired' : 'succeeded';
 }
 
-async function startTask(
+/**
+ * Starts one TaskInstanceWorkflow per child of the batch, in order (waiting for the starts is the
+ * caller's). A task id is used once: a repeated start (a reset, a rerun) is refused, see
+ * {@link skipStartedTasks}.
+ */
+function startTasks(
   input: RunActivityInput,
   state: RunSpawnState,
-  child: PlannedChild,
+  batch: readonly PlannedChild[],
   runWorkflowId: string,
   causation: TaskCausation,
   writesTasks: boolean,
-): Promise<void> {
-  try {
-    await startChild(TaskInstanceWorkflow, {
+): Promise<unknown>[] {
+  return batch.map((child) =>
+    startChild(TaskInstanceWorkflow, {
       workflowId: child.workflowId,
       args: [
         {
@@ -403,10 +420,25 @@ async function startTask(
       cancellationType: 'ABANDON',
       // A task id is used once: a repeated start (reset, rerun) finds the task, never redoes it.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    });
-  } catch (error) {
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-  }
+    }),
+  );
+}
+
+/**
+ * A batch's starts after one was refused (`error`): a task workflow that already exists is the
+ * task, so those refusals are skipped and the other starts awaited; any other failure is thrown,
+ * as `Promise.all` over the starts would have. Only a batch that meets a refusal comes here, so
+ * the usual batch creates no promise per start besides the SDK's own.
+ */
+async function skipStartedTasks(starts: readonly Promise<unknown>[], error: unknown): Promise<void> {
+  if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  await Promise.all(
+    starts.map((start) =>
+      start.catch((refused: unknown) => {
+        if (!(refused instanceof WorkflowExecutionAlreadyStartedError)) throw refused;
+      }),
+    ),
+  );
 }
 
 const RECORD_FAILED_RUN_PATCH = 'record-failed-run';
