@@ -22,8 +22,8 @@ import {
   changeRunStatus,
   changeRunStatusWithLog,
   getDefinition,
-  getDefinitionHead,
   getDefinitionVersion,
+  insertRunOfDefinition,
   insertRunOrGet,
   inTransaction,
   isFinishedRunStatus,
@@ -75,31 +75,10 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
   });
 
   /** The run's row, inserted once per trigger key (found on a repeated start), with the version it pins. */
-  const insertRun = (definitionId: string, currentVersion: number, input: RecordRunInput) => {
-    const trigger = input.trigger;
-    return insertRunOrGet(deps.db, {
-      definitionId,
-      definitionVersion: input.version ?? currentVersion,
-      triggerKind: trigger.kind,
-      triggerKey: input.triggerKey,
-      workflowId: input.runWorkflowId,
-      nominalTime: trigger.kind === 'cron' ? new Date(trigger.nominalTime) : null,
-      jitterMs: trigger.kind === 'cron' ? scheduleDelayMs(trigger.nominalTime, input.startedAt) : null,
-      event: trigger.kind === 'event' ? trigger.envelope : null,
-      // A window's run row exists from the window's opening; this insert only finds it.
-      window: trigger.kind === 'window' ? trigger.window : null,
-    }).catch((error: unknown) => {
-      // The pinned version does not exist (foreign key on definition_versions).
-      if (input.version !== undefined && pgErrorCode(error) === PG_FOREIGN_KEY_VIOLATION) {
-        throw ApplicationFailure.create({
-          type: FailureTypes.definitionNotFound,
-          message: `definition ${input.definitionId} has no version ${input.version}`,
-          nonRetryable: true,
-        });
-      }
-      throw error;
-    });
-  };
+  const insertRun = (currentVersion: number, input: RecordRunInput) =>
+    insertRunOrGet(deps.db, { ...runRowOf(input), definitionVersion: input.version ?? currentVersion }).catch(
+      pinnedVersionMissing(input),
+    );
 
   /** Resolves the context sources in order: the context (secrets scrubbed) and its run-log snapshot. */
   const resolveContextFor = async (input: RunContextInput) => {
@@ -194,18 +173,23 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
 
   return {
     async beginRun(input: BeginRunInput): Promise<BeginRunResult> {
-      const definition = await getDefinitionHead(deps.db, input.definitionId).catch((error: unknown) => {
-        if (error instanceof NotFoundError) {
-          throw ApplicationFailure.create({
-            type: FailureTypes.definitionNotFound,
-            message: `definition ${input.definitionId} does not exist`,
-            nonRetryable: true,
-          });
-        }
-        throw error;
-      });
+      // The definition's head and the run's row in one statement.
+      const { definition, run, created } = await insertRunOfDefinition(deps.db, {
+        ...runRowOf(input),
+        definitionVersion: input.version,
+      })
+        .catch((error: unknown) => {
+          if (error instanceof NotFoundError) {
+            throw ApplicationFailure.create({
+              type: FailureTypes.definitionNotFound,
+              message: `definition ${input.definitionId} does not exist`,
+              nonRetryable: true,
+            });
+          }
+          throw error;
+        })
+        .catch(pinnedVersionMissing(input));
       const trigger = input.trigger;
-      const { run, created } = await insertRun(definition.id, definition.version, input);
       const runId = run.id;
       const version = run.definitionVersion;
       if (created) {
@@ -271,16 +255,17 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         resolving = true;
         const resolved = await resolveContextFor(base);
         const plan = planFor({ ...base, runWorkflowId: input.runWorkflowId, context: resolved.context });
-        const finished = await inTransaction(deps.db, async (trx) => {
-          const entries = plan.ok ? [triggered, resolved.entry, plan.entry] : [triggered, resolved.entry];
-          if (plan.ok && plan.result.children.length === 0) {
+        const entries = plan.ok ? [triggered, resolved.entry, plan.entry] : [triggered, resolved.entry];
+        if (plan.ok && plan.result.children.length === 0) {
+          const finished = await inTransaction(deps.db, async (trx) => {
             await transitionRun(trx, { id: runId, to: 'running' });
             return succeedRun(trx, runId, { tasksPlanned: 0, tasksStarted: 0 }, entries, input.emptyStatus);
-          }
-          await changeRunStatusWithLog(trx, { id: runId, to: 'running' }, entries);
-          return undefined;
-        });
-        reportRunChange(deps, finished);
+          });
+          reportRunChange(deps, finished);
+        } else {
+          // Not in a transaction of ours: one statement when the run moves (see changeRunStatusWithLog).
+          await changeRunStatusWithLog(deps.db, { id: runId, to: 'running' }, entries);
+        }
         if (!plan.ok) return { outcome: 'failed', runId, error: failureReason(plan.failure) };
         if (plan.result.children.length === 0) return { outcome: 'finished', runId, status: input.emptyStatus };
         return { outcome: 'planned', runId, version, definitionKey: definition.key, children: plan.result.children };
@@ -319,7 +304,7 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
         throw error;
       });
       const trigger = input.trigger;
-      const { run, created } = await insertRun(definition.id, definition.version, input);
+      const { run, created } = await insertRun(definition.version, input);
       await log(
         run.id,
         'triggered',
@@ -454,6 +439,36 @@ export function createRunActivities(deps: ActivityDeps): RunActivities {
 /** The reason a permanent failure gives the run (its `run_failed` entry), as the workflow's failRun reads it. */
 function failureReason(failure: ApplicationFailure): { type: string; message: string } {
   return { type: failure.type ?? 'Error', message: failure.message };
+}
+
+/** The run row's values of a start (all but its definition version). */
+function runRowOf(input: RecordRunInput) {
+  const trigger = input.trigger;
+  return {
+    definitionId: input.definitionId,
+    triggerKind: trigger.kind,
+    triggerKey: input.triggerKey,
+    workflowId: input.runWorkflowId,
+    nominalTime: trigger.kind === 'cron' ? new Date(trigger.nominalTime) : null,
+    jitterMs: trigger.kind === 'cron' ? scheduleDelayMs(trigger.nominalTime, input.startedAt) : null,
+    event: trigger.kind === 'event' ? trigger.envelope : null,
+    // A window's run row exists from the window's opening; this insert only finds it.
+    window: trigger.kind === 'window' ? trigger.window : null,
+  };
+}
+
+/** The pinned version does not exist (foreign key on definition_versions): a permanent failure. */
+function pinnedVersionMissing(input: RecordRunInput) {
+  return (error: unknown): never => {
+    if (input.version !== undefined && pgErrorCode(error) === PG_FOREIGN_KEY_VIOLATION) {
+      throw ApplicationFailure.create({
+        type: FailureTypes.definitionNotFound,
+        message: `definition ${input.definitionId} has no version ${input.version}`,
+        nonRetryable: true,
+      });
+    }
+    throw error;
+  };
 }
 
 /** PostgreSQL's foreign_key_violation: the referenced row (a pinned definition version) is missing. */

@@ -2,11 +2,9 @@
 // its run-log entry, written once each however often an activity is retried.
 import { type TaskEventKind, taskEvent } from '@activity-core/core';
 import {
-  appendRunLogEntries,
   InvalidTransitionError,
+  insertRunTasks,
   insertTaskIfAbsent,
-  insertTasksIfAbsent,
-  inTransaction,
   type JsonValue,
   type NewOutboxMessage,
   type NewTask,
@@ -29,7 +27,7 @@ import {
 } from '@activity-core/workflows';
 import { context, trace } from '@opentelemetry/api';
 import { ApplicationFailure } from '@temporalio/common';
-import { type ActivityDeps, reportRunChange, runLogWriter, succeedRun } from './deps.ts';
+import { type ActivityDeps, reportRunChange, runFinishedEntry, runLogWriter } from './deps.ts';
 
 /** The task-side activities, bound to their dependencies. */
 export function createTaskActivities(deps: ActivityDeps): TaskActivities {
@@ -72,24 +70,26 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
     async writeTasks(input: WriteTasksInput): Promise<void> {
       const children = input.tasks.map((child) => taskInputOf(input, child));
       const outbox = new Map(children.map((child) => [child.workflowId, outboxFor('created', child)]));
-      let finished: Awaited<ReturnType<typeof succeedRun>> | undefined;
-      const written = await inTransaction(deps.db, async (trx) => {
-        const rows = await insertTasksIfAbsent(trx, children.map(newTaskOf), (record) => {
+      // The last batch finishes the run: its `run_finished` entry after the batch's, with its status.
+      const finish = input.finish ? finishOf(input.finish) : undefined;
+      const { rows: written, change } = await insertRunTasks(deps.db, {
+        runId: input.runId,
+        tasks: children.map(newTaskOf),
+        outbox: (record) => {
           const build = outbox.get(record.idempotencyKey);
           if (!build) throw new Error(`task ${record.idempotencyKey} is not in this batch`);
           return build(record);
-        });
-        const entries = rows.map(({ task }, i) => createdEntry(children[i] as TaskInstanceInput, task.id));
-        if (input.finish) {
-          const { status, ...summary } = input.finish;
-          finished = await succeedRun(trx, input.runId, summary, entries, status);
-        } else await appendRunLogEntries(trx, input.runId, entries);
-        return rows;
+        },
+        entries: (rows) => {
+          const created = rows.map(({ task }, i) => createdEntry(children[i] as TaskInstanceInput, task.id));
+          return finish ? [...created, runFinishedEntry(finish.status, finish.summary)] : created;
+        },
+        ...(finish ? { finish: { id: input.runId, to: finish.status, summary: finish.summary } } : {}),
       });
       if (written.some((row) => row.created)) deps.onOutboxWritten?.();
       // After the commit: a rolled-back attempt reports nothing; its retry finds what it wrote.
       deps.metrics?.tasksCreated(written.filter((row) => row.created).length);
-      reportRunChange(deps, finished);
+      reportRunChange(deps, change);
     },
 
     /** Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then logs it. */
@@ -175,6 +175,12 @@ function taskSpanTraceparent(
   );
   span.end();
   return traceparentOf(span);
+}
+
+/** The status and summary a run's last batch finishes it with. */
+function finishOf(finish: NonNullable<WriteTasksInput['finish']>) {
+  const { status, ...summary } = finish;
+  return { status, summary };
 }
 
 /** The input of a task's workflow, as its run started it (see RunActivityWorkflow's `startTask`). */

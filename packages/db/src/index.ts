@@ -81,6 +81,7 @@ export {
   FINISHED_RUN_STATUSES,
   getRun,
   getRunByWorkflowId,
+  insertRunOfDefinition,
   insertRunOrGet,
   isFinishedRunStatus,
   lastSuccessfulRun,
@@ -128,6 +129,7 @@ export { RUN_LOG_KINDS, RUN_STATUSES, RUN_TRIGGER_KINDS, TASK_STATUSES } from '.
 export type {
   ListTasksFilter,
   NewTask,
+  RunTasksInput,
   TaskClosingStatus,
   TaskOutboxBuilder,
   TaskRecord,
@@ -136,6 +138,7 @@ export type {
 export {
   getTask,
   getTaskByIdempotencyKey,
+  insertRunTasks,
   insertTaskIfAbsent,
   insertTasksIfAbsent,
   listExpiredOpenTasks,

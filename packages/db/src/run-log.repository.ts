@@ -1,6 +1,6 @@
 import { JsonObject } from '@activity-core/core';
-import { type Selectable, sql } from 'kysely';
-import { InvalidCursorError, NotFoundError } from './errors.ts';
+import { CompiledQuery, type Selectable, sql } from 'kysely';
+import { InvalidCursorError, NotFoundError, PG_UNIQUE_VIOLATION, pgErrorCode } from './errors.ts';
 import { parseColumn, toJson } from './json.ts';
 import { decodeCursor, encodeCursor, type Page, type PageRequest, pageSize, toPage } from './pagination.ts';
 import type { RunLogEntriesTable, RunLogKind } from './schema.ts';
@@ -134,11 +134,34 @@ export async function insertRunLogEntries(
   entries: readonly NewRunLogEntry[],
 ): Promise<number> {
   if (entries.length === 0) return 0;
-  const list = toJson(entries.map((e) => ({ kind: e.kind, key: e.idempotencyKey, data: e.data ?? {} })));
-  const result = await sql`
-    with given as (
+  const result = await trx.executeQuery<{ appended: number }>(
+    CompiledQuery.raw(INSERT_RUN_LOG_ENTRIES, [runId, definitionId, runLogEntriesParameter(entries)]),
+  );
+  return result.rows[0]?.appended ?? 0;
+}
+
+/** `entries` as the jsonb parameter {@link runLogEntriesCtes} reads. */
+export function runLogEntriesParameter(entries: readonly NewRunLogEntry[]): string {
+  return toJson(entries.map((e) => ({ kind: e.kind, key: e.idempotencyKey, data: e.data ?? {} })));
+}
+
+/**
+ * The CTEs that append `entries` (a jsonb parameter, see {@link runLogEntriesParameter}) to the
+ * run of the CTE `run` (columns `id`, `definition_id`; no row: nothing is appended), as
+ * {@link insertRunLogEntries} does: keys the run already has, or that repeat an earlier entry,
+ * are skipped, the rest numbered `max(seq) + 1 …` in the order given. Text, not kysely: the
+ * statements that use it are fixed, so nothing is built per call.
+ *
+ * The seq and the keys are read in the statement's snapshot. When the run's lock is taken in
+ * the same statement (an update of the run in a sibling CTE), an append that committed after
+ * the snapshot and before the lock is not seen: the insert then collides with it on
+ * (run_id, seq) or (run_id, idempotency_key) and fails ({@link isRunLogRace}); it never writes a
+ * wrong seq. Such a caller retries the old way, lock first.
+ */
+export function runLogEntriesCtes(run: string, runId: string, entries: string): string {
+  return `given as (
       select e ->> 'kind' as kind, e ->> 'key' as key, e -> 'data' as data, ord
-      from jsonb_array_elements(${list}::jsonb) with ordinality as t(e, ord)
+      from jsonb_array_elements(${entries}::jsonb) with ordinality as t(e, ord)
     ),
     fresh as (
       select distinct on (key) kind, key, data, ord from given
@@ -146,14 +169,30 @@ export async function insertRunLogEntries(
         select 1 from run_log_entries x where x.run_id = ${runId}::uuid and x.idempotency_key = given.key
       )
       order by key, ord
-    )
-    insert into run_log_entries (run_id, seq, definition_id, kind, idempotency_key, data)
-    select ${runId}::uuid,
-      (select coalesce(max(seq), 0) from run_log_entries where run_id = ${runId}::uuid) + row_number() over (order by ord),
-      ${definitionId}::uuid, kind, key, data
-    from fresh
-  `.execute(trx);
-  return Number(result.numAffectedRows ?? 0n);
+    ),
+    logged as (
+      insert into run_log_entries (run_id, seq, definition_id, kind, idempotency_key, data)
+      select ${run}.id,
+        (select coalesce(max(seq), 0) from run_log_entries where run_id = ${runId}::uuid) + row_number() over (order by ord),
+        ${run}.definition_id, kind, key, data
+      from fresh, ${run}
+      returning seq
+    )`;
+}
+
+const INSERT_RUN_LOG_ENTRIES = `
+    with run as (select $1::uuid as id, $2::uuid as definition_id),
+    ${runLogEntriesCtes('run', '$1', '$3')}
+    select count(*)::integer as appended from logged`;
+
+/**
+ * A statement that appended run-log entries in the same statement as it took the run's lock
+ * collided with an append it could not see (see {@link runLogEntriesCtes}).
+ */
+export function isRunLogRace(error: unknown): boolean {
+  if (pgErrorCode(error) !== PG_UNIQUE_VIOLATION) return false;
+  const constraint = (error as { constraint?: unknown }).constraint;
+  return constraint === 'run_log_entries_pkey' || constraint === 'run_log_entries_idempotency_unique';
 }
 
 export interface ReadRunLogOptions {

@@ -1,9 +1,16 @@
 import { type EventEnvelope, JsonObject, RunWindow, StoredEventEnvelope } from '@activity-core/core';
-import { type Selectable, sql } from 'kysely';
+import { CompiledQuery, type Selectable, sql } from 'kysely';
+import type { DefinitionHead } from './definition.repository.ts';
 import { ConflictError, InvalidTransitionError, NotFoundError } from './errors.ts';
 import { parseColumn, toNullableJson } from './json.ts';
 import { newestFirstPage, type Page, type PageRequest } from './pagination.ts';
-import { insertRunLogEntries, type NewRunLogEntry } from './run-log.repository.ts';
+import {
+  insertRunLogEntries,
+  isRunLogRace,
+  type NewRunLogEntry,
+  runLogEntriesCtes,
+  runLogEntriesParameter,
+} from './run-log.repository.ts';
 import type { RunStatus, RunsTable, RunTriggerKind } from './schema.ts';
 import { type Executor, inTransaction } from './transaction.ts';
 import { isUuid, newId } from './uuid.ts';
@@ -29,7 +36,7 @@ export interface RunRecord {
   readonly finishedAt: Date | null;
 }
 
-function toRun(row: Selectable<RunsTable>): RunRecord {
+export function toRun(row: Selectable<RunsTable>): RunRecord {
   const where = (field: string) => ({ table: 'runs', rowId: row.id, field });
   return {
     id: row.id,
@@ -149,6 +156,69 @@ export async function insertRunOrGet(
   return { run: toRun(existing), created: false };
 }
 
+/**
+ * {@link insertRunOrGet} for the definition's current version (or `definitionVersion`, when
+ * given: a pinned one), with the definition's head read in the same statement: one round trip
+ * where a run starts (`getDefinitionHead`, then the insert, were two). A definition that does
+ * not exist gives `NotFoundError`; a pinned version that does not exist, PostgreSQL's foreign
+ * key violation, as the insert alone gives it.
+ */
+export async function insertRunOfDefinition(
+  db: Executor,
+  input: Omit<InsertRunInput, 'definitionVersion'> & { readonly definitionVersion?: number | undefined },
+): Promise<{ definition: DefinitionHead; run: RunRecord; created: boolean }> {
+  if (!isUuid(input.definitionId)) throw new NotFoundError({ entity: 'definition', id: input.definitionId });
+  const status = input.status ?? 'pending';
+  const now = new Date();
+  const { rows } = await db.executeQuery<Selectable<RunsTable> & { d_id: string; d_key: string; d_version: number }>(
+    CompiledQuery.raw(INSERT_RUN_OF_DEFINITION, [
+      input.definitionId,
+      newId(now.getTime()),
+      input.definitionVersion ?? null,
+      input.triggerKind,
+      input.triggerKey,
+      input.workflowId,
+      status,
+      input.nominalTime ?? null,
+      input.jitterMs ?? null,
+      toNullableJson(input.event),
+      toNullableJson(input.window),
+      toNullableJson(input.summary),
+      status === 'pending' || status === 'waiting' ? null : now,
+    ]),
+  );
+  const row = rows[0];
+  if (!row) throw new NotFoundError({ entity: 'definition', id: input.definitionId });
+  const { d_id, d_key, d_version, ...run } = row;
+  const definition = { id: d_id, key: d_key, version: d_version };
+  if (run.id !== null) return { definition, run: toRun(run), created: true };
+  // Already recorded (a repeated start), or by a concurrent start this statement's snapshot
+  // does not show (ON CONFLICT waited for it to commit): a fresh read sees it.
+  const existing = await db
+    .selectFrom('runs')
+    .selectAll()
+    .where('definition_id', '=', input.definitionId)
+    .where('trigger_key', '=', input.triggerKey)
+    .executeTakeFirst();
+  if (!existing) {
+    throw new ConflictError({ entity: 'run', id: input.workflowId, reason: 'duplicate', field: 'workflow_id' });
+  }
+  return { definition, run: toRun(existing), created: false };
+}
+
+const INSERT_RUN_OF_DEFINITION = `
+  with d as (select id, key, current_version from definitions where id = $1),
+  inserted as (
+    insert into runs (id, definition_id, definition_version, trigger_kind, trigger_key, workflow_id, status,
+      nominal_time, jitter_ms, event, "window", summary, error, started_at, finished_at)
+    select $2, d.id, coalesce($3::integer, d.current_version), $4, $5, $6, $7,
+      $8::timestamptz, $9::integer, $10::jsonb, $11::jsonb, $12::jsonb, null, null, $13::timestamptz
+    from d
+    on conflict do nothing
+    returning *
+  )
+  select d.id as d_id, d.key as d_key, d.current_version as d_version, inserted.* from d left join inserted on true`;
+
 export interface TransitionRunInput {
   readonly id: string;
   readonly to: RunStatus;
@@ -191,6 +261,16 @@ export async function changeRunStatusWithLog(
   input: TransitionRunInput,
   entries: readonly NewRunLogEntry[],
 ): Promise<{ run: RunRecord; changed: boolean }> {
+  // Outside a transaction, first as one statement (no BEGIN/COMMIT round trips). It decides
+  // only when it moved the run and appended without a collision; a repeated or refused
+  // transition, or an append it raced with, takes the locking transaction below.
+  if (!db.isTransaction && entries.length > 0) {
+    const moved = await moveRunWithLog(db, input, entries).catch((error: unknown) => {
+      if (isRunLogRace(error)) return undefined;
+      throw error;
+    });
+    if (moved) return { run: moved, changed: true };
+  }
   return inTransaction(db, async (trx) => {
     const updated = await updateRunStatus(trx, input);
     const change = updated
@@ -200,6 +280,66 @@ export async function changeRunStatusWithLog(
     return change;
   });
 }
+
+/**
+ * One statement: the run moved to `input.to` as {@link updateRunStatus} moves it, and `entries`
+ * appended to it when it moved (none when it did not). The moved run, or undefined when it was
+ * not in a status that may move there. The append can collide with one it could not see:
+ * {@link isRunLogRace}.
+ */
+async function moveRunWithLog(
+  db: Executor,
+  input: TransitionRunInput,
+  entries: readonly NewRunLogEntry[],
+): Promise<RunRecord | undefined> {
+  const move = moveRunParameters(input);
+  if (!move) return undefined;
+  const { rows } = await db.executeQuery<Selectable<RunsTable>>(
+    CompiledQuery.raw(MOVE_RUN_WITH_LOG, [...move, runLogEntriesParameter(entries)]),
+  );
+  const row = rows[0];
+  return row ? toRun(row) : undefined;
+}
+
+/**
+ * The parameters $1–$10 of {@link MOVED_RUN}, or undefined when no run can move to `input.to`
+ * (nothing moves there, or the id is no UUID).
+ */
+export function moveRunParameters(input: TransitionRunInput): unknown[] | undefined {
+  const from = RUN_TRANSITIONS_TO[input.to];
+  if (from.length === 0 || !isUuid(input.id)) return undefined;
+  return [
+    input.id,
+    input.to,
+    isFinishedRunStatus(input.to),
+    input.summary !== undefined,
+    toNullableJson(input.summary),
+    input.error !== undefined,
+    toNullableJson(input.error),
+    input.window !== undefined,
+    toNullableJson(input.window),
+    from,
+  ];
+}
+
+/** The CTE `moved`: {@link updateRunStatus}'s update, on the parameters of {@link moveRunParameters}. */
+export const MOVED_RUN = `moved as (
+    update runs set
+      status = $2,
+      updated_at = now(),
+      started_at = case when $2 = 'running' then coalesce(started_at, now()) else started_at end,
+      finished_at = case when $3::boolean then now() end,
+      summary = case when $4::boolean then $5::jsonb else summary end,
+      error = case when $6::boolean then $7::jsonb else error end,
+      "window" = case when $8::boolean then $9::jsonb else "window" end
+    where id = $1 and status = any($10::text[])
+    returning *
+  )`;
+
+const MOVE_RUN_WITH_LOG = `
+  with ${MOVED_RUN},
+  ${runLogEntriesCtes('moved', '$1', '$11')}
+  select * from moved`;
 
 /** The run moved to `input.to`, or undefined when it is not in a status that may move there. */
 async function updateRunStatus(db: Executor, input: TransitionRunInput): Promise<RunRecord | undefined> {

@@ -1,10 +1,25 @@
 import type { TaskInstance } from '@activity-core/core';
-import { type Selectable, sql } from 'kysely';
-import { InvalidTransitionError, NotFoundError } from './errors.ts';
+import { CompiledQuery, type Selectable, sql } from 'kysely';
+import { InvalidTransitionError, NotFoundError, PG_UNIQUE_VIOLATION, pgErrorCode } from './errors.ts';
 import { parseColumn, toJson } from './json.ts';
 import { enqueueOutbox, type NewOutboxMessage } from './outbox.repository.ts';
 import { newestFirstPage, type Page, type PageRequest, pageSize } from './pagination.ts';
-import type { TaskInstancesTable, TaskStatus } from './schema.ts';
+import {
+  changeRunStatusWithLog,
+  MOVED_RUN,
+  moveRunParameters,
+  type RunRecord,
+  type TransitionRunInput,
+  toRun,
+} from './run.repository.ts';
+import {
+  appendRunLogEntries,
+  isRunLogRace,
+  type NewRunLogEntry,
+  runLogEntriesCtes,
+  runLogEntriesParameter,
+} from './run-log.repository.ts';
+import type { RunsTable, TaskInstancesTable, TaskStatus } from './schema.ts';
 import { type Executor, inTransaction } from './transaction.ts';
 import { isUuid, newId } from './uuid.ts';
 import { JsonValue } from './values.ts';
@@ -126,60 +141,294 @@ export async function insertTasksIfAbsent(
 ): Promise<Array<{ task: TaskRecord; created: boolean }>> {
   if (tasks.length === 0) return [];
   return inTransaction(db, async (trx) => {
-    const unique = [...new Map(tasks.map((t) => [t.idempotencyKey, t])).values()].sort((a, b) =>
-      a.idempotencyKey < b.idempotencyKey ? -1 : a.idempotencyKey > b.idempotencyKey ? 1 : 0,
-    );
-    const inserted = await trx
-      .insertInto('task_instances')
-      .values(
-        unique.map((task) => ({
-          id: task.id ?? newId(),
-          run_id: task.runId,
-          definition_id: task.definitionId,
-          definition_key: task.definitionKey,
-          definition_version: task.definitionVersion,
-          template_key: task.templateKey,
-          template_index: task.index,
-          idempotency_key: task.idempotencyKey,
-          workflow_id: task.workflowId ?? task.idempotencyKey,
-          dedupe_key: task.dedupeKey ?? null,
-          title: task.title,
-          description: task.description ?? null,
-          assignee: task.assignee ?? null,
-          priority: task.priority ?? null,
-          labels: [...(task.labels ?? [])],
-          payload: toJson(task.payload ?? {}),
-          due_at: task.dueAt ?? null,
-          expires_at: task.expiresAt ?? null,
-          completed_by: null,
-          reason: null,
-          completed_at: null,
-        })),
-      )
-      .onConflict((oc) => oc.column('idempotency_key').doNothing())
-      .returningAll()
-      .execute();
-    const byKey = new Map<string, { task: TaskRecord; created: boolean }>();
-    const messages: NewOutboxMessage[] = [];
-    for (const row of inserted) {
-      const record = toTask(row);
-      byKey.set(record.idempotencyKey, { task: record, created: true });
-      if (outbox) messages.push(...asList(outbox(record)));
-    }
+    const { results, messages } = await insertTaskRows(trx, tasks, outbox);
     await enqueueOutbox(trx, messages);
-    const missing = unique.filter((t) => !byKey.has(t.idempotencyKey)).map((t) => t.idempotencyKey);
-    if (missing.length > 0) {
-      // The conflicting inserts have committed (ON CONFLICT waited for them), so a fresh read sees them.
-      const rows = await trx.selectFrom('task_instances').selectAll().where('idempotency_key', 'in', missing).execute();
-      for (const row of rows) byKey.set(row.idempotency_key, { task: toTask(row), created: false });
-    }
-    return tasks.map((t) => {
-      const result = byKey.get(t.idempotencyKey);
-      if (!result) throw new NotFoundError({ entity: 'task', id: t.idempotencyKey });
-      return result;
-    });
+    return results;
   });
 }
+
+/** The task rows of {@link insertTasksIfAbsent}, and the outbox messages of the new ones (not written). */
+async function insertTaskRows(
+  trx: Executor,
+  tasks: readonly NewTask[],
+  outbox: TaskOutboxBuilder | undefined,
+): Promise<{ results: Array<{ task: TaskRecord; created: boolean }>; messages: NewOutboxMessage[] }> {
+  const unique = [...new Map(tasks.map((t) => [t.idempotencyKey, t])).values()].sort((a, b) =>
+    a.idempotencyKey < b.idempotencyKey ? -1 : a.idempotencyKey > b.idempotencyKey ? 1 : 0,
+  );
+  const inserted = await trx
+    .insertInto('task_instances')
+    .values(
+      unique.map((task) => ({
+        id: task.id ?? newId(),
+        run_id: task.runId,
+        definition_id: task.definitionId,
+        definition_key: task.definitionKey,
+        definition_version: task.definitionVersion,
+        template_key: task.templateKey,
+        template_index: task.index,
+        idempotency_key: task.idempotencyKey,
+        workflow_id: task.workflowId ?? task.idempotencyKey,
+        dedupe_key: task.dedupeKey ?? null,
+        title: task.title,
+        description: task.description ?? null,
+        assignee: task.assignee ?? null,
+        priority: task.priority ?? null,
+        labels: [...(task.labels ?? [])],
+        payload: toJson(task.payload ?? {}),
+        due_at: task.dueAt ?? null,
+        expires_at: task.expiresAt ?? null,
+        completed_by: null,
+        reason: null,
+        completed_at: null,
+      })),
+    )
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returningAll()
+    .execute();
+  const byKey = new Map<string, { task: TaskRecord; created: boolean }>();
+  const messages: NewOutboxMessage[] = [];
+  for (const row of inserted) {
+    const record = toTask(row);
+    byKey.set(record.idempotencyKey, { task: record, created: true });
+    if (outbox) messages.push(...asList(outbox(record)));
+  }
+  const missing = unique.filter((t) => !byKey.has(t.idempotencyKey)).map((t) => t.idempotencyKey);
+  if (missing.length > 0) {
+    // The conflicting inserts have committed (ON CONFLICT waited for them), so a fresh read sees them.
+    const rows = await trx.selectFrom('task_instances').selectAll().where('idempotency_key', 'in', missing).execute();
+    for (const row of rows) byKey.set(row.idempotency_key, { task: toTask(row), created: false });
+  }
+  const results = tasks.map((t) => {
+    const result = byKey.get(t.idempotencyKey);
+    if (!result) throw new NotFoundError({ entity: 'task', id: t.idempotencyKey });
+    return result;
+  });
+  return { results, messages };
+}
+
+export interface RunTasksInput {
+  readonly runId: string;
+  readonly tasks: readonly NewTask[];
+  /** The outbox messages of each task row this call inserts. */
+  readonly outbox: TaskOutboxBuilder;
+  /** The run-log entries of the batch (its `task_created`s), from the rows in input order. */
+  readonly entries: (rows: ReadonlyArray<{ task: TaskRecord; created: boolean }>) => readonly NewRunLogEntry[];
+  /** The run's last batch: the run moves to this status in the same transaction. */
+  readonly finish?: TransitionRunInput;
+}
+
+/**
+ * A run's batch of tasks, all committed together: {@link insertTasksIfAbsent}'s rows and
+ * outbox messages, the batch's run-log entries and, on the last batch, the run's status
+ * ({@link changeRunStatusWithLog}). `change` is the status change, for the caller to report
+ * once this committed.
+ *
+ * First as one statement (one round trip instead of six: BEGIN, the rows, the outbox, the
+ * status, the entries, COMMIT). It decides only the plain case: every task is new, and the run
+ * moves (or, for a batch that does not finish it, exists); it writes nothing otherwise. A task
+ * already there (a retried batch, or a concurrent attempt that got there first) or an append
+ * it raced with fails it whole, a run that did not move leaves it empty, and the batch is then
+ * written the locking way, in a transaction, as before.
+ */
+export async function insertRunTasks(db: Executor, input: RunTasksInput): Promise<RunTasksWritten> {
+  if (!db.isTransaction) {
+    const atOnce = await insertRunTasksAtOnce(db, input).catch((error: unknown) => {
+      if (isRunTasksRace(error)) return undefined;
+      throw error;
+    });
+    if (atOnce) return atOnce;
+  }
+  return inTransaction(db, async (trx) => {
+    const { results, messages } = await insertTaskRows(trx, input.tasks, input.outbox);
+    await enqueueOutbox(trx, messages);
+    const entries = input.entries(results);
+    if (input.finish) return { rows: results, change: await changeRunStatusWithLog(trx, input.finish, entries) };
+    await appendRunLogEntries(trx, input.runId, entries);
+    return { rows: results, change: undefined };
+  });
+}
+
+export interface RunTasksWritten {
+  readonly rows: Array<{ task: TaskRecord; created: boolean }>;
+  readonly change: { run: RunRecord; changed: boolean } | undefined;
+}
+
+/** A collision that fails {@link insertRunTasksAtOnce} whole: a task row already there, or a run-log append. */
+function isRunTasksRace(error: unknown): boolean {
+  if (isRunLogRace(error) || pgErrorCode(error) === PG_DEADLOCK_DETECTED) return true;
+  if (pgErrorCode(error) !== PG_UNIQUE_VIOLATION) return false;
+  const constraint = (error as { constraint?: unknown }).constraint;
+  return constraint === 'task_instances_idempotency_unique' || constraint === 'task_instances_pkey';
+}
+
+/** PostgreSQL's deadlock_detected: the statement was rolled back whole. */
+const PG_DEADLOCK_DETECTED = '40P01';
+
+/**
+ * The one statement of {@link insertRunTasks}, or undefined when it wrote nothing (the run did
+ * not move, or does not exist) or does not apply. The outbox messages are built before the rows
+ * exist, from records whose `createdAt`/`updatedAt` are a marker instant; the statement puts
+ * the rows' own time in its place (`now()`: one for both, and for every row of the batch), so
+ * the stored events read as if built from the stored rows.
+ */
+async function insertRunTasksAtOnce(db: Executor, input: RunTasksInput): Promise<RunTasksWritten | undefined> {
+  if (!isUuid(input.runId) || input.tasks.length === 0) return undefined;
+  const unique = new Map(input.tasks.map((t) => [t.idempotencyKey, t]));
+  if (unique.size !== input.tasks.length) return undefined;
+  const move = input.finish ? moveRunParameters(input.finish) : [input.runId];
+  if (!move) return undefined;
+  const marker = timeMarker();
+  const markerText = marker.toISOString();
+  // Insert in idempotency-key order, as insertTaskRows does (overlapping batches do not deadlock).
+  const rows = [...unique.values()]
+    .sort((a, b) => (a.idempotencyKey < b.idempotencyKey ? -1 : a.idempotencyKey > b.idempotencyKey ? 1 : 0))
+    .map(newTaskRow);
+  const rowsText = JSON.stringify(rows);
+  // A task's own values holding the marker would be rewritten too: the locking way, then.
+  if (rowsText.includes(markerText)) return undefined;
+  const records = new Map<string, TaskRecord>();
+  const messages: OutboxMessageRow[] = [];
+  for (const row of rows) {
+    const record = provisionalRecord(row, marker);
+    records.set(record.idempotencyKey, record);
+    for (const m of asList(input.outbox(record))) {
+      messages.push({
+        key: record.idempotencyKey,
+        id: m.id ?? newId(),
+        subject: m.subject,
+        headers: m.headers ?? {},
+        body: JSON.stringify(m.body),
+        order_key: m.orderKey ?? null,
+      });
+    }
+  }
+  const provisional = input.tasks.map((t) => ({ task: records.get(t.idempotencyKey) as TaskRecord, created: true }));
+  const entries = runLogEntriesParameter(input.entries(provisional));
+  const { rows: result } = await db.executeQuery<Selectable<RunsTable> & { tasks_created_at: Date | null }>(
+    CompiledQuery.raw(input.finish ? FINISH_RUN_TASKS : LOCK_RUN_TASKS, [
+      ...move,
+      entries,
+      rowsText,
+      JSON.stringify(messages),
+      markerText,
+    ]),
+  );
+  const row = result[0];
+  if (!row || row.tasks_created_at === null) return undefined;
+  const at = row.tasks_created_at;
+  const written = provisional.map(({ task }) => ({ task: { ...task, createdAt: at, updatedAt: at }, created: true }));
+  if (!input.finish) return { rows: written, change: undefined };
+  const { tasks_created_at: _, ...run } = row;
+  return { rows: written, change: { run: toRun(run), changed: true } };
+}
+
+interface OutboxMessageRow {
+  /** The idempotency key of the task the message is of. */
+  readonly key: string;
+  readonly id: string;
+  readonly subject: string;
+  readonly headers: unknown;
+  /** JSON text, the marker instant still in it. */
+  readonly body: string;
+  readonly order_key: string | null;
+}
+
+/** An instant no task value holds by chance: a random millisecond of the year 2999. */
+function timeMarker(): Date {
+  return new Date(Date.UTC(2999, 0, 1) + Math.floor(Math.random() * 364 * 86_400_000));
+}
+
+/** The columns {@link insertTaskRows} writes, as the one statement reads them from its jsonb parameter. */
+function newTaskRow(task: NewTask) {
+  return {
+    id: task.id ?? newId(),
+    run_id: task.runId,
+    definition_id: task.definitionId,
+    definition_key: task.definitionKey,
+    definition_version: task.definitionVersion,
+    template_key: task.templateKey,
+    template_index: task.index,
+    idempotency_key: task.idempotencyKey,
+    workflow_id: task.workflowId ?? task.idempotencyKey,
+    dedupe_key: task.dedupeKey ?? null,
+    title: task.title,
+    description: task.description ?? null,
+    assignee: task.assignee ?? null,
+    priority: task.priority ?? null,
+    labels: [...(task.labels ?? [])],
+    payload: task.payload ?? {},
+    due_at: task.dueAt ?? null,
+    expires_at: task.expiresAt ?? null,
+  };
+}
+
+/** The record a new row reads back as (open, nothing closed), its times the marker. */
+function provisionalRecord(row: ReturnType<typeof newTaskRow>, at: Date): TaskRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    definitionId: row.definition_id,
+    definitionKey: row.definition_key,
+    definitionVersion: row.definition_version,
+    templateKey: row.template_key,
+    index: row.template_index,
+    idempotencyKey: row.idempotency_key,
+    workflowId: row.workflow_id,
+    dedupeKey: row.dedupe_key,
+    title: row.title,
+    description: row.description,
+    assignee: row.assignee,
+    priority: row.priority,
+    labels: row.labels,
+    // As jsonb gives it back: a JSON round trip.
+    payload: JSON.parse(JSON.stringify(row.payload)) as JsonValue,
+    status: 'open',
+    dueAt: row.due_at,
+    expiresAt: row.expires_at,
+    completedBy: null,
+    reason: null,
+    createdAt: at,
+    updatedAt: at,
+    completedAt: null,
+  };
+}
+
+/** The batch's rows (only with a `run` row), their messages (the marker replaced by the row's time) and entries. */
+const runTasksCtes = (run: string, runId: string, entries: string, tasks: string, messages: string, marker: string) => `
+  task_rows as (
+    insert into task_instances (id, run_id, definition_id, definition_key, definition_version, template_key,
+      template_index, idempotency_key, workflow_id, dedupe_key, title, description, assignee, priority, labels,
+      payload, due_at, expires_at)
+    select (t ->> 'id')::uuid, (t ->> 'run_id')::uuid, (t ->> 'definition_id')::uuid, t ->> 'definition_key',
+      (t ->> 'definition_version')::integer, t ->> 'template_key', (t ->> 'template_index')::integer,
+      t ->> 'idempotency_key', t ->> 'workflow_id', t ->> 'dedupe_key', t ->> 'title', t ->> 'description',
+      t ->> 'assignee', t ->> 'priority', array(select jsonb_array_elements_text(t -> 'labels')), t -> 'payload',
+      (t ->> 'due_at')::timestamptz, (t ->> 'expires_at')::timestamptz
+    from jsonb_array_elements(${tasks}::jsonb) with ordinality as x(t, ord), ${run}
+    order by ord
+    returning idempotency_key, created_at
+  ),
+  messages as (
+    insert into outbox (id, subject, headers, body, order_key)
+    select (m ->> 'id')::uuid, m ->> 'subject', m -> 'headers',
+      replace(m ->> 'body', ${marker}, to_char(r.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::jsonb,
+      m ->> 'order_key'
+    from jsonb_array_elements(${messages}::jsonb) with ordinality as y(m, ord)
+    join task_rows r on r.idempotency_key = m ->> 'key'
+    order by ord
+  ),
+  ${runLogEntriesCtes(run, runId, entries)}`;
+
+const FINISH_RUN_TASKS = `
+  with ${MOVED_RUN},
+  ${runTasksCtes('moved', '$1', '$11', '$12', '$13', '$14')}
+  select moved.*, (select min(created_at) from task_rows) as tasks_created_at from moved`;
+
+const LOCK_RUN_TASKS = `
+  with locked as (select id, definition_id from runs where id = $1::uuid for no key update),
+  ${runTasksCtes('locked', '$1', '$2', '$3', '$4', '$5')}
+  select locked.id, (select min(created_at) from task_rows) as tasks_created_at from locked`;
 
 export type TaskClosingStatus = Exclude<TaskStatus, 'open'>;
 
