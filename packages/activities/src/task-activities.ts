@@ -29,7 +29,13 @@ import {
 } from '@activity-core/workflows';
 import { context, trace } from '@opentelemetry/api';
 import { ApplicationFailure } from '@temporalio/common';
-import { type ActivityDeps, reportRunChange, runLogWriter, succeedRun } from './deps.ts';
+import { type ActivityDeps, type CommittedOutboxRow, reportRunChange, runLogWriter, succeedRun } from './deps.ts';
+
+/** The row `enqueueOutbox` writes for `message` (whose id the builder chose), as the relay publishes it. */
+function committedRow(message: NewOutboxMessage): CommittedOutboxRow {
+  if (message.id === undefined) throw new Error('a task outbox message has no id');
+  return { id: message.id, subject: message.subject, headers: message.headers ?? {}, body: message.body };
+}
 
 /** The task-side activities, bound to their dependencies. */
 export function createTaskActivities(deps: ActivityDeps): TaskActivities {
@@ -73,11 +79,16 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
       const children = input.tasks.map((child) => taskInputOf(input, child));
       const outbox = new Map(children.map((child) => [child.workflowId, outboxFor('created', child)]));
       let finished: Awaited<ReturnType<typeof succeedRun>> | undefined;
+      // The `tasks.created` rows of the tasks this transaction inserted: each the first of its key.
+      let committed: CommittedOutboxRow[] = [];
       const written = await inTransaction(deps.db, async (trx) => {
+        committed = [];
         const rows = await insertTasksIfAbsent(trx, children.map(newTaskOf), (record) => {
           const build = outbox.get(record.idempotencyKey);
           if (!build) throw new Error(`task ${record.idempotencyKey} is not in this batch`);
-          return build(record);
+          const message = build(record);
+          committed.push(committedRow(message));
+          return message;
         });
         const entries = rows.map(({ task }, i) => createdEntry(children[i] as TaskInstanceInput, task.id));
         if (input.finish) {
@@ -86,7 +97,7 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
         } else await appendRunLogEntries(trx, input.runId, entries);
         return rows;
       });
-      if (written.some((row) => row.created)) deps.onOutboxWritten?.();
+      if (written.some((row) => row.created)) deps.onOutboxWritten?.(committed);
       // After the commit: a rolled-back attempt reports nothing; its retry finds what it wrote.
       deps.metrics?.tasksCreated(written.filter((row) => row.created).length);
       reportRunChange(deps, finished);
@@ -94,9 +105,14 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
 
     /** Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then logs it. */
     async createTask(input: TaskInstanceInput): Promise<CreateTaskResult> {
-      const { task, created } = await insertTaskIfAbsent(deps.db, newTaskOf(input), outboxFor('created', input));
+      let committed: CommittedOutboxRow | undefined;
+      const { task, created } = await insertTaskIfAbsent(deps.db, newTaskOf(input), (record) => {
+        const message = outboxFor('created', input)(record);
+        committed = committedRow(message);
+        return message;
+      });
       if (created) {
-        deps.onOutboxWritten?.();
+        deps.onOutboxWritten?.(committed ? [committed] : undefined);
         deps.metrics?.tasksCreated(1);
       }
       const entry = createdEntry(input, task.id);
