@@ -1,5 +1,6 @@
 // The outbox relay against real PostgreSQL and JetStream: a claimed batch goes out at once, a
-// task's events stay in write order, and a row JetStream refuses holds back its own task only.
+// task's events stay in write order, and a row JetStream refuses holds back its own task only;
+// rows their writer hands over are published without a claim, and a refused one gets a claim.
 import { type Db, enqueueOutbox, type NewOutboxMessage } from '@activity-core/db';
 import { ensureStreams, topology } from '@activity-core/messaging';
 import { startOutboxRelay } from '@activity-core/outbox-relay';
@@ -98,6 +99,53 @@ describe('outbox relay', () => {
       relay.notify();
       await waitFor(async () => (await unpublished(db)).length, { what: 'an empty outbox', until: (n) => n === 0 });
       expect((await stream()).filter((m) => m.task === 'b')).toEqual([{ task: 'b', n: 2 }]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('publishes the rows its writer hands over without claiming them; a refused one goes through a claim', async () => {
+    const { db } = ctx();
+    const good = `${topo.tasks.subjectPrefix}created.relay-direct`;
+    const refused = `${uniqueId('nowhere')}.created`;
+    // Written before the relay starts, so its first round claims it; after that round the relay
+    // claims again only when woken (its poll is far longer than the test).
+    await enqueueOutbox(db, [row(good, 'probe', 1)]);
+    const relay = startOutboxRelay({
+      db,
+      js: jetstream(nc),
+      logger,
+      pollIntervalMs: 3_600_000,
+      baseDelayMs: 200,
+      maxDelayMs: 400,
+    });
+    try {
+      await waitFor(async () => (await unpublished(db)).length, {
+        what: 'the probe row published',
+        until: (n) => n === 0,
+      });
+      const [ok, bad] = (await enqueueOutbox(db, [row(good, 'e', 1), row(refused, 'f', 1)])) as [string, string];
+      relay.publishCommitted([
+        { id: ok, subject: good, headers: {}, body: { task: 'e', n: 1 } },
+        { id: bad, subject: refused, headers: {}, body: { task: 'f', n: 1 } },
+      ]);
+      const state = async () => {
+        const { rows } = await sql<{ id: string; attempts: number; published: boolean; last_error: string | null }>`
+          select id, attempts, published_at is not null as published, last_error from outbox
+          where id in (${ok}, ${bad}) order by seq`.execute(db);
+        return rows;
+      };
+      const [e, f] = await waitFor(state, {
+        what: "e published directly and f's failure recorded by a claim",
+        until: ([e, f]) => e?.published === true && f?.last_error !== null && f?.last_error !== undefined,
+      });
+      // No claim took e (attempts counts claims); f was claimed once the direct publish failed.
+      expect(e).toMatchObject({ published: true, attempts: 0, last_error: null });
+      expect(f).toMatchObject({ published: false, attempts: 1 });
+      const stored = (await storedMessages(await jetstreamManager(nc), topo.tasks.stream)).filter(
+        (m) => m.json<{ task: string }>().task === 'e',
+      );
+      expect(stored.map((m) => m.header.get('Nats-Msg-Id'))).toEqual([ok]);
     } finally {
       await relay.stop();
     }

@@ -178,8 +178,12 @@ describe("a run's task batch", () => {
     for (const [i, task] of tasks.entries()) {
       const stored = await getTask(db, task.id as string);
       expect(written.rows[i]?.task).toEqual(stored);
-      const { rows } = await rawQuery(url, 'select body from outbox where order_key = $1', [task.id]);
+      const { rows } = await rawQuery(url, 'select id, subject, body from outbox where order_key = $1', [task.id]);
       expect(rows.map((r) => r.body)).toEqual([event(stored).body]);
+      // What the call returns for the relay to publish without a claim is what was stored.
+      expect(written.outbox.filter((m) => m.orderKey === task.id)).toEqual(
+        rows.map((r) => ({ id: r.id, subject: r.subject, headers: {}, body: r.body, orderKey: task.id })),
+      );
     }
   });
 

@@ -3,6 +3,7 @@ import type {
   Database,
   Executor,
   NewRunLogEntry,
+  OutboxRecord,
   RunLogKind,
   RunRecord,
   RunTriggerKind,
@@ -16,6 +17,9 @@ import type { Kysely } from 'kysely';
 import type { ContextResolverRegistry } from './context-sources/custom.ts';
 import type { HttpSourceSettings } from './context-sources/http.ts';
 
+/** An outbox row as its transaction wrote it (the outbox relay's `CommittedOutboxRow`). */
+export type CommittedOutboxRow = Pick<OutboxRecord, 'id' | 'subject' | 'headers' | 'body'>;
+
 export interface ActivityDeps {
   readonly db: Kysely<Database>;
   readonly logger: Logger;
@@ -26,8 +30,12 @@ export interface ActivityDeps {
   readonly clock?: () => Date;
   /** CloudEvents `source` of the task events. Default `urn:activity-core`. */
   readonly eventSource?: string;
-  /** Called after a transaction wrote outbox rows, so an in-process relay can publish at once. */
-  readonly onOutboxWritten?: () => void;
+  /**
+   * Called after a transaction wrote outbox rows, so an in-process relay can publish at once.
+   * `committed`, when given, are those of the rows that are the first of their order key (a new
+   * task's `tasks.created`): the relay may publish them as they are, without claiming them.
+   */
+  readonly onOutboxWritten?: (committed?: readonly CommittedOutboxRow[]) => void;
   /**
    * CEL budget and input limits of this installation (default: the core's defaults); the input
    * limits also bound context source values (nesting, elements, string bytes).

@@ -27,7 +27,13 @@ import {
 } from '@activity-core/workflows';
 import { context, trace } from '@opentelemetry/api';
 import { ApplicationFailure } from '@temporalio/common';
-import { type ActivityDeps, reportRunChange, runFinishedEntry, runLogWriter } from './deps.ts';
+import { type ActivityDeps, type CommittedOutboxRow, reportRunChange, runFinishedEntry, runLogWriter } from './deps.ts';
+
+/** The row `enqueueOutbox` writes for `message` (whose id the builder chose), as the relay publishes it. */
+function committedRow(message: NewOutboxMessage): CommittedOutboxRow {
+  if (message.id === undefined) throw new Error('a task outbox message has no id');
+  return { id: message.id, subject: message.subject, headers: message.headers ?? {}, body: message.body };
+}
 
 /** The task-side activities, bound to their dependencies. */
 export function createTaskActivities(deps: ActivityDeps): TaskActivities {
@@ -72,7 +78,11 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
       const outbox = new Map(children.map((child) => [child.workflowId, outboxFor('created', child)]));
       // The last batch finishes the run: its `run_finished` entry after the batch's, with its status.
       const finish = input.finish ? finishOf(input.finish) : undefined;
-      const { rows: written, change } = await insertRunTasks(deps.db, {
+      const {
+        rows: written,
+        change,
+        outbox: stored,
+      } = await insertRunTasks(deps.db, {
         runId: input.runId,
         tasks: children.map(newTaskOf),
         outbox: (record) => {
@@ -86,7 +96,8 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
         },
         ...(finish ? { finish: { id: input.runId, to: finish.status, summary: finish.summary } } : {}),
       });
-      if (written.some((row) => row.created)) deps.onOutboxWritten?.();
+      // The `tasks.created` rows of the tasks this call inserted, each the first of its key.
+      if (written.some((row) => row.created)) deps.onOutboxWritten?.(stored.map(committedRow));
       // After the commit: a rolled-back attempt reports nothing; its retry finds what it wrote.
       deps.metrics?.tasksCreated(written.filter((row) => row.created).length);
       reportRunChange(deps, change);
@@ -94,9 +105,14 @@ export function createTaskActivities(deps: ActivityDeps): TaskActivities {
 
     /** Inserts the TaskInstance and its `tasks.created.{key}` outbox row in one transaction, then logs it. */
     async createTask(input: TaskInstanceInput): Promise<CreateTaskResult> {
-      const { task, created } = await insertTaskIfAbsent(deps.db, newTaskOf(input), outboxFor('created', input));
+      let committed: CommittedOutboxRow | undefined;
+      const { task, created } = await insertTaskIfAbsent(deps.db, newTaskOf(input), (record) => {
+        const message = outboxFor('created', input)(record);
+        committed = committedRow(message);
+        return message;
+      });
       if (created) {
-        deps.onOutboxWritten?.();
+        deps.onOutboxWritten?.(committed ? [committed] : undefined);
         deps.metrics?.tasksCreated(1);
       }
       const entry = createdEntry(input, task.id);

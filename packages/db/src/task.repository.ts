@@ -22,7 +22,7 @@ import {
 import type { RunsTable, TaskInstancesTable, TaskStatus } from './schema.ts';
 import { type Executor, inTransaction } from './transaction.ts';
 import { isUuid, newId } from './uuid.ts';
-import { JsonValue } from './values.ts';
+import { JsonValue, type OutboxHeaders } from './values.ts';
 
 export interface TaskRecord {
   readonly id: string;
@@ -243,15 +243,19 @@ export async function insertRunTasks(db: Executor, input: RunTasksInput): Promis
     const { results, messages } = await insertTaskRows(trx, input.tasks, input.outbox);
     await enqueueOutbox(trx, messages);
     const entries = input.entries(results);
-    if (input.finish) return { rows: results, change: await changeRunStatusWithLog(trx, input.finish, entries) };
+    if (input.finish) {
+      return { rows: results, change: await changeRunStatusWithLog(trx, input.finish, entries), outbox: messages };
+    }
     await appendRunLogEntries(trx, input.runId, entries);
-    return { rows: results, change: undefined };
+    return { rows: results, change: undefined, outbox: messages };
   });
 }
 
 export interface RunTasksWritten {
   readonly rows: Array<{ task: TaskRecord; created: boolean }>;
   readonly change: { run: RunRecord; changed: boolean } | undefined;
+  /** The outbox messages written, as stored (ids set, bodies with their rows' times). */
+  readonly outbox: readonly NewOutboxMessage[];
 }
 
 /** A collision that fails {@link insertRunTasksAtOnce} whole: a task row already there, or a run-log append. */
@@ -318,9 +322,19 @@ async function insertRunTasksAtOnce(db: Executor, input: RunTasksInput): Promise
   if (!row || row.tasks_created_at === null) return undefined;
   const at = row.tasks_created_at;
   const written = provisional.map(({ task }) => ({ task: { ...task, createdAt: at, updatedAt: at }, created: true }));
-  if (!input.finish) return { rows: written, change: undefined };
+  // As the statement stored them: the marker replaced by the rows' creation time (one now() for
+  // all), which to_char formats as toISOString does.
+  const atText = at.toISOString();
+  const outbox: NewOutboxMessage[] = messages.map((m) => ({
+    id: m.id,
+    subject: m.subject,
+    headers: m.headers as OutboxHeaders,
+    body: JSON.parse(m.body.replaceAll(markerText, atText)) as JsonValue,
+    ...(m.order_key !== null ? { orderKey: m.order_key } : {}),
+  }));
+  if (!input.finish) return { rows: written, change: undefined, outbox };
   const { tasks_created_at: _, ...run } = row;
-  return { rows: written, change: { run: toRun(run), changed: true } };
+  return { rows: written, change: { run: toRun(run), changed: true }, outbox };
 }
 
 interface OutboxMessageRow {

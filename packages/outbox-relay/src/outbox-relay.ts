@@ -40,9 +40,18 @@ export interface OutboxRelayOptions {
   readonly tracer?: Tracer;
 }
 
+/** A row as its writer committed it: what the relay needs to publish it without reading it back. */
+export type CommittedOutboxRow = Pick<OutboxRecord, 'id' | 'subject' | 'headers' | 'body'>;
+
 export interface OutboxRelay {
   /** Wake the relay now (rows were just written). */
   notify(): void;
+  /**
+   * Publish rows just committed, each the first row of its order key (a new task's
+   * `tasks.created`), at once: no claim round trip, then mark them. A row whose publish fails
+   * (or whose mark does) stays for the claim path, which the relay is woken to run.
+   */
+  publishCommitted(rows: readonly CommittedOutboxRow[]): void;
   /** Finish the current round and stop. */
   stop(): Promise<void>;
 }
@@ -53,6 +62,13 @@ export interface OutboxRelay {
  * with a jittered exponential backoff. Several relays may run at once: claims use `SKIP LOCKED` leases.
  * A claimed batch is published at once, in claim order; a task's events keep their order because
  * a claim never holds two unpublished rows of one task.
+ *
+ * Rows its own process just committed can skip the claim (`publishCommitted`): only a row with
+ * no earlier unpublished row of its key may, so no later row of that key is claimed before it
+ * is marked. Such a row is not leased, so a claim that runs meanwhile (this relay's poll,
+ * another replica's) may publish it too; JetStream drops the second copy by its `Nats-Msg-Id`
+ * (the tasks stream's duplicate window, 2 minutes, is far longer than a publish's timeout),
+ * and the mark only sets rows that are still unpublished.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const batchSize = options.batchSize ?? 100;
@@ -71,7 +87,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let stopped = false;
   const { sleep, wake, clear } = wakeableSleep();
 
-  const send = async (row: OutboxRecord): Promise<void> => {
+  const send = async (row: CommittedOutboxRow): Promise<void> => {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(row.headers)) h.set(k, v);
     const ack = await options.js.publish(row.subject, JSON.stringify(row.body), {
@@ -84,7 +100,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const tracer = options.tracer;
   const publish = !tracer
     ? send
-    : async (row: OutboxRecord): Promise<void> => {
+    : async (row: CommittedOutboxRow): Promise<void> => {
         const span = tracer.startSpan(
           `publish ${row.subject}`,
           {
@@ -162,14 +178,49 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   })();
 
+  /** Direct publishes in flight: `stop()` waits for them as for the loop's round. */
+  const direct = new Set<Promise<void>>();
+  const publishDirect = async (rows: readonly CommittedOutboxRow[]): Promise<void> => {
+    const outcomes = await Promise.allSettled(rows.map((row) => publish(row)));
+    const done = rows.filter((_, i) => outcomes[i]?.status === 'fulfilled').map((row) => row.id);
+    const refused = outcomes.filter((o) => o.status === 'rejected').length;
+    try {
+      await markOutboxPublished(options.db, done);
+      published.inc(done.length);
+    } catch (error) {
+      // Published but not marked: the claim path publishes them again and JetStream drops the copies.
+      options.logger.warn('outbox mark failed after a direct publish; the rows go through a claim', {
+        rows: done.length,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      wake();
+    }
+    if (refused > 0) {
+      failed.inc(refused);
+      const reason = outcomes.find((o) => o.status === 'rejected')?.reason as unknown;
+      options.logger.warn('outbox publish failed; the row goes through a claim', {
+        rows: refused,
+        error: reason instanceof Error ? reason.message : String(reason),
+      });
+      wake();
+    }
+  };
+
   return {
     notify() {
       wake();
+    },
+    publishCommitted(rows) {
+      // A stopping relay leaves them to the next claim, by whichever relay runs then.
+      if (stopped || rows.length === 0) return;
+      const p = publishDirect(rows).finally(() => direct.delete(p));
+      direct.add(p);
     },
     async stop() {
       stopped = true;
       wake();
       await loop;
+      await Promise.allSettled([...direct]);
     },
   };
 }

@@ -99,7 +99,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
     http: options.http,
     ...(options.resolvers ? { resolvers: options.resolvers } : {}),
     ...(options.eventSource ? { eventSource: options.eventSource } : {}),
-    onOutboxWritten: () => relay.notify(),
+    // Rows that are the first of their key skip the claim; any other write wakes the claim path.
+    onOutboxWritten: (committed) => (committed ? relay.publishCommitted(committed) : relay.notify()),
     ...(options.metrics ? { metrics: createRunMetrics(options.metrics) } : {}),
     ...(options.expressionLimits ? { expressionLimits: options.expressionLimits } : {}),
   });
