@@ -26,6 +26,8 @@ export type { ServiceConfig } from './service-config.ts';
 export { parseServiceConfig } from './service-config.ts';
 export type { ShutdownOptions } from './shutdown.ts';
 export { onShutdownSignal } from './shutdown.ts';
+export type { StartupResources } from './startup.ts';
+export { startUnwinding } from './startup.ts';
 export type { TemporalConnectionOptions, TemporalSettings, TemporalTls } from './temporal.ts';
 export { DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TEMPORAL_NAMESPACE, loadTemporalSettings } from './temporal.ts';
 export type { OtlpProtocol, Tracing, TracingSettings } from './tracing.ts';
