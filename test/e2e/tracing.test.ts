@@ -18,6 +18,12 @@ import { WAIT_MS, waitFor } from '../support/wait.ts';
 // the task event on NATS must carry a traceparent of that trace.
 const INBOUND_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const INBOUND_SPAN = '00f067aa0ba902b7';
+// The callers of the API's test: one publishes an event through it, another completes the task.
+const PUBLISH_TRACE = '5a1e0c7d3f2b4e6a8c9d0e1f2a3b4c5d';
+const PUBLISH_SPAN = '1a2b3c4d5e6f7081';
+const COMPLETE_TRACE = '6b2f1d8e4a3c5f7b9d0e1f2a3b4c5d6e';
+const COMPLETE_SPAN = '2b3c4d5e6f708192';
+const TOKEN = 'tracing-test-token-0123456789';
 
 interface ReceivedSpan {
   readonly service: string;
@@ -79,6 +85,7 @@ beforeAll(async () => {
 
   stack = await startServiceStack({
     prefix,
+    token: TOKEN,
     env: {
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
@@ -88,8 +95,27 @@ beforeAll(async () => {
   });
   ({ db, nc } = stack);
   temporal = await Connection.connect({ address: stackInfo().temporalAddress });
-  await stack.start('worker');
+  await stack.start('worker', 'api');
 });
+
+let ingest: Promise<void> | undefined;
+/** Ingest, started by the first test that needs it (each test also runs alone). */
+const startIngest = () => {
+  ingest ??= stack.start('ingest');
+  return ingest;
+};
+
+/** A call of an API procedure (tRPC over HTTP, no transformer) under the caller's trace. */
+async function callApi(procedure: string, input: unknown, traceparent: string): Promise<unknown> {
+  const response = await fetch(`${stack.apiUrl}/${procedure}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', traceparent },
+    body: JSON.stringify(input),
+  });
+  const body = (await response.json()) as { result?: { data?: unknown } };
+  if (!response.ok) throw new Error(`${procedure}: HTTP ${response.status} ${JSON.stringify(body)}`);
+  return body.result?.data;
+}
 
 afterAll(async () => {
   await stack?.stop();
@@ -110,7 +136,7 @@ describe('one trace from the inbound event to the task event', () => {
         }),
       });
       // Ingest starts after the definition exists, so its first load has it.
-      await stack.start('ingest');
+      await startIngest();
       const js = jetstream(nc);
       await js.publish(
         `${t.events.subjectPrefix}order.created`,
@@ -201,6 +227,89 @@ describe('one trace from the inbound event to the task event', () => {
       const traceparent = `00-${INBOUND_TRACE}-${created?.spanId}-01`;
       expect((stored.json() as { traceparent?: string }).traceparent).toBe(traceparent);
       expect(stored.header.get('traceparent')).toBe(traceparent);
+    },
+    3 * WAIT_MS,
+  );
+  test(
+    'a caller of the API: the event it publishes and the task it completes continue its traces',
+    async () => {
+      const definition = await createDefinition(db, {
+        spec: ActivityDefinitionSpec.parse({
+          key: uniqueId('traced-api-'),
+          name: 'Traced through the API',
+          trigger: { kind: 'event', event: { types: ['invoice.sent'] } },
+          taskTemplates: [{ key: 'chase', title: 'Chase invoice {{ event.data.invoice }}' }],
+        }),
+      });
+      // Ingest picks the new definition up at once (read-your-writes), whether or not it runs yet.
+      await startIngest();
+      await callApi(
+        'events.publish',
+        {
+          specversion: '1.0',
+          id: uniqueId('invoice-'),
+          source: 'urn:billing',
+          type: 'invoice.sent',
+          data: { invoice: 'i-1' },
+        },
+        `00-${PUBLISH_TRACE}-${PUBLISH_SPAN}-01`,
+      );
+      const [task] = await stack.waitFor(
+        async () => {
+          const { items } = await listTasks(db, { definitionId: definition.id });
+          return items.length > 0 ? items : undefined;
+        },
+        { what: `the task of definition ${definition.key}`, timeoutMs: WAIT_MS },
+      );
+      if (!task) throw new Error('no task');
+      await callApi('tasks.complete', { id: task.id, by: 'tracing-test' }, `00-${COMPLETE_TRACE}-${COMPLETE_SPAN}-01`);
+
+      const ofTrace = (traceId: string) => spans.filter((s) => s.traceId === traceId);
+      await waitFor(() => ofTrace(PUBLISH_TRACE).map((s) => `${s.service}/${s.name}`), {
+        what: "the published event's trace: the API request and procedure, ingest, the run",
+        until: (names) =>
+          names.includes('activity-core-api/trpc events.publish') &&
+          names.some((n) => n.startsWith('activity-core-ingest/process ')) &&
+          names.includes('activity-core-worker/RunWorkflow:RunActivityWorkflow'),
+        timeoutMs: WAIT_MS,
+        context: () => stack.logs(),
+      });
+      await waitFor(() => ofTrace(COMPLETE_TRACE).map((s) => `${s.service}/${s.name}`), {
+        what: "the completion's trace: the API request and procedure, the update it sent and its handling",
+        until: (names) =>
+          names.includes('activity-core-api/trpc tasks.complete') &&
+          names.some((n) => n.startsWith('activity-core-api/StartWorkflowUpdate:')) &&
+          names.some((n) => n.startsWith('activity-core-worker/HandleUpdate:')),
+        timeoutMs: WAIT_MS,
+        context: () => stack.logs(),
+      });
+      for (const id of [PUBLISH_TRACE, COMPLETE_TRACE]) {
+        process.stdout.write(
+          `trace ${id}:\n${ofTrace(id)
+            .map((s) => `  ${s.service} ${s.name} ${s.spanId} <- ${s.parentSpanId}`)
+            .join('\n')}\n`,
+        );
+      }
+
+      // The request's SERVER span is the child of the caller's; the procedure's is its child.
+      const published = ofTrace(PUBLISH_TRACE);
+      const publishRequest = published.find((s) => s.name === 'POST /trpc');
+      expect(publishRequest).toMatchObject({ service: 'activity-core-api', parentSpanId: PUBLISH_SPAN });
+      const publishCall = published.find((s) => s.name === 'trpc events.publish');
+      expect(publishCall?.parentSpanId).toBe(publishRequest?.spanId);
+      // The event carried the procedure's traceparent: ingest's span is its child.
+      const ingest = published.find((s) => s.name === `process ${t.events.subjectPrefix}invoice.sent`);
+      expect(ingest).toMatchObject({ service: 'activity-core-ingest', parentSpanId: publishCall?.spanId });
+
+      const completed = ofTrace(COMPLETE_TRACE);
+      const completeRequest = completed.find((s) => s.name === 'POST /trpc');
+      expect(completeRequest).toMatchObject({ service: 'activity-core-api', parentSpanId: COMPLETE_SPAN });
+      const completeCall = completed.find((s) => s.name === 'trpc tasks.complete');
+      expect(completeCall?.parentSpanId).toBe(completeRequest?.spanId);
+      const update = completed.find((s) => s.name.startsWith('StartWorkflowUpdate:'));
+      expect(update).toMatchObject({ service: 'activity-core-api', parentSpanId: completeCall?.spanId });
+      const handled = completed.find((s) => s.name.startsWith('HandleUpdate:'));
+      expect(handled?.parentSpanId).toBe(update?.spanId);
     },
     3 * WAIT_MS,
   );

@@ -16,6 +16,7 @@ import type {
   RunActivityInput,
   TaskActionInput,
 } from '@activity-core/workflows';
+import type { Tracer } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Principal } from './scopes.ts';
@@ -65,6 +66,8 @@ export interface RedriveResult {
 export interface ApiDeps {
   readonly db: Kysely<Database>;
   readonly logger: Logger;
+  /** activity-core's tracer when the service traces (OTEL_*): a span per procedure. Absent: no span code runs. */
+  readonly tracer?: Tracer | undefined;
   /** `AC_API_TOKEN`: an admin token that needs no row. Absent: only stored tokens work. */
   readonly bootstrapToken?: string | undefined;
   readonly rateLimiter: RateLimiter;

@@ -15,6 +15,7 @@ import {
 import { cancelTask, closeEventWindow, completeTask, startRunActivity } from '@activity-core/workflows';
 import { jetstream } from '@nats-io/jetstream';
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
+import type { Tracer } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { ApiDeps, DefinitionChange, EventSettings, RedriveInput, RedriveResult } from './context.ts';
@@ -27,6 +28,8 @@ export interface CreateApiDepsOptions {
   readonly taskQueue: string;
   readonly topology: Topology;
   readonly logger: Logger;
+  /** activity-core's tracer when the service traces: spans per procedure, trace context on published events. */
+  readonly tracer?: Tracer | undefined;
   readonly bootstrapToken?: string | undefined;
   /** Default: 20 requests/s per token, bursts of 100. */
   readonly rateLimiter?: RateLimiter;
@@ -64,6 +67,7 @@ export function createApiDeps(options: CreateApiDepsOptions): ApiDeps {
   return {
     db: options.db,
     logger: options.logger,
+    ...(options.tracer ? { tracer: options.tracer } : {}),
     bootstrapToken: options.bootstrapToken,
     rateLimiter: options.rateLimiter ?? createTokenBucketLimiter({ ratePerSecond: 20, burst: 100 }),
     topology: options.topology,

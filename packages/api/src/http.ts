@@ -1,9 +1,11 @@
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Tracer } from '@opentelemetry/api';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { type ApiDeps, createContextFactory } from './context.ts';
 import { type HttpErrorCode, httpErrorBody } from './errors.ts';
 import { appRouter } from './router.ts';
+import { tracedHandler } from './tracing.ts';
 
 export interface ApiHandlerOptions {
   readonly deps: ApiDeps;
@@ -13,6 +15,8 @@ export interface ApiHandlerOptions {
   readonly maxBodyBytes?: number;
   /** Origins allowed to call from a browser (`*` for any). Empty: no CORS headers at all. */
   readonly corsOrigins?: readonly string[];
+  /** With tracing on: a SERVER span per request under its `traceparent` header. */
+  readonly tracer?: Tracer | undefined;
 }
 
 const CORS_ALLOW_HEADERS = 'authorization, content-type, trpc-accept, x-trpc-source';
@@ -40,7 +44,7 @@ export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMess
     // may come as POST; the client's `methodOverride: 'POST'` sends them so.
     allowMethodOverride: true,
   });
-  return (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path !== basePath && !path.startsWith(`${basePath}/`)) {
       json(res, 404, httpErrorBody(404, 'NOT_FOUND', `no route ${path}; the API is under ${basePath}`));
@@ -68,6 +72,7 @@ export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMess
     }
     trpc(req, res);
   };
+  return options.tracer ? tracedHandler(options.tracer, basePath, handle) : handle;
 }
 
 export interface ClientErrorOptions {

@@ -6,6 +6,7 @@ import type { ApiContext } from './context.ts';
 import { formatErrorShape, invalidInput, toTRPCError } from './errors.ts';
 import { INPUT_FRAME_DEPTH, limitsOf } from './inputs.ts';
 import { type ProcedureMeta, scopeAllows } from './scopes.ts';
+import { inProcedureSpan } from './tracing.ts';
 
 const fallbackLogger = createLogger({ base: { service: 'api' } });
 
@@ -62,7 +63,10 @@ const boundedInput = t.middleware(async ({ ctx, getRawInput, next }) => {
   return next();
 });
 
-const base = t.procedure.use(errorBoundary).use(authorize).use(boundedInput);
+/** A span per procedure call when the service traces (see tracing.ts); outermost, so it covers auth and input checks. */
+const traced = t.middleware(({ ctx, path, type, next }) => inProcedureSpan(ctx.deps.tracer, path, type, () => next()));
+
+const base = t.procedure.use(traced).use(errorBoundary).use(authorize).use(boundedInput);
 
 /** Procedures by the scope they need. */
 export const readProcedure = base.meta({ scope: 'read' });

@@ -10,7 +10,14 @@ import {
 } from '@activity-core/api';
 import { createDb } from '@activity-core/db';
 import { connectMessaging, topology } from '@activity-core/messaging';
-import { createLogger, expressionLimits, type Logger, startOpsServer, startUnwinding } from '@activity-core/runtime';
+import {
+  createLogger,
+  expressionLimits,
+  type Logger,
+  startOpsServer,
+  startTracing,
+  startUnwinding,
+} from '@activity-core/runtime';
 import { DEFAULT_SCHEDULE_SETTINGS } from '@activity-core/schedules';
 import { Client, Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
@@ -38,6 +45,10 @@ export interface ApiService {
 export async function startApiService(config: Readonly<ApiConfig>, options: StartApiOptions = {}): Promise<ApiService> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, base: { service: 'api' } });
   return startUnwinding(logger, async ({ own }) => {
+    // OTEL_* variables only; off (no span code on the request path) without an endpoint.
+    const tracing = own('tracing', await startTracing('activity-core-api'), (t) => t.shutdown());
+    // Loaded only with tracing on.
+    const otel = tracing.enabled ? await import('@temporalio/interceptors-opentelemetry') : undefined;
     const db = own(
       'database pool',
       createDb(
@@ -49,7 +60,12 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
     const t = topology(config.AC_STREAM_PREFIX);
     const { nc } = own('nats', await connectMessaging(config, 'activity-core-api', logger, t), (m) => m.nc.close());
     const connection = own('temporal', await Connection.connect(config.temporal.connection), (c) => c.close());
-    const temporal = new Client({ connection, namespace: config.temporal.namespace });
+    const temporal = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      // A procedure's updates, signals and starts carry its trace into the workflows.
+      ...(otel ? { interceptors: { workflow: [new otel.OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+    });
 
     const deps = createApiDeps({
       db,
@@ -58,6 +74,7 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       topology: t,
       logger,
+      ...(tracing.enabled ? { tracer: tracing.tracer } : {}),
       bootstrapToken: config.AC_API_TOKEN,
       scheduleSettings: {
         ...DEFAULT_SCHEDULE_SETTINGS,
@@ -81,6 +98,7 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
       deps,
       maxBodyBytes: config.AC_API_MAX_BODY_BYTES,
       corsOrigins: config.AC_API_CORS_ORIGINS,
+      ...(tracing.enabled ? { tracer: tracing.tracer } : {}),
     });
 
     const metrics = new Registry();
@@ -115,7 +133,11 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
       (server) => server.close(),
     );
     answerClientErrors(ops.server, { maxHeaderBytes: config.AC_API_MAX_HEADER_BYTES });
-    logger.info('api ready', { port: ops.port, trpc: `http://${config.AC_API_HOST}:${ops.port}/trpc` });
+    logger.info('api ready', {
+      port: ops.port,
+      trpc: `http://${config.AC_API_HOST}:${ops.port}/trpc`,
+      tracing: tracing.enabled,
+    });
 
     let stopping: Promise<void> | undefined;
     return {
@@ -127,6 +149,7 @@ export async function startApiService(config: Readonly<ApiConfig>, options: Star
           await nc.drain();
           await connection.close();
           await db.destroy();
+          await tracing.shutdown();
         })();
         return stopping;
       },

@@ -2,6 +2,7 @@ import { EventEnvelope } from '@activity-core/core';
 import { z } from 'zod';
 import { invalidInput } from '../errors.ts';
 import { assertBoundedValue, limitsOf } from '../inputs.ts';
+import { activeTraceparent } from '../tracing.ts';
 import { adminProcedure, router, writeProcedure } from '../trpc.ts';
 import { isSubjectFilter, SUBJECT_TOKENS, SubjectFilterMessage } from './subjects.ts';
 
@@ -25,6 +26,8 @@ export const eventsRouter = router({
    * `Nats-Msg-Id` = the event id (JetStream drops a repeat within its duplicate window).
    * What ingest would dead-letter is refused here instead: attributes with control characters,
    * a `time` that is not strict RFC 3339, data beyond the input limits or not storable.
+   * With tracing on, an event without a `traceparent` gets the procedure span's (CloudEvents'
+   * distributed-tracing extension), so ingest's run of it continues the caller's trace.
    */
   publish: writeProcedure
     .input(PublishInput)
@@ -32,7 +35,8 @@ export const eventsRouter = router({
       // The rule ingest dead-letters by (payload_too_deep, payload_too_large, unsupported_payload).
       assertBoundedValue(input.data, ['data'], limitsOf(ctx.deps).input);
       const subject = `${ctx.deps.topology.events.subjectPrefix}${input.type}`;
-      const body = encoder.encode(JSON.stringify(input));
+      const traceparent = input.traceparent === undefined ? activeTraceparent() : undefined;
+      const body = encoder.encode(JSON.stringify(traceparent === undefined ? input : { ...input, traceparent }));
       if (body.byteLength > ctx.deps.maxPayloadBytes()) {
         invalidInput([{ path: 'data', message: `the event is larger than ${ctx.deps.maxPayloadBytes()} bytes` }]);
       }
