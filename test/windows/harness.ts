@@ -15,6 +15,7 @@ import {
 } from '@activity-core/db';
 import type { RunningWorker } from '@activity-core/worker-service/worker';
 import { NativeConnection } from '@temporalio/worker';
+import { Registry } from 'prom-client';
 import { createIngestHarness, type IngestHarness, type InProcessIngest } from '../ingest/harness.ts';
 import { stackInfo, uniqueId } from '../support/stack.ts';
 import { waitFor } from '../support/wait.ts';
@@ -40,6 +41,8 @@ export interface WindowScope {
 
 export interface WindowHarness extends AsyncDisposable {
   readonly h: IngestHarness;
+  /** The /metrics registry of the workers {@link startWorker} starts. */
+  readonly metrics: Registry;
   /** Starts the real worker in-process on the harness's task queue (stopped on dispose). */
   startWorker(): Promise<RunningWorker>;
   /**
@@ -93,8 +96,10 @@ export async function createWindowHarness(): Promise<WindowHarness> {
     return definition;
   };
 
+  const metrics = new Registry();
   return {
     h,
+    metrics,
     async startWorker() {
       const connection = await NativeConnection.connect({ address: info.temporalAddress });
       const running = await startTestWorker({
@@ -103,6 +108,7 @@ export async function createWindowHarness(): Promise<WindowHarness> {
         db: h.db,
         nc: h.nc,
         topology: h.topology,
+        metrics,
       });
       workers.push({ running, connection });
       return running;

@@ -44,6 +44,12 @@ async function finishedRuns(definitionId: string, n: number, what: string): Prom
   });
 }
 
+/** `ac_window_events_ignored_total` of the worker. */
+async function ignoredEvents(): Promise<number> {
+  const metric = await w.metrics.getSingleMetric('ac_window_events_ignored_total')?.get();
+  return metric?.values[0]?.value ?? Number.NaN;
+}
+
 async function digest(run: RunRecord): Promise<DigestPayload> {
   let payload: DigestPayload | undefined;
   await waitFor(
@@ -220,6 +226,7 @@ describe('allOf', () => {
   test('another type the trigger matches joins an open window (above) but opens none', async () => {
     const s = w.scope();
     const definition = await s.defineWindowed(allOfLong as never, { types });
+    const ignoredBefore = await ignoredEvents();
     // `noted` first, alone: the key's window workflow starts for it, opens nothing, and ends.
     const mailbox = windowWorkflowId(definition.id, windowKeyHash('noted-first'));
     await s.publish('order.noted', { orderId: 'noted-first' });
@@ -228,6 +235,7 @@ describe('allOf', () => {
       what: 'the window workflow to end',
     });
     expect(await w.windowRuns(definition.id)).toEqual([]);
+    expect((await ignoredEvents()) - ignoredBefore).toBe(1);
     // The correlation opens on `paid`, and completes with `shipped`.
     const paid = await s.publish('order.paid', { orderId: 'noted-first' });
     await waitFor(() => w.windowRuns(definition.id), {

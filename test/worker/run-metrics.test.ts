@@ -13,7 +13,7 @@ import { plannedReview, quietLogger } from './harness.ts';
 const ctx = useMigratedDb(4);
 
 function recorder() {
-  const seen = { started: [] as string[], finished: [] as string[], created: 0, closed: [] as string[] };
+  const seen = { started: [] as string[], finished: [] as string[], created: 0, closed: [] as string[], ignored: 0 };
   const metrics: ActivityMetrics = {
     runStarted: (kind) => seen.started.push(kind),
     runFinished: (run) => seen.finished.push(`${run.triggerKind}:${run.status}`),
@@ -21,6 +21,9 @@ function recorder() {
       seen.created += n;
     },
     taskClosed: (outcome) => seen.closed.push(outcome),
+    windowEventsIgnored: (n) => {
+      seen.ignored += n;
+    },
   };
   return { seen, metrics };
 }

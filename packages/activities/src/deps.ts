@@ -66,6 +66,12 @@ export interface ActivityMetrics {
   tasksCreated(count: number): void;
   /** An open task was closed with this outcome. */
   taskClosed(outcome: Exclude<TaskStatus, 'open'>): void;
+  /**
+   * Events an allOf window ignored: no window was open under their key and their type opens
+   * none. Nothing is written for them, so this is counted per join after it committed; a join
+   * retried after its commit (its result lost) counts them again.
+   */
+  windowEventsIgnored(count: number): void;
 }
 
 /**

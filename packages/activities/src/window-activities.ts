@@ -233,6 +233,7 @@ export function createWindowActivities(deps: ActivityDeps): WindowActivities {
       });
       // After the commit, so a rolled-back attempt is not counted.
       if (opened) deps.metrics?.runStarted('window');
+      if (ignored.length > 0) deps.metrics?.windowEventsIgnored(ignored.length);
       for (const c of ignored) {
         deps.logger.info('event ignored: no allOf window is open and its type opens none', {
           definitionId: input.definitionId,

@@ -16,6 +16,7 @@ describe('run and task metrics', () => {
     );
     expect(lineOf(text, 'ac_runs_finished_total{trigger_kind="cron",status="coalesced"}')).toMatch(/ 0$/);
     expect(lineOf(text, 'ac_tasks_closed_total{outcome="expired"}')).toMatch(/ 0$/);
+    expect(lineOf(text, 'ac_window_events_ignored_total')).toBe('ac_window_events_ignored_total 0');
 
     metrics.runStarted('cron');
     const createdAt = new Date('2026-12-01T10:00:00.000Z');
@@ -29,6 +30,7 @@ describe('run and task metrics', () => {
     metrics.tasksCreated(0);
     metrics.tasksCreated(3);
     metrics.taskClosed('cancelled');
+    metrics.windowEventsIgnored(2);
     text = await registry.metrics();
     expect(lineOf(text, 'ac_runs_started_total{trigger_kind="cron"}')).toMatch(/ 1$/);
     expect(lineOf(text, 'ac_runs_finished_total{trigger_kind="cron",status="failed"}')).toMatch(/ 1$/);
@@ -36,6 +38,7 @@ describe('run and task metrics', () => {
     expect(lineOf(text, 'ac_run_duration_seconds_bucket{le="2.5",trigger_kind="cron",status="failed"}')).toMatch(/ 1$/);
     expect(lineOf(text, 'ac_tasks_created_total')).toBe('ac_tasks_created_total 3');
     expect(lineOf(text, 'ac_tasks_closed_total{outcome="cancelled"}')).toMatch(/ 1$/);
+    expect(lineOf(text, 'ac_window_events_ignored_total')).toBe('ac_window_events_ignored_total 2');
   });
 
   test('a run that never started is timed from its creation', () => {

@@ -78,12 +78,18 @@ export function createRunMetrics(registry: Registry): ActivityMetrics {
     labelNames: ['outcome'],
     registers,
   });
+  const windowEventsIgnored = new Counter({
+    name: 'ac_window_events_ignored_total',
+    help: 'Events an allOf window ignored: none was open under their key and their type opens none',
+    registers,
+  });
   for (const trigger_kind of TRIGGER_KINDS) {
     started.inc({ trigger_kind }, 0);
     for (const status of FINISHED_RUN_STATUSES) finished.inc({ trigger_kind, status }, 0);
   }
   for (const outcome of TASK_OUTCOMES) tasksClosed.inc({ outcome }, 0);
   tasksCreated.inc(0);
+  windowEventsIgnored.inc(0);
   return {
     runStarted: (triggerKind) => started.inc({ trigger_kind: triggerKind }),
     runFinished: (run) => {
@@ -95,6 +101,7 @@ export function createRunMetrics(registry: Registry): ActivityMetrics {
       if (count > 0) tasksCreated.inc(count);
     },
     taskClosed: (outcome) => tasksClosed.inc({ outcome }),
+    windowEventsIgnored: (count) => windowEventsIgnored.inc(count),
   };
 }
 
