@@ -1,13 +1,10 @@
 // outbox.list / retry / skip against the real API and PostgreSQL: what an operator sees of the
 // task events not published yet, and the two ways out for one that cannot be published.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { claimOutboxBatch, enqueueOutbox, recordOutboxFailure } from '@activity-core/db';
-import { REPO_ROOT } from '@activity-core/stack';
 import { TRPCClientError } from '@trpc/client';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { within } from '../support/wait.ts';
+import { type CliResult, spawnCli } from '../support/cli.ts';
 import { BOOTSTRAP_TOKEN, startTestApi, type TestApi } from './support.ts';
 
 let api: TestApi;
@@ -129,23 +126,8 @@ test('skip needs a reason, and a seq cursor is a seq: BAD_REQUEST naming the fie
 });
 
 /** The real `activity-core` binary against this API; resolves with its exit code and output. */
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'packages/cli/bin/activity-core.js'), ...args], {
-    env: { PATH: process.env.PATH, AC_API_URL: api.trpcUrl, AC_API_TOKEN: BOOTSTRAP_TOKEN, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-  return within(done, { what: `activity-core ${args.join(' ')} to exit`, context: () => stderr + stdout });
+function cli(...args: string[]): Promise<CliResult> {
+  return spawnCli(args, { apiUrl: api.trpcUrl, token: BOOTSTRAP_TOKEN }).finished();
 }
 
 test('ac outbox list, skip and retry: the operator CLI over the same procedures', async () => {

@@ -2,7 +2,6 @@
 // ingest and api as separate processes over the shared test stack, with their own database,
 // stream prefix and task queue. Every command is a spawned process; its exit code and output
 // are what a person or a script sees.
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,12 +13,12 @@ import { REPO_ROOT } from '@activity-core/stack';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type CliResult, spawnCli } from '../support/cli.ts';
 import { type ServiceStack, startServiceStack } from '../support/services.ts';
 import { uniqueId } from '../support/stack.ts';
-import { outlasting, WAIT_MS, within } from '../support/wait.ts';
+import { outlasting, WAIT_MS } from '../support/wait.ts';
 
 const TOKEN = 'cli-admin-token-0123456789abcdef';
-const BIN = join(REPO_ROOT, 'packages/cli/bin/activity-core.js');
 const prefix = uniqueId('C');
 const t = topology(prefix);
 let stack: ServiceStack;
@@ -27,53 +26,22 @@ let db: Db;
 let nc: NatsConnection;
 let work: string;
 
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Starts the binary (under this Node, with `nodeArgs`); `done` resolves when it exits. */
+/** Starts the binary (under this Node, with `nodeArgs`); `finished()` resolves when it exits. */
 function start(args: string[], nodeArgs: string[] = [], terminal = false) {
-  const argv = [...nodeArgs, BIN, ...args];
-  const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
-  // On a terminal: under util-linux `script`, which runs it on a pseudo-terminal of its own.
-  const [command, commandArgs]: [string, string[]] = terminal
-    ? ['script', ['-qefc', [process.execPath, ...argv].map(quote).join(' '), '/dev/null']]
-    : [process.execPath, argv];
-  const child = spawn(command, commandArgs, {
-    cwd: work,
-    env: { PATH: process.env.PATH, SHELL: '/bin/sh', AC_API_URL: stack.apiUrl, AC_API_TOKEN: TOKEN, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const done = new Promise<Result>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  const running = spawnCli(args, { apiUrl: stack.apiUrl, token: TOKEN, cwd: work, nodeArgs, terminal });
+  const { child } = running;
   /** Resolves once stderr says so; fails at once if the process has exited instead. */
   const said = (text: string) =>
     stack.waitFor(
       async () => {
-        if (stderr.includes(text)) return true;
-        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} first:\n${stderr}${stdout}`);
+        if (running.err().includes(text)) return true;
+        if (child.exitCode !== null)
+          throw new Error(`exited ${child.exitCode} first:\n${running.err()}${running.out()}`);
         return false;
       },
       { what: `activity-core ${args.join(' ')} to say "${text}"` },
     );
-  /** Resolves with the exit once the process has ended; killed and failed after {@link WAIT_MS}. */
-  const finished = (): Promise<Result> =>
-    within(done, { what: `activity-core ${args.join(' ')} to exit`, context: () => `${stderr}${stdout}` }).catch(
-      (error: unknown) => {
-        child.kill('SIGKILL');
-        throw error;
-      },
-    );
-  return { child, finished, said, out: () => stdout, err: () => stderr };
+  return { child, finished: running.finished, said, out: running.out, err: running.err };
 }
 
 /**
@@ -84,7 +52,7 @@ function start(args: string[], nodeArgs: string[] = [], terminal = false) {
  */
 const MANY_COMMANDS_MS = outlasting(WAIT_MS, WAIT_MS, WAIT_MS, WAIT_MS, WAIT_MS);
 
-const cli = (...args: string[]): Promise<Result> => start(args).finished();
+const cli = (...args: string[]): Promise<CliResult> => start(args).finished();
 
 /** The pids whose parent is `pid` (from /proc). */
 function childPids(pid: number): number[] {
