@@ -90,11 +90,14 @@ describe('debounce', () => {
       expect(new Set(idsOf(events))).toEqual(new Set(expected));
       expect(events).toHaveLength(expected.length);
       expect(run).toMatchObject({ status: 'succeeded', triggerKind: 'window' });
+      // Not `duplicates: 0`: on a loaded machine a start can outlast the harness's 1.5 s ack wait,
+      // and JetStream redelivers; the window counts a redelivered event as a duplicate (its own
+      // test is below) and never twice in `count`, which is what this test checks.
       expect(run.window).toMatchObject({
         reason: 'quiet',
         count: expected.length,
         stored: expected.length,
-        duplicates: 0,
+        duplicates: expect.any(Number),
       });
       const keyHash = windowKeyHash(orderId);
       expect(run.workflowId).toBe(runWorkflowIdForWindow(definition.id, keyHash, run.window.openingEventKey));
