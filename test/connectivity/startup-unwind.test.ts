@@ -12,7 +12,7 @@ import { loadConfig as loadApiConfig } from '@activity-core/api-service/config';
 import { createDb, migrateToLatest } from '@activity-core/db';
 import { startIngestService } from '@activity-core/ingest-service';
 import { loadConfig as loadIngestConfig } from '@activity-core/ingest-service/config';
-import { silentLogger } from '@activity-core/runtime';
+import { type Logger, silentLogger } from '@activity-core/runtime';
 import { freePort, type RunningNats, startNats } from '@activity-core/stack';
 import { startWorkerService } from '@activity-core/worker-service';
 import { loadConfig as loadWorkerConfig } from '@activity-core/worker-service/config';
@@ -79,19 +79,39 @@ function baseEnv(database: TestDatabase): Record<string, string> {
   };
 }
 
-/** Starts a service on a taken port and checks that the start fails and leaves nothing open. */
-async function expectUnwound(start: (env: Record<string, string>, port: number) => Promise<unknown>) {
+/** A silent logger that keeps its warnings (a release that failed is one). */
+function recordingLogger(): Logger & { readonly warnings: string[] } {
+  const warnings: string[] = [];
+  const logger = {
+    ...silentLogger,
+    warn: (message: string, fields?: Record<string, unknown>) => {
+      warnings.push(`${message} ${JSON.stringify(fields ?? {})}`);
+    },
+    child: () => logger,
+    warnings,
+  };
+  return logger;
+}
+
+/**
+ * Starts a service on a taken port and checks that the start fails, every release succeeded
+ * (e.g. the worker's native connection closes only after its worker shut down), and nothing is
+ * left open.
+ */
+async function expectUnwound(start: (env: Record<string, string>, port: number, logger: Logger) => Promise<unknown>) {
   await using database = await createTestDatabase();
   const setup = createDb({ url: database.url, poolMax: 1 });
   await migrateToLatest(setup);
   await setup.destroy();
   const blocker = await takenPort();
   try {
-    const failure = await start(baseEnv(database), blocker.port).then(
+    const logger = recordingLogger();
+    const failure = await start(baseEnv(database), blocker.port, logger).then(
       () => new Error('the service started on a taken port'),
       (error: unknown) => error,
     );
     expect((failure as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
+    expect(logger.warnings.filter((w) => w.startsWith('could not release'))).toEqual([]);
     // The servers see the clients' closes asynchronously.
     await waitFor(natsConnections, { what: 'no NATS connection left open', until: (n) => n === 0 });
     await waitFor(() => databaseSessions(database), { what: 'no database session left', until: (n) => n === 0 });
@@ -102,27 +122,27 @@ async function expectUnwound(start: (env: Record<string, string>, port: number) 
 
 describe('a start-up that fails releases what it opened', () => {
   test('api', async () => {
-    await expectUnwound((env, port) =>
+    await expectUnwound((env, port, logger) =>
       startApiService(
         loadApiConfig({ ...env, AC_API_PORT: String(port), AC_API_TOKEN: 'unwind-test-token-0123456789' }),
         {
-          logger: silentLogger,
+          logger,
         },
       ),
     );
   });
 
   test('ingest: its consumer was consuming and its definition index listening', async () => {
-    await expectUnwound((env, port) =>
-      startIngestService(loadIngestConfig({ ...env, AC_INGEST_PORT: String(port) }), { logger: silentLogger }),
+    await expectUnwound((env, port, logger) =>
+      startIngestService(loadIngestConfig({ ...env, AC_INGEST_PORT: String(port) }), { logger }),
     );
   });
 
   test('worker: its Temporal worker, relay and schedule sync were running', async () => {
-    await expectUnwound((env, port) =>
+    await expectUnwound((env, port, logger) =>
       startWorkerService(
         loadWorkerConfig({ ...env, AC_WORKER_PORT: String(port), AC_WORKER_SHUTDOWN_GRACE_MS: '1000' }),
-        { logger: silentLogger },
+        { logger },
       ),
     );
   }, 120_000);

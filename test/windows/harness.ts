@@ -41,7 +41,7 @@ export interface WindowScope {
 
 export interface WindowHarness extends AsyncDisposable {
   readonly h: IngestHarness;
-  /** The /metrics registry of the workers {@link startWorker} starts. */
+  /** The /metrics registry of the worker {@link startWorker} starts (one per harness: a second would register the series twice). */
   readonly metrics: Registry;
   /** Starts the real worker in-process on the harness's task queue (stopped on dispose). */
   startWorker(): Promise<RunningWorker>;

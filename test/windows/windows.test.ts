@@ -238,7 +238,9 @@ describe('allOf', () => {
       what: 'the window workflow to end',
     });
     expect(await w.windowRuns(definition.id)).toEqual([]);
-    expect((await ignoredEvents()) - ignoredBefore).toBe(1);
+    // At least once: a redelivery of the lone event (the harness's 1.5 s ack wait under load) is
+    // ignored, and counted, again.
+    expect((await ignoredEvents()) - ignoredBefore).toBeGreaterThanOrEqual(1);
     // The correlation opens on `paid`, and completes with `shipped`.
     const paid = await s.publish('order.paid', { orderId: 'noted-first' });
     await waitFor(() => w.windowRuns(definition.id), {

@@ -68,8 +68,9 @@ export interface ActivityMetrics {
   taskClosed(outcome: Exclude<TaskStatus, 'open'>): void;
   /**
    * Events an allOf window ignored: no window was open under their key and their type opens
-   * none. Nothing is written for them, so this is counted per join after it committed; a join
-   * retried after its commit (its result lost) counts them again.
+   * none. Nothing is written for them, so this is counted per join after it committed: a join
+   * retried after its commit (its result lost), or a redelivered or redriven event ignored
+   * again, counts them again.
    */
   windowEventsIgnored(count: number): void;
 }

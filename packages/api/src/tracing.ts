@@ -7,6 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { contextFromTraceparent, traceparentOf } from '@activity-core/runtime';
 import { context, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
 const header = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 /**
@@ -20,16 +22,20 @@ export function tracedHandler(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const method = req.method ?? 'GET';
+    // OpenTelemetry's HTTP conventions: a method outside the known set is `_OTHER` (span names
+    // stay a small set whatever a client sends); the route only for requests under the API's path.
+    const method = KNOWN_METHODS.has(req.method ?? '') ? (req.method as string) : '_OTHER';
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const routed = path === basePath || path.startsWith(`${basePath}/`);
     const parent = contextFromTraceparent(header(req.headers.traceparent), header(req.headers.tracestate));
     const span = tracer.startSpan(
-      `${method} ${basePath}`,
+      routed ? `${method} ${basePath}` : method,
       {
         kind: SpanKind.SERVER,
         attributes: {
           'http.request.method': method,
-          'url.path': (req.url ?? '/').split('?')[0] ?? '/',
-          'http.route': basePath,
+          'url.path': path,
+          ...(routed ? { 'http.route': basePath } : {}),
         },
       },
       parent,

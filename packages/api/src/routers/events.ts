@@ -35,7 +35,12 @@ export const eventsRouter = router({
       // The rule ingest dead-letters by (payload_too_deep, payload_too_large, unsupported_payload).
       assertBoundedValue(input.data, ['data'], limitsOf(ctx.deps).input);
       const subject = `${ctx.deps.topology.events.subjectPrefix}${input.type}`;
-      const traceparent = input.traceparent === undefined ? activeTraceparent() : undefined;
+      // Only with the API's own tracing on, and only into an event with no trace context at all
+      // (a `tracestate` belongs to its own `traceparent`).
+      const traceparent =
+        ctx.deps.tracer !== undefined && input.traceparent === undefined && input.tracestate === undefined
+          ? activeTraceparent()
+          : undefined;
       const body = encoder.encode(JSON.stringify(traceparent === undefined ? input : { ...input, traceparent }));
       if (body.byteLength > ctx.deps.maxPayloadBytes()) {
         invalidInput([{ path: 'data', message: `the event is larger than ${ctx.deps.maxPayloadBytes()} bytes` }]);
