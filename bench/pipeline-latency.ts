@@ -12,22 +12,18 @@
 // lease; `published_at` is the mark after the acks). All processes run on this machine, so the
 // clocks are comparable to about a millisecond. Each stage prints p50/p95 over the block's events,
 // then min/median/max over the reps; the stages of one system add up to its total per event.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ActivityDefinitionSpec } from '@activity-core/core';
-import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
 import { ensureStreams, topology } from '@activity-core/messaging';
-import { silentTemporalLogger } from '@activity-core/runtime';
-import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadAverage } from './pipeline/proc-stats.ts';
+import { preparePipeline } from './pipeline/setup.ts';
 import { type BenchProcess, onInterrupt, runBench, spawnBenchProcess } from './support.ts';
 
 const { values: opts } = parseArgs({
@@ -107,45 +103,10 @@ function pct(sorted: readonly number[], q: number): number {
 await runBench(async (stack) => {
   const work = mkdtempSync(join(tmpdir(), 'ac-bench-latency-'));
   const loadAtStart = loadAverage();
-  const productBundle = join(work, 'product-workflows.js');
-  const baselineBundle = join(work, 'baseline-workflows.js');
-  writeFileSync(productBundle, (await bundleWorkflows()).code);
-  writeFileSync(
-    baselineBundle,
-    (
-      await bundleWorkflowCode({
-        workflowsPath: fileURLToPath(new URL('./pipeline/baseline.workflows.ts', import.meta.url)),
-        logger: silentTemporalLogger,
-      })
-    ).code,
-  );
-  const db = createDb({ url: stack.databaseUrl, poolMax: 4 });
-  await migrateToLatest(db);
-  await createDefinition(db, {
-    spec: ActivityDefinitionSpec.parse({
-      key: 'bench-pipeline',
-      name: 'Bench pipeline: one task per event',
-      trigger: { kind: 'event', event: { types: ['bench.pipeline'] } },
-      taskTemplates: [{ key: 'task', title: 'Task {{ event.data.n }}' }],
-    }),
-  });
+  const { productBundle, baselineBundle, db, env: common, tuning } = await preparePipeline(stack, work);
 
   const product = topology('');
   const base = topology('BASE');
-  // The same worker tuning for both, from the environment, as bench/pipeline.ts gives it.
-  const tuning = Object.fromEntries(
-    Object.entries(process.env).filter(
-      (e): e is [string, string] => (e[0].startsWith('AC_WORKER_') || e[0] === 'MALLOC_ARENA_MAX') && !!e[1],
-    ),
-  );
-  const common = {
-    DATABASE_URL: stack.databaseUrl,
-    NATS_URL: stack.natsUrl,
-    TEMPORAL_ADDRESS: stack.temporalAddress,
-    TEMPORAL_NAMESPACE: stack.temporalNamespace,
-    LOG_LEVEL: 'warn',
-    ...tuning,
-  };
   const spawned: BenchProcess[] = [];
   const stopAll = async () => {
     for (const p of spawned.splice(0)) await p.stop();

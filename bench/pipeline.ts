@@ -19,23 +19,21 @@
 // workers alike.
 // The first failed run (or task, or baseline workflow) stops the benchmark with its reason:
 // its tasks would never arrive.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ActivityDefinitionSpec } from '@activity-core/core';
-import { createDb, createDefinition, migrateToLatest } from '@activity-core/db';
+import { createDefinition } from '@activity-core/db';
 import { ensureStreams, topology } from '@activity-core/messaging';
-import { silentTemporalLogger } from '@activity-core/runtime';
 import { freePort } from '@activity-core/stack';
-import { bundleWorkflows } from '@activity-core/workflows/worker';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadAverage, rssMb, threadCpuMs, treeCpuMs } from './pipeline/proc-stats.ts';
+import { preparePipeline } from './pipeline/setup.ts';
 import { type BenchProcess, onInterrupt, runBench, spawnBenchProcess } from './support.ts';
 
 const { values: opts } = parseArgs({
@@ -211,29 +209,7 @@ await runBench(async (stack, { dataDir }) => {
   const metricsAt = { product: `127.0.0.1:${await freePort()}`, base: `127.0.0.1:${await freePort()}` };
   /** The product worker's ops port: its /metrics has Node's heap figures (prom-client defaults). */
   const productOpsPort = await freePort();
-  const productBundle = join(work, 'product-workflows.js');
-  const baselineBundle = join(work, 'baseline-workflows.js');
-  writeFileSync(productBundle, (await bundleWorkflows()).code);
-  writeFileSync(
-    baselineBundle,
-    (
-      await bundleWorkflowCode({
-        workflowsPath: fileURLToPath(new URL('./pipeline/baseline.workflows.ts', import.meta.url)),
-        logger: silentTemporalLogger,
-      })
-    ).code,
-  );
-
-  const db = createDb({ url: stack.databaseUrl, poolMax: 4 });
-  await migrateToLatest(db);
-  await createDefinition(db, {
-    spec: ActivityDefinitionSpec.parse({
-      key: 'bench-pipeline',
-      name: 'Bench pipeline: one task per event',
-      trigger: { kind: 'event', event: { types: ['bench.pipeline'] } },
-      taskTemplates: [{ key: 'task', title: 'Task {{ event.data.n }}' }],
-    }),
-  });
+  const { productBundle, baselineBundle, db, env: common, tuning } = await preparePipeline(stack, work);
   await createDefinition(db, {
     spec: ActivityDefinitionSpec.parse({
       key: 'bench-fanout',
@@ -246,19 +222,6 @@ await runBench(async (stack, { dataDir }) => {
 
   const product = topology('');
   const base = topology('BASE');
-  const tuning = Object.fromEntries(
-    Object.entries(process.env).filter(
-      (e): e is [string, string] => (e[0].startsWith('AC_WORKER_') || e[0] === 'MALLOC_ARENA_MAX') && !!e[1],
-    ),
-  );
-  const common = {
-    DATABASE_URL: stack.databaseUrl,
-    NATS_URL: stack.natsUrl,
-    TEMPORAL_ADDRESS: stack.temporalAddress,
-    TEMPORAL_NAMESPACE: stack.temporalNamespace,
-    LOG_LEVEL: 'warn',
-    ...tuning,
-  };
   const profileFlags = (name: string) => {
     if (!PROFILE) return WORKER_NODE_FLAGS;
     mkdirSync(join(PROFILE, name), { recursive: true });

@@ -144,16 +144,7 @@ export async function insertRunOrGet(
     .returningAll()
     .executeTakeFirst();
   if (inserted) return { run: toRun(inserted), created: true };
-  const existing = await db
-    .selectFrom('runs')
-    .selectAll()
-    .where('definition_id', '=', input.definitionId)
-    .where('trigger_key', '=', input.triggerKey)
-    .executeTakeFirst();
-  if (!existing) {
-    throw new ConflictError({ entity: 'run', id: input.workflowId, reason: 'duplicate', field: 'workflow_id' });
-  }
-  return { run: toRun(existing), created: false };
+  return { run: await existingRun(db, input), created: false };
 }
 
 /**
@@ -192,8 +183,18 @@ export async function insertRunOfDefinition(
   const { d_id, d_key, d_version, ...run } = row;
   const definition = { id: d_id, key: d_key, version: d_version };
   if (run.id !== null) return { definition, run: toRun(run), created: true };
-  // Already recorded (a repeated start), or by a concurrent start this statement's snapshot
-  // does not show (ON CONFLICT waited for it to commit): a fresh read sees it.
+  return { definition, run: await existingRun(db, input), created: false };
+}
+
+/**
+ * The run a start did not insert: already recorded under its trigger key (a repeated start), or
+ * by a concurrent start the inserting statement's snapshot does not show (ON CONFLICT waited for
+ * it to commit), so this fresh read sees it. None: the workflow id is another run's.
+ */
+async function existingRun(
+  db: Executor,
+  input: { readonly definitionId: string; readonly triggerKey: string; readonly workflowId: string },
+): Promise<RunRecord> {
   const existing = await db
     .selectFrom('runs')
     .selectAll()
@@ -203,7 +204,7 @@ export async function insertRunOfDefinition(
   if (!existing) {
     throw new ConflictError({ entity: 'run', id: input.workflowId, reason: 'duplicate', field: 'workflow_id' });
   }
-  return { definition, run: toRun(existing), created: false };
+  return toRun(existing);
 }
 
 const INSERT_RUN_OF_DEFINITION = `

@@ -159,29 +159,10 @@ async function insertTaskRows(
   const inserted = await trx
     .insertInto('task_instances')
     .values(
-      unique.map((task) => ({
-        id: task.id ?? newId(),
-        run_id: task.runId,
-        definition_id: task.definitionId,
-        definition_key: task.definitionKey,
-        definition_version: task.definitionVersion,
-        template_key: task.templateKey,
-        template_index: task.index,
-        idempotency_key: task.idempotencyKey,
-        workflow_id: task.workflowId ?? task.idempotencyKey,
-        dedupe_key: task.dedupeKey ?? null,
-        title: task.title,
-        description: task.description ?? null,
-        assignee: task.assignee ?? null,
-        priority: task.priority ?? null,
-        labels: [...(task.labels ?? [])],
-        payload: toJson(task.payload ?? {}),
-        due_at: task.dueAt ?? null,
-        expires_at: task.expiresAt ?? null,
-        completed_by: null,
-        reason: null,
-        completed_at: null,
-      })),
+      unique.map((task) => {
+        const row = newTaskRow(task);
+        return { ...row, payload: toJson(row.payload), completed_by: null, reason: null, completed_at: null };
+      }),
     )
     .onConflict((oc) => oc.column('idempotency_key').doNothing())
     .returningAll()
@@ -353,7 +334,7 @@ function timeMarker(): Date {
   return new Date(Date.UTC(2999, 0, 1) + Math.floor(Math.random() * 364 * 86_400_000));
 }
 
-/** The columns {@link insertTaskRows} writes, as the one statement reads them from its jsonb parameter. */
+/** The columns of a new task row ({@link insertTaskRows} writes them; the one statement reads them from its jsonb parameter). */
 function newTaskRow(task: NewTask) {
   return {
     id: task.id ?? newId(),
