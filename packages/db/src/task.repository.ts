@@ -360,33 +360,17 @@ function newTaskRow(task: NewTask) {
 
 /** The record a new row reads back as (open, nothing closed), its times the marker. */
 function provisionalRecord(row: ReturnType<typeof newTaskRow>, at: Date): TaskRecord {
-  return {
-    id: row.id,
-    runId: row.run_id,
-    definitionId: row.definition_id,
-    definitionKey: row.definition_key,
-    definitionVersion: row.definition_version,
-    templateKey: row.template_key,
-    index: row.template_index,
-    idempotencyKey: row.idempotency_key,
-    workflowId: row.workflow_id,
-    dedupeKey: row.dedupe_key,
-    title: row.title,
-    description: row.description,
-    assignee: row.assignee,
-    priority: row.priority,
-    labels: row.labels,
+  return toTask({
+    ...row,
     // As jsonb gives it back: a JSON round trip.
-    payload: JSON.parse(JSON.stringify(row.payload)) as JsonValue,
+    payload: JSON.parse(JSON.stringify(row.payload)),
     status: 'open',
-    dueAt: row.due_at,
-    expiresAt: row.expires_at,
-    completedBy: null,
+    completed_by: null,
     reason: null,
-    createdAt: at,
-    updatedAt: at,
-    completedAt: null,
-  };
+    created_at: at,
+    updated_at: at,
+    completed_at: null,
+  });
 }
 
 /** The batch's rows (only with a `run` row), their messages (the marker replaced by the row's time) and entries. */
